@@ -1,0 +1,77 @@
+//! Class-index label maps (PNG masks as u8/u16, or i32), their validation and weight sum.
+
+use crate::Error;
+
+/// A label map: one class index per sample, or the ignore index.
+#[derive(Clone, Copy, Debug)]
+pub enum Labels<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    I32(&'a [i32]),
+}
+
+impl Labels<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::U8(l) => l.len(),
+            Labels::U16(l) => l.len(),
+            Labels::I32(l) => l.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies `out.len()` labels starting at `start` into `out`, widened to i64.
+    #[inline(always)]
+    pub fn gather(&self, start: usize, out: &mut [i64]) {
+        match self {
+            Labels::U8(l) => widen(&l[start..start + out.len()], out),
+            Labels::U16(l) => widen(&l[start..start + out.len()], out),
+            Labels::I32(l) => widen(&l[start..start + out.len()], out),
+        }
+    }
+
+    /// Checks every label is in `[0, c)` or equal to `ignore_index`, and returns the sum of the
+    /// weights of the non-ignored labels (their count without weights): the denominator of
+    /// PyTorch's 'mean'. The first bad label is reported as `TargetOutOfBounds`.
+    pub fn validate(&self, c: usize, ignore_index: i64, weight: Option<&[f32]>) -> Result<f64, Error> {
+        match self {
+            Labels::U8(l) => validate(l, c, ignore_index, weight),
+            Labels::U16(l) => validate(l, c, ignore_index, weight),
+            Labels::I32(l) => validate(l, c, ignore_index, weight),
+        }
+    }
+}
+
+#[inline(always)]
+fn widen<T: Copy + Into<i64>>(src: &[T], out: &mut [i64]) {
+    for (o, v) in out.iter_mut().zip(src) {
+        *o = (*v).into();
+    }
+}
+
+fn validate<T: Copy + Into<i64>>(
+    labels: &[T],
+    c: usize,
+    ignore_index: i64,
+    weight: Option<&[f32]>,
+) -> Result<f64, Error> {
+    let mut sum = 0.0f64;
+    let mut count = 0usize;
+    for (index, v) in labels.iter().enumerate() {
+        let value: i64 = (*v).into();
+        if value == ignore_index {
+            continue;
+        }
+        if value < 0 || value >= c as i64 {
+            return Err(Error::TargetOutOfBounds { index, value });
+        }
+        match weight {
+            Some(w) => sum += w[value as usize] as f64,
+            None => count += 1,
+        }
+    }
+    Ok(if weight.is_some() { sum } else { count as f64 })
+}

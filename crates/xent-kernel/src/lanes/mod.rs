@@ -1,0 +1,62 @@
+//! A tiny lane trait: four f32 lanes and the handful of operations the kernels need.
+//!
+//! The kernels are written once, generically over [`F32x4`]; each instruction set provides one
+//! implementation. Every operation is exactly specified (IEEE-754 single precision, round to
+//! nearest, no fused multiply-add, `pmax` as wasm defines it), so the SIMD and the portable
+//! implementations give bit-identical results.
+
+pub mod portable;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
+
+/// The lane implementation this build uses for its kernels.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub type Native = simd128::Simd128;
+/// The lane implementation this build uses for its kernels.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub type Native = portable::Portable;
+
+/// Four f32 lanes.
+pub trait F32x4: Copy {
+    /// Loads 4 consecutive floats.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 4 floats (no alignment needed).
+    unsafe fn load(p: *const f32) -> Self;
+    /// Loads the first `k` (0..=4) floats at `p`; the other lanes are 0.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `k` floats.
+    unsafe fn load_n(p: *const f32, k: usize) -> Self;
+    /// Stores the 4 lanes.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing 4 floats.
+    unsafe fn store(self, p: *mut f32);
+    /// Stores the first `k` (0..=4) lanes; nothing else is written.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `k` floats.
+    unsafe fn store_n(self, p: *mut f32, k: usize);
+    fn splat(x: f32) -> Self;
+    fn from_array(a: [f32; 4]) -> Self;
+    fn to_array(self) -> [f32; 4];
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    /// wasm's `f32x4.pmax`: `if self < o { o } else { self }` per lane (NaN in `self` stays).
+    fn pmax(self, o: Self) -> Self;
+    /// `self`, with 0.0 in the lanes where `x < limit`.
+    fn zero_where_lt(self, x: Self, limit: Self) -> Self;
+    /// The lanes' bit patterns shifted left by `n` (as u32).
+    fn bits_shl(self, n: u32) -> Self;
+    /// The lanes' bit patterns shifted right (logical) by `n`.
+    fn bits_shr(self, n: u32) -> Self;
+    /// The lanes' bit patterns AND `m`.
+    fn bits_and(self, m: u32) -> Self;
+    /// The lanes' bit patterns plus `k` (wrapping u32 add).
+    fn bits_add(self, k: u32) -> Self;
+    /// The lanes' bit patterns read as i32 and converted to f32.
+    fn bits_to_f32(self) -> Self;
+}

@@ -1,0 +1,97 @@
+//! The wasm `simd128` implementation of [`F32x4`].
+//!
+//! `pmax` rather than `max`: V8 lowers `f32x4.max` on x86 to a long sequence that implements
+//! IEEE NaN and signed-zero rules; `pmax` is one `maxps`.
+
+use super::F32x4;
+use core::arch::wasm32::*;
+
+#[derive(Clone, Copy)]
+pub struct Simd128(pub v128);
+
+impl F32x4 for Simd128 {
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Simd128(v128_load(p as *const v128))
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, k: usize) -> Self {
+        let mut a = [0.0f32; 4];
+        for (i, v) in a.iter_mut().enumerate().take(k) {
+            *v = *p.add(i);
+        }
+        Self::from_array(a)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        v128_store(p as *mut v128, self.0)
+    }
+    #[inline(always)]
+    unsafe fn store_n(self, p: *mut f32, k: usize) {
+        let a = self.to_array();
+        for (i, v) in a.iter().enumerate().take(k) {
+            *p.add(i) = *v;
+        }
+    }
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        Simd128(f32x4_splat(x))
+    }
+    #[inline(always)]
+    fn from_array(a: [f32; 4]) -> Self {
+        Simd128(f32x4(a[0], a[1], a[2], a[3]))
+    }
+    #[inline(always)]
+    fn to_array(self) -> [f32; 4] {
+        [
+            f32x4_extract_lane::<0>(self.0),
+            f32x4_extract_lane::<1>(self.0),
+            f32x4_extract_lane::<2>(self.0),
+            f32x4_extract_lane::<3>(self.0),
+        ]
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Simd128(f32x4_add(self.0, o.0))
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Simd128(f32x4_sub(self.0, o.0))
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        Simd128(f32x4_mul(self.0, o.0))
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        Simd128(f32x4_div(self.0, o.0))
+    }
+    #[inline(always)]
+    fn pmax(self, o: Self) -> Self {
+        Simd128(f32x4_pmax(self.0, o.0))
+    }
+    #[inline(always)]
+    fn zero_where_lt(self, x: Self, limit: Self) -> Self {
+        Simd128(v128_andnot(self.0, f32x4_lt(x.0, limit.0)))
+    }
+    #[inline(always)]
+    fn bits_shl(self, n: u32) -> Self {
+        Simd128(i32x4_shl(self.0, n))
+    }
+    #[inline(always)]
+    fn bits_shr(self, n: u32) -> Self {
+        Simd128(u32x4_shr(self.0, n))
+    }
+    #[inline(always)]
+    fn bits_and(self, m: u32) -> Self {
+        Simd128(v128_and(self.0, u32x4_splat(m)))
+    }
+    #[inline(always)]
+    fn bits_add(self, k: u32) -> Self {
+        Simd128(i32x4_add(self.0, u32x4_splat(k)))
+    }
+    #[inline(always)]
+    fn bits_to_f32(self) -> Self {
+        Simd128(f32x4_convert_i32x4(self.0))
+    }
+}

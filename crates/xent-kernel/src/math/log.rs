@@ -1,0 +1,33 @@
+//! `log(x)` for the sums of a max-subtracted softmax: `x` in `[1, 2^24]`, or NaN.
+
+use crate::lanes::F32x4;
+
+/// Bits of sqrt(1/2), rounded: the mantissa is reduced to `[sqrt(1/2), sqrt(2))`.
+const SQRT_HALF_BITS: u32 = 0x3f35_04f3;
+const ONE_BITS: u32 = 0x3f80_0000;
+const LN2_HI: f32 = 0.693_145_751_953_125;
+const LN2_LO: f32 = 1.428_606_820_309_417_232_1e-6;
+
+/// `log(x)` for finite `x >= 1` (accurate for any normal positive `x`); NaN gives NaN.
+///
+/// `x = m * 2^e` with `m` in `[sqrt(1/2), sqrt(2))`, `z = (m-1)/(m+1)` in `[-0.172, 0.172]`, and
+/// `log(m) = 2 atanh(z) = 2z (1 + z^2/3 + z^4/5 + z^6/7 + z^8/9 + ...)`; the first omitted
+/// term is below 2e-9 of the result, so the float32 rounding of the few operations dominates.
+#[inline(always)]
+pub fn log_atanh_p9<L: F32x4>(x: L) -> L {
+    // Shift the bits so that mantissas >= sqrt(2) carry into the exponent.
+    let u = x.bits_add(ONE_BITS.wrapping_sub(SQRT_HALF_BITS));
+    let e = u.bits_shr(23).bits_add(0u32.wrapping_sub(127)).bits_to_f32();
+    let m = u.bits_and(0x007f_ffff).bits_add(SQRT_HALF_BITS);
+    let one = L::splat(1.0);
+    let z = m.sub(one).div(m.add(one));
+    let z2 = z.mul(z);
+    let q = z2.mul(L::splat(1.0 / 9.0)).add(L::splat(1.0 / 7.0));
+    let q = q.mul(z2).add(L::splat(1.0 / 5.0));
+    let q = q.mul(z2).add(L::splat(1.0 / 3.0));
+    let twoz = z.add(z);
+    let r = twoz.mul(z2.mul(q)).add(twoz);
+    let r = e.mul(L::splat(LN2_LO)).add(r);
+    // x - x is 0 for finite x and NaN for NaN, which the bit tricks above would lose.
+    e.mul(L::splat(LN2_HI)).add(r).add(x.sub(x))
+}

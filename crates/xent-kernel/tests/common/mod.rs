@@ -1,0 +1,140 @@
+//! Shared by the host tests: a seeded PRNG and a naive float64 reference written straight from
+//! PyTorch's definition (log_softmax, then nll and the label-smoothing term), independent of the
+//! kernel's fused formulation.
+#![allow(dead_code)]
+
+/// splitmix64.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f32 {
+        (lo + (hi - lo) * self.f64()) as f32
+    }
+}
+
+pub struct Reference {
+    pub loss: f64,
+    pub sum: f64,
+    pub weight_sum: f64,
+    pub loss_map: Vec<f64>,
+    pub grad: Vec<f64>,
+    /// The largest |d loss / d logp| of any live sample: the size of the terms that cancel in
+    /// the gradient (when C = 1 the exact gradient is 0, and float32 leaves ~1e-8 of them).
+    pub grad_terms: f64,
+}
+
+/// PyTorch's cross_entropy with class-index targets, in float64. `grad_output` is the upstream
+/// gradient per sample for 'none' (ignored otherwise).
+#[allow(clippy::too_many_arguments)]
+pub fn reference(
+    x: &[f32],
+    labels: &[i64],
+    n: usize,
+    c: usize,
+    s: usize,
+    weight: Option<&[f32]>,
+    ignore_index: i64,
+    reduction: &str,
+    eps: f64,
+    grad_output: Option<&[f32]>,
+) -> Reference {
+    let w = |k: usize| weight.map_or(1.0, |w| w[k] as f64);
+    let mut loss_map = vec![0.0; n * s];
+    let mut grad = vec![0.0; n * c * s];
+    let mut weight_sum = 0.0;
+    for b in 0..n {
+        for p in 0..s {
+            if labels[b * s + p] != ignore_index {
+                weight_sum += w(labels[b * s + p] as usize);
+            }
+        }
+    }
+    let mut sum = 0.0;
+    let mut grad_terms = 0.0f64;
+    for b in 0..n {
+        for p in 0..s {
+            let at = |k: usize| b * c * s + k * s + p;
+            let t = labels[b * s + p];
+            let mut m = f64::NEG_INFINITY;
+            let mut any_nan = false;
+            for k in 0..c {
+                let v = x[at(k)] as f64;
+                any_nan |= v.is_nan();
+                if v > m {
+                    m = v;
+                }
+            }
+            if any_nan {
+                m = f64::NAN;
+            }
+            let z: f64 = (0..c).map(|k| (x[at(k)] as f64 - m).exp()).sum();
+            let logp: Vec<f64> = (0..c).map(|k| x[at(k)] as f64 - m - z.ln()).collect();
+            if t == ignore_index {
+                // PyTorch's log_softmax backward: 0 - softmax * sum(0) (NaN stays NaN).
+                for k in 0..c {
+                    grad[at(k)] = logp[k].exp() * 0.0;
+                }
+                continue;
+            }
+            let t = t as usize;
+            let nll = -w(t) * logp[t];
+            let mut l = (1.0 - eps) * nll;
+            if eps > 0.0 {
+                let smooth: f64 = -(0..c).map(|k| w(k) * logp[k]).sum::<f64>();
+                l += eps / c as f64 * smooth;
+            }
+            loss_map[b * s + p] = l;
+            sum += l;
+            let g = match reduction {
+                "mean" => 1.0 / weight_sum,
+                "sum" => 1.0,
+                _ => grad_output.map_or(1.0, |go| go[b * s + p] as f64),
+            };
+            // d loss / d logp[k], then through log_softmax: dx[j] = dlogp[j] - p[j] sum_k dlogp[k].
+            let dlogp: Vec<f64> = (0..c)
+                .map(|k| {
+                    let mut d = 0.0;
+                    if k == t {
+                        d -= (1.0 - eps) * w(t);
+                    }
+                    if eps > 0.0 {
+                        d -= eps / c as f64 * w(k);
+                    }
+                    d * g
+                })
+                .collect();
+            let total: f64 = dlogp.iter().sum();
+            grad_terms = dlogp.iter().filter(|v| v.is_finite()).fold(grad_terms, |a, v| a.max(v.abs()));
+            for k in 0..c {
+                grad[at(k)] = dlogp[k] - logp[k].exp() * total;
+            }
+        }
+    }
+    let loss = if reduction == "mean" { sum / weight_sum } else { sum };
+    Reference { loss, sum, weight_sum, loss_map, grad, grad_terms }
+}
+
+/// |a - b| <= tol, with NaN matching NaN and infinities matching exactly.
+pub fn close(a: f64, b: f64, tol: f64) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() && b.is_nan();
+    }
+    if a.is_infinite() || b.is_infinite() {
+        return a == b;
+    }
+    (a - b).abs() <= tol
+}
