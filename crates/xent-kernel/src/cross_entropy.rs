@@ -1,52 +1,76 @@
-//! The fused softmax cross-entropy kernel for class-index targets: loss and gradient in one pass.
+//! Fused softmax cross-entropy: loss and gradient in one pass over the logits, with PyTorch's
+//! `nn.CrossEntropyLoss` semantics for class-index and probability targets.
 //!
-//! For a sample with logits `x` (C classes), target `t`, class weights `w` (all 1 without
-//! `weight`) and label smoothing `eps`, PyTorch's loss is
-//!
-//! ```text
-//! loss = (1 - eps) * w[t] * (lse - d[t]) + eps/C * sum_c w[c] * (lse - d[c])
-//!      = (1 - eps) * w[t] * (lse - d[t]) + eps/C * (lse * W_all - sum_c w[c] d[c])
-//! ```
-//!
-//! with `m = max_c x[c]`, `d = x - m`, `lse = log(sum_c exp(d[c]))` and `W_all = sum_c w[c]`;
-//! ignored samples have loss 0. 'mean' divides the sum by `W = sum of w[t]` over the
-//! non-ignored samples, which [`Labels::validate`] computes before anything is written. With an
-//! upstream gradient `g` per sample (1/W for mean, 1 for sum, `grad_output` for none, 0 when
-//! ignored) and `s = sum_c exp(d[c])`, the gradient is
+//! For a sample with logits `x` (C classes), class weights `w` (all 1 without `weight`), label
+//! smoothing `eps`, `m = max_c x[c]`, `d = x - m`, `se = sum_c exp(d[c])`, `lse = log(se)` and
+//! `W_all = sum_c w[c]`:
 //!
 //! ```text
-//! dloss/dx[j] = exp(d[j]) * g * ((1 - eps) w[t] + eps/C W_all) / s  -  g eps/C w[j]
-//!               - [j == t] g (1 - eps) w[t]
+//! index target t:  loss = (1 - eps) w[t] (lse - d[t]) + eps/C (lse W_all - sum_c w[c] d[c])
+//!                  (0 when t is the ignore index)
+//! prob target q:   loss = lse Q - sum_c w[c] q'[c] d[c],  q' = (1 - eps) q + eps/C,
+//!                  Q = sum_c w[c] q'[c]
 //! ```
 //!
-//! One pass per tile of 16 pixels: (1) the max over classes, (2) `exp(d)` stored into the
-//! gradient buffer and summed, (3) per pixel the log-sum-exp, the loss and the gradient scale,
-//! (4) the gradient buffer scaled in place, (5) the target class fixed up. One exp per element;
-//! logits are read from memory once and the gradient written once (the tile stays in L1).
+//! 'mean' divides the sum by `W = sum of w[t]` over the non-ignored samples (index targets,
+//! computed by [`Labels::validate`] before anything is written) or by the number of samples
+//! (probability targets), as PyTorch does. With an upstream gradient `g` per sample (1/W for
+//! mean, 1 for sum, `grad_output` for none, 0 when ignored), the gradient is
+//!
+//! ```text
+//! index:  dx[j] = exp(d[j]) g ((1 - eps) w[t] + eps/C W_all) / se - g eps/C w[j]
+//!                 - [j == t] g (1 - eps) w[t]
+//! prob:   dx[j] = exp(d[j]) g Q / se - g w[j] q'[j]
+//! ```
+//!
+//! One pass per tile of 16 pixels (see [`crate::tile`]): (1) the max over classes, (2) `exp(d)`
+//! stored into the gradient buffer and summed, (3) per pixel the log-sum-exp, the loss and the
+//! gradient's scale, (4) the gradient buffer scaled in place, (5) the target class fixed up.
+//! One exp per element; the logits are read from memory once and the gradient written once
+//! (the tile's rows stay in L1 between the passes).
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::{Error, Labels, Reduction};
+use crate::tile::{self, gather, ld, spill, st, TILE, V};
+use crate::{Error, Labels, Layout, Reduction};
 
-/// Pixels per tile: four vectors, so that a class row of a tile is one 64-byte cache line.
-pub const TILE: usize = 16;
-const V: usize = TILE / 4;
+/// What the logits are compared with.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// One class index per sample (`[n, s]`).
+    Index(Labels<'a>),
+    /// Class probabilities, same shape and layout as the logits (`[n, c, s]`).
+    Prob(&'a [f32]),
+}
 
-/// The inputs of [`cross_entropy`]. Logits are `[n, c, s]` (class stride `s`), labels `[n, s]`.
+/// The inputs of [`cross_entropy`]: logits `[n, c, s]` in `layout`.
 #[derive(Clone, Copy, Debug)]
 pub struct CrossEntropyArgs<'a> {
     pub logits: &'a [f32],
-    pub labels: Labels<'a>,
+    pub target: Target<'a>,
     pub n: usize,
     pub c: usize,
     pub s: usize,
+    pub layout: Layout,
     pub weight: Option<&'a [f32]>,
+    /// Index targets only (probability targets ignore it).
     pub ignore_index: i32,
     pub reduction: Reduction,
     /// In `[0, 1]`.
     pub label_smoothing: f32,
     /// The upstream gradient `[n, s]` for reduction 'none' (required when a gradient is asked).
     pub grad_output: Option<&'a [f32]>,
+}
+
+/// Where the kernel writes. Every buffer is optional except `loss_map` for reduction 'none'.
+#[derive(Debug, Default)]
+pub struct Outputs<'a> {
+    /// dLoss/dLogits, `[n, c, s]` in the logits' layout.
+    pub grad: Option<&'a mut [f32]>,
+    /// The per-sample losses `[n, s]` (0 for ignored samples), whatever the reduction.
+    pub loss_map: Option<&'a mut [f32]>,
+    /// Index targets: the softmax probability of the target class, `[n, s]` (0 when ignored).
+    pub confidence: Option<&'a mut [f32]>,
 }
 
 /// The reduced loss with its numerator and denominator.
@@ -56,69 +80,75 @@ pub struct CrossEntropyResult {
     pub loss: f64,
     /// The sum of the per-sample losses, accumulated in f64.
     pub sum: f64,
-    /// The sum of the target weights of the non-ignored samples (their count without weights).
+    /// The denominator of 'mean': the sum of the target weights of the non-ignored samples
+    /// (their count without weights) for index targets, the number of samples for
+    /// probability targets.
     pub weight_sum: f64,
 }
 
 /// [`cross_entropy_with`] on this build's lanes ([`Native`]).
-pub fn cross_entropy(
-    args: &CrossEntropyArgs,
-    grad: Option<&mut [f32]>,
-    loss_map: Option<&mut [f32]>,
-) -> Result<CrossEntropyResult, Error> {
-    cross_entropy_with::<Native>(args, grad, loss_map)
+pub fn cross_entropy(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
+    cross_entropy_with::<Native>(args, out)
 }
 
-/// Softmax cross-entropy over `[n, c, s]` logits with class-index labels.
+/// Softmax cross-entropy over `[n, c, s]` logits.
 ///
-/// Writes dLoss/dLogits into `grad` when given (upstream gradient 1 for mean and sum,
-/// `args.grad_output` for none) and the per-sample losses into `loss_map` (required for
-/// reduction none, must be absent otherwise). Validates every length and label first: on error
-/// nothing has been written.
+/// Validates every length, option and label first: on error nothing has been written.
 pub fn cross_entropy_with<L: F32x4>(
     args: &CrossEntropyArgs,
-    grad: Option<&mut [f32]>,
-    loss_map: Option<&mut [f32]>,
+    out: Outputs,
 ) -> Result<CrossEntropyResult, Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
     let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
     let none = args.reduction == Reduction::None;
     let eps = args.label_smoothing;
+    let map_ok = |b: &Option<&mut [f32]>| b.as_ref().map_or(true, |l| l.len() == n * s);
     let ok = c >= 1
         && args.logits.len() == len
-        && args.labels.len() == n * s
+        && match args.target {
+            Target::Index(l) => l.len() == n * s,
+            Target::Prob(q) => q.len() == len && out.confidence.is_none(),
+        }
         && args.weight.map_or(true, |w| w.len() == c)
-        && grad.as_ref().map_or(true, |g| g.len() == len)
-        && loss_map.as_ref().map_or(!none, |l| none && l.len() == n * s)
+        && out.grad.as_ref().map_or(true, |g| g.len() == len)
+        && map_ok(&out.loss_map)
+        && map_ok(&out.confidence)
+        && (out.loss_map.is_some() || !none)
         && match args.grad_output {
             Some(go) => none && go.len() == n * s,
-            None => !(none && grad.is_some()),
+            None => !(none && out.grad.is_some()),
         }
         && (0.0..=1.0).contains(&eps);
     if !ok {
         return Err(Error::BadArgument);
     }
-    let weight_sum = args.labels.validate(c, args.ignore_index as i64, args.weight)?;
-
-    let eps_c = eps as f64 / c as f64;
-    let w_all = match args.weight {
-        Some(w) => w.iter().map(|&v| v as f64).sum(),
-        None => c as f64,
+    let weight_sum = match args.target {
+        Target::Index(l) => l.validate(c, args.ignore_index as i64, args.weight)?,
+        Target::Prob(_) => (n * s) as f64,
     };
+
+    let (cs, ps) = tile::strides(args.layout, c, s);
+    let null = core::ptr::null_mut;
     let k = Ctx {
         x: args.logits.as_ptr(),
-        grad: grad.map_or(core::ptr::null_mut(), |g| g.as_mut_ptr()),
-        loss_map: loss_map.map_or(core::ptr::null_mut(), |l| l.as_mut_ptr()),
+        target: args.target,
+        grad: out.grad.map_or(null(), |g| g.as_mut_ptr()),
+        loss_map: out.loss_map.map_or(null(), |l| l.as_mut_ptr()),
+        confidence: out.confidence.map_or(null(), |l| l.as_mut_ptr()),
         grad_output: args.grad_output.map_or(core::ptr::null(), |g| g.as_ptr()),
-        labels: args.labels,
         weight: args.weight.map_or(core::ptr::null(), |w| w.as_ptr()),
         c,
         s,
+        cs,
+        ps,
         ignore_index: args.ignore_index as i64,
         smooth: eps > 0.0,
         keep: 1.0 - eps as f64,
-        eps_c,
-        w_all,
+        eps_c: eps as f64 / c as f64,
+        w_all: match args.weight {
+            Some(w) => w.iter().map(|&v| v as f64).sum(),
+            None => c as f64,
+        },
         upstream: match args.reduction {
             Reduction::Mean => 1.0 / weight_sum,
             _ => 1.0,
@@ -128,10 +158,11 @@ pub fn cross_entropy_with<L: F32x4>(
     // SAFETY: every buffer length was checked above against n, c, s, and every label is in
     // [0, c) or the ignore index, so every access below is inside its buffer.
     unsafe {
-        if k.grad.is_null() {
-            run::<L, false>(&k, n, &mut sum);
-        } else {
-            run::<L, true>(&k, n, &mut sum);
+        match (args.layout, k.grad.is_null()) {
+            (Layout::Nchw, true) => run::<L, false, true>(&k, n, &mut sum),
+            (Layout::Nchw, false) => run::<L, true, true>(&k, n, &mut sum),
+            (Layout::Nhwc, true) => run::<L, false, false>(&k, n, &mut sum),
+            (Layout::Nhwc, false) => run::<L, true, false>(&k, n, &mut sum),
         }
     }
     let loss = match args.reduction {
@@ -144,13 +175,17 @@ pub fn cross_entropy_with<L: F32x4>(
 /// Everything a tile needs, as raw pointers (bounds were checked once, up front).
 struct Ctx<'a> {
     x: *const f32,
+    target: Target<'a>,
     grad: *mut f32,
     loss_map: *mut f32,
+    confidence: *mut f32,
     grad_output: *const f32,
-    labels: Labels<'a>,
     weight: *const f32,
     c: usize,
     s: usize,
+    /// Class stride and pixel stride of the logits, target (prob) and gradient.
+    cs: usize,
+    ps: usize,
     ignore_index: i64,
     smooth: bool,
     /// 1 - eps.
@@ -172,100 +207,80 @@ impl Ctx<'_> {
             *self.weight.add(c)
         }
     }
-}
 
-unsafe fn run<L: F32x4, const GRAD: bool>(k: &Ctx, n: usize, sum: &mut f64) {
-    for b in 0..n {
-        let mut p = 0;
-        while p + TILE <= k.s {
-            tile::<L, GRAD, true>(k, b, p, TILE, sum);
-            p += TILE;
-        }
-        if p < k.s {
-            tile::<L, GRAD, false>(k, b, p, k.s - p, sum);
+    /// The upstream gradient of sample `i` (flat index into `[n, s]`).
+    #[inline(always)]
+    unsafe fn upstream(&self, i: usize) -> f64 {
+        if self.grad_output.is_null() {
+            self.upstream
+        } else {
+            *self.grad_output.add(i) as f64
         }
     }
 }
 
-/// Lanes of vector `v` that hold pixels of a tile `w` pixels wide.
-#[inline(always)]
-fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
-    if FULL {
-        4
-    } else {
-        w.saturating_sub(4 * v).min(4)
+unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut f64) {
+    match k.target {
+        Target::Index(labels) => tile::for_each_tile(n, k.s, |b, p0, w| {
+            if w == TILE {
+                index_tile::<L, GRAD, true, CONTIG>(k, labels, b, p0, TILE, sum)
+            } else {
+                index_tile::<L, GRAD, false, CONTIG>(k, labels, b, p0, w, sum)
+            }
+        }),
+        Target::Prob(q) => tile::for_each_tile(n, k.s, |b, p0, w| {
+            if w == TILE {
+                prob_tile::<L, GRAD, true, CONTIG>(k, q.as_ptr(), b, p0, TILE, sum)
+            } else {
+                prob_tile::<L, GRAD, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum)
+            }
+        }),
     }
 }
 
+/// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= TILE) of batch item `b`.
 #[inline(always)]
-unsafe fn ld<L: F32x4, const FULL: bool>(p: *const f32, w: usize, v: usize) -> L {
-    if FULL {
-        L::load(p.add(4 * v))
-    } else {
-        L::load_n(p.add(4 * v), lanes::<FULL>(w, v))
-    }
-}
-
-#[inline(always)]
-unsafe fn st<L: F32x4, const FULL: bool>(x: L, p: *mut f32, w: usize, v: usize) {
-    if FULL {
-        x.store(p.add(4 * v))
-    } else {
-        x.store_n(p.add(4 * v), lanes::<FULL>(w, v))
-    }
-}
-
-/// One tile: pixels `p0 .. p0 + w` (w <= TILE) of batch item `b`.
-#[inline(always)]
-unsafe fn tile<L: F32x4, const GRAD: bool, const FULL: bool>(
+unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
+    labels: Labels,
     b: usize,
     p0: usize,
     w: usize,
     sum: &mut f64,
 ) {
-    let (c, s) = (k.c, k.s);
-    let x0 = k.x.add(b * c * s + p0);
-    let g0 = if GRAD { k.grad.add(b * c * s + p0) } else { k.grad };
-    let pix0 = b * s + p0;
+    let (c, cs, ps) = (k.c, k.cs, k.ps);
+    let x0 = k.x.add(b * c * k.s + p0 * ps);
+    let g0 = if GRAD { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
+    let pix0 = b * k.s + p0;
 
     // Labels of the tile, and the target logit of each live pixel (read before anything is
-    // written, so that the kernel does not depend on the gradient buffer being distinct).
+    // written, so that the result does not depend on the gradient buffer being distinct).
     let mut label = [0i64; TILE];
-    k.labels.gather(pix0, &mut label[..w]);
+    labels.gather(pix0, &mut label[..w]);
     let mut live = [false; TILE];
     let mut x_t = [0.0f32; TILE];
     for j in 0..w {
         live[j] = label[j] != k.ignore_index;
         if live[j] {
-            x_t[j] = *x0.add(label[j] as usize * s + j);
+            x_t[j] = *x0.add(label[j] as usize * cs + j * ps);
         }
     }
 
     // (1) Max over classes.
-    let mut m = [L::splat(0.0); V];
-    for (v, mv) in m.iter_mut().enumerate() {
-        *mv = ld::<L, FULL>(x0, w, v);
-    }
-    for ci in 1..c {
-        let row = x0.add(ci * s);
-        for (v, mv) in m.iter_mut().enumerate() {
-            *mv = mv.pmax(ld::<L, FULL>(row, w, v));
-        }
-    }
+    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
 
     // (2) exp(x - m), stored into the gradient buffer and summed; with label smoothing also
     // sum_c w[c] * (x - m).
     let mut se = [L::splat(0.0); V];
     let mut sd = [L::splat(0.0); V];
     for ci in 0..c {
-        let row = x0.add(ci * s);
+        let row = x0.add(ci * cs);
         let wc = L::splat(k.class_weight(ci));
         for v in 0..V {
-            let d = ld::<L, FULL>(row, w, v).sub(m[v]);
+            let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
             let e = exp_rr2_p5(d);
             if GRAD {
-                st::<L, FULL>(e, g0.add(ci * s), w, v);
+                st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
             }
             se[v] = se[v].add(e);
             if k.smooth {
@@ -275,20 +290,15 @@ unsafe fn tile<L: F32x4, const GRAD: bool, const FULL: bool>(
     }
 
     // (3) Per pixel: log-sum-exp, loss, and the gradient's scale.
-    let mut m_a = [0.0f32; TILE];
-    let mut se_a = [0.0f32; TILE];
-    let mut lse_a = [0.0f32; TILE];
-    let mut sd_a = [0.0f32; TILE];
+    let mut lse = [L::splat(0.0); V];
     for v in 0..V {
-        let lo = 4 * v;
-        m_a[lo..lo + 4].copy_from_slice(&m[v].to_array());
-        se_a[lo..lo + 4].copy_from_slice(&se[v].to_array());
-        lse_a[lo..lo + 4].copy_from_slice(&log_atanh_p9(se[v]).to_array());
-        sd_a[lo..lo + 4].copy_from_slice(&sd[v].to_array());
+        lse[v] = log_atanh_p9(se[v]);
     }
+    let (m_a, se_a, lse_a, sd_a) = (spill(&m), spill(&se), spill(&lse), spill(&sd));
     let mut scale_a = [0.0f32; TILE];
     let mut gk_a = [0.0f32; TILE];
     let mut fix_a = [0.0f32; TILE];
+    let mut logp_t = [f32::NEG_INFINITY; TILE];
     for j in 0..w {
         let mut loss = 0.0f64;
         // An ignored pixel gets no gradient, except that a NaN sum stays NaN, as in PyTorch's
@@ -298,18 +308,15 @@ unsafe fn tile<L: F32x4, const GRAD: bool, const FULL: bool>(
             let t = label[j] as usize;
             let wt = k.class_weight(t) as f64;
             let lse = lse_a[j] as f64;
-            let d_t = (x_t[j] - m_a[j]) as f64;
-            loss = k.keep * wt * (lse - d_t);
+            let d_t = x_t[j] - m_a[j];
+            logp_t[j] = d_t - lse_a[j];
+            loss = k.keep * wt * (lse - d_t as f64);
             if k.smooth {
                 loss += k.eps_c * (lse * k.w_all - sd_a[j] as f64);
             }
             *sum += loss;
             if GRAD {
-                let g = if k.grad_output.is_null() {
-                    k.upstream
-                } else {
-                    *k.grad_output.add(pix0 + j) as f64
-                };
+                let g = k.upstream(pix0 + j);
                 let a = k.keep * wt + k.eps_c * k.w_all;
                 scale_a[j] = (g * a / se_a[j] as f64) as f32;
                 gk_a[j] = (g * k.eps_c) as f32;
@@ -320,30 +327,31 @@ unsafe fn tile<L: F32x4, const GRAD: bool, const FULL: bool>(
             *k.loss_map.add(pix0 + j) = loss as f32;
         }
     }
+    if !k.confidence.is_null() {
+        let p_t = spill(&gather::<L>(&logp_t).map(exp_rr2_p5));
+        for (j, &p) in p_t.iter().enumerate().take(w) {
+            *k.confidence.add(pix0 + j) = p;
+        }
+    }
     if !GRAD {
         return;
     }
 
     // (4) Scale the stored exponentials in place.
-    let mut scale = [L::splat(0.0); V];
-    let mut gk = [L::splat(0.0); V];
-    for v in 0..V {
-        let lo = 4 * v;
-        scale[v] = L::from_array(scale_a[lo..lo + 4].try_into().unwrap());
-        gk[v] = L::from_array(gk_a[lo..lo + 4].try_into().unwrap());
-    }
+    let scale = gather::<L>(&scale_a);
+    let gk = gather::<L>(&gk_a);
     for ci in 0..c {
-        let row = g0.add(ci * s);
+        let row = g0.add(ci * cs);
         if k.smooth {
             let wc = L::splat(k.class_weight(ci));
             for v in 0..V {
-                let e = ld::<L, FULL>(row, w, v);
-                st::<L, FULL>(e.mul(scale[v]).sub(gk[v].mul(wc)), row, w, v);
+                let e = ld::<L, FULL, CONTIG>(row, ps, w, v);
+                st::<L, FULL, CONTIG>(e.mul(scale[v]).sub(gk[v].mul(wc)), row, ps, w, v);
             }
         } else {
             for v in 0..V {
-                let e = ld::<L, FULL>(row, w, v);
-                st::<L, FULL>(e.mul(scale[v]), row, w, v);
+                let e = ld::<L, FULL, CONTIG>(row, ps, w, v);
+                st::<L, FULL, CONTIG>(e.mul(scale[v]), row, ps, w, v);
             }
         }
     }
@@ -351,8 +359,91 @@ unsafe fn tile<L: F32x4, const GRAD: bool, const FULL: bool>(
     // (5) The target class.
     for j in 0..w {
         if live[j] {
-            let p = g0.add(label[j] as usize * s + j);
-            *p -= fix_a[j];
+            *g0.add(label[j] as usize * cs + j * ps) -= fix_a[j];
+        }
+    }
+}
+
+/// One tile of probability targets (`q0` = the target tensor, same geometry as the logits).
+#[inline(always)]
+unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: bool>(
+    k: &Ctx,
+    q0: *const f32,
+    b: usize,
+    p0: usize,
+    w: usize,
+    sum: &mut f64,
+) {
+    let (c, cs, ps) = (k.c, k.cs, k.ps);
+    let off = b * c * k.s + p0 * ps;
+    let (x0, q0) = (k.x.add(off), q0.add(off));
+    let g0 = if GRAD { k.grad.add(off) } else { k.grad };
+    let pix0 = b * k.s + p0;
+    let keep = L::splat(k.keep as f32);
+    let eps_c = L::splat(k.eps_c as f32);
+    // w[c] * q'[c], the same operations in passes (2) and (4).
+    let wq = |row: *const f32, wc: L, v: usize| {
+        let q = ld::<L, FULL, CONTIG>(row, ps, w, v);
+        let q = if k.smooth { q.mul(keep).add(eps_c) } else { q };
+        q.mul(wc)
+    };
+
+    // (1) Max over classes.
+    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
+
+    // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
+    let mut se = [L::splat(0.0); V];
+    let mut qs = [L::splat(0.0); V];
+    let mut qd = [L::splat(0.0); V];
+    for ci in 0..c {
+        let (row, qrow) = (x0.add(ci * cs), q0.add(ci * cs));
+        let wc = L::splat(k.class_weight(ci));
+        for v in 0..V {
+            let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
+            let e = exp_rr2_p5(d);
+            if GRAD {
+                st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
+            }
+            se[v] = se[v].add(e);
+            let wq = wq(qrow, wc, v);
+            qs[v] = qs[v].add(wq);
+            qd[v] = qd[v].add(wq.mul(d));
+        }
+    }
+
+    // (3) Per pixel: loss = lse Q - sum w q' d; gradient scale g Q / se.
+    let mut lse = [L::splat(0.0); V];
+    for v in 0..V {
+        lse[v] = log_atanh_p9(se[v]);
+    }
+    let (se_a, lse_a, qs_a, qd_a) = (spill(&se), spill(&lse), spill(&qs), spill(&qd));
+    let mut scale_a = [0.0f32; TILE];
+    let mut g_a = [0.0f32; TILE];
+    for j in 0..w {
+        let loss = lse_a[j] as f64 * qs_a[j] as f64 - qd_a[j] as f64;
+        *sum += loss;
+        if !k.loss_map.is_null() {
+            *k.loss_map.add(pix0 + j) = loss as f32;
+        }
+        if GRAD {
+            let g = k.upstream(pix0 + j);
+            scale_a[j] = (g * qs_a[j] as f64 / se_a[j] as f64) as f32;
+            g_a[j] = g as f32;
+        }
+    }
+    if !GRAD {
+        return;
+    }
+
+    // (4) dx = exp(d) g Q / se - g w q'.
+    let scale = gather::<L>(&scale_a);
+    let g = gather::<L>(&g_a);
+    for ci in 0..c {
+        let (row, qrow) = (g0.add(ci * cs), q0.add(ci * cs));
+        let wc = L::splat(k.class_weight(ci));
+        for v in 0..V {
+            let e = ld::<L, FULL, CONTIG>(row, ps, w, v);
+            st::<L, FULL, CONTIG>(e.mul(scale[v]).sub(g[v].mul(wq(qrow, wc, v))), row, ps, w, v);
         }
     }
 }

@@ -12,9 +12,19 @@ pub mod cross_entropy;
 pub mod labels;
 pub mod lanes;
 pub mod math;
+pub mod tile;
 
-pub use cross_entropy::{cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Target,
+};
 pub use labels::Labels;
+
+/// Where the class axis is: `[n, c, s]` (NCHW, PyTorch's) or `[n, s, c]` (NHWC, channels-last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
 
 /// How the per-sample losses are combined (PyTorch's `reduction`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

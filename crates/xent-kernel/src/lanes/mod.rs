@@ -38,6 +38,29 @@ pub trait F32x4: Copy {
     /// # Safety
     /// `p` must be valid for writing `k` floats.
     unsafe fn store_n(self, p: *mut f32, k: usize);
+    /// Loads `k` (0..=4) floats `stride` apart starting at `p`; the other lanes are 0.
+    ///
+    /// # Safety
+    /// `p + i * stride` must be valid for reading for `i < k`.
+    #[inline(always)]
+    unsafe fn load_strided(p: *const f32, stride: usize, k: usize) -> Self {
+        let mut a = [0.0f32; 4];
+        for (i, v) in a.iter_mut().enumerate().take(k) {
+            *v = *p.add(i * stride);
+        }
+        Self::from_array(a)
+    }
+    /// Stores the first `k` (0..=4) lanes `stride` floats apart.
+    ///
+    /// # Safety
+    /// `p + i * stride` must be valid for writing for `i < k`.
+    #[inline(always)]
+    unsafe fn store_strided(self, p: *mut f32, stride: usize, k: usize) {
+        let a = self.to_array();
+        for (i, v) in a.iter().enumerate().take(k) {
+            *p.add(i * stride) = *v;
+        }
+    }
     fn splat(x: f32) -> Self;
     fn from_array(a: [f32; 4]) -> Self;
     fn to_array(self) -> [f32; 4];

@@ -35,6 +35,8 @@ pub struct Reference {
     /// The largest |d loss / d logp| of any live sample: the size of the terms that cancel in
     /// the gradient (when C = 1 the exact gradient is 0, and float32 leaves ~1e-8 of them).
     pub grad_terms: f64,
+    /// Softmax probability of the target class (0 where ignored; index targets only).
+    pub confidence: Vec<f64>,
 }
 
 /// PyTorch's cross_entropy with class-index targets, in float64. `grad_output` is the upstream
@@ -65,6 +67,7 @@ pub fn reference(
     }
     let mut sum = 0.0;
     let mut grad_terms = 0.0f64;
+    let mut confidence = vec![0.0; n * s];
     for b in 0..n {
         for p in 0..s {
             let at = |k: usize| b * c * s + k * s + p;
@@ -91,6 +94,7 @@ pub fn reference(
                 continue;
             }
             let t = t as usize;
+            confidence[b * s + p] = logp[t].exp();
             let nll = -w(t) * logp[t];
             let mut l = (1.0 - eps) * nll;
             if eps > 0.0 {
@@ -125,7 +129,63 @@ pub fn reference(
         }
     }
     let loss = if reduction == "mean" { sum / weight_sum } else { sum };
-    Reference { loss, sum, weight_sum, loss_map, grad, grad_terms }
+    Reference { loss, sum, weight_sum, loss_map, grad, grad_terms, confidence }
+}
+
+/// PyTorch's cross_entropy with probability targets `q` (`[n, c, s]`), in float64.
+#[allow(clippy::too_many_arguments)]
+pub fn reference_prob(
+    x: &[f32],
+    q: &[f32],
+    n: usize,
+    c: usize,
+    s: usize,
+    weight: Option<&[f32]>,
+    reduction: &str,
+    eps: f64,
+    grad_output: Option<&[f32]>,
+) -> Reference {
+    let w = |k: usize| weight.map_or(1.0, |w| w[k] as f64);
+    let mut loss_map = vec![0.0; n * s];
+    let mut grad = vec![0.0; n * c * s];
+    let mut sum = 0.0;
+    let mut grad_terms = 0.0f64;
+    let samples = (n * s) as f64;
+    for b in 0..n {
+        for p in 0..s {
+            let at = |k: usize| b * c * s + k * s + p;
+            let xs: Vec<f64> = (0..c).map(|k| x[at(k)] as f64).collect();
+            let m = if xs.iter().any(|v| v.is_nan()) {
+                f64::NAN
+            } else {
+                xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+            };
+            let z: f64 = xs.iter().map(|v| (v - m).exp()).sum();
+            let logp: Vec<f64> = xs.iter().map(|v| v - m - z.ln()).collect();
+            let qs: Vec<f64> = (0..c)
+                .map(|k| {
+                    let q = q[at(k)] as f64;
+                    if eps > 0.0 { q * (1.0 - eps) + eps / c as f64 } else { q }
+                })
+                .collect();
+            let l: f64 = -(0..c).map(|k| logp[k] * qs[k] * w(k)).sum::<f64>();
+            loss_map[b * s + p] = l;
+            sum += l;
+            let g = match reduction {
+                "mean" => 1.0 / samples,
+                "sum" => 1.0,
+                _ => grad_output.map_or(1.0, |go| go[b * s + p] as f64),
+            };
+            let dlogp: Vec<f64> = (0..c).map(|k| -g * qs[k] * w(k)).collect();
+            let total: f64 = dlogp.iter().sum();
+            grad_terms = dlogp.iter().filter(|v| v.is_finite()).fold(grad_terms, |a, v| a.max(v.abs()));
+            for k in 0..c {
+                grad[at(k)] = dlogp[k] - logp[k].exp() * total;
+            }
+        }
+    }
+    let loss = if reduction == "mean" { sum / samples } else { sum };
+    Reference { loss, sum, weight_sum: samples, loss_map, grad, grad_terms, confidence: vec![] }
 }
 
 /// |a - b| <= tol, with NaN matching NaN and infinities matching exactly.

@@ -1,0 +1,133 @@
+//! Tiles of 16 pixels: the addressing and the passes that every kernel shares.
+//!
+//! A kernel walks each batch item in tiles of [`TILE`] neighbouring pixels and, inside a tile,
+//! class row by class row. Element (class `c`, pixel `j` of the tile) is at
+//! `base + c * cs + j * ps`: NCHW has `cs = S, ps = 1` (a row of a tile is 16 contiguous floats,
+//! one cache line, loaded as 4 vectors), NHWC has `cs = 1, ps = C` (rows are gathered lane by
+//! lane). Either way the arithmetic is the same, in the same order, so both layouts give
+//! bit-identical results. The last tile of a row may be narrower (`w < TILE`): its loads and
+//! stores touch only its `w` pixels.
+
+use crate::lanes::F32x4;
+use crate::Layout;
+
+/// Pixels per tile.
+pub const TILE: usize = 16;
+/// Vectors per tile.
+pub const V: usize = TILE / 4;
+
+/// The strides of a `[n, c, s]` tensor in a layout: (class stride, pixel stride).
+#[inline(always)]
+pub fn strides(layout: Layout, c: usize, s: usize) -> (usize, usize) {
+    match layout {
+        Layout::Nchw => (s, 1),
+        Layout::Nhwc => (1, c),
+    }
+}
+
+/// Lanes of vector `v` that hold pixels of a tile `w` pixels wide.
+#[inline(always)]
+pub fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
+    if FULL {
+        4
+    } else {
+        w.saturating_sub(4 * v).min(4)
+    }
+}
+
+/// Loads vector `v` of the tile row at `p` (pixel stride `ps`; `CONTIG` means `ps == 1`).
+#[inline(always)]
+pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    p: *const f32,
+    ps: usize,
+    w: usize,
+    v: usize,
+) -> L {
+    if CONTIG {
+        if FULL {
+            L::load(p.add(4 * v))
+        } else {
+            L::load_n(p.add(4 * v), lanes::<FULL>(w, v))
+        }
+    } else {
+        L::load_strided(p.add(4 * v * ps), ps, lanes::<FULL>(w, v))
+    }
+}
+
+/// Stores vector `v` of the tile row at `p`; only the tile's pixels are written.
+#[inline(always)]
+pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    x: L,
+    p: *mut f32,
+    ps: usize,
+    w: usize,
+    v: usize,
+) {
+    if CONTIG {
+        if FULL {
+            x.store(p.add(4 * v))
+        } else {
+            x.store_n(p.add(4 * v), lanes::<FULL>(w, v))
+        }
+    } else {
+        x.store_strided(p.add(4 * v * ps), ps, lanes::<FULL>(w, v))
+    }
+}
+
+/// The per-pixel maximum over the `c` class rows of the tile at `x0`.
+#[inline(always)]
+pub unsafe fn max_over_classes<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    x0: *const f32,
+    c: usize,
+    cs: usize,
+    ps: usize,
+    w: usize,
+) -> [L; V] {
+    let mut m = [L::splat(0.0); V];
+    for (v, mv) in m.iter_mut().enumerate() {
+        *mv = ld::<L, FULL, CONTIG>(x0, ps, w, v);
+    }
+    for ci in 1..c {
+        let row = x0.add(ci * cs);
+        for (v, mv) in m.iter_mut().enumerate() {
+            *mv = mv.pmax(ld::<L, FULL, CONTIG>(row, ps, w, v));
+        }
+    }
+    m
+}
+
+/// The tile's vectors as one array of per-pixel values.
+#[inline(always)]
+pub fn spill<L: F32x4>(x: &[L; V]) -> [f32; TILE] {
+    let mut a = [0.0f32; TILE];
+    for v in 0..V {
+        a[4 * v..4 * v + 4].copy_from_slice(&x[v].to_array());
+    }
+    a
+}
+
+/// Per-pixel values as the tile's vectors.
+#[inline(always)]
+pub fn gather<L: F32x4>(a: &[f32; TILE]) -> [L; V] {
+    let mut x = [L::splat(0.0); V];
+    for v in 0..V {
+        x[v] = L::from_array([a[4 * v], a[4 * v + 1], a[4 * v + 2], a[4 * v + 3]]);
+    }
+    x
+}
+
+/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order; `w == TILE` for all
+/// but the last tile of each batch item.
+#[inline(always)]
+pub fn for_each_tile(n: usize, s: usize, mut f: impl FnMut(usize, usize, usize)) {
+    for b in 0..n {
+        let mut p = 0;
+        while p + TILE <= s {
+            f(b, p, TILE);
+            p += TILE;
+        }
+        if p < s {
+            f(b, p, s - p);
+        }
+    }
+}
