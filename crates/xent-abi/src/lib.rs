@@ -10,7 +10,7 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{
-    CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Reduction, Status, Target,
+    cross_entropy, nll_loss, softmax, softmax_backward, CrossEntropyArgs, Softmax, CrossEntropyResult, Error, Labels, Layout, Outputs, Reduction, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -78,6 +78,35 @@ pub unsafe extern "C" fn xent_cross_entropy(
     confidence: *mut f32,
     out: *mut f64,
 ) -> u32 {
+    loss_call(
+        cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index,
+        reduction, label_smoothing, grad, grad_output, loss_map, confidence, out,
+    )
+}
+
+type LossKernel = fn(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>;
+
+/// Decodes the raw arguments shared by the loss exports, runs `kernel`, writes `out`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn loss_call(
+    kernel: LossKernel,
+    logits: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    reduction: u32,
+    label_smoothing: f32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    loss_map: *mut f32,
+    confidence: *mut f32,
+    out: *mut f64,
+) -> u32 {
     let (n, c, s) = (n as usize, c as usize, s as usize);
     let (len, samples) = match n.checked_mul(s).and_then(|ns| Some((ns.checked_mul(c)?, ns))) {
         Some(v) => v,
@@ -92,10 +121,8 @@ pub unsafe extern "C" fn xent_cross_entropy(
         2 => Reduction::Sum,
         _ => return Status::BadArgument as u32,
     };
-    let layout = match layout {
-        0 => Layout::Nchw,
-        1 => Layout::Nhwc,
-        _ => return Status::BadArgument as u32,
+    let Some(layout) = decode_layout(layout) else {
+        return Status::BadArgument as u32;
     };
     let target = match target_kind {
         0 => Target::Index(Labels::U8(slice(target, samples))),
@@ -122,7 +149,15 @@ pub unsafe extern "C" fn xent_cross_entropy(
         loss_map: opt_mut(loss_map, samples),
         confidence: opt_mut(confidence, samples),
     };
-    finish(xent_kernel::cross_entropy(&args, outputs), out)
+    finish(kernel(&args, outputs), out)
+}
+
+fn decode_layout(layout: u32) -> Option<Layout> {
+    match layout {
+        0 => Some(Layout::Nchw),
+        1 => Some(Layout::Nhwc),
+        _ => None,
+    }
 }
 
 unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
@@ -153,4 +188,107 @@ unsafe fn finish(r: Result<CrossEntropyResult, Error>, out: *mut f64) -> u32 {
             e.status() as u32
         }
     }
+}
+
+/// `y = softmax(x)` (`log` = 0) or `log_softmax(x)` (`log` = 1) over the class axis of
+/// `[n, c, s]` tensors in `layout` (as in [`xent_cross_entropy`]). Returns a [`Status`].
+///
+/// # Safety
+/// `x` and `y` must hold `n*c*s` floats and not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn xent_softmax(
+    x: *const f32,
+    y: *mut f32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    log: u32,
+) -> u32 {
+    let Some((len, layout, kind)) = softmax_dims(n, c, s, layout, log) else {
+        return Status::BadArgument as u32;
+    };
+    if x.is_null() || y.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let r = softmax(kind, slice(x, len), core::slice::from_raw_parts_mut(y, len), n as usize, c as usize, s as usize, layout);
+    r.map_or_else(|e| e.status(), |_| Status::Ok) as u32
+}
+
+/// The gradient `gx` w.r.t. the input of [`xent_softmax`], from its output `y` and the upstream
+/// gradient `gy` (all `n*c*s` floats). For log_softmax, `y` must be log-probabilities (<= 0).
+///
+/// # Safety
+/// `y`, `gy` and `gx` must hold `n*c*s` floats; `gx` must not overlap the others.
+#[no_mangle]
+pub unsafe extern "C" fn xent_softmax_backward(
+    y: *const f32,
+    gy: *const f32,
+    gx: *mut f32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    log: u32,
+) -> u32 {
+    let Some((len, layout, kind)) = softmax_dims(n, c, s, layout, log) else {
+        return Status::BadArgument as u32;
+    };
+    if y.is_null() || gy.is_null() || gx.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let r = softmax_backward(
+        kind,
+        slice(y, len),
+        slice(gy, len),
+        core::slice::from_raw_parts_mut(gx, len),
+        n as usize,
+        c as usize,
+        s as usize,
+        layout,
+    );
+    r.map_or_else(|e| e.status(), |_| Status::Ok) as u32
+}
+
+fn softmax_dims(n: u32, c: u32, s: u32, layout: u32, log: u32) -> Option<(usize, Layout, Softmax)> {
+    let len = (n as usize).checked_mul(c as usize)?.checked_mul(s as usize)?;
+    let layout = decode_layout(layout)?;
+    let kind = match log {
+        0 => Softmax::Softmax,
+        1 => Softmax::LogSoftmax,
+        _ => return None,
+    };
+    Some((len, layout, kind))
+}
+
+/// `nll_loss` of log-probabilities `logp` (`[n, c, s]` in `layout`) against class indices;
+/// arguments, outputs and status as in [`xent_cross_entropy`] (no label smoothing, no
+/// probability targets, no confidence map).
+///
+/// # Safety
+/// As [`xent_cross_entropy`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_nll_loss(
+    logp: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    reduction: u32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    loss_map: *mut f32,
+    out: *mut f64,
+) -> u32 {
+    if target_kind > 2 {
+        return Status::BadArgument as u32;
+    }
+    loss_call(
+        nll_loss, logp, target, target_kind, n, c, s, layout, weight, ignore_index, reduction, 0.0,
+        grad, grad_output, loss_map, core::ptr::null_mut(), out,
+    )
 }

@@ -12,12 +12,16 @@ pub mod cross_entropy;
 pub mod labels;
 pub mod lanes;
 pub mod math;
+pub mod nll;
+pub mod softmax;
 pub mod tile;
 
 pub use cross_entropy::{
     cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Target,
 };
 pub use labels::Labels;
+pub use nll::nll_loss;
+pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};
 
 /// Where the class axis is: `[n, c, s]` (NCHW, PyTorch's) or `[n, s, c]` (NHWC, channels-last).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,70 @@
+//! `nll_loss` over log-probabilities, forward and backward: the second half of the
+//! decomposition `cross_entropy = nll_loss(log_softmax(x))`, with PyTorch's semantics.
+//!
+//! `loss = -w[t] logp[t]` per sample (0 when ignored); 'mean' divides by the sum of `w[t]` over
+//! the non-ignored samples. The gradient is `-w[t] g` at the target class and 0 elsewhere.
+
+use crate::cross_entropy::{CrossEntropyArgs, CrossEntropyResult, Outputs, Target};
+use crate::{tile, Error, Reduction};
+
+/// Negative log-likelihood of `args.logits` read as log-probabilities. `args.target` must be
+/// class indices and `args.label_smoothing` 0; `out.confidence` is not supported.
+pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
+    let CrossEntropyArgs { n, c, s, .. } = *args;
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
+    let none = args.reduction == Reduction::None;
+    let labels = match args.target {
+        Target::Index(l) => l,
+        Target::Prob(_) => return Err(Error::BadArgument),
+    };
+    let map_ok = out.loss_map.as_ref().map_or(!none, |l| l.len() == n * s);
+    let ok = c >= 1
+        && args.logits.len() == len
+        && labels.len() == n * s
+        && args.weight.map_or(true, |w| w.len() == c)
+        && out.grad.as_ref().map_or(true, |g| g.len() == len)
+        && map_ok
+        && out.confidence.is_none()
+        && match args.grad_output {
+            Some(go) => none && go.len() == n * s,
+            None => !(none && out.grad.is_some()),
+        }
+        && args.label_smoothing == 0.0;
+    if !ok {
+        return Err(Error::BadArgument);
+    }
+    let ignore = args.ignore_index as i64;
+    let weight_sum = labels.validate(c, ignore, args.weight)?;
+    let (cs, ps) = tile::strides(args.layout, c, s);
+    let w = |t: usize| args.weight.map_or(1.0, |w| w[t]);
+    let upstream = if args.reduction == Reduction::Mean { 1.0 / weight_sum } else { 1.0 };
+    let mut grad = out.grad;
+    let mut loss_map = out.loss_map;
+    if let Some(g) = grad.as_deref_mut() {
+        g.fill(0.0);
+    }
+    let mut sum = 0.0f64;
+    let mut label = [0i64; 1];
+    for b in 0..n {
+        for p in 0..s {
+            let i = b * s + p;
+            labels.gather(i, &mut label);
+            let mut loss = 0.0f64;
+            if label[0] != ignore {
+                let t = label[0] as usize;
+                let at = b * c * s + t * cs + p * ps;
+                loss = -(w(t) as f64) * args.logits[at] as f64;
+                sum += loss;
+                if let Some(g) = grad.as_deref_mut() {
+                    let up = args.grad_output.map_or(upstream, |go| go[i] as f64);
+                    g[at] = (-(w(t) as f64) * up) as f32;
+                }
+            }
+            if let Some(m) = loss_map.as_deref_mut() {
+                m[i] = loss as f32;
+            }
+        }
+    }
+    let loss = if args.reduction == Reduction::Mean { sum / weight_sum } else { sum };
+    Ok(CrossEntropyResult { loss, sum, weight_sum })
+}

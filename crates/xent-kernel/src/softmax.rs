@@ -1,0 +1,177 @@
+//! `softmax` and `log_softmax` over the class axis, forward and backward: the first half of the
+//! decomposition `cross_entropy = nll_loss(log_softmax(x))`, as public ops.
+//!
+//! Forward: `m = max_c x`, `d = x - m`, `se = sum_c exp(d)`; softmax `y = exp(d) / se`,
+//! log_softmax `y = d - log(se)`, as PyTorch computes them. Backward, from the forward's
+//! output `y` and the upstream gradient `gy`: softmax `gx = y (gy - sum_c gy y)`, log_softmax
+//! `gx = gy - exp(y) sum_c gy`.
+
+use crate::lanes::{F32x4, Native};
+use crate::math::{exp_rr2_p5, log_atanh_p9};
+use crate::tile::{self, ld, st, TILE, V};
+use crate::{Error, Layout};
+
+/// Which function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Softmax {
+    Softmax,
+    LogSoftmax,
+}
+
+/// `y = softmax(x)` or `log_softmax(x)` over the class axis of `[n, c, s]` tensors in `layout`.
+pub fn softmax(kind: Softmax, x: &[f32], y: &mut [f32], n: usize, c: usize, s: usize, layout: Layout) -> Result<(), Error> {
+    softmax_with::<Native>(kind, x, y, n, c, s, layout)
+}
+
+/// [`softmax`] on lanes `L`.
+pub fn softmax_with<L: F32x4>(
+    kind: Softmax,
+    x: &[f32],
+    y: &mut [f32],
+    n: usize,
+    c: usize,
+    s: usize,
+    layout: Layout,
+) -> Result<(), Error> {
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
+    if c == 0 || x.len() != len || y.len() != len {
+        return Err(Error::BadArgument);
+    }
+    let (cs, ps) = tile::strides(layout, c, s);
+    let (x, y) = (x.as_ptr(), y.as_mut_ptr());
+    // SAFETY: lengths checked above.
+    unsafe {
+        match layout {
+            Layout::Nchw => tile::for_each_tile(n, s, |b, p0, w| {
+                let off = b * c * s + p0 * ps;
+                if w == TILE {
+                    fwd_tile::<L, true, true>(kind, x.add(off), y.add(off), c, cs, ps, w)
+                } else {
+                    fwd_tile::<L, false, true>(kind, x.add(off), y.add(off), c, cs, ps, w)
+                }
+            }),
+            Layout::Nhwc => tile::for_each_tile(n, s, |b, p0, w| {
+                let off = b * c * s + p0 * ps;
+                fwd_tile::<L, false, false>(kind, x.add(off), y.add(off), c, cs, ps, w)
+            }),
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+unsafe fn fwd_tile<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    kind: Softmax,
+    x0: *const f32,
+    y0: *mut f32,
+    c: usize,
+    cs: usize,
+    ps: usize,
+    w: usize,
+) {
+    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
+    let mut se = [L::splat(0.0); V];
+    for ci in 0..c {
+        for v in 0..V {
+            let e = exp_rr2_p5(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]));
+            if kind == Softmax::Softmax {
+                st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, w, v);
+            }
+            se[v] = se[v].add(e);
+        }
+    }
+    let lse = se.map(log_atanh_p9);
+    for ci in 0..c {
+        for v in 0..V {
+            let y = match kind {
+                Softmax::Softmax => ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v).div(se[v]),
+                Softmax::LogSoftmax => ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]).sub(lse[v]),
+            };
+            st::<L, FULL, CONTIG>(y, y0.add(ci * cs), ps, w, v);
+        }
+    }
+}
+
+/// The gradient w.r.t. the input of [`softmax`], from its output `y` and the upstream `gy`.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_backward(
+    kind: Softmax,
+    y: &[f32],
+    gy: &[f32],
+    gx: &mut [f32],
+    n: usize,
+    c: usize,
+    s: usize,
+    layout: Layout,
+) -> Result<(), Error> {
+    softmax_backward_with::<Native>(kind, y, gy, gx, n, c, s, layout)
+}
+
+/// [`softmax_backward`] on lanes `L`.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_backward_with<L: F32x4>(
+    kind: Softmax,
+    y: &[f32],
+    gy: &[f32],
+    gx: &mut [f32],
+    n: usize,
+    c: usize,
+    s: usize,
+    layout: Layout,
+) -> Result<(), Error> {
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
+    if c == 0 || y.len() != len || gy.len() != len || gx.len() != len {
+        return Err(Error::BadArgument);
+    }
+    let (cs, ps) = tile::strides(layout, c, s);
+    let (y, gy, gx) = (y.as_ptr(), gy.as_ptr(), gx.as_mut_ptr());
+    // SAFETY: lengths checked above.
+    unsafe {
+        tile::for_each_tile(n, s, |b, p0, w| {
+            let off = b * c * s + p0 * ps;
+            let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
+            match (layout, w == TILE) {
+                (Layout::Nchw, true) => bwd_tile::<L, true, true>(kind, y, gy, gx, c, cs, ps, w),
+                (Layout::Nchw, false) => bwd_tile::<L, false, true>(kind, y, gy, gx, c, cs, ps, w),
+                (Layout::Nhwc, _) => bwd_tile::<L, false, false>(kind, y, gy, gx, c, cs, ps, w),
+            }
+        })
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn bwd_tile<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    kind: Softmax,
+    y0: *const f32,
+    gy0: *const f32,
+    gx0: *mut f32,
+    c: usize,
+    cs: usize,
+    ps: usize,
+    w: usize,
+) {
+    // softmax: sum_c gy y; log_softmax: sum_c gy.
+    let mut acc = [L::splat(0.0); V];
+    for ci in 0..c {
+        for v in 0..V {
+            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, w, v);
+            acc[v] = acc[v].add(match kind {
+                Softmax::Softmax => gy.mul(ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v)),
+                Softmax::LogSoftmax => gy,
+            });
+        }
+    }
+    for ci in 0..c {
+        for v in 0..V {
+            let y = ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v);
+            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, w, v);
+            let gx = match kind {
+                Softmax::Softmax => y.mul(gy.sub(acc[v])),
+                Softmax::LogSoftmax => gy.sub(exp_rr2_p5(y).mul(acc[v])),
+            };
+            st::<L, FULL, CONTIG>(gx, gx0.add(ci * cs), ps, w, v);
+        }
+    }
+}
