@@ -32,7 +32,7 @@
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
 use crate::tile::{self, gather, ld, spill, st, TILE, V};
-use crate::{Error, Labels, Layout, Reduction};
+use crate::{Error, ExactSum, Labels, Layout, Reduction};
 
 /// What the logits are compared with.
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +78,8 @@ pub struct Outputs<'a> {
 pub struct CrossEntropyResult {
     /// 'mean': `sum / weight_sum` (NaN when both are 0, as PyTorch); 'sum' and 'none': `sum`.
     pub loss: f64,
-    /// The sum of the per-sample losses, accumulated in f64.
+    /// The sum of the per-sample losses (each rounded to f32, as in the loss map), summed
+    /// exactly and rounded once ([`ExactSum`]): the same bits however the work is split.
     pub sum: f64,
     /// The denominator of 'mean': the sum of the target weights of the non-ignored samples
     /// (their count without weights) for index targets, the number of samples for
@@ -154,17 +155,18 @@ pub fn cross_entropy_with<L: F32x4>(
             _ => 1.0,
         },
     };
-    let mut sum = 0.0f64;
+    let mut acc = ExactSum::default();
     // SAFETY: every buffer length was checked above against n, c, s, and every label is in
     // [0, c) or the ignore index, so every access below is inside its buffer.
     unsafe {
         match (args.layout, k.grad.is_null()) {
-            (Layout::Nchw, true) => run::<L, false, true>(&k, n, &mut sum),
-            (Layout::Nchw, false) => run::<L, true, true>(&k, n, &mut sum),
-            (Layout::Nhwc, true) => run::<L, false, false>(&k, n, &mut sum),
-            (Layout::Nhwc, false) => run::<L, true, false>(&k, n, &mut sum),
+            (Layout::Nchw, true) => run::<L, false, true>(&k, n, &mut acc),
+            (Layout::Nchw, false) => run::<L, true, true>(&k, n, &mut acc),
+            (Layout::Nhwc, true) => run::<L, false, false>(&k, n, &mut acc),
+            (Layout::Nhwc, false) => run::<L, true, false>(&k, n, &mut acc),
         }
     }
+    let sum = acc.value();
     let loss = match args.reduction {
         Reduction::Mean => sum / weight_sum,
         _ => sum,
@@ -219,7 +221,7 @@ impl Ctx<'_> {
     }
 }
 
-unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut f64) {
+unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut ExactSum) {
     match k.target {
         Target::Index(labels) => tile::for_each_tile(n, k.s, |b, p0, w| {
             if w == TILE {
@@ -246,7 +248,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
     b: usize,
     p0: usize,
     w: usize,
-    sum: &mut f64,
+    sum: &mut ExactSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let x0 = k.x.add(b * c * k.s + p0 * ps);
@@ -300,7 +302,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
     let mut fix_a = [0.0f32; TILE];
     let mut logp_t = [f32::NEG_INFINITY; TILE];
     for j in 0..w {
-        let mut loss = 0.0f64;
+        let mut loss = 0.0f32;
         // An ignored pixel gets no gradient, except that a NaN sum stays NaN, as in PyTorch's
         // log_softmax backward (0 - softmax * 0).
         scale_a[j] = 0.0 * se_a[j];
@@ -310,11 +312,12 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
             let lse = lse_a[j] as f64;
             let d_t = x_t[j] - m_a[j];
             logp_t[j] = d_t - lse_a[j];
-            loss = k.keep * wt * (lse - d_t as f64);
+            let mut l = k.keep * wt * (lse - d_t as f64);
             if k.smooth {
-                loss += k.eps_c * (lse * k.w_all - sd_a[j] as f64);
+                l += k.eps_c * (lse * k.w_all - sd_a[j] as f64);
             }
-            *sum += loss;
+            loss = l as f32;
+            sum.add(loss);
             if GRAD {
                 let g = k.upstream(pix0 + j);
                 let a = k.keep * wt + k.eps_c * k.w_all;
@@ -324,7 +327,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
             }
         }
         if !k.loss_map.is_null() {
-            *k.loss_map.add(pix0 + j) = loss as f32;
+            *k.loss_map.add(pix0 + j) = loss;
         }
     }
     if !k.confidence.is_null() {
@@ -372,7 +375,7 @@ unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: 
     b: usize,
     p0: usize,
     w: usize,
-    sum: &mut f64,
+    sum: &mut ExactSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let off = b * c * k.s + p0 * ps;
@@ -420,10 +423,10 @@ unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: 
     let mut scale_a = [0.0f32; TILE];
     let mut g_a = [0.0f32; TILE];
     for j in 0..w {
-        let loss = lse_a[j] as f64 * qs_a[j] as f64 - qd_a[j] as f64;
-        *sum += loss;
+        let loss = (lse_a[j] as f64 * qs_a[j] as f64 - qd_a[j] as f64) as f32;
+        sum.add(loss);
         if !k.loss_map.is_null() {
-            *k.loss_map.add(pix0 + j) = loss as f32;
+            *k.loss_map.add(pix0 + j) = loss;
         }
         if GRAD {
             let g = k.upstream(pix0 + j);

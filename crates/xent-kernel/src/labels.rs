@@ -1,6 +1,6 @@
 //! Class-index label maps (PNG masks as u8/u16, or i32), their validation and weight sum.
 
-use crate::Error;
+use crate::{Error, ExactSum};
 
 /// A label map: one class index per sample, or the ignore index.
 #[derive(Clone, Copy, Debug)]
@@ -34,8 +34,8 @@ impl Labels<'_> {
     }
 
     /// Checks every label is in `[0, c)` or equal to `ignore_index`, and returns the sum of the
-    /// weights of the non-ignored labels (their count without weights): the denominator of
-    /// PyTorch's 'mean'. The first bad label is reported as `TargetOutOfBounds`.
+    /// weights of the non-ignored labels (their count without weights), summed exactly: the
+    /// denominator of PyTorch's 'mean'. The first bad label is reported as `TargetOutOfBounds`.
     pub fn validate(&self, c: usize, ignore_index: i64, weight: Option<&[f32]>) -> Result<f64, Error> {
         match self {
             Labels::U8(l) => validate(l, c, ignore_index, weight),
@@ -58,7 +58,7 @@ fn validate<T: Copy + Into<i64>>(
     ignore_index: i64,
     weight: Option<&[f32]>,
 ) -> Result<f64, Error> {
-    let mut sum = 0.0f64;
+    let mut sum = ExactSum::default();
     let mut count = 0usize;
     for (index, v) in labels.iter().enumerate() {
         let value: i64 = (*v).into();
@@ -69,9 +69,9 @@ fn validate<T: Copy + Into<i64>>(
             return Err(Error::TargetOutOfBounds { index, value });
         }
         match weight {
-            Some(w) => sum += w[value as usize] as f64,
+            Some(w) => sum.add(w[value as usize]),
             None => count += 1,
         }
     }
-    Ok(if weight.is_some() { sum } else { count as f64 })
+    Ok(if weight.is_some() { sum.value() } else { count as f64 })
 }

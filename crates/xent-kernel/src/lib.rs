@@ -9,6 +9,7 @@
 #![no_std]
 
 pub mod cross_entropy;
+pub mod exact_sum;
 pub mod labels;
 pub mod lanes;
 pub mod math;
@@ -19,6 +20,7 @@ pub mod tile;
 pub use cross_entropy::{
     cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Target,
 };
+pub use exact_sum::ExactSum;
 pub use labels::Labels;
 pub use nll::nll_loss;
 pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};

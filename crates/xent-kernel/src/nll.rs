@@ -5,7 +5,7 @@
 //! the non-ignored samples. The gradient is `-w[t] g` at the target class and 0 elsewhere.
 
 use crate::cross_entropy::{CrossEntropyArgs, CrossEntropyResult, Outputs, Target};
-use crate::{tile, Error, Reduction};
+use crate::{tile, Error, ExactSum, Reduction};
 
 /// Negative log-likelihood of `args.logits` read as log-probabilities. `args.target` must be
 /// class indices and `args.label_smoothing` 0; `out.confidence` is not supported.
@@ -43,28 +43,29 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     if let Some(g) = grad.as_deref_mut() {
         g.fill(0.0);
     }
-    let mut sum = 0.0f64;
+    let mut acc = ExactSum::default();
     let mut label = [0i64; 1];
     for b in 0..n {
         for p in 0..s {
             let i = b * s + p;
             labels.gather(i, &mut label);
-            let mut loss = 0.0f64;
+            let mut loss = 0.0f32;
             if label[0] != ignore {
                 let t = label[0] as usize;
                 let at = b * c * s + t * cs + p * ps;
-                loss = -(w(t) as f64) * args.logits[at] as f64;
-                sum += loss;
+                loss = -w(t) * args.logits[at];
+                acc.add(loss);
                 if let Some(g) = grad.as_deref_mut() {
                     let up = args.grad_output.map_or(upstream, |go| go[i] as f64);
                     g[at] = (-(w(t) as f64) * up) as f32;
                 }
             }
             if let Some(m) = loss_map.as_deref_mut() {
-                m[i] = loss as f32;
+                m[i] = loss;
             }
         }
     }
+    let sum = acc.value();
     let loss = if args.reduction == Reduction::Mean { sum / weight_sum } else { sum };
     Ok(CrossEntropyResult { loss, sum, weight_sum })
 }

@@ -371,3 +371,41 @@ fn bad_input_writes_nothing() {
     drop(call);
     assert!(g.iter().chain(&map).all(|&v| v == 7.0));
 }
+
+#[test]
+fn batch_split_gives_the_same_bits() {
+    // Per-sample losses and 'sum'/'none' gradients are local: splitting the batch changes no
+    // bit. The sum is the exactly rounded sum of the loss map, whatever the split.
+    let mut rng = Rng(31);
+    for _ in 0..50 {
+        let mut case = random_case(&mut rng, false);
+        if case.reduction == Reduction::Mean {
+            case.reduction = Reduction::Sum;
+        }
+        case.n = 4;
+        let per = case.c * case.s;
+        case.x = (0..4 * per).map(|_| rng.uniform(-6.0, 6.0)).collect();
+        case.target = Tgt::Index((0..4 * case.s).map(|_| rng.below(case.c) as i64).collect());
+        case.grad_output = Some((0..4 * case.s).map(|_| rng.uniform(-1.0, 1.0)).collect());
+        case.want_grad = true;
+        let whole = run(&case, 2, Layout::Nchw, true);
+        let mut exact = xent_kernel::ExactSum::default();
+        whole.map.iter().for_each(|&v| exact.add(v));
+        assert_eq!(whole.r.sum.to_bits(), exact.value().to_bits());
+        for cut in 1..4 {
+            let part = |lo: usize, hi: usize| Case {
+                n: hi - lo,
+                x: case.x[lo * per..hi * per].to_vec(),
+                target: match &case.target {
+                    Tgt::Index(l) => Tgt::Index(l[lo * case.s..hi * case.s].to_vec()),
+                    Tgt::Prob(_) => unreachable!(),
+                },
+                grad_output: case.grad_output.as_ref().map(|g| g[lo * case.s..hi * case.s].to_vec()),
+                ..case.clone()
+            };
+            let (a, b) = (run(&part(0, cut), 2, Layout::Nchw, true), run(&part(cut, 4), 2, Layout::Nchw, true));
+            assert!(same_bits(&[a.grad, b.grad].concat(), &whole.grad));
+            assert!(same_bits(&[a.map, b.map].concat(), &whole.map));
+        }
+    }
+}
