@@ -31,7 +31,7 @@
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::tile::{self, gather, ld, spill, st, TILE, V};
+use crate::tile::{self, gather, ld, spill, st, TILE};
 use crate::{Error, ExactSum, Labels, Layout, Reduction};
 
 /// What the logits are compared with.
@@ -222,27 +222,35 @@ impl Ctx<'_> {
 }
 
 unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut ExactSum) {
+    // Wide tiles (4 vectors, whole lanes) for NCHW rows, narrow ones (1 vector, partial) for
+    // the rest of a row and for NHWC.
     match k.target {
-        Target::Index(labels) => tile::for_each_tile(n, k.s, |b, p0, w| {
-            if w == TILE {
-                index_tile::<L, GRAD, true, CONTIG>(k, labels, b, p0, TILE, sum)
+        Target::Index(labels) => tile::for_each_tile(n, k.s, CONTIG, |b, p0, w| {
+            if CONTIG && w == TILE {
+                index_tile::<L, GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum)
             } else {
-                index_tile::<L, GRAD, false, CONTIG>(k, labels, b, p0, w, sum)
+                index_tile::<L, GRAD, 1, false, CONTIG>(k, labels, b, p0, w, sum)
             }
         }),
-        Target::Prob(q) => tile::for_each_tile(n, k.s, |b, p0, w| {
-            if w == TILE {
-                prob_tile::<L, GRAD, true, CONTIG>(k, q.as_ptr(), b, p0, TILE, sum)
+        Target::Prob(q) => tile::for_each_tile(n, k.s, CONTIG, |b, p0, w| {
+            if CONTIG && w == TILE {
+                prob_tile::<L, GRAD, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum)
             } else {
-                prob_tile::<L, GRAD, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum)
+                prob_tile::<L, GRAD, 1, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum)
             }
         }),
     }
 }
 
-/// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= TILE) of batch item `b`.
+/// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= 4 V) of batch item `b`.
 #[inline(always)]
-unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: bool>(
+unsafe fn index_tile<
+    L: F32x4,
+    const GRAD: bool,
+    const V: usize,
+    const FULL: bool,
+    const CONTIG: bool,
+>(
     k: &Ctx,
     labels: Labels,
     b: usize,
@@ -251,6 +259,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
     sum: &mut ExactSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
+    let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
     let x0 = k.x.add(b * c * k.s + p0 * ps);
     let g0 = if GRAD { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
     let pix0 = b * k.s + p0;
@@ -269,7 +278,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
     }
 
     // (1) Max over classes.
-    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
 
     // (2) exp(x - m), stored into the gradient buffer and summed; with label smoothing also
     // sum_c w[c] * (x - m).
@@ -331,7 +340,7 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
         }
     }
     if !k.confidence.is_null() {
-        let p_t = spill(&gather::<L>(&logp_t).map(exp_rr2_p5));
+        let p_t = spill(&gather::<L, V>(&logp_t).map(exp_rr2_p5));
         for (j, &p) in p_t.iter().enumerate().take(w) {
             *k.confidence.add(pix0 + j) = p;
         }
@@ -341,8 +350,8 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
     }
 
     // (4) Scale the stored exponentials in place.
-    let scale = gather::<L>(&scale_a);
-    let gk = gather::<L>(&gk_a);
+    let scale = gather::<L, V>(&scale_a);
+    let gk = gather::<L, V>(&gk_a);
     for ci in 0..c {
         let row = g0.add(ci * cs);
         if k.smooth {
@@ -369,7 +378,13 @@ unsafe fn index_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG:
 
 /// One tile of probability targets (`q0` = the target tensor, same geometry as the logits).
 #[inline(always)]
-unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: bool>(
+unsafe fn prob_tile<
+    L: F32x4,
+    const GRAD: bool,
+    const V: usize,
+    const FULL: bool,
+    const CONTIG: bool,
+>(
     k: &Ctx,
     q0: *const f32,
     b: usize,
@@ -378,6 +393,7 @@ unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: 
     sum: &mut ExactSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
+    let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
     let off = b * c * k.s + p0 * ps;
     let (x0, q0) = (k.x.add(off), q0.add(off));
     let g0 = if GRAD { k.grad.add(off) } else { k.grad };
@@ -392,7 +408,7 @@ unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: 
     };
 
     // (1) Max over classes.
-    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
 
     // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
     let mut se = [L::splat(0.0); V];
@@ -439,8 +455,8 @@ unsafe fn prob_tile<L: F32x4, const GRAD: bool, const FULL: bool, const CONTIG: 
     }
 
     // (4) dx = exp(d) g Q / se - g w q'.
-    let scale = gather::<L>(&scale_a);
-    let g = gather::<L>(&g_a);
+    let scale = gather::<L, V>(&scale_a);
+    let g = gather::<L, V>(&g_a);
     for ci in 0..c {
         let (row, qrow) = (g0.add(ci * cs), q0.add(ci * cs));
         let wc = L::splat(k.class_weight(ci));

@@ -8,7 +8,7 @@
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::tile::{self, ld, st, TILE, V};
+use crate::tile::{self, ld, st, TILE};
 use crate::{Error, Layout};
 
 /// Which function.
@@ -41,26 +41,22 @@ pub fn softmax_with<L: F32x4>(
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {
-        match layout {
-            Layout::Nchw => tile::for_each_tile(n, s, |b, p0, w| {
-                let off = b * c * s + p0 * ps;
-                if w == TILE {
-                    fwd_tile::<L, true, true>(kind, x.add(off), y.add(off), c, cs, ps, w)
-                } else {
-                    fwd_tile::<L, false, true>(kind, x.add(off), y.add(off), c, cs, ps, w)
-                }
-            }),
-            Layout::Nhwc => tile::for_each_tile(n, s, |b, p0, w| {
-                let off = b * c * s + p0 * ps;
-                fwd_tile::<L, false, false>(kind, x.add(off), y.add(off), c, cs, ps, w)
-            }),
-        }
+        let contig = layout == Layout::Nchw;
+        tile::for_each_tile(n, s, contig, |b, p0, w| {
+            let off = b * c * s + p0 * ps;
+            let (x, y) = (x.add(off), y.add(off));
+            match (contig, w == TILE) {
+                (true, true) => fwd_tile::<L, 4, true, true>(kind, x, y, c, cs, ps, w),
+                (true, false) => fwd_tile::<L, 1, false, true>(kind, x, y, c, cs, ps, w),
+                (false, _) => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, w),
+            }
+        })
     }
     Ok(())
 }
 
 #[inline(always)]
-unsafe fn fwd_tile<L: F32x4, const FULL: bool, const CONTIG: bool>(
+unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,
     x0: *const f32,
     y0: *mut f32,
@@ -69,7 +65,7 @@ unsafe fn fwd_tile<L: F32x4, const FULL: bool, const CONTIG: bool>(
     ps: usize,
     w: usize,
 ) {
-    let m = tile::max_over_classes::<L, FULL, CONTIG>(x0, c, cs, ps, w);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
     let mut se = [L::splat(0.0); V];
     for ci in 0..c {
         for v in 0..V {
@@ -127,13 +123,14 @@ pub fn softmax_backward_with<L: F32x4>(
     let (y, gy, gx) = (y.as_ptr(), gy.as_ptr(), gx.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {
-        tile::for_each_tile(n, s, |b, p0, w| {
+        let contig = layout == Layout::Nchw;
+        tile::for_each_tile(n, s, contig, |b, p0, w| {
             let off = b * c * s + p0 * ps;
             let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
-            match (layout, w == TILE) {
-                (Layout::Nchw, true) => bwd_tile::<L, true, true>(kind, y, gy, gx, c, cs, ps, w),
-                (Layout::Nchw, false) => bwd_tile::<L, false, true>(kind, y, gy, gx, c, cs, ps, w),
-                (Layout::Nhwc, _) => bwd_tile::<L, false, false>(kind, y, gy, gx, c, cs, ps, w),
+            match (contig, w == TILE) {
+                (true, true) => bwd_tile::<L, 4, true, true>(kind, y, gy, gx, c, cs, ps, w),
+                (true, false) => bwd_tile::<L, 1, false, true>(kind, y, gy, gx, c, cs, ps, w),
+                (false, _) => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, w),
             }
         })
     }
@@ -142,7 +139,7 @@ pub fn softmax_backward_with<L: F32x4>(
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn bwd_tile<L: F32x4, const FULL: bool, const CONTIG: bool>(
+unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,
     y0: *const f32,
     gy0: *const f32,

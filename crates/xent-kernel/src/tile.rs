@@ -1,20 +1,20 @@
 //! Tiles of 16 pixels: the addressing and the passes that every kernel shares.
 //!
-//! A kernel walks each batch item in tiles of [`TILE`] neighbouring pixels and, inside a tile,
-//! class row by class row. Element (class `c`, pixel `j` of the tile) is at
+//! A kernel walks each batch item in tiles of [`TILE`] neighbouring pixels (`V = 4` vectors)
+//! and, inside a tile, class row by class row; what is left at the end of a row goes in narrow
+//! tiles of 4 pixels (`V = 1`), the last one partial. Element (class `c`, pixel `j` of the tile) is at
 //! `base + c * cs + j * ps`: NCHW has `cs = S, ps = 1` (a row of a tile is 16 contiguous floats,
 //! one cache line, loaded as 4 vectors), NHWC has `cs = 1, ps = C` (rows are gathered lane by
 //! lane). Either way the arithmetic is the same, in the same order, so both layouts give
-//! bit-identical results. The last tile of a row may be narrower (`w < TILE`): its loads and
-//! stores touch only its `w` pixels.
+//! bit-identical results. NHWC always uses narrow tiles (its loads are gathers anyway). A
+//! pixel's arithmetic does not depend on the tile or lane it lands in, so neither the tile width
+//! nor the split of the work changes a bit. Partial tiles load and store only their pixels.
 
 use crate::lanes::F32x4;
 use crate::Layout;
 
-/// Pixels per tile.
+/// Pixels per wide tile (4 vectors): a class row of it is one 64-byte cache line in NCHW.
 pub const TILE: usize = 16;
-/// Vectors per tile.
-pub const V: usize = TILE / 4;
 
 /// The strides of a `[n, c, s]` tensor in a layout: (class stride, pixel stride).
 #[inline(always)]
@@ -25,7 +25,7 @@ pub fn strides(layout: Layout, c: usize, s: usize) -> (usize, usize) {
     }
 }
 
-/// Lanes of vector `v` that hold pixels of a tile `w` pixels wide.
+/// Lanes of vector `v` that hold pixels of a tile `w` pixels wide (`FULL`: all of them).
 #[inline(always)]
 pub fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
     if FULL {
@@ -76,7 +76,7 @@ pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(
 
 /// The per-pixel maximum over the `c` class rows of the tile at `x0`.
 #[inline(always)]
-pub unsafe fn max_over_classes<L: F32x4, const FULL: bool, const CONTIG: bool>(
+pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
     c: usize,
     cs: usize,
@@ -98,7 +98,7 @@ pub unsafe fn max_over_classes<L: F32x4, const FULL: bool, const CONTIG: bool>(
 
 /// The tile's vectors as one array of per-pixel values.
 #[inline(always)]
-pub fn spill<L: F32x4>(x: &[L; V]) -> [f32; TILE] {
+pub fn spill<L: F32x4, const V: usize>(x: &[L; V]) -> [f32; TILE] {
     let mut a = [0.0f32; TILE];
     for v in 0..V {
         a[4 * v..4 * v + 4].copy_from_slice(&x[v].to_array());
@@ -108,7 +108,7 @@ pub fn spill<L: F32x4>(x: &[L; V]) -> [f32; TILE] {
 
 /// Per-pixel values as the tile's vectors.
 #[inline(always)]
-pub fn gather<L: F32x4>(a: &[f32; TILE]) -> [L; V] {
+pub fn gather<L: F32x4, const V: usize>(a: &[f32; TILE]) -> [L; V] {
     let mut x = [L::splat(0.0); V];
     for v in 0..V {
         x[v] = L::from_array([a[4 * v], a[4 * v + 1], a[4 * v + 2], a[4 * v + 3]]);
@@ -116,18 +116,22 @@ pub fn gather<L: F32x4>(a: &[f32; TILE]) -> [L; V] {
     x
 }
 
-/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order; `w == TILE` for all
-/// but the last tile of each batch item.
+/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order: wide tiles
+/// (`w == TILE`) first when `wide`, then narrow ones (`w <= 4`).
 #[inline(always)]
-pub fn for_each_tile(n: usize, s: usize, mut f: impl FnMut(usize, usize, usize)) {
+pub fn for_each_tile(n: usize, s: usize, wide: bool, mut f: impl FnMut(usize, usize, usize)) {
     for b in 0..n {
         let mut p = 0;
-        while p + TILE <= s {
-            f(b, p, TILE);
-            p += TILE;
+        if wide {
+            while p + TILE <= s {
+                f(b, p, TILE);
+                p += TILE;
+            }
         }
-        if p < s {
-            f(b, p, s - p);
+        while p < s {
+            let w = (s - p).min(4);
+            f(b, p, w);
+            p += w;
         }
     }
 }
