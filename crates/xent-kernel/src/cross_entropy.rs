@@ -209,16 +209,6 @@ impl Ctx<'_> {
             *self.weight.add(c)
         }
     }
-
-    /// The upstream gradient of sample `i` (flat index into `[n, s]`).
-    #[inline(always)]
-    unsafe fn upstream(&self, i: usize) -> f64 {
-        if self.grad_output.is_null() {
-            self.upstream
-        } else {
-            *self.grad_output.add(i) as f64
-        }
-    }
 }
 
 unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut ExactSum) {
@@ -264,16 +254,20 @@ unsafe fn index_tile<
     let g0 = if GRAD { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
     let pix0 = b * k.s + p0;
 
-    // Labels of the tile, and the target logit of each live pixel (read before anything is
-    // written, so that the result does not depend on the gradient buffer being distinct).
+    // Labels of the tile; the live mask, target logit and target weight of each pixel (read
+    // before anything is written, so that the result does not depend on the gradient buffer
+    // being distinct).
     let mut label = [0i64; TILE];
     labels.gather(pix0, &mut label[..w]);
-    let mut live = [false; TILE];
+    let mut live_a = [0.0f32; TILE];
     let mut x_t = [0.0f32; TILE];
+    let mut w_t = [0.0f32; TILE];
     for j in 0..w {
-        live[j] = label[j] != k.ignore_index;
-        if live[j] {
-            x_t[j] = *x0.add(label[j] as usize * cs + j * ps);
+        if label[j] != k.ignore_index {
+            let t = label[j] as usize;
+            live_a[j] = f32::from_bits(u32::MAX);
+            x_t[j] = *x0.add(t * cs + j * ps);
+            w_t[j] = k.class_weight(t);
         }
     }
 
@@ -300,58 +294,56 @@ unsafe fn index_tile<
         }
     }
 
-    // (3) Per pixel: log-sum-exp, loss, and the gradient's scale.
-    let mut lse = [L::splat(0.0); V];
+    // (3) Per pixel: log-sum-exp, loss, and the gradient's scale. Ignored pixels are masked
+    // to a loss of 0 and an upstream gradient of 0 (so that a NaN sum still gives NaN, as in
+    // PyTorch's log_softmax backward: 0 - softmax * 0).
+    let live = gather::<L, V>(&live_a);
+    let (xt, wt) = (gather::<L, V>(&x_t), gather::<L, V>(&w_t));
+    let (keep, eps_c) = (L::splat(k.keep as f32), L::splat(k.eps_c as f32));
+    let smooth_all = L::splat((k.eps_c * k.w_all) as f32);
+    let w_all = L::splat(k.w_all as f32);
+    let mut loss = [L::splat(0.0); V];
+    let mut logp_t = [L::splat(0.0); V];
     for v in 0..V {
-        lse[v] = log_atanh_p9(se[v]);
-    }
-    let (m_a, se_a, lse_a, sd_a) = (spill(&m), spill(&se), spill(&lse), spill(&sd));
-    let mut scale_a = [0.0f32; TILE];
-    let mut gk_a = [0.0f32; TILE];
-    let mut fix_a = [0.0f32; TILE];
-    let mut logp_t = [f32::NEG_INFINITY; TILE];
-    for j in 0..w {
-        let mut loss = 0.0f32;
-        // An ignored pixel gets no gradient, except that a NaN sum stays NaN, as in PyTorch's
-        // log_softmax backward (0 - softmax * 0).
-        scale_a[j] = 0.0 * se_a[j];
-        if live[j] {
-            let t = label[j] as usize;
-            let wt = k.class_weight(t) as f64;
-            let lse = lse_a[j] as f64;
-            let d_t = x_t[j] - m_a[j];
-            logp_t[j] = d_t - lse_a[j];
-            let mut l = k.keep * wt * (lse - d_t as f64);
-            if k.smooth {
-                l += k.eps_c * (lse * k.w_all - sd_a[j] as f64);
-            }
-            loss = l as f32;
-            sum.add(loss);
-            if GRAD {
-                let g = k.upstream(pix0 + j);
-                let a = k.keep * wt + k.eps_c * k.w_all;
-                scale_a[j] = (g * a / se_a[j] as f64) as f32;
-                gk_a[j] = (g * k.eps_c) as f32;
-                fix_a[j] = (g * k.keep * wt) as f32;
-            }
+        let lse = log_atanh_p9(se[v]);
+        let d_t = xt[v].sub(m[v]);
+        logp_t[v] = d_t.sub(lse);
+        let mut l = keep.mul(wt[v]).mul(lse.sub(d_t));
+        if k.smooth {
+            l = l.add(eps_c.mul(lse.mul(w_all).sub(sd[v])));
         }
+        loss[v] = l.and(live[v]);
+    }
+    sum.add_all(&spill(&loss)[..w]);
+    for v in 0..V {
         if !k.loss_map.is_null() {
-            *k.loss_map.add(pix0 + j) = loss;
+            st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }
-    }
-    if !k.confidence.is_null() {
-        let p_t = spill(&gather::<L, V>(&logp_t).map(exp_rr2_p5));
-        for (j, &p) in p_t.iter().enumerate().take(w) {
-            *k.confidence.add(pix0 + j) = p;
+        if !k.confidence.is_null() {
+            let p_t = exp_rr2_p5(logp_t[v]).and(live[v]);
+            st::<L, FULL, true>(p_t, k.confidence.add(pix0), 1, w, v);
         }
     }
     if !GRAD {
         return;
     }
+    let mut scale = [L::splat(0.0); V];
+    let mut gk = [L::splat(0.0); V];
+    let mut fix = [L::splat(0.0); V];
+    for v in 0..V {
+        let g = if k.grad_output.is_null() {
+            L::splat(k.upstream as f32)
+        } else {
+            ld::<L, FULL, true>(k.grad_output.add(pix0), 1, w, v)
+        };
+        let g = g.and(live[v]);
+        scale[v] = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
+        gk[v] = g.mul(eps_c);
+        fix[v] = g.mul(keep).mul(wt[v]);
+    }
+    let fix_a = spill(&fix);
 
     // (4) Scale the stored exponentials in place.
-    let scale = gather::<L, V>(&scale_a);
-    let gk = gather::<L, V>(&gk_a);
     for ci in 0..c {
         let row = g0.add(ci * cs);
         if k.smooth {
@@ -370,7 +362,7 @@ unsafe fn index_tile<
 
     // (5) The target class.
     for j in 0..w {
-        if live[j] {
+        if live_a[j].to_bits() != 0 {
             *g0.add(label[j] as usize * cs + j * ps) -= fix_a[j];
         }
     }
@@ -431,32 +423,29 @@ unsafe fn prob_tile<
     }
 
     // (3) Per pixel: loss = lse Q - sum w q' d; gradient scale g Q / se.
-    let mut lse = [L::splat(0.0); V];
+    let mut loss = [L::splat(0.0); V];
     for v in 0..V {
-        lse[v] = log_atanh_p9(se[v]);
-    }
-    let (se_a, lse_a, qs_a, qd_a) = (spill(&se), spill(&lse), spill(&qs), spill(&qd));
-    let mut scale_a = [0.0f32; TILE];
-    let mut g_a = [0.0f32; TILE];
-    for j in 0..w {
-        let loss = (lse_a[j] as f64 * qs_a[j] as f64 - qd_a[j] as f64) as f32;
-        sum.add(loss);
+        loss[v] = log_atanh_p9(se[v]).mul(qs[v]).sub(qd[v]);
         if !k.loss_map.is_null() {
-            *k.loss_map.add(pix0 + j) = loss;
-        }
-        if GRAD {
-            let g = k.upstream(pix0 + j);
-            scale_a[j] = (g * qs_a[j] as f64 / se_a[j] as f64) as f32;
-            g_a[j] = g as f32;
+            st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }
     }
+    sum.add_all(&spill(&loss)[..w]);
     if !GRAD {
         return;
     }
+    let mut scale = [L::splat(0.0); V];
+    let mut g = [L::splat(0.0); V];
+    for v in 0..V {
+        g[v] = if k.grad_output.is_null() {
+            L::splat(k.upstream as f32)
+        } else {
+            ld::<L, FULL, true>(k.grad_output.add(pix0), 1, w, v)
+        };
+        scale[v] = g[v].mul(qs[v]).div(se[v]);
+    }
 
     // (4) dx = exp(d) g Q / se - g w q'.
-    let scale = gather::<L, V>(&scale_a);
-    let g = gather::<L, V>(&g_a);
     for ci in 0..c {
         let (row, qrow) = (g0.add(ci * cs), q0.add(ci * cs));
         let wc = L::splat(k.class_weight(ci));

@@ -40,6 +40,19 @@ impl ExactSum {
         }
     }
 
+    /// Adds every value of `vals` exactly.
+    #[inline(always)]
+    pub fn add_all(&mut self, vals: &[f32]) {
+        for &v in vals {
+            let e = ((v.to_bits() >> 23) & 0xff) as usize;
+            self.bins[e] += v as f64;
+        }
+        self.count += vals.len() as u32;
+        if self.count >= CARRY_EVERY {
+            self.carry();
+        }
+    }
+
     /// Adds every bin of `other` into this one, exactly.
     pub fn merge(&mut self, other: &ExactSum) {
         if self.count as u64 + other.count as u64 >= CARRY_EVERY as u64 {

@@ -70,6 +70,8 @@ pub trait F32x4: Copy {
     fn div(self, o: Self) -> Self;
     /// wasm's `f32x4.pmax`: `if self < o { o } else { self }` per lane (NaN in `self` stays).
     fn pmax(self, o: Self) -> Self;
+    /// Bitwise AND of the lanes (masks are all-ones or all-zeros lanes).
+    fn and(self, o: Self) -> Self;
     /// `self`, with 0.0 in the lanes where `x < limit`.
     fn zero_where_lt(self, x: Self, limit: Self) -> Self;
     /// The lanes' bit patterns shifted left by `n` (as u32).

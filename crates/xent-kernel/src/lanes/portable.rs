@@ -74,6 +74,10 @@ impl F32x4 for Portable {
         zip(self.0, o.0, |a, b| if a < b { b } else { a })
     }
     #[inline(always)]
+    fn and(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(a.to_bits() & b.to_bits()))
+    }
+    #[inline(always)]
     fn zero_where_lt(self, x: Self, limit: Self) -> Self {
         let (v, x, l) = (self.0, x.0, limit.0);
         Portable([0, 1, 2, 3].map(|i| if x[i] < l[i] { 0.0 } else { v[i] }))

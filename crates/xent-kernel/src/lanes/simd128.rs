@@ -71,6 +71,10 @@ impl F32x4 for Simd128 {
         Simd128(f32x4_pmax(self.0, o.0))
     }
     #[inline(always)]
+    fn and(self, o: Self) -> Self {
+        Simd128(v128_and(self.0, o.0))
+    }
+    #[inline(always)]
     fn zero_where_lt(self, x: Self, limit: Self) -> Self {
         Simd128(v128_andnot(self.0, f32x4_lt(x.0, limit.0)))
     }
