@@ -150,7 +150,9 @@ pub fn cross_entropy_with<L: F32x4>(
             Some(w) => w.iter().map(|&v| v as f64).sum(),
             None => c as f64,
         },
+        // 'mean' with a zero weight sum: PyTorch's nll term is 0/0 = NaN (loss and gradient).
         upstream: match args.reduction {
+            Reduction::Mean if weight_sum == 0.0 => f64::NAN,
             Reduction::Mean => 1.0 / weight_sum,
             _ => 1.0,
         },
@@ -168,6 +170,9 @@ pub fn cross_entropy_with<L: F32x4>(
     }
     let sum = acc.value();
     let loss = match args.reduction {
+        // PyTorch divides the nll and the smoothing sums separately: with a zero weight sum the
+        // nll term is 0/0 = NaN whatever the smoothing term is.
+        Reduction::Mean if weight_sum == 0.0 && matches!(args.target, Target::Index(_)) => f64::NAN,
         Reduction::Mean => sum / weight_sum,
         _ => sum,
     };
@@ -271,21 +276,26 @@ unsafe fn index_tile<
         }
     }
 
-    // (1) Max over classes.
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
+    // (1) Max over classes, with a copy of the tile in the scratch tile when it has one.
+    let mut scratch = core::mem::MaybeUninit::<[f32; tile::SCRATCH_C * TILE]>::uninit();
+    let use_scratch = CONTIG && FULL && c <= tile::SCRATCH_C;
+    let sp = if use_scratch { scratch.as_mut_ptr() as *mut f32 } else { core::ptr::null_mut() };
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp);
+    // The logits, and where exp(x - m) is kept until (4): the scratch tile, or the gradient.
+    let (src, src_cs) = if use_scratch { (sp as *const f32, TILE) } else { (x0, cs) };
+    let (eb, eb_cs) = if use_scratch { (sp, TILE) } else { (g0, cs) };
 
-    // (2) exp(x - m), stored into the gradient buffer and summed; with label smoothing also
-    // sum_c w[c] * (x - m).
+    // (2) exp(x - m), stored and summed; with label smoothing also sum_c w[c] * (x - m).
     let mut se = [L::splat(0.0); V];
     let mut sd = [L::splat(0.0); V];
     for ci in 0..c {
-        let row = x0.add(ci * cs);
+        let row = src.add(ci * src_cs);
         let wc = L::splat(k.class_weight(ci));
         for v in 0..V {
             let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
             let e = exp_rr2_p5(d);
             if GRAD {
-                st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
+                st::<L, FULL, CONTIG>(e, eb.add(ci * eb_cs), ps, w, v);
             }
             se[v] = se[v].add(e);
             if k.smooth {
@@ -337,24 +347,30 @@ unsafe fn index_tile<
             ld::<L, FULL, true>(k.grad_output.add(pix0), 1, w, v)
         };
         let g = g.and(live[v]);
-        scale[v] = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
-        gk[v] = g.mul(eps_c);
         fix[v] = g.mul(keep).mul(wt[v]);
+        if c == 1 {
+            // One class: softmax is 1 and the gradient exactly 0 (NaN stays NaN), which the
+            // general form below would only give up to rounding.
+            scale[v] = fix[v].div(se[v]);
+        } else {
+            scale[v] = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
+            gk[v] = g.mul(eps_c);
+        }
     }
     let fix_a = spill(&fix);
 
-    // (4) Scale the stored exponentials in place.
+    // (4) Scale the stored exponentials into the gradient.
     for ci in 0..c {
-        let row = g0.add(ci * cs);
+        let (e_row, row) = (eb.add(ci * eb_cs), g0.add(ci * cs));
         if k.smooth {
             let wc = L::splat(k.class_weight(ci));
             for v in 0..V {
-                let e = ld::<L, FULL, CONTIG>(row, ps, w, v);
+                let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
                 st::<L, FULL, CONTIG>(e.mul(scale[v]).sub(gk[v].mul(wc)), row, ps, w, v);
             }
         } else {
             for v in 0..V {
-                let e = ld::<L, FULL, CONTIG>(row, ps, w, v);
+                let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
                 st::<L, FULL, CONTIG>(e.mul(scale[v]), row, ps, w, v);
             }
         }
@@ -400,7 +416,7 @@ unsafe fn prob_tile<
     };
 
     // (1) Max over classes.
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
 
     // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
     let mut se = [L::splat(0.0); V];

@@ -65,7 +65,7 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     ps: usize,
     w: usize,
 ) {
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
     let mut se = [L::splat(0.0); V];
     for ci in 0..c {
         for v in 0..V {

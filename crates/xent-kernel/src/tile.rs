@@ -74,7 +74,8 @@ pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(
     }
 }
 
-/// The per-pixel maximum over the `c` class rows of the tile at `x0`.
+/// The per-pixel maximum over the `c` class rows of the tile at `x0`. When `copy` is not null,
+/// the rows are also copied there, contiguously (row `ci` at `copy + ci * TILE`).
 #[inline(always)]
 pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
@@ -82,19 +83,40 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
     cs: usize,
     ps: usize,
     w: usize,
+    copy: *mut f32,
 ) -> [L; V] {
     let mut m = [L::splat(0.0); V];
     for (v, mv) in m.iter_mut().enumerate() {
         *mv = ld::<L, FULL, CONTIG>(x0, ps, w, v);
     }
-    for ci in 1..c {
-        let row = x0.add(ci * cs);
-        for (v, mv) in m.iter_mut().enumerate() {
-            *mv = mv.pmax(ld::<L, FULL, CONTIG>(row, ps, w, v));
+    if copy.is_null() {
+        for ci in 1..c {
+            let row = x0.add(ci * cs);
+            for (v, mv) in m.iter_mut().enumerate() {
+                *mv = mv.pmax(ld::<L, FULL, CONTIG>(row, ps, w, v));
+            }
+        }
+    } else {
+        for (v, mv) in m.iter().enumerate() {
+            st::<L, FULL, true>(*mv, copy, 1, w, v);
+        }
+        for ci in 1..c {
+            let row = x0.add(ci * cs);
+            for (v, mv) in m.iter_mut().enumerate() {
+                let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
+                st::<L, FULL, true>(x, copy.add(ci * TILE), 1, w, v);
+                *mv = mv.pmax(x);
+            }
         }
     }
     m
 }
+
+/// Classes up to which a wide NCHW tile is first copied into a contiguous scratch tile on the
+/// stack (`SCRATCH_C * TILE` floats = 16 KiB). Class rows of an NCHW tile are `H*W` floats
+/// apart, often a power of two: they all map to the same L1 cache set, and more than the
+/// cache's ways of them evict each other between the passes. The scratch tile is contiguous.
+pub const SCRATCH_C: usize = 256;
 
 /// The tile's vectors as one array of per-pixel values.
 #[inline(always)]

@@ -68,6 +68,7 @@ pub fn reference(
     let mut sum = 0.0;
     let mut grad_terms = 0.0f64;
     let mut confidence = vec![0.0; n * s];
+    let (mut nll_sum, mut smooth_sum) = (0.0f64, 0.0f64);
     for b in 0..n {
         for p in 0..s {
             let at = |k: usize| b * c * s + k * s + p;
@@ -97,9 +98,11 @@ pub fn reference(
             confidence[b * s + p] = logp[t].exp();
             let nll = -w(t) * logp[t];
             let mut l = (1.0 - eps) * nll;
+            nll_sum += nll;
             if eps > 0.0 {
                 let smooth: f64 = -(0..c).map(|k| w(k) * logp[k]).sum::<f64>();
                 l += eps / c as f64 * smooth;
+                smooth_sum += smooth;
             }
             loss_map[b * s + p] = l;
             sum += l;
@@ -128,7 +131,12 @@ pub fn reference(
             }
         }
     }
-    let loss = if reduction == "mean" { sum / weight_sum } else { sum };
+    // PyTorch divides the two terms separately (a zero weight sum makes the nll term 0/0).
+    let loss = if reduction == "mean" {
+        (1.0 - eps) * (nll_sum / weight_sum) + eps / c as f64 * (smooth_sum / weight_sum)
+    } else {
+        sum
+    };
     Reference { loss, sum, weight_sum, loss_map, grad, grad_terms, confidence }
 }
 

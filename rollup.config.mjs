@@ -1,0 +1,70 @@
+// Builds dist/: index.mjs (ESM), index.cjs (CommonJS), index.d.ts (+ index.d.cts), cli.mjs, and
+// copies build/wasm/*.wasm beside them (the loader finds them with new URL(..., import.meta.url)).
+import { existsSync, readFileSync } from 'node:fs';
+import typescript from '@rollup/plugin-typescript';
+import { dts } from 'rollup-plugin-dts';
+
+const WASM = ['xent-simd.wasm', 'xent.wasm'];
+
+/** Emits build/wasm/*.wasm as assets of the bundle (no extra dependency needed). */
+function copyWasm() {
+  return {
+    name: 'xent-copy-wasm',
+    buildStart() {
+      for (const f of WASM) this.addWatchFile(`build/wasm/${f}`);
+    },
+    generateBundle() {
+      for (const f of WASM) {
+        const path = `build/wasm/${f}`;
+        if (!existsSync(path)) {
+          this.warn(`${path} is missing: run npm run build:wasm first (dist/ will not load without it)`);
+          continue;
+        }
+        this.emitFile({ type: 'asset', fileName: f, source: readFileSync(path) });
+      }
+    },
+  };
+}
+
+// The library is type-checked without Node's types (it must run in browsers too); the CLI with them.
+const ts = ({ node = false, sourceMap = true } = {}) =>
+  typescript({
+    tsconfig: './tsconfig.json',
+    include: ['ts/**/*.ts'],
+    exclude: ['test/**', 'vitest.config.ts', ...(node ? [] : ['ts/cli.ts'])],
+    noEmitOnError: true,
+    compilerOptions: { noEmit: false, declaration: false, sourceMap, types: node ? ['node'] : [] },
+  });
+
+const banner = '/*! xent-wasm — MIT OR Apache-2.0 */';
+// Tensor and Xent implement Disposable (Symbol.dispose): consumers need the lib's types.
+const dtsBanner = '/// <reference lib="esnext.disposable" />';
+
+export default [
+  {
+    input: 'ts/index.ts',
+    output: [
+      { file: 'dist/index.mjs', format: 'es', sourcemap: true, banner },
+      // import.meta.url is rewritten by rollup for CommonJS (pathToFileURL(__filename) in Node).
+      { file: 'dist/index.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner },
+    ],
+    plugins: [ts(), copyWasm()],
+  },
+  {
+    // The CLI uses the published ESM entry, exactly what users get.
+    input: 'ts/cli.ts',
+    external: (id) => id === './index.js' || id.startsWith('node:'),
+    output: { file: 'dist/cli.mjs', format: 'es', banner: '#!/usr/bin/env node', paths: (id) => (id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id) ? './index.mjs' : id) },
+    plugins: [ts({ node: true, sourceMap: false })],
+  },
+  {
+    input: 'ts/index.ts',
+    output: [
+      { file: 'dist/index.d.ts', format: 'es', banner: dtsBanner },
+      { file: 'dist/index.d.cts', format: 'es', banner: dtsBanner },
+      // For tools that resolve types next to index.mjs (e.g. the tests' import of dist/index.mjs).
+      { file: 'dist/index.d.mts', format: 'es', banner: dtsBanner },
+    ],
+    plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],
+  },
+];

@@ -1,0 +1,46 @@
+/** Loading and decoding of the PyTorch fixtures in test/fixtures/. */
+import { readFileSync } from 'node:fs';
+
+export type Num = number; // NaN / ±Infinity decoded from the JSON strings
+
+export interface FixtureCase {
+  name: string;
+  logitsShape: number[];
+  logits: number[];
+  targetShape: number[];
+  target: number[];
+  targetKind: 'index' | 'prob';
+  weight: number[] | null;
+  ignoreIndex: number;
+  reduction: 'mean' | 'sum' | 'none';
+  labelSmoothing: number;
+  loss: Num | Num[];
+  lossShape: number[];
+  gradOutput: number[] | null;
+  grad: Num[];
+  expectError?: string;
+  errorType?: string;
+  note?: string;
+}
+
+export interface FixtureFile {
+  torch: string;
+  generator: string;
+  cases: FixtureCase[];
+}
+
+/** "NaN" / "Infinity" / "-Infinity" → numbers, recursively. */
+export function decode(v: unknown): unknown {
+  if (v === 'NaN') return NaN;
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  if (Array.isArray(v)) return v.map(decode);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)]));
+  return v;
+}
+
+export function loadFixtures(file: string): FixtureFile {
+  const url = new URL(`../fixtures/${file}`, import.meta.url);
+  const raw = JSON.parse(readFileSync(url, 'utf8')) as FixtureFile;
+  return { ...raw, cases: raw.cases.map((c) => { const d = decode(c) as FixtureCase; return { ...d, targetKind: d.targetKind ?? 'index' }; }) };
+}

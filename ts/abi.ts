@@ -1,0 +1,110 @@
+/**
+ * The raw interface of the xent `.wasm` module (see `crates/xent-abi/src/lib.rs`).
+ * @module
+ */
+
+import { XentLoadError } from './errors.js';
+
+/** The ABI version this TypeScript code was written for. The loader refuses any other. */
+export const ABI_VERSION = 1;
+
+/** Status codes returned by `xent_cross_entropy` (Rust `xent_kernel::Status`). */
+export const Status = Object.freeze({
+  /** Success; `out` holds `[loss, sum, weight_sum, 0]`. */
+  Ok: 0,
+  /** A target is out of range; `out[0]` is its value and `out[3]` its flat index. */
+  TargetOutOfBounds: 1,
+  /** An argument was rejected (null pointer, bad code, size overflow). */
+  BadArgument: 2,
+} as const);
+
+/** A status code returned by the kernel. */
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** Layout codes of the ABI (`layout`). */
+export const LAYOUT_CODE = Object.freeze({ nchw: 0, nhwc: 1 } as const);
+
+/** Reduction codes of the ABI (`reduction`). */
+export const REDUCTION_CODE = Object.freeze({ none: 0, mean: 1, sum: 2 } as const);
+
+/**
+ * The exports of the xent module, as JavaScript sees them. Pointers are byte offsets into the
+ * module's (imported) memory; `0` means "absent". `u32` arguments may be passed as numbers up
+ * to 2^32 - 1 (they wrap to i32 on the way in and back to u32 inside).
+ */
+export interface XentExports {
+  /** The ABI version of the module. */
+  xent_abi_version(): number;
+  /** 1 for the simd128 build, 0 for the portable one. */
+  xent_simd(): number;
+  /**
+   * Fused softmax cross-entropy (forward and optional backward) over logits `[n, c, s]`.
+   * `targetKind`: 0 = u8, 1 = u16, 2 = i32 class indices `[n, s]`, 3 = f32 probabilities
+   * (logits' shape). `layout`: 0 = NCHW, 1 = NHWC. `reduction`: see {@link REDUCTION_CODE}.
+   * `grad` (`n*c*s` f32), `gradOutput` (`n*s` f32, reduction none with grad only), `lossMap`
+   * (`n*s` f32, required for none), `confidence` (`n*s` f32, index targets) are 0 when absent;
+   * `out` receives 4 f64 `[loss, sum, weightSum, 0]`. Returns a {@link StatusCode}; when it is
+   * not Ok, no output buffer was written.
+   */
+  xent_cross_entropy(
+    logits: number,
+    target: number,
+    targetKind: number,
+    n: number,
+    c: number,
+    s: number,
+    layout: number,
+    weight: number,
+    ignoreIndex: number,
+    reduction: number,
+    labelSmoothing: number,
+    grad: number,
+    gradOutput: number,
+    lossMap: number,
+    confidence: number,
+    out: number,
+  ): number;
+  /** The first address past the module's static data and stack: the heap starts here. */
+  __heap_base: WebAssembly.Global;
+}
+
+const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
+  ['xent_abi_version', 0],
+  ['xent_simd', 0],
+  ['xent_cross_entropy', 16],
+];
+
+/** @internal Checks the exports of an instance and returns them typed. */
+export function checkExports(exports: WebAssembly.Exports): XentExports {
+  for (const [name, arity] of FUNCTIONS) {
+    const f = exports[name];
+    if (typeof f !== 'function') {
+      throw new XentLoadError(`the wasm module does not export the function ${name}: is it an xent module?`);
+    }
+    if (f.length !== arity) {
+      throw new XentLoadError(
+        `the wasm export ${name} takes ${f.length} arguments, expected ${arity}: the module and this TypeScript code ` +
+          `were built from different versions of the ABI`,
+      );
+    }
+  }
+  const hb = exports['__heap_base'];
+  if (!(hb instanceof WebAssembly.Global)) {
+    throw new XentLoadError('the wasm module does not export the global __heap_base (link with --export=__heap_base)');
+  }
+  const x = exports as unknown as XentExports;
+  const version = x.xent_abi_version() >>> 0;
+  if (version !== ABI_VERSION) {
+    throw new XentLoadError(
+      `the wasm module has ABI version ${version}, but this xent-wasm TypeScript code needs version ${ABI_VERSION}: ` +
+        `rebuild the .wasm and the TypeScript from the same commit`,
+    );
+  }
+  return x;
+}
+
+/** @internal The heap base as an unsigned byte offset. */
+export function heapBase(exports: XentExports): number {
+  const v = exports.__heap_base.value as number | bigint;
+  return Number(v) >>> 0;
+}

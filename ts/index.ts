@@ -1,0 +1,44 @@
+/**
+ * xent-wasm: PyTorch-exact softmax cross-entropy (loss and gradient) in WebAssembly, with
+ * zero-copy tensors in wasm memory.
+ *
+ * ```ts
+ * import { Xent } from 'xent-wasm';
+ * const xent = await Xent.create();
+ * const { loss } = xent.crossEntropy(
+ *   { data: new Float32Array([0.1, 2.0, -1.0]), shape: [3] },
+ *   { data: new Int32Array([1]), shape: [] },
+ * );
+ * ```
+ * @packageDocumentation
+ */
+
+export { Xent } from './xent.js';
+export type { XentOptions, MemoryStats } from './xent.js';
+export { Tensor } from './tensor.js';
+export type { DType, TargetDType, TypedArrayFor, SupportedTypedArray, DTypeOf } from './dtype.js';
+export type { Shape } from './shape.js';
+export type {
+  CrossEntropyOptions,
+  CrossEntropyResult,
+  Reduction,
+  PlainTensor,
+  Float32Input,
+  TargetInput,
+} from './options.js';
+export { simdSupported, defaultWasmUrl } from './loader.js';
+export type { LoadOptions, WasmSource } from './loader.js';
+export { ABI_VERSION, Status } from './abi.js';
+export type { XentExports, StatusCode } from './abi.js';
+export {
+  XentError,
+  XentLoadError,
+  XentShapeError,
+  XentDtypeError,
+  XentTargetError,
+  XentOptionError,
+  XentDisposedError,
+  XentOutOfMemoryError,
+  XentForeignTensorError,
+  XentAliasError,
+} from './errors.js';

@@ -1,0 +1,292 @@
+/**
+ * Finds, fetches or reads, compiles and instantiates the xent `.wasm` module, in Node and in
+ * browsers.
+ * @module
+ */
+
+import { XentLoadError } from './errors.js';
+
+/** Where the module comes from: see {@link LoadOptions.wasm}. */
+export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
+
+/** Options that choose and link the wasm module. */
+export interface LoadOptions {
+  /**
+   * The module: a URL (`file:`, `http(s):`, `data:`, `blob:`), a URL string or (in Node) a file
+   * path, the bytes, or a compiled `WebAssembly.Module`. Default: `xent-simd.wasm` or
+   * `xent.wasm` next to the bundle (`new URL('./xent-simd.wasm', import.meta.url)`), chosen by
+   * {@link LoadOptions.simd}.
+   */
+  wasm?: WasmSource;
+  /**
+   * Use the simd128 build (`true`) or the portable build (`false`). Default: the SIMD build when
+   * the engine validates a tiny SIMD module ({@link simdSupported}). Only used to pick the
+   * default file.
+   */
+  simd?: boolean;
+  /**
+   * The memory to link as `env.memory`. Default: a new
+   * `WebAssembly.Memory({ initial: 2, maximum: 65536 })` (at least what the module asks for).
+   * xent-wasm owns everything in it above the module's `__heap_base`.
+   */
+  memory?: WebAssembly.Memory;
+}
+
+/** @internal What the loader produced. */
+export interface Loaded {
+  instance: WebAssembly.Instance;
+  memory: WebAssembly.Memory;
+  /** True when the loader created the memory (so memory above the module's data is zero). */
+  createdMemory: boolean;
+  /** Where the module came from, for messages. */
+  source: string;
+}
+
+/**
+ * The smallest module with a SIMD instruction (`i8x16.splat`, `i8x16.popcnt` returning a v128);
+ * the same probe as the wasm-feature-detect package.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+let simdCache: boolean | undefined;
+
+/** Whether this engine supports WebAssembly fixed-width SIMD (simd128). */
+export function simdSupported(): boolean {
+  if (simdCache === undefined) {
+    try {
+      simdCache = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+    } catch {
+      simdCache = false;
+    }
+  }
+  return simdCache;
+}
+
+/** The default module URL for the SIMD or portable build, beside this bundle. */
+export function defaultWasmUrl(simd: boolean): URL {
+  // Written out literally so that bundlers (Vite, webpack 5, rollup) see and copy both assets.
+  return simd ? new URL('./xent-simd.wasm', import.meta.url) : new URL('./xent.wasm', import.meta.url);
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+interface NodeFs {
+  readFile(path: string | URL): Promise<Uint8Array>;
+}
+
+async function nodeFs(): Promise<NodeFs> {
+  // A variable specifier keeps browser bundlers from trying to resolve a Node built-in.
+  const name = 'node:fs/promises';
+  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as NodeFs;
+}
+
+interface Compiled {
+  module: WebAssembly.Module;
+  bytes?: Uint8Array;
+  source: string;
+}
+
+async function compileBytes(bytes: Uint8Array, source: string): Promise<Compiled> {
+  try {
+    return { module: await WebAssembly.compile(bytes as BufferSource), bytes, source };
+  } catch (e) {
+    const simdHint = !simdSupported() && source.includes('simd') ? ' (this engine does not support WebAssembly SIMD: use simd: false)' : '';
+    throw new XentLoadError(`could not compile the wasm module from ${source}: ${errorMessage(e)}${simdHint}`, { cause: e });
+  }
+}
+
+async function fetchUrl(url: URL): Promise<Compiled> {
+  const source = url.href.length > 200 ? `${url.href.slice(0, 200)}…` : url.href;
+  if (url.protocol === 'file:') {
+    let bytes: Uint8Array;
+    try {
+      bytes = await (await nodeFs()).readFile(url);
+    } catch (e) {
+      throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
+    }
+    return compileBytes(bytes, source);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new XentLoadError(`could not fetch the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
+  }
+  if (!response.ok) {
+    throw new XentLoadError(`could not fetch the wasm module ${source}: HTTP ${response.status} ${response.statusText}`);
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (typeof WebAssembly.compileStreaming === 'function' && type.split(';')[0]!.trim() === 'application/wasm') {
+    try {
+      return { module: await WebAssembly.compileStreaming(response.clone()), source };
+    } catch {
+      // Fall through to compiling the bytes, which reports the real error.
+    }
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
+  }
+  return compileBytes(bytes, source);
+}
+
+async function compileSource(options: LoadOptions): Promise<Compiled> {
+  const wasm = options.wasm;
+  if (wasm === undefined) return fetchUrl(defaultWasmUrl(options.simd ?? simdSupported()));
+  if (wasm instanceof WebAssembly.Module) return { module: wasm, source: 'the given WebAssembly.Module' };
+  if (wasm instanceof URL) return fetchUrl(wasm);
+  if (typeof wasm === 'string') {
+    const isWindowsPath = /^[a-zA-Z]:[\\/]/.test(wasm);
+    if (!isWindowsPath && /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(wasm)) return fetchUrl(new URL(wasm));
+    if (isNode()) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await (await nodeFs()).readFile(wasm);
+      } catch (e) {
+        throw new XentLoadError(`could not read the wasm module ${wasm}: ${errorMessage(e)}`, { cause: e });
+      }
+      return compileBytes(bytes, wasm);
+    }
+    const base = (globalThis as { document?: { baseURI?: string }; location?: { href?: string } }).document?.baseURI ??
+      (globalThis as { location?: { href?: string } }).location?.href;
+    return fetchUrl(new URL(wasm, base));
+  }
+  if (wasm instanceof ArrayBuffer) return compileBytes(new Uint8Array(wasm), 'the given ArrayBuffer');
+  if (ArrayBuffer.isView(wasm)) {
+    return compileBytes(new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength), `the given ${wasm.constructor.name}`);
+  }
+  throw new XentLoadError(
+    `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or a WebAssembly.Module; got ${typeof wasm}`,
+  );
+}
+
+/** @internal Limits of the memory a module imports (in pages), read from its bytes. */
+export interface MemoryLimits {
+  min: number;
+  max: number | undefined;
+  shared: boolean;
+  memory64: boolean;
+}
+
+/** @internal Reads the limits of the `env.memory` import from a module's bytes (undefined if none). */
+export function memoryImportLimits(bytes: Uint8Array): MemoryLimits | undefined {
+  let p = 8;
+  const u32 = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (p >= bytes.length) throw new Error('truncated');
+      const b = bytes[p++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) return result;
+    }
+  };
+  const name = (): string => {
+    const len = u32();
+    const s = new TextDecoder().decode(bytes.subarray(p, p + len));
+    p += len;
+    return s;
+  };
+  const limits = (): MemoryLimits => {
+    const flags = u32();
+    const min = u32();
+    const max = flags & 1 ? u32() : undefined;
+    return { min, max, shared: (flags & 2) !== 0, memory64: (flags & 4) !== 0 };
+  };
+  try {
+    while (p < bytes.length) {
+      const id = bytes[p++]!;
+      const size = u32();
+      const end = p + size;
+      if (id === 2) {
+        const count = u32();
+        for (let i = 0; i < count; i++) {
+          const mod = name();
+          const field = name();
+          const kind = bytes[p++]!;
+          if (kind === 0) u32();
+          else if (kind === 1) {
+            p++;
+            limits();
+          } else if (kind === 2) {
+            const l = limits();
+            if (mod === 'env' && field === 'memory') return l;
+          } else if (kind === 3) p += 2;
+          else if (kind === 4) {
+            p++;
+            u32();
+          } else return undefined;
+        }
+        return undefined;
+      }
+      p = end;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** @internal Compiles and instantiates the module with its memory. */
+export async function load(options: LoadOptions = {}): Promise<Loaded> {
+  if (typeof WebAssembly !== 'object') throw new XentLoadError('this JavaScript engine has no WebAssembly');
+  const { module, bytes, source } = await compileSource(options);
+
+  const imports = WebAssembly.Module.imports(module);
+  const unexpected = imports.filter((i) => !(i.module === 'env' && i.name === 'memory' && i.kind === 'memory'));
+  if (unexpected.length > 0) {
+    throw new XentLoadError(
+      `${source} is not an xent module: it imports ${unexpected.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; ` +
+        `an xent module imports only env.memory`,
+    );
+  }
+  if (imports.length === 0) {
+    throw new XentLoadError(`${source} is not an xent module: it does not import env.memory (build it with --import-memory)`);
+  }
+
+  const limits = bytes ? memoryImportLimits(bytes) : undefined;
+  if (limits?.memory64 || limits?.shared) {
+    throw new XentLoadError(`${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain 32-bit memory`);
+  }
+
+  let memory = options.memory;
+  const createdMemory = memory === undefined;
+  if (memory !== undefined && !(memory instanceof WebAssembly.Memory)) {
+    throw new XentLoadError(`options.memory must be a WebAssembly.Memory, got ${typeof memory}`);
+  }
+  let pages = Math.max(2, limits?.min ?? 2);
+  const maximum = Math.min(65536, limits?.max ?? 65536);
+  for (let attempt = 0; ; attempt++) {
+    memory ??= new WebAssembly.Memory({ initial: pages, maximum });
+    try {
+      const instance = await WebAssembly.instantiate(module, { env: { memory } });
+      return { instance, memory, createdMemory, source };
+    } catch (e) {
+      // Without the bytes the import's minimum is unknown: retry with a larger memory.
+      if (createdMemory && e instanceof WebAssembly.LinkError && !limits && attempt < 12 && pages * 2 <= maximum) {
+        pages *= 2;
+        memory = undefined;
+        continue;
+      }
+      const which = createdMemory ? 'the memory created for it' : 'options.memory';
+      const what = e instanceof WebAssembly.LinkError ? `could not link ${source} with ${which}` : `could not instantiate ${source}`;
+      throw new XentLoadError(
+        `${what}: ${errorMessage(e)}` +
+          (limits ? ` (the module asks for at least ${limits.min} pages${limits.max !== undefined ? ` and at most ${limits.max}` : ''})` : ''),
+        { cause: e },
+      );
+    }
+  }
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

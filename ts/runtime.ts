@@ -1,0 +1,79 @@
+/**
+ * The per-instance state behind an {@link Xent}: the module's exports, its memory, the heap and
+ * tensor bookkeeping.
+ * @module
+ */
+
+import { heapBase, type XentExports } from './abi.js';
+import { DTYPES, type DType } from './dtype.js';
+import { XentDisposedError } from './errors.js';
+import { Heap } from './heap.js';
+import { checkByteLength, checkShape, shapeSize } from './shape.js';
+import { makeTensor, type Tensor, type TensorHost } from './tensor.js';
+
+/** @internal */
+export interface RuntimeOptions {
+  /** Free tensors that were garbage-collected without dispose(). */
+  autoFree?: boolean;
+  /** Memory above this address is known to be zero (a memory we created ourselves). */
+  zeroFrom?: number;
+}
+
+/** @internal */
+export class Runtime implements TensorHost {
+  readonly memory: WebAssembly.Memory;
+  readonly exports: XentExports;
+  readonly heap: Heap;
+  readonly simd: boolean;
+  /** 64-byte scratch block for the kernel's `out` (4 doubles). */
+  readonly outPtr: number;
+  disposed = false;
+  liveTensors = 0;
+  readonly #registry: FinalizationRegistry<number> | undefined;
+
+  constructor(exports: XentExports, memory: WebAssembly.Memory, options: RuntimeOptions = {}) {
+    this.exports = exports;
+    this.memory = memory;
+    this.simd = exports.xent_simd() === 1;
+    this.heap = new Heap(memory, heapBase(exports), { zeroFrom: options.zeroFrom });
+    this.outPtr = this.heap.alloc(32);
+    if (options.autoFree && typeof FinalizationRegistry === 'function') {
+      this.#registry = new FinalizationRegistry((offset) => {
+        if (this.disposed) return;
+        this.heap.free(offset);
+        this.liveTensors--;
+      });
+    }
+  }
+
+  /** Throws if the instance was disposed. */
+  check(what: string): void {
+    if (this.disposed) throw new XentDisposedError(`${what}: this Xent instance was disposed`);
+  }
+
+  /** Allocates a tensor (zero-filled unless `zero` is false and the caller overwrites it all). */
+  allocTensor<D extends DType>(dtype: D, shapeIn: readonly number[], what: string, zero = true): Tensor<D> {
+    const shape = checkShape(shapeIn, what);
+    const size = shapeSize(shape);
+    const byteLength = checkByteLength(shape, size, DTYPES[dtype].bytes, dtype, what);
+    const offset = this.heap.alloc(byteLength, zero);
+    const t = makeTensor(this, dtype, shape, size, offset);
+    this.liveTensors++;
+    this.#registry?.register(t, offset, t);
+    return t;
+  }
+
+  release(tensor: Tensor, offset: number): void {
+    this.#registry?.unregister(tensor);
+    this.heap.free(offset);
+    this.liveTensors--;
+  }
+
+  /** Frees everything; every tensor of this instance becomes disposed. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.heap.reset();
+    this.liveTensors = 0;
+  }
+}

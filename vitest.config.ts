@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/reference/global-setup.ts'],
+    // Two shared cores: one worker process at a time keeps timings and memory predictable.
+    pool: 'forks',
+    // --expose-gc lets test/memory.test.ts check the opt-in FinalizationRegistry (autoFree).
+    poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
