@@ -10,7 +10,8 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{
-    cross_entropy, nll_loss, softmax, softmax_backward, CrossEntropyArgs, Softmax, CrossEntropyResult, Error, Labels, Layout, Outputs, Reduction, Status, Target,
+    cross_entropy, nll_loss, softmax, softmax_backward, CrossEntropyArgs, CrossEntropyResult,
+    Error, Labels, Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -84,6 +85,64 @@ pub unsafe extern "C" fn xent_cross_entropy(
     )
 }
 
+/// Scoring: the loss forward (reduction mean, no label smoothing) with the prediction outputs,
+/// for evaluating a segmentation model. Arguments as in [`xent_cross_entropy`], plus:
+///
+/// - `pred`: 0, or `n*s` predicted classes (argmax over classes, the first maximum; NaN counts
+///   as the largest, as `torch.argmax`), as u8 (`pred_kind` 0, `c <= 256`) or u16 (1).
+/// - `pred_confidence`: 0, or `n*s` floats, the softmax probability of the predicted class.
+/// - `confusion`: 0, or `c*c` doubles (row = target, column = prediction, index targets only)
+///   to which the call ADDS the counts of its non-ignored samples.
+///
+/// `out` as in [`xent_cross_entropy`] (`out[0]` is the mean loss). Returns a [`Status`].
+///
+/// # Safety
+/// As [`xent_cross_entropy`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_score(
+    logits: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    loss_map: *mut f32,
+    confidence: *mut f32,
+    pred: *mut u8,
+    pred_kind: u32,
+    pred_confidence: *mut f32,
+    confusion: *mut f64,
+    out: *mut f64,
+) -> u32 {
+    let samples = (n as usize).saturating_mul(s as usize);
+    let (cc, overflow) = (c as usize).overflowing_mul(c as usize);
+    let pred = match (pred.is_null(), pred_kind) {
+        (true, _) => None,
+        (false, 0) => Some(Pred::U8(core::slice::from_raw_parts_mut(pred, samples))),
+        (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(pred as *mut u16, samples))),
+        _ => return Status::BadArgument as u32,
+    };
+    if overflow {
+        return Status::BadArgument as u32;
+    }
+    let extra = Extra { pred, pred_confidence: opt_mut(pred_confidence, samples), confusion: opt_mut(confusion, cc) };
+    loss_call_with(
+        cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index, 1, 0.0,
+        core::ptr::null_mut(), core::ptr::null(), loss_map, confidence, out, extra,
+    )
+}
+
+/// The prediction outputs of [`xent_score`].
+#[derive(Default)]
+struct Extra<'a> {
+    pred: Option<Pred<'a>>,
+    pred_confidence: Option<&'a mut [f32]>,
+    confusion: Option<&'a mut [f64]>,
+}
+
 type LossKernel = fn(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>;
 
 /// Decodes the raw arguments shared by the loss exports, runs `kernel`, writes `out`.
@@ -106,6 +165,34 @@ unsafe fn loss_call(
     loss_map: *mut f32,
     confidence: *mut f32,
     out: *mut f64,
+) -> u32 {
+    loss_call_with(
+        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
+        label_smoothing, grad, grad_output, loss_map, confidence, out, Extra::default(),
+    )
+}
+
+/// [`loss_call`] with the prediction outputs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn loss_call_with(
+    kernel: LossKernel,
+    logits: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    reduction: u32,
+    label_smoothing: f32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    loss_map: *mut f32,
+    confidence: *mut f32,
+    out: *mut f64,
+    extra: Extra,
 ) -> u32 {
     let (n, c, s) = (n as usize, c as usize, s as usize);
     let (len, samples) = match n.checked_mul(s).and_then(|ns| Some((ns.checked_mul(c)?, ns))) {
@@ -148,6 +235,9 @@ unsafe fn loss_call(
         grad: opt_mut(grad, len),
         loss_map: opt_mut(loss_map, samples),
         confidence: opt_mut(confidence, samples),
+        pred: extra.pred,
+        pred_confidence: extra.pred_confidence,
+        confusion: extra.confusion,
     };
     finish(kernel(&args, outputs), out)
 }

@@ -71,6 +71,30 @@ pub struct Outputs<'a> {
     pub loss_map: Option<&'a mut [f32]>,
     /// Index targets: the softmax probability of the target class, `[n, s]` (0 when ignored).
     pub confidence: Option<&'a mut [f32]>,
+    /// The predicted class (argmax over classes, the first maximum; NaN counts as the largest,
+    /// as `torch.argmax`), `[n, s]`.
+    pub pred: Option<Pred<'a>>,
+    /// The softmax probability of the predicted class, `[n, s]`.
+    pub pred_confidence: Option<&'a mut [f32]>,
+    /// Index targets: the `c x c` confusion matrix (row = target, column = prediction), to which
+    /// this call ADDS its non-ignored samples (counts stay exact up to 2^53).
+    pub confusion: Option<&'a mut [f64]>,
+}
+
+/// A prediction map: u8 for up to 256 classes, u16 for up to 65536.
+#[derive(Debug)]
+pub enum Pred<'a> {
+    U8(&'a mut [u8]),
+    U16(&'a mut [u16]),
+}
+
+impl Pred<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Pred::U8(p) => p.len(),
+            Pred::U16(p) => p.len(),
+        }
+    }
 }
 
 /// The reduced loss with its numerator and denominator.
@@ -114,6 +138,16 @@ pub fn cross_entropy_with<L: F32x4>(
         && out.grad.as_ref().map_or(true, |g| g.len() == len)
         && map_ok(&out.loss_map)
         && map_ok(&out.confidence)
+        && map_ok(&out.pred_confidence)
+        && match &out.pred {
+            Some(p @ Pred::U8(_)) => p.len() == n * s && c <= 256,
+            Some(p @ Pred::U16(_)) => p.len() == n * s && c <= 65536,
+            None => true,
+        }
+        && match &out.confusion {
+            Some(m) => m.len() == c * c && matches!(args.target, Target::Index(_)),
+            None => true,
+        }
         && (out.loss_map.is_some() || !none)
         && match args.grad_output {
             Some(go) => none && go.len() == n * s,
@@ -130,12 +164,21 @@ pub fn cross_entropy_with<L: F32x4>(
 
     let (cs, ps) = tile::strides(args.layout, c, s);
     let null = core::ptr::null_mut;
+    let (pred_u8, pred_u16): (*mut u8, *mut u16) = match out.pred {
+        Some(Pred::U8(p)) => (p.as_mut_ptr(), core::ptr::null_mut()),
+        Some(Pred::U16(p)) => (core::ptr::null_mut(), p.as_mut_ptr()),
+        None => (core::ptr::null_mut(), core::ptr::null_mut()),
+    };
     let k = Ctx {
         x: args.logits.as_ptr(),
         target: args.target,
         grad: out.grad.map_or(null(), |g| g.as_mut_ptr()),
         loss_map: out.loss_map.map_or(null(), |l| l.as_mut_ptr()),
         confidence: out.confidence.map_or(null(), |l| l.as_mut_ptr()),
+        pred_confidence: out.pred_confidence.map_or(null(), |l| l.as_mut_ptr()),
+        confusion: out.confusion.map_or(core::ptr::null_mut(), |l| l.as_mut_ptr()),
+        pred_u8,
+        pred_u16,
         grad_output: args.grad_output.map_or(core::ptr::null(), |g| g.as_ptr()),
         weight: args.weight.map_or(core::ptr::null(), |w| w.as_ptr()),
         c,
@@ -186,6 +229,10 @@ struct Ctx<'a> {
     grad: *mut f32,
     loss_map: *mut f32,
     confidence: *mut f32,
+    pred_confidence: *mut f32,
+    confusion: *mut f64,
+    pred_u8: *mut u8,
+    pred_u16: *mut u16,
     grad_output: *const f32,
     weight: *const f32,
     c: usize,
@@ -206,6 +253,31 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether the predicted class is asked for (any of its outputs).
+    #[inline(always)]
+    fn wants_pred(&self) -> bool {
+        !(self.pred_u8.is_null() && self.pred_u16.is_null() && self.pred_confidence.is_null() && self.confusion.is_null())
+    }
+
+    /// Writes the predicted class and its probability (`1 / se`) of the tile's pixels.
+    #[inline(always)]
+    unsafe fn store_pred<L: F32x4, const V: usize, const FULL: bool>(&self, pix0: usize, w: usize, idx: &[L; V], se: &[L; V]) {
+        if !self.pred_confidence.is_null() {
+            for v in 0..V {
+                st::<L, FULL, true>(L::splat(1.0).div(se[v]), self.pred_confidence.add(pix0), 1, w, v);
+            }
+        }
+        let idx = spill(idx);
+        for (j, &k) in idx.iter().enumerate().take(w) {
+            if !self.pred_u8.is_null() {
+                *self.pred_u8.add(pix0 + j) = k as u8;
+            }
+            if !self.pred_u16.is_null() {
+                *self.pred_u16.add(pix0 + j) = k as u16;
+            }
+        }
+    }
+
     #[inline(always)]
     unsafe fn class_weight(&self, c: usize) -> f32 {
         if self.weight.is_null() {
@@ -280,7 +352,11 @@ unsafe fn index_tile<
     let mut scratch = core::mem::MaybeUninit::<[f32; tile::SCRATCH_C * TILE]>::uninit();
     let use_scratch = CONTIG && FULL && c <= tile::SCRATCH_C;
     let sp = if use_scratch { scratch.as_mut_ptr() as *mut f32 } else { core::ptr::null_mut() };
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp);
+    let (m, idx) = if k.wants_pred() {
+        tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp)
+    } else {
+        (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp), [L::splat(0.0); V])
+    };
     // The logits, and where exp(x - m) is kept until (4): the scratch tile, or the gradient.
     let (src, src_cs) = if use_scratch { (sp as *const f32, TILE) } else { (x0, cs) };
     let (eb, eb_cs) = if use_scratch { (sp, TILE) } else { (g0, cs) };
@@ -325,6 +401,17 @@ unsafe fn index_tile<
         loss[v] = l.and(live[v]);
     }
     sum.add_all(&spill(&loss)[..w]);
+    if k.wants_pred() {
+        k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
+        if !k.confusion.is_null() {
+            let idx = spill(&idx);
+            for j in 0..w {
+                if live_a[j].to_bits() != 0 {
+                    *k.confusion.add(label[j] as usize * c + idx[j] as usize) += 1.0;
+                }
+            }
+        }
+    }
     for v in 0..V {
         if !k.loss_map.is_null() {
             st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
@@ -416,7 +503,12 @@ unsafe fn prob_tile<
     };
 
     // (1) Max over classes.
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
+    let null = core::ptr::null_mut();
+    let (m, idx) = if k.wants_pred() {
+        tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null)
+    } else {
+        (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null), [L::splat(0.0); V])
+    };
 
     // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
     let mut se = [L::splat(0.0); V];
@@ -447,6 +539,9 @@ unsafe fn prob_tile<
         }
     }
     sum.add_all(&spill(&loss)[..w]);
+    if k.wants_pred() {
+        k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
+    }
     if !GRAD {
         return;
     }

@@ -18,7 +18,7 @@ pub mod softmax;
 pub mod tile;
 
 pub use cross_entropy::{
-    cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Target,
+    cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target,
 };
 pub use exact_sum::ExactSum;
 pub use labels::Labels;

@@ -8,7 +8,7 @@ use crate::cross_entropy::{CrossEntropyArgs, CrossEntropyResult, Outputs, Target
 use crate::{tile, Error, ExactSum, Reduction};
 
 /// Negative log-likelihood of `args.logits` read as log-probabilities. `args.target` must be
-/// class indices and `args.label_smoothing` 0; `out.confidence` is not supported.
+/// class indices and `args.label_smoothing` 0; `out` may only ask for `grad` and `loss_map`.
 pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
     let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
@@ -25,6 +25,9 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
         && out.grad.as_ref().map_or(true, |g| g.len() == len)
         && map_ok
         && out.confidence.is_none()
+        && out.pred.is_none()
+        && out.pred_confidence.is_none()
+        && out.confusion.is_none()
         && match args.grad_output {
             Some(go) => none && go.len() == n * s,
             None => !(none && out.grad.is_some()),

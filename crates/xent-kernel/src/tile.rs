@@ -112,6 +112,40 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
     m
 }
 
+/// [`max_over_classes`] with the index of the maximum (the first one; NaN counts as the
+/// largest, the first NaN winning, as `torch.argmax`), as f32 lanes. The maximum is then the
+/// value at that index (NaN when there is one), not `pmax`'s.
+#[inline(always)]
+pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
+    x0: *const f32,
+    c: usize,
+    cs: usize,
+    ps: usize,
+    w: usize,
+    copy: *mut f32,
+) -> ([L; V], [L; V]) {
+    let mut m = [L::splat(0.0); V];
+    let mut idx = [L::splat(0.0); V];
+    for ci in 0..c {
+        let row = x0.add(ci * cs);
+        let k = L::splat(ci as f32);
+        for v in 0..V {
+            let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
+            if !copy.is_null() {
+                st::<L, FULL, true>(x, copy.add(ci * TILE), 1, w, v);
+            }
+            if ci == 0 {
+                m[v] = x;
+            } else {
+                let up = x.overtakes(m[v]);
+                m[v] = L::select(up, x, m[v]);
+                idx[v] = L::select(up, k, idx[v]);
+            }
+        }
+    }
+    (m, idx)
+}
+
 /// Classes up to which a wide NCHW tile is first copied into a contiguous scratch tile on the
 /// stack (`SCRATCH_C * TILE` floats = 16 KiB). Class rows of an NCHW tile are `H*W` floats
 /// apart, often a power of two: they all map to the same L1 cache set, and more than the

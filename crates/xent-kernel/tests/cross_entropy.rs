@@ -8,7 +8,7 @@ mod common;
 use common::{close, reference, reference_prob, Reference, Rng};
 use xent_kernel::lanes::portable::Portable;
 use xent_kernel::{
-    cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs,
+    cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Pred,
     Reduction, Target,
 };
 
@@ -42,6 +42,9 @@ struct Got {
     grad: Vec<f32>,
     map: Vec<f32>,
     conf: Vec<f32>,
+    pred: Vec<u16>,
+    pred_conf: Vec<f32>,
+    confusion: Vec<f64>,
 }
 
 fn red_name(r: Reduction) -> &'static str {
@@ -115,12 +118,35 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
     let mut conf = guarded(n * s);
     let want_map = none || extras;
     let want_conf = extras && index;
+    // Predictions: u8 or u16 (alternating with the shape), with guard values.
+    let mut pred8 = vec![0xa5u8; n * s + 2 * PAD];
+    let mut pred16 = vec![0xa5a5u16; n * s + 2 * PAD];
+    let mut pred_conf = guarded(n * s);
+    let mut confusion = vec![0.5f64; c * c];
+    let pred = if !extras {
+        None
+    } else if (c + s) % 2 == 1 && c <= 256 {
+        Some(Pred::U8(&mut pred8[PAD..PAD + n * s]))
+    } else {
+        Some(Pred::U16(&mut pred16[PAD..PAD + n * s]))
+    };
     let out = Outputs {
         grad: case.want_grad.then(|| &mut grad[PAD..PAD + n * c * s]),
         loss_map: want_map.then(|| &mut map[PAD..PAD + n * s]),
         confidence: want_conf.then(|| &mut conf[PAD..PAD + n * s]),
+        pred,
+        pred_confidence: extras.then(|| &mut pred_conf[PAD..PAD + n * s]),
+        confusion: (extras && index).then_some(&mut confusion[..]),
     };
     let r = cross_entropy_with::<Portable>(&args, out).unwrap();
+    assert!(pred8[..PAD].iter().chain(&pred8[PAD + n * s..]).all(|&v| v == 0xa5));
+    assert!(pred16[..PAD].iter().chain(&pred16[PAD + n * s..]).all(|&v| v == 0xa5a5));
+    assert!(guards_intact(&pred_conf));
+    let pred: Vec<u16> = if (c + s) % 2 == 1 && c <= 256 {
+        pred8[PAD..PAD + n * s].iter().map(|&v| v as u16).collect()
+    } else {
+        pred16[PAD..PAD + n * s].to_vec()
+    };
     for (buf, asked) in [(&grad, case.want_grad), (&map, want_map), (&conf, want_conf)] {
         assert!(guards_intact(buf), "wrote outside an output buffer");
         if !asked {
@@ -140,7 +166,15 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
         }
         grad = g;
     }
-    Got { r, grad, map: map[PAD..PAD + n * s].to_vec(), conf: conf[PAD..PAD + n * s].to_vec() }
+    Got {
+        r,
+        grad,
+        map: map[PAD..PAD + n * s].to_vec(),
+        conf: conf[PAD..PAD + n * s].to_vec(),
+        pred,
+        pred_conf: pred_conf[PAD..PAD + n * s].to_vec(),
+        confusion: confusion.iter().map(|v| v - 0.5).collect(),
+    }
 }
 
 fn want(case: &Case) -> Reference {
@@ -179,6 +213,10 @@ fn check(case: &Case, dtype: usize) {
         "{tag}: NHWC loss differs"
     );
     assert!(same_bits(&t.grad, &got.grad) && same_bits(&t.map, &got.map) && same_bits(&t.conf, &got.conf), "{tag}: NHWC differs");
+    assert!(t.pred == got.pred && same_bits(&t.pred_conf, &got.pred_conf) && t.confusion == got.confusion, "{tag}: NHWC differs");
+    if extras {
+        check_pred(case, &got, &tag);
+    }
 
     let want = want(case);
     let r = got.r;
@@ -200,6 +238,40 @@ fn check(case: &Case, dtype: usize) {
         for (i, (&a, &b)) in got.grad.iter().zip(&want.grad).enumerate() {
             assert!(close(a as f64, b, 1e-5 * scale), "{tag}: grad [{i}] {a} vs {b}\nx={:?}\nw={:?}", case.x, case.weight);
         }
+    }
+}
+
+/// Argmax (first maximum, the first NaN winning, as torch.argmax), its softmax probability
+/// and the confusion matrix, against a plain computation.
+fn check_pred(case: &Case, got: &Got, tag: &str) {
+    let Case { n, c, s, .. } = *case;
+    let mut confusion = vec![0.0f64; c * c];
+    for b in 0..n {
+        for p in 0..s {
+            let xs: Vec<f32> = (0..c).map(|k| case.x[b * c * s + k * s + p]).collect();
+            let mut best = 0;
+            for k in 1..c {
+                if xs[best].is_nan() {
+                    break;
+                }
+                if xs[k].is_nan() || xs[k] > xs[best] {
+                    best = k;
+                }
+            }
+            let i = b * s + p;
+            assert_eq!(got.pred[i] as usize, best, "{tag}: pred [{i}] of {xs:?}");
+            let m = xs[best] as f64;
+            let z: f64 = xs.iter().map(|&v| (v as f64 - m).exp()).sum();
+            assert!(close(got.pred_conf[i] as f64, 1.0 / z, 1e-6), "{tag}: pred confidence [{i}] {} vs {}", got.pred_conf[i], 1.0 / z);
+            if let Tgt::Index(l) = &case.target {
+                if l[i] != case.ignore_index {
+                    confusion[l[i] as usize * c + best] += 1.0;
+                }
+            }
+        }
+    }
+    if matches!(case.target, Tgt::Index(_)) {
+        assert_eq!(got.confusion, confusion, "{tag}: confusion");
     }
 }
 
@@ -346,7 +418,7 @@ fn bad_input_writes_nothing() {
     let mut map = [7.0f32; 4];
     let args = index_args(&x, Labels::I32(&[0, 1, 3, 2]), 1, 3, 4);
     let mut call = |a: &CrossEntropyArgs| {
-        cross_entropy_with::<Portable>(a, Outputs { grad: Some(&mut g), loss_map: Some(&mut map), confidence: None })
+        cross_entropy_with::<Portable>(a, Outputs { grad: Some(&mut g), loss_map: Some(&mut map), ..Default::default() })
     };
     assert_eq!(call(&args), Err(Error::TargetOutOfBounds { index: 2, value: 3 }));
     let neg = [0i32, -1, 1, 2];

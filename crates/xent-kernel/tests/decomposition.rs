@@ -87,12 +87,12 @@ fn nll_of_log_softmax_matches_fused_cross_entropy() {
             grad_output: none.then_some(&go[..]),
         };
         let (mut g1, mut m1) = (vec![0.0f32; x.len()], vec![0.0f32; n * s]);
-        let fused = cross_entropy_with::<Portable>(&args, Outputs { grad: Some(&mut g1), loss_map: none.then_some(&mut m1[..]), confidence: None }).unwrap();
+        let fused = cross_entropy_with::<Portable>(&args, Outputs { grad: Some(&mut g1), loss_map: none.then_some(&mut m1[..]), ..Default::default() }).unwrap();
 
         let mut logp = vec![0.0f32; x.len()];
         softmax_with::<Portable>(Softmax::LogSoftmax, &x, &mut logp, n, c, s, layout).unwrap();
         let (mut glogp, mut m2) = (vec![0.0f32; x.len()], vec![0.0f32; n * s]);
-        let nll = nll_loss(&CrossEntropyArgs { logits: &logp, ..args }, Outputs { grad: Some(&mut glogp), loss_map: none.then_some(&mut m2[..]), confidence: None }).unwrap();
+        let nll = nll_loss(&CrossEntropyArgs { logits: &logp, ..args }, Outputs { grad: Some(&mut glogp), loss_map: none.then_some(&mut m2[..]), ..Default::default() }).unwrap();
         let mut g2 = vec![0.0f32; x.len()];
         softmax_backward_with::<Portable>(Softmax::LogSoftmax, &logp, &glogp, &mut g2, n, c, s, layout).unwrap();
 

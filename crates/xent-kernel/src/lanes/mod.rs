@@ -72,6 +72,12 @@ pub trait F32x4: Copy {
     fn pmax(self, o: Self) -> Self;
     /// Bitwise AND of the lanes (masks are all-ones or all-zeros lanes).
     fn and(self, o: Self) -> Self;
+    /// A mask (all-ones lanes) where `self > m`, or where `self` is NaN and `m` is not: the
+    /// lanes where a running maximum `m` is overtaken, NaN being the largest and the first NaN
+    /// winning (as `torch.argmax`).
+    fn overtakes(self, m: Self) -> Self;
+    /// Lanes of `a` where `mask` is set, of `b` elsewhere.
+    fn select(mask: Self, a: Self, b: Self) -> Self;
     /// `self`, with 0.0 in the lanes where `x < limit`.
     fn zero_where_lt(self, x: Self, limit: Self) -> Self;
     /// The lanes' bit patterns shifted left by `n` (as u32).

@@ -78,6 +78,20 @@ impl F32x4 for Portable {
         zip(self.0, o.0, |a, b| f32::from_bits(a.to_bits() & b.to_bits()))
     }
     #[inline(always)]
+    fn overtakes(self, m: Self) -> Self {
+        zip(self.0, m.0, |x, m| {
+            let t = x > m || (x.is_nan() && !m.is_nan());
+            f32::from_bits(if t { u32::MAX } else { 0 })
+        })
+    }
+    #[inline(always)]
+    fn select(mask: Self, a: Self, b: Self) -> Self {
+        let (m, a, b) = (mask.0, a.0, b.0);
+        Portable([0, 1, 2, 3].map(|i| {
+            f32::from_bits((a[i].to_bits() & m[i].to_bits()) | (b[i].to_bits() & !m[i].to_bits()))
+        }))
+    }
+    #[inline(always)]
     fn zero_where_lt(self, x: Self, limit: Self) -> Self {
         let (v, x, l) = (self.0, x.0, limit.0);
         Portable([0, 1, 2, 3].map(|i| if x[i] < l[i] { 0.0 } else { v[i] }))

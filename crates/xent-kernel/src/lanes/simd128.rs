@@ -75,6 +75,16 @@ impl F32x4 for Simd128 {
         Simd128(v128_and(self.0, o.0))
     }
     #[inline(always)]
+    fn overtakes(self, m: Self) -> Self {
+        let nan_x = f32x4_ne(self.0, self.0);
+        let num_m = f32x4_eq(m.0, m.0);
+        Simd128(v128_or(f32x4_gt(self.0, m.0), v128_and(nan_x, num_m)))
+    }
+    #[inline(always)]
+    fn select(mask: Self, a: Self, b: Self) -> Self {
+        Simd128(v128_bitselect(a.0, b.0, mask.0))
+    }
+    #[inline(always)]
     fn zero_where_lt(self, x: Self, limit: Self) -> Self {
         Simd128(v128_andnot(self.0, f32x4_lt(x.0, limit.0)))
     }
