@@ -8,7 +8,7 @@
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::tile::{self, ld, st, TILE};
+use crate::tile::{self, ld, st};
 use crate::{Error, Layout};
 
 /// Which function.
@@ -42,10 +42,10 @@ pub fn softmax_with<L: F32x4>(
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(n, s, contig, |b, p0, w| {
+        tile::for_each_tile(n, s, if contig { 16 } else { 0 }, |b, p0, w| {
             let off = b * c * s + p0 * ps;
             let (x, y) = (x.add(off), y.add(off));
-            match (contig, w == TILE) {
+            match (contig, w == 16) {
                 (true, true) => fwd_tile::<L, 4, true, true>(kind, x, y, c, cs, ps, w),
                 (true, false) => fwd_tile::<L, 1, false, true>(kind, x, y, c, cs, ps, w),
                 (false, _) => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, w),
@@ -124,10 +124,10 @@ pub fn softmax_backward_with<L: F32x4>(
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(n, s, contig, |b, p0, w| {
+        tile::for_each_tile(n, s, if contig { 16 } else { 0 }, |b, p0, w| {
             let off = b * c * s + p0 * ps;
             let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
-            match (contig, w == TILE) {
+            match (contig, w == 16) {
                 (true, true) => bwd_tile::<L, 4, true, true>(kind, y, gy, gx, c, cs, ps, w),
                 (true, false) => bwd_tile::<L, 1, false, true>(kind, y, gy, gx, c, cs, ps, w),
                 (false, _) => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, w),

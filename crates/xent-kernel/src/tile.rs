@@ -1,8 +1,8 @@
 //! Tiles of 16 pixels: the addressing and the passes that every kernel shares.
 //!
-//! A kernel walks each batch item in tiles of [`TILE`] neighbouring pixels (`V = 4` vectors)
-//! and, inside a tile, class row by class row; what is left at the end of a row goes in narrow
-//! tiles of 4 pixels (`V = 1`), the last one partial. Element (class `c`, pixel `j` of the tile) is at
+//! A kernel walks each batch item in tiles of 16 neighbouring pixels (`V = 4` vectors) and,
+//! inside a tile, class row by class row; what is left at the end of a row goes in narrow tiles
+//! of 4 pixels (`V = 1`), the last one partial. Element (class `c`, pixel `j` of the tile) is at
 //! `base + c * cs + j * ps`: NCHW has `cs = S, ps = 1` (a row of a tile is 16 contiguous floats,
 //! one cache line, loaded as 4 vectors), NHWC has `cs = 1, ps = C` (rows are gathered lane by
 //! lane). Either way the arithmetic is the same, in the same order, so both layouts give
@@ -13,7 +13,7 @@
 use crate::lanes::F32x4;
 use crate::Layout;
 
-/// Pixels per wide tile (4 vectors): a class row of it is one 64-byte cache line in NCHW.
+/// Pixels of a wide tile (4 vectors): a class row of it is one 64-byte cache line in NCHW.
 pub const TILE: usize = 16;
 
 /// The strides of a `[n, c, s]` tensor in a layout: (class stride, pixel stride).
@@ -75,7 +75,7 @@ pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(
 }
 
 /// The per-pixel maximum over the `c` class rows of the tile at `x0`. When `copy` is not null,
-/// the rows are also copied there, contiguously (row `ci` at `copy + ci * TILE`).
+/// the rows are also copied there, contiguously (row `ci` at `copy + ci * 4 * V`).
 #[inline(always)]
 pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
@@ -104,7 +104,7 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
             let row = x0.add(ci * cs);
             for (v, mv) in m.iter_mut().enumerate() {
                 let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
-                st::<L, FULL, true>(x, copy.add(ci * TILE), 1, w, v);
+                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, w, v);
                 *mv = mv.pmax(x);
             }
         }
@@ -132,7 +132,7 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
         for v in 0..V {
             let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
             if !copy.is_null() {
-                st::<L, FULL, true>(x, copy.add(ci * TILE), 1, w, v);
+                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, w, v);
             }
             if ci == 0 {
                 m[v] = x;
@@ -146,11 +146,11 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
     (m, idx)
 }
 
-/// Classes up to which a wide NCHW tile is first copied into a contiguous scratch tile on the
-/// stack (`SCRATCH_C * TILE` floats = 16 KiB). Class rows of an NCHW tile are `H*W` floats
-/// apart, often a power of two: they all map to the same L1 cache set, and more than the
-/// cache's ways of them evict each other between the passes. The scratch tile is contiguous.
-pub const SCRATCH_C: usize = 256;
+/// Floats of the scratch tile on the stack (16 KiB): a wide NCHW tile of `c` classes and `4 V`
+/// pixels is first copied there when `c * 4 V` fits (up to 256 classes). Class rows of an NCHW tile are `H*W`
+/// floats apart, often a power of two: they all map to the same L1 cache set, and more of them
+/// than the cache has ways evict each other between the passes. The scratch tile is contiguous.
+pub const SCRATCH_FLOATS: usize = 4096;
 
 /// The tile's vectors as one array of per-pixel values.
 #[inline(always)]
@@ -172,16 +172,16 @@ pub fn gather<L: F32x4, const V: usize>(a: &[f32; TILE]) -> [L; V] {
     x
 }
 
-/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order: wide tiles
-/// (`w == TILE`) first when `wide`, then narrow ones (`w <= 4`).
+/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order: tiles of `wide`
+/// pixels (16; 0 for none) first, then narrow ones (`w <= 4`).
 #[inline(always)]
-pub fn for_each_tile(n: usize, s: usize, wide: bool, mut f: impl FnMut(usize, usize, usize)) {
+pub fn for_each_tile(n: usize, s: usize, wide: usize, mut f: impl FnMut(usize, usize, usize)) {
     for b in 0..n {
         let mut p = 0;
-        if wide {
-            while p + TILE <= s {
-                f(b, p, TILE);
-                p += TILE;
+        if wide > 0 {
+            while p + wide <= s {
+                f(b, p, wide);
+                p += wide;
             }
         }
         while p < s {
