@@ -8,7 +8,7 @@ import { XentLoadError } from './errors.js';
 /** The ABI version this TypeScript code was written for. The loader refuses any other. */
 export const ABI_VERSION = 1;
 
-/** Status codes returned by `xent_cross_entropy` (Rust `xent_kernel::Status`). */
+/** Status codes returned by the kernel exports (Rust `xent_kernel::Status`). */
 export const Status = Object.freeze({
   /** Success; `out` holds `[loss, sum, weight_sum, 0]`. */
   Ok: 0,
@@ -23,6 +23,9 @@ export type StatusCode = (typeof Status)[keyof typeof Status];
 
 /** Layout codes of the ABI (`layout`). */
 export const LAYOUT_CODE = Object.freeze({ nchw: 0, nhwc: 1 } as const);
+
+/** Target kinds of the ABI (`target_kind`): class indices by dtype, or probabilities. */
+export const TARGET_KIND_CODE = Object.freeze({ uint8: 0, uint16: 1, int32: 2, prob: 3 } as const);
 
 /** Reduction codes of the ABI (`reduction`). */
 export const REDUCTION_CODE = Object.freeze({ none: 0, mean: 1, sum: 2 } as const);
@@ -64,6 +67,37 @@ export interface XentExports {
     confidence: number,
     out: number,
   ): number;
+  /**
+   * `y = softmax(x)` (`log` = 0) or `log_softmax(x)` (`log` = 1) over the class axis of
+   * `[n, c, s]` tensors in `layout`; `x` and `y` (`n*c*s` f32) must not overlap.
+   */
+  xent_softmax(x: number, y: number, n: number, c: number, s: number, layout: number, log: number): number;
+  /**
+   * The gradient `gx` w.r.t. the input of `xent_softmax`, from its output `y` and the upstream
+   * gradient `gy` (all `n*c*s` f32; `gx` must not overlap the others).
+   */
+  xent_softmax_backward(y: number, gy: number, gx: number, n: number, c: number, s: number, layout: number, log: number): number;
+  /**
+   * `nll_loss` of log-probabilities `logp` (`[n, c, s]` in `layout`) against class indices
+   * (`targetKind` 0..2); the other arguments as in `xent_cross_entropy` (no label smoothing,
+   * no probability targets, no confidence map).
+   */
+  xent_nll_loss(
+    logp: number,
+    target: number,
+    targetKind: number,
+    n: number,
+    c: number,
+    s: number,
+    layout: number,
+    weight: number,
+    ignoreIndex: number,
+    reduction: number,
+    grad: number,
+    gradOutput: number,
+    lossMap: number,
+    out: number,
+  ): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -72,6 +106,9 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_abi_version', 0],
   ['xent_simd', 0],
   ['xent_cross_entropy', 16],
+  ['xent_softmax', 7],
+  ['xent_softmax_backward', 8],
+  ['xent_nll_loss', 14],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */

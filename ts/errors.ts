@@ -20,13 +20,20 @@ export class XentError extends Error {
 export class XentLoadError extends XentError {}
 
 /**
- * A shape is wrong: a bad rank, mismatched batch or spatial dims between logits and target,
- * zero classes, a `grad`/`gradOutput`/`out`/`weight` tensor of the wrong shape, a data length
- * that does not match its shape, or an invalid shape array.
+ * A shape is wrong: a bad rank, mismatched batch or spatial dims between logits and target
+ * (in the chosen layout), a probability target that is not shaped like the logits, zero
+ * classes, a `grad`/`gradOutput`/`out`/`lossMap`/`confidence` tensor of the wrong shape,
+ * `gradY` not shaped like `y`, a data length that does not match its shape, or an invalid
+ * shape array.
  */
 export class XentShapeError extends XentError {}
 
-/** A tensor or array has the wrong element type (e.g. float64 logits or float32 targets). */
+/**
+ * A tensor or array has the wrong element type: e.g. float64 logits, a Uint8ClampedArray
+ * target, a float32 output tensor expected but an int32 one given, or a target whose dtype
+ * contradicts its shape (an integer target shaped like the logits, which would be class
+ * probabilities, or a float32 target shaped like class indices).
+ */
 export class XentDtypeError extends XentError {}
 
 /**
@@ -60,8 +67,10 @@ export class XentTargetError extends XentError {
 /**
  * An option is invalid: an unknown option name (the message suggests the right one, e.g.
  * `ignore_index` → `ignoreIndex`), a bad `reduction`, `labelSmoothing` outside `[0, 1]`, a
- * non-integer `ignoreIndex`, a `weight` of the wrong length or with non-finite values, or an
- * option that does not go with the others (e.g. `gradOutput` without `grad`).
+ * non-integer `ignoreIndex`, a `layout` other than exactly `'NCHW'` or `'NHWC'`, a `dim` out
+ * of range, a `weight` of the wrong length or with non-finite values, or an option that does
+ * not go with the others (e.g. `gradOutput` without `grad`, `ignoreIndex` ≥ 0 or `confidence`
+ * with probability targets, `out` and `lossMap` naming different tensors).
  */
 export class XentOptionError extends XentError {}
 
@@ -104,9 +113,9 @@ export class XentOutOfMemoryError extends XentError {
 export class XentForeignTensorError extends XentError {}
 
 /**
- * An output (`grad` or `out`) overlaps an input (`logits`, `target`, `weight`, `gradOutput`) or
- * the other output. The kernel reads its inputs while writing its outputs, so in-place use is
- * not supported.
+ * An output (`grad`, `out`, `lossMap`, `confidence`) overlaps an input (`logits`, `target`,
+ * `weight`, `gradOutput`, `x`, `y`, `gradY`) or another output. The kernels read their inputs
+ * while writing their outputs, so in-place use is not supported.
  */
 export class XentAliasError extends XentError {}
 

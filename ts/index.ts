@@ -1,6 +1,7 @@
 /**
- * xent-wasm: PyTorch-exact softmax cross-entropy (loss and gradient) in WebAssembly, with
- * zero-copy tensors in wasm memory.
+ * xent-wasm: PyTorch-exact softmax cross-entropy (loss and gradient; class-index or
+ * probability targets; NCHW or NHWC) in WebAssembly, with zero-copy tensors in wasm memory,
+ * and its decomposition (softmax, log_softmax, nll_loss, forward and backward).
  *
  * ```ts
  * import { Xent } from 'xent-wasm';
@@ -21,10 +22,19 @@ export type { Shape } from './shape.js';
 export type {
   CrossEntropyOptions,
   CrossEntropyResult,
+  LossOptions,
+  LossResult,
+  NllLossOptions,
+  SoftmaxOptions,
   Reduction,
+  Layout,
+  OutputRequest,
+  RequestedOutput,
   PlainTensor,
   Float32Input,
   TargetInput,
+  IndexTargetInput,
+  ProbTargetInput,
 } from './options.js';
 export { simdSupported, defaultWasmUrl } from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';

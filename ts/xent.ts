@@ -4,12 +4,24 @@
  */
 
 import { checkExports, heapBase } from './abi.js';
-import { crossEntropy } from './cross-entropy.js';
+import { lossOp } from './cross-entropy.js';
 import { DTYPES, describeValue, dtypeOfArray, isDType, type DType, type DTypeOf, type SupportedTypedArray } from './dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
-import type { CrossEntropyOptions, CrossEntropyResult, Float32Input, Reduction, TargetInput } from './options.js';
+import type {
+  CrossEntropyOptions,
+  CrossEntropyResult,
+  Float32Input,
+  IndexTargetInput,
+  LossResult,
+  NllLossOptions,
+  OutputRequest,
+  Reduction,
+  SoftmaxOptions,
+  TargetInput,
+} from './options.js';
 import { Runtime } from './runtime.js';
+import { softmaxOp } from './softmax.js';
 import { checkShape, formatShape, shapeSize } from './shape.js';
 import { SYMBOL_DISPOSE, type Tensor } from './tensor.js';
 
@@ -36,7 +48,9 @@ export interface MemoryStats {
 
 /**
  * An instance of the xent wasm module: creates tensors in its memory and computes PyTorch's
- * `nn.CrossEntropyLoss` (loss and gradient) on them.
+ * `nn.CrossEntropyLoss` (loss and gradient) on them, in one fused pass
+ * ({@link Xent.crossEntropy}) or decomposed ({@link Xent.logSoftmax}, {@link Xent.nllLoss},
+ * {@link Xent.softmax} and their backward ops).
  *
  * ```ts
  * using xent = await Xent.create();
@@ -125,32 +139,132 @@ export class Xent {
   }
 
   /**
-   * Softmax cross-entropy between `logits` and class-index `target`, with PyTorch's
-   * `nn.CrossEntropyLoss` semantics, and optionally its gradient.
+   * Softmax cross-entropy between `logits` and `target`, with PyTorch's `nn.CrossEntropyLoss`
+   * semantics, and optionally its gradient and per-sample outputs, all in one pass.
    *
-   * Shapes (as in PyTorch): logits `(C)` with target `()` (shape `[]`); `(N, C)` with `(N)`;
-   * `(N, C, d1, ..., dk)` with `(N, d1, ..., dk)`. Targets are integers in `[0, C)` or
-   * `ignoreIndex`.
+   * The target's dtype says what it is (see {@link TargetInput}):
+   *
+   * - **Class indices** (uint8, uint16 or int32), shaped like the loss: logits `(C)` with a
+   *   target `()` (shape `[]`); `(N, C)` with `(N)`; `(N, C, d1, ..., dk)` with
+   *   `(N, d1, ..., dk)`. Targets are integers in `[0, C)` or `ignoreIndex`.
+   * - **Class probabilities** (float32), shaped exactly like the logits. 'mean' divides by
+   *   the number of samples N × d1 × ... × dk (as PyTorch); `ignoreIndex` must then be
+   *   negative (it has no effect) and `confidence` is not available.
+   *
+   * With `layout: 'NHWC'` the class axis of logits of rank ≥ 3 is the last one:
+   * `(N, d1, ..., dk, C)` (and so for probability targets and the gradient); results are
+   * bit-identical to NCHW on the transposed data.
    *
    * Tensors are used in place; plain `{ data, shape }` inputs are copied into scratch memory
    * for the call. Every argument is checked before the kernel runs, so a call that throws has
-   * written nothing.
+   * written nothing (and allocated nothing).
+   *
+   * ```ts
+   * using grad = xent.tensor('float32', logits.shape);
+   * const { loss, lossMap, confidence } = xent.crossEntropy(logits, labels, {
+   *   ignoreIndex: 255, grad, lossMap: true, confidence: true,
+   * });
+   * // ... lossMap.dispose(); confidence.dispose();
+   * ```
    *
    * @param logits - float32 scores (unnormalised log-probabilities).
-   * @param target - uint8, uint16 or int32 class indices.
+   * @param target - uint8, uint16 or int32 class indices, or float32 class probabilities.
    * @param options - see {@link CrossEntropyOptions}.
-   * @returns the loss (a number, or a tensor for `reduction: 'none'`), and the numerator
-   *   `sum` and denominator `weightSum` of the mean.
+   * @returns the loss (a number, or a tensor for `reduction: 'none'`), the numerator `sum`
+   *   and denominator `weightSum` of the mean, and the requested `lossMap` and `confidence`.
    * @throws {@link XentShapeError}, {@link XentDtypeError}, {@link XentOptionError},
    *   {@link XentTargetError}, {@link XentAliasError}, {@link XentForeignTensorError},
    *   {@link XentDisposedError}, {@link XentOutOfMemoryError}.
    */
-  crossEntropy<R extends Reduction = 'mean'>(
-    logits: Float32Input,
-    target: TargetInput,
-    options?: CrossEntropyOptions<R>,
-  ): CrossEntropyResult<R> {
-    return crossEntropy(this.#rt, logits, target, options) as CrossEntropyResult<R>;
+  crossEntropy<
+    R extends Reduction = 'mean',
+    M extends OutputRequest | undefined = undefined,
+    K extends OutputRequest | undefined = undefined,
+  >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): CrossEntropyResult<R, M, K> {
+    return lossOp(this.#rt, 'crossEntropy', logits, target, options) as unknown as CrossEntropyResult<R, M, K>;
+  }
+
+  /**
+   * The negative log-likelihood loss of log-probabilities against class indices, with
+   * PyTorch's `F.nll_loss` semantics, and optionally its gradient (w.r.t. `logProbs`) and the
+   * per-sample losses: `loss_i = -weight[t_i] · logProbs[i, t_i]` (0 when ignored); 'mean'
+   * divides by Σ weight[t_i] over the non-ignored samples.
+   *
+   * With {@link Xent.logSoftmax} it is the decomposition of {@link Xent.crossEntropy} (without
+   * label smoothing): `nllLoss(logSoftmax(x), t)` equals `crossEntropy(x, t)`, and chaining
+   * `logSoftmaxBackward(logProbs, grad)` gives its gradient (up to float32 rounding; the fused
+   * op is faster and rounds less).
+   *
+   * Shapes, targets, layouts and options as in {@link Xent.crossEntropy}, except that targets
+   * are class indices only and there is no `labelSmoothing` or `confidence`.
+   *
+   * @param logProbs - float32 log-probabilities (e.g. the output of {@link Xent.logSoftmax}).
+   * @param target - uint8, uint16 or int32 class indices.
+   * @param options - see {@link NllLossOptions}.
+   * @throws as {@link Xent.crossEntropy}.
+   */
+  nllLoss<R extends Reduction = 'mean', M extends OutputRequest | undefined = undefined>(
+    logProbs: Float32Input,
+    target: IndexTargetInput,
+    options?: NllLossOptions<R, M>,
+  ): LossResult<R, M> {
+    return lossOp(this.#rt, 'nllLoss', logProbs, target, options) as unknown as LossResult<R, M>;
+  }
+
+  /**
+   * `softmax(x)` along `options.dim`, as PyTorch's `F.softmax(x, dim)`:
+   * `exp(x - max) / Σ exp(x - max)`, with NaN in a row giving NaN for the row.
+   *
+   * Any dim: the input is viewed as `[outer, C, inner]` around it. The default dim is 1 for
+   * rank ≥ 2 (the class dim of NCHW logits) and 0 for rank 0 or 1; use `dim: -1` for
+   * channels-last data.
+   *
+   * @param x - float32 input (a Tensor, or plain data that is copied).
+   * @returns `options.out`, or a new float32 tensor of x's shape that the caller disposes.
+   * @throws {@link XentOptionError} for a bad `dim`, {@link XentShapeError} /
+   *   {@link XentDtypeError} for a bad `out`, {@link XentAliasError} when `out` overlaps `x`,
+   *   and the errors of every op for bad tensors.
+   */
+  softmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
+    return softmaxOp(this.#rt, 'softmax', [x], options);
+  }
+
+  /**
+   * `log_softmax(x)` along `options.dim`, as PyTorch's `F.log_softmax(x, dim)`:
+   * `x - max - log Σ exp(x - max)`. Dims, defaults and errors as {@link Xent.softmax}.
+   *
+   * @returns `options.out`, or a new float32 tensor of x's shape that the caller disposes.
+   */
+  logSoftmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
+    return softmaxOp(this.#rt, 'logSoftmax', [x], options);
+  }
+
+  /**
+   * The backward of {@link Xent.softmax}: from its output `y` and the gradient `gradY` of
+   * some loss w.r.t. `y`, the gradient w.r.t. its input, `y · (gradY - Σ gradY · y)` along
+   * `dim` (PyTorch's `_softmax_backward_data`). `dim` must be the forward's.
+   *
+   * @param y - the forward's output (float32).
+   * @param gradY - dLoss/dy, of y's shape.
+   * @returns `options.out`, or a new float32 tensor of y's shape that the caller disposes.
+   * @throws as {@link Xent.softmax}; {@link XentShapeError} when the shapes differ.
+   */
+  softmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
+    return softmaxOp(this.#rt, 'softmaxBackward', [y, gradY], options);
+  }
+
+  /**
+   * The backward of {@link Xent.logSoftmax}: from its output `y` (log-probabilities) and the
+   * gradient `gradY` w.r.t. `y`, the gradient w.r.t. its input, `gradY - exp(y) · Σ gradY`
+   * along `dim` (PyTorch's `_log_softmax_backward_data`). `dim` must be the forward's.
+   *
+   * @param y - the forward's output: float32 log-probabilities (≤ 0).
+   * @param gradY - dLoss/dy, of y's shape (e.g. the `grad` of {@link Xent.nllLoss}).
+   * @returns `options.out`, or a new float32 tensor of y's shape that the caller disposes.
+   * @throws as {@link Xent.softmaxBackward}.
+   */
+  logSoftmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
+    return softmaxOp(this.#rt, 'logSoftmaxBackward', [y, gradY], options);
   }
 
   /** Memory use of this instance. */
