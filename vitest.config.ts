@@ -9,6 +9,9 @@ export default defineConfig({
     // --expose-gc lets test/memory.test.ts check the opt-in FinalizationRegistry (autoFree).
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 60_000,
+    // The JSON report lets .ci/run print one closing "N passed, N failed" line for everything.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test/artifacts/vitest.json' },
     hookTimeout: 60_000,
   },
 });
