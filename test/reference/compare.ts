@@ -93,3 +93,20 @@ export function elementwiseMismatch(actual: ArrayLike<number>, expected: ArrayLi
   }
   return undefined;
 }
+
+/**
+ * Gradient criterion: max|Δ| ≤ 1e-5 · scale, non-finite values in the same places. The scale
+ * is max|expected| — except where every expected gradient is 0, where it is `terms`, the
+ * largest term of the gradient (|dLoss/dlogp|, from the float64 reference), as
+ * crates/xent-kernel/tests/common/mod.rs does: terms that cancel to an exact 0 (C = 1, or a
+ * one-hot probability target equal to the softmax) leave float32 rounding of their own size,
+ * and 1e-5 · 0 would demand an exact 0.
+ */
+export function gradMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number, what = 'grad', rel = 1e-5): string | undefined {
+  let maxAbs = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    if (Number.isFinite(e)) maxAbs = Math.max(maxAbs, Math.abs(e));
+  }
+  return arrayMismatch(actual, expected, rel, what, maxAbs === 0 ? rel * terms : 0);
+}

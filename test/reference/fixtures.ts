@@ -44,3 +44,36 @@ export function loadFixtures(file: string): FixtureFile {
   const raw = JSON.parse(readFileSync(url, 'utf8')) as FixtureFile;
   return { ...raw, cases: raw.cases.map((c) => { const d = decode(c) as FixtureCase; return { ...d, targetKind: d.targetKind ?? 'index' }; }) };
 }
+
+/** A case of test/fixtures/decomposition.json. */
+export interface DecompositionCase {
+  name: string;
+  op: 'softmax' | 'log_softmax' | 'nll_loss';
+  inputShape: number[];
+  input: Num[];
+  dim: number;
+  outputShape: number[];
+  /** softmax / log_softmax: the output tensor; nll_loss: the loss (a number, or per sample for 'none'). */
+  output: Num | Num[];
+  /** The upstream gradient (output's shape; null for nll_loss mean/sum). */
+  gradOutput: Num[] | null;
+  gradInput: Num[];
+  // nll_loss only:
+  targetShape?: number[];
+  target?: number[];
+  weight?: number[] | null;
+  ignoreIndex?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+export interface DecompositionFile {
+  torch: string;
+  generator: string;
+  cases: DecompositionCase[];
+}
+
+export function loadDecomposition(file = 'decomposition.json'): DecompositionFile {
+  const url = new URL(`../fixtures/${file}`, import.meta.url);
+  const raw = JSON.parse(readFileSync(url, 'utf8')) as DecompositionFile;
+  return { ...raw, cases: raw.cases.map((c) => decode(c) as DecompositionCase) };
+}
