@@ -1,20 +1,28 @@
 /**
  * Seeded fuzzing of the published package against the float64 reference: shapes (C 1..40 and
- * sometimes 150; spatial sizes covering every remainder mod 16; empty batches), target dtypes,
- * every option, and value distributions (normal, huge ±1e4, NaN and ±inf now and then), in
- * both builds, which must also agree bit for bit.
+ * sometimes 150; spatial sizes covering every remainder mod 16; empty batches), both target
+ * kinds (class indices in every dtype; probabilities, normalised or not, with zeros and
+ * negative entries), both layouts, every option, the optional loss and confidence maps (new or
+ * given tensors), and value distributions (normal, huge ±1e4, NaN and ±inf now and then), in
+ * both builds, which must agree bit for bit — as must NHWC and NCHW on the transposed data.
+ * A second fuzz covers the decomposition ops (softmax, logSoftmax, their backward, nllLoss)
+ * along any dim.
  *
  * Reproduce a failure with the seed printed in its message:
  *   XENT_FUZZ_SEED=<seed> XENT_FUZZ_CASES=1 npx vitest run test/cross-entropy.fuzz.test.ts
- * (XENT_FUZZ_CASES sets the number of cases, default 3000).
+ * (XENT_FUZZ_CASES sets the number of cases, default 3000; the seed printed is the case's own,
+ * which XENT_FUZZ_SEED=<seed> with XENT_FUZZ_CASES=1 replays as case 0).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { elementwiseMismatch, arrayMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
-import { ReferenceTargetError, referenceCrossEntropy, type Reduction } from './reference/cross-entropy.js';
+import { ReferenceTargetError, classAxis, referenceCrossEntropy, type Layout, type Reduction } from './reference/cross-entropy.js';
+import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from './reference/decomposition.js';
 import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { toNCHW } from './reference/layout.js';
 import { Rng } from './reference/rng.js';
 
-const BASE_SEED = Number(process.env['XENT_FUZZ_SEED'] ?? 0x5eed);
+const ENV_SEED = process.env['XENT_FUZZ_SEED'];
+const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
 const CASES = Number(process.env['XENT_FUZZ_CASES'] ?? 3000);
 const BATCH = 250;
 
@@ -27,13 +35,21 @@ afterAll(() => {
   builds.portable.dispose();
 });
 
-type TargetDtype = 'uint8' | 'uint16' | 'int32';
+type TargetDtype = 'uint8' | 'uint16' | 'int32' | 'float32';
+/** How an optional map is asked for: not at all, `true` (a new tensor) or a given tensor. */
+type MapRequest = 'no' | 'new' | 'tensor';
 
 interface Case {
   seed: number;
+  layout: Layout;
+  /** In `layout`. */
   logitsShape: number[];
+  /** Index targets: (N, d..); probabilities: the logits' shape. */
   targetShape: number[];
+  /** The per-sample shape (N, d..). */
+  lossShape: number[];
   logits: Float32Array;
+  /** Class indices, or probabilities (float32 values) in the logits' layout. */
   target: number[];
   dtype: TargetDtype;
   weight: Float32Array | null;
@@ -44,11 +60,42 @@ interface Case {
   gradOutput: Float32Array | null;
   plain: boolean;
   useOut: boolean;
+  lossMap: MapRequest;
+  confidence: MapRequest;
   dist: string;
 }
 
+/** The seed of case `i` (case 0 of a run with XENT_FUZZ_SEED set is that seed itself). */
 function caseSeed(i: number): number {
+  if (ENV_SEED !== undefined && i === 0) return BASE_SEED >>> 0;
   return (Math.imul(BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+}
+
+function spatialDims(r: Rng, form: string): number[] {
+  // The spatial size covers every remainder mod 16 (tiles of 16 pixels in the kernel).
+  const rem = r.int(0, 15);
+  switch (form) {
+    case 'NCL':
+      return [16 * r.int(0, 3) + rem];
+    case 'NCHW': {
+      const w = r.pick([1, 2, 3, 5, 7, 16, 17, rem || 16]);
+      return [r.chance(0.03) ? 0 : r.int(1, 5), w];
+    }
+    case 'NCDHW':
+      return [r.int(1, 2), r.int(1, 3), r.int(1, 9)];
+    default:
+      return [];
+  }
+}
+
+function logitValues(r: Rng, size: number, dist: string): Float32Array {
+  const sigma = dist === 'wide' ? 30 : dist === 'huge' ? 1e4 : r.pick([0.5, 1, 3]);
+  const logits = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    logits[i] = dist === 'ties' ? r.int(-2, 2) : r.normal() * sigma;
+    if (dist === 'nonfinite' && r.chance(0.02)) logits[i] = r.pick([NaN, Infinity, -Infinity, -Infinity]);
+  }
+  return logits;
 }
 
 function makeCase(seed: number): Case {
@@ -56,57 +103,57 @@ function makeCase(seed: number): Case {
   const C = r.chance(0.04) ? 150 : r.int(1, 40);
   const form = r.pick(['C', 'NC', 'NCL', 'NCL', 'NCHW', 'NCHW', 'NCDHW'] as const);
   const N = r.chance(0.03) ? 0 : r.int(1, 3);
-  // The spatial size covers every remainder mod 16 (tiles of 16 pixels in the kernel).
-  const rem = r.int(0, 15);
-  let spatial: number[];
-  switch (form) {
-    case 'C':
-    case 'NC':
-      spatial = [];
-      break;
-    case 'NCL':
-      spatial = [16 * r.int(0, 3) + rem];
-      break;
-    case 'NCHW': {
-      const w = r.pick([1, 2, 3, 5, 7, 16, 17, rem || 16]);
-      spatial = [r.chance(0.03) ? 0 : r.int(1, 5), w];
-      break;
-    }
-    case 'NCDHW':
-      spatial = [r.int(1, 2), r.int(1, 3), r.int(1, 9)];
-      break;
-  }
-  const logitsShape = form === 'C' ? [C] : [N, C, ...spatial];
-  const targetShape = form === 'C' ? [] : [N, ...spatial];
-  const samples = targetShape.reduce((a, b) => a * b, 1);
+  const spatial = spatialDims(r, form);
+  const layout: Layout = r.chance(0.4) ? 'NHWC' : 'NCHW';
+  const nhwc = layout === 'NHWC' && spatial.length > 0;
+  const logitsShape = form === 'C' ? [C] : nhwc ? [N, ...spatial, C] : [N, C, ...spatial];
+  const lossShape = form === 'C' ? [] : [N, ...spatial];
+  const samples = lossShape.reduce((a, b) => a * b, 1);
   const size = samples * C;
 
   const dist = r.pick(['normal', 'normal', 'normal', 'wide', 'huge', 'nonfinite', 'ties'] as const);
-  const sigma = dist === 'wide' ? 30 : dist === 'huge' ? 1e4 : r.pick([0.5, 1, 3]);
-  const logits = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    logits[i] = dist === 'ties' ? r.int(-2, 2) : r.normal() * sigma;
-    if (dist === 'nonfinite' && r.chance(0.02)) logits[i] = r.pick([NaN, Infinity, -Infinity, -Infinity]);
-  }
+  const logits = logitValues(r, size, dist);
 
-  const dtype = r.pick(['uint8', 'uint16', 'int32'] as const);
-  const maxValue = dtype === 'uint8' ? 255 : dtype === 'uint16' ? 65535 : 2 ** 31 - 1;
+  const dtype = r.chance(0.3) ? 'float32' : r.pick(['uint8', 'uint16', 'int32'] as const);
   let ignoreIndex: number | undefined;
-  const ig = r.int(0, 4);
-  if (ig === 0) ignoreIndex = undefined; // -100
-  else if (ig === 1) ignoreIndex = Math.min(255, maxValue);
-  else if (ig === 2) ignoreIndex = r.int(0, C - 1); // a real class, as PyTorch allows
-  else if (ig === 3) ignoreIndex = dtype === 'int32' ? -1 : maxValue;
-  else ignoreIndex = dtype === 'int32' ? -(2 ** 31) : maxValue;
-  const ignoreValue = ignoreIndex ?? -100;
-  const canIgnore = ignoreValue >= (dtype === 'int32' ? -(2 ** 31) : 0) && ignoreValue <= maxValue;
-  const pIgnore = canIgnore ? r.pick([0, 0.05, 0.3, 1]) : 0;
   const target: number[] = [];
-  for (let i = 0; i < samples; i++) target.push(r.chance(pIgnore) ? ignoreValue : r.int(0, C - 1));
-  if (samples > 0 && r.chance(0.03)) {
-    // An out-of-range target somewhere.
-    const bad = r.pick([C, C + 1, maxValue, ...(dtype === 'int32' ? [-1, -7] : [])].filter((v) => v !== ignoreValue && v <= maxValue));
-    if (bad !== undefined && bad >= C || (bad !== undefined && bad < 0)) target[r.int(0, samples - 1)] = bad;
+  if (dtype === 'float32') {
+    // Probabilities in the logits' layout: softmax rows, one-hot rows, or unnormalised values
+    // with zeros (and now and then negative entries, which PyTorch does not check either).
+    ignoreIndex = r.pick([undefined, -100, -1, -(2 ** 31)]);
+    const style = r.pick(['softmax', 'softmax', 'onehot', 'raw'] as const);
+    const { at } = classAxis(logitsShape, layout);
+    const S = samples / Math.max(N, 1) || 0;
+    const q = new Float32Array(size);
+    for (let b = 0; b < (form === 'C' ? 1 : N); b++) {
+      for (let p = 0; p < (form === 'C' ? 1 : S); p++) {
+        const hot = r.int(0, C - 1);
+        const e = Array.from({ length: C }, () => Math.exp(r.normal() * 2));
+        const se = e.reduce((a, v) => a + v, 0);
+        for (let c = 0; c < C; c++) {
+          q[at(b, c, p)] =
+            style === 'softmax' ? e[c]! / se : style === 'onehot' ? +(c === hot) : r.chance(0.3) ? 0 : r.chance(0.05) ? -r.next() : r.next() * 2;
+        }
+      }
+    }
+    target.push(...q);
+  } else {
+    const maxValue = dtype === 'uint8' ? 255 : dtype === 'uint16' ? 65535 : 2 ** 31 - 1;
+    const ig = r.int(0, 4);
+    if (ig === 0) ignoreIndex = undefined; // -100
+    else if (ig === 1) ignoreIndex = Math.min(255, maxValue);
+    else if (ig === 2) ignoreIndex = r.int(0, C - 1); // a real class, as PyTorch allows
+    else if (ig === 3) ignoreIndex = dtype === 'int32' ? -1 : maxValue;
+    else ignoreIndex = dtype === 'int32' ? -(2 ** 31) : maxValue;
+    const ignoreValue = ignoreIndex ?? -100;
+    const canIgnore = ignoreValue >= (dtype === 'int32' ? -(2 ** 31) : 0) && ignoreValue <= maxValue;
+    const pIgnore = canIgnore ? r.pick([0, 0.05, 0.3, 1]) : 0;
+    for (let i = 0; i < samples; i++) target.push(r.chance(pIgnore) ? ignoreValue : r.int(0, C - 1));
+    if (samples > 0 && r.chance(0.03)) {
+      // An out-of-range target somewhere.
+      const bad = r.pick([C, C + 1, maxValue, ...(dtype === 'int32' ? [-1, -7] : [])].filter((v) => v !== ignoreValue && v <= maxValue));
+      if ((bad !== undefined && bad >= C) || (bad !== undefined && bad < 0)) target[r.int(0, samples - 1)] = bad;
+    }
   }
 
   let weight: Float32Array | null = null;
@@ -122,10 +169,13 @@ function makeCase(seed: number): Case {
     gradOutput = new Float32Array(samples);
     for (let i = 0; i < samples; i++) gradOutput[i] = r.normal();
   }
+  const maps = ['no', 'no', 'new', 'tensor'] as const;
   return {
     seed,
+    layout,
     logitsShape,
-    targetShape,
+    targetShape: dtype === 'float32' ? logitsShape : lossShape,
+    lossShape,
     logits,
     target,
     dtype,
@@ -137,19 +187,21 @@ function makeCase(seed: number): Case {
     gradOutput,
     plain: r.chance(0.3),
     useOut: r.chance(0.5),
+    lossMap: r.pick(maps),
+    confidence: dtype === 'float32' ? 'no' : r.pick(maps),
     dist,
   };
 }
 
 function describeCase(k: Case): string {
   return (
-    `seed ${k.seed} (XENT_FUZZ_SEED=${BASE_SEED}): logits ${JSON.stringify(k.logitsShape)} ${k.dist}, ${k.dtype} target, ` +
-    `reduction ${k.reduction}, ε=${k.labelSmoothing}, ignoreIndex=${k.ignoreIndex}, weight=${k.weight ? 'yes' : 'no'}, ` +
-    `grad=${k.wantGrad}, ${k.plain ? 'plain inputs' : 'tensors'}`
+    `seed ${k.seed} (rerun: XENT_FUZZ_SEED=${k.seed} XENT_FUZZ_CASES=1): logits ${JSON.stringify(k.logitsShape)} ${k.layout} ${k.dist}, ` +
+    `${k.dtype} target, reduction ${k.reduction}, ε=${k.labelSmoothing}, ignoreIndex=${k.ignoreIndex}, weight=${k.weight ? 'yes' : 'no'}, ` +
+    `grad=${k.wantGrad}, lossMap=${k.lossMap}, confidence=${k.confidence}, ${k.plain ? 'plain inputs' : 'tensors'}`
   );
 }
 
-const ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array } as const;
+const ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array, float32: Float32Array } as const;
 
 interface Outcome {
   error?: unknown;
@@ -158,35 +210,77 @@ interface Outcome {
   sum?: number;
   weightSum?: number;
   grad?: Float32Array;
+  lossMap?: Float32Array;
+  confidence?: Float32Array;
 }
 
-function runKernel(x: Xent, k: Case): Outcome {
-  const tdata = ARRAYS[k.dtype].from(k.target);
+/**
+ * Runs a case. With `transposed`, an NHWC case runs as NCHW on the transposed data (and its
+ * gradient is transposed back to NHWC): it must give the same bits.
+ */
+function runKernel(x: Xent, k: Case, transposed = false): Outcome {
   const live: lib.Tensor[] = [];
   const keep = <T extends lib.Tensor>(t: T): T => (live.push(t), t);
+  const nchwShape = k.layout === 'NHWC' && k.logitsShape.length >= 3 ? [k.logitsShape[0]!, k.logitsShape.at(-1)!, ...k.logitsShape.slice(1, -1)] : k.logitsShape;
+  const tr = transposed && nchwShape !== k.logitsShape;
+  const toNchw = (a: Float32Array) => {
+    // NHWC data (of NCHW shape nchwShape) → NCHW
+    return tr ? toNCHW(a, nchwShape) : a;
+  };
+  const fromNchw = (a: Float32Array) => {
+    if (!tr) return a;
+    const [N, C] = nchwShape as [number, number];
+    const S = a.length / Math.max(N * C, 1);
+    const out = new Float32Array(a.length);
+    for (let b = 0; b < N; b++) for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * S + p) * C + c] = a[(b * C + c) * S + p]!;
+    return out;
+  };
+  const shape = tr ? nchwShape : k.logitsShape;
+  const layout = tr ? 'NCHW' : k.layout;
+  const tdata = k.dtype === 'float32' ? toNchw(Float32Array.from(k.target)) : ARRAYS[k.dtype].from(k.target);
+  const tshape = k.dtype === 'float32' ? shape : k.targetShape;
+  const logitsData = toNchw(k.logits);
   try {
-    const logits = k.plain ? { data: k.logits, shape: k.logitsShape } : keep(x.tensorFrom(k.logits, k.logitsShape));
-    const target = k.plain ? { data: tdata, shape: k.targetShape } : keep(x.tensorFrom(tdata, k.targetShape));
-    const grad = k.wantGrad ? keep(x.tensor('float32', k.logitsShape)) : undefined;
+    const logits = k.plain ? { data: logitsData, shape } : keep(x.tensorFrom(logitsData, shape));
+    const target = k.plain ? { data: tdata, shape: tshape } : keep(x.tensorFrom(tdata as Float32Array, tshape));
+    const grad = k.wantGrad ? keep(x.tensor('float32', shape)) : undefined;
     const weight = k.weight ? (k.plain ? k.weight : keep(x.tensorFrom(k.weight))) : undefined;
-    const gradOutput = k.gradOutput ? (k.plain ? { data: k.gradOutput, shape: k.targetShape } : keep(x.tensorFrom(k.gradOutput, k.targetShape))) : undefined;
-    const out = k.reduction === 'none' && k.useOut ? keep(x.tensor('float32', k.targetShape)) : undefined;
-    const r = x.crossEntropy(logits, target, {
+    const gradOutput = k.gradOutput ? (k.plain ? { data: k.gradOutput, shape: k.lossShape } : keep(x.tensorFrom(k.gradOutput, k.lossShape))) : undefined;
+    const out = k.reduction === 'none' && k.useOut ? keep(x.tensor('float32', k.lossShape)) : undefined;
+    const map = (m: MapRequest) => (m === 'no' ? undefined : m === 'new' ? true : keep(x.tensor('float32', k.lossShape)));
+    const lossMap = map(k.lossMap);
+    const confidence = map(k.confidence);
+    const r = x.crossEntropy(logits, target as lib.TargetInput, {
       weight,
       ignoreIndex: k.ignoreIndex,
       reduction: k.reduction,
       labelSmoothing: k.labelSmoothing,
       grad,
       gradOutput,
-      out,
+      // A given lossMap tensor is the destination of 'none' (then out must be the same or absent).
+      out: out && lossMap instanceof lib.Tensor ? lossMap : out,
+      layout,
+      lossMap,
+      confidence,
     });
-    const o: Outcome = { sum: r.sum, weightSum: r.weightSum, grad: grad?.toArray() };
+    const o: Outcome = { sum: r.sum, weightSum: r.weightSum, grad: grad && fromNchw(grad.toArray()) };
     if (typeof r.loss === 'number') o.loss = r.loss;
     else {
-      if (out && r.loss !== out) throw new Error('options.out was not returned as the loss');
+      if (out && !(lossMap instanceof lib.Tensor) && r.loss !== out) throw new Error('options.out was not returned as the loss');
       o.losses = r.loss.toArray();
-      if (!out) r.loss.dispose();
     }
+    for (const [name, req, got] of [['lossMap', lossMap, r.lossMap], ['confidence', confidence, r.confidence]] as const) {
+      if (req === undefined) {
+        if (got !== undefined) throw new Error(`${name} was returned without being asked for`);
+        continue;
+      }
+      if (!(got instanceof lib.Tensor)) throw new Error(`${name} was asked for but not returned`);
+      if (req instanceof lib.Tensor && got !== req) throw new Error(`the given ${name} tensor was not returned`);
+      if (name === 'lossMap' && typeof r.loss !== 'number' && got !== r.loss) throw new Error("'none': lossMap is not the loss tensor");
+      o[name] = got.toArray();
+      if (req === true && !(name === 'lossMap' && got === r.loss)) keep(got);
+    }
+    if (typeof r.loss !== 'number' && !out && !(lossMap instanceof lib.Tensor)) keep(r.loss);
     return o;
   } catch (error) {
     return { error };
@@ -196,24 +290,36 @@ function runKernel(x: Xent, k: Case): Outcome {
 }
 
 /**
- * An absolute floor for the gradient tolerance: a few float32 ulps of the largest term that the
- * kernel adds up per element, |g_i| · ((1 − ε) w[t] + ε/C · Σw). When the terms cancel (C = 1,
- * or p ≈ one-hot), the exact gradient is ~0 and 1e-5 · max|grad| alone would demand more than
- * float32 can give. The fixtures use the plain 1e-5 · max|grad| criterion.
+ * An absolute floor for the gradient tolerance: a few float32 ulps of the largest sum of the
+ * terms that the kernel adds up per element — |g| · ((1 − ε) w[t] + ε/C · Σw) for class
+ * indices, |g| · Σ_c |w[c] q'[c]| for probabilities. When the terms cancel (C = 1, or p ≈ the
+ * target), the exact gradient is ~0 and 1e-5 · max|grad| alone would demand more than float32
+ * can give. The fixtures use the plain 1e-5 · max|grad| criterion.
  */
 function gradFloor(k: Case, W: number): number {
-  const C = k.logitsShape.length === 1 ? k.logitsShape[0]! : k.logitsShape[1]!;
+  const { N, C, S, at } = classAxis(k.logitsShape, k.layout);
   const eps = k.labelSmoothing;
   const w = (c: number) => (k.weight ? k.weight[c]! : 1);
   let wAll = 0;
   for (let c = 0; c < C; c++) wAll += Math.abs(w(c));
   let scale = 0;
-  k.target.forEach((t, i) => {
-    if (t === (k.ignoreIndex ?? -100)) return;
-    const g = k.reduction === 'mean' ? 1 / W : k.reduction === 'sum' ? 1 : k.gradOutput![i]!;
-    const term = Math.abs(g) * ((1 - eps) * Math.abs(w(t)) + (eps / C) * wAll);
-    if (Number.isFinite(term)) scale = Math.max(scale, term);
-  });
+  for (let b = 0; b < N; b++) {
+    for (let p = 0; p < S; p++) {
+      const i = b * S + p;
+      let term: number;
+      const g = k.reduction === 'mean' ? 1 / W : k.reduction === 'sum' ? 1 : k.gradOutput![i]!;
+      if (k.dtype === 'float32') {
+        let s = 0;
+        for (let c = 0; c < C; c++) s += Math.abs(w(c) * (eps > 0 ? k.target[at(b, c, p)]! * (1 - eps) + eps / C : k.target[at(b, c, p)]!));
+        term = Math.abs(g) * s;
+      } else {
+        const t = k.target[i]!;
+        if (t === (k.ignoreIndex ?? -100)) continue;
+        term = Math.abs(g) * ((1 - eps) * Math.abs(w(t)) + (eps / C) * wAll);
+      }
+      if (Number.isFinite(term)) scale = Math.max(scale, term);
+    }
+  }
   return 8 * 2 ** -24 * scale;
 }
 
@@ -225,11 +331,13 @@ function check(k: Case): string | undefined {
       logits: k.logits,
       logitsShape: k.logitsShape,
       target: k.target,
+      targetKind: k.dtype === 'float32' ? 'prob' : 'index',
       weight: k.weight,
       ignoreIndex: k.ignoreIndex,
       reduction: k.reduction,
       labelSmoothing: k.labelSmoothing,
       gradOutput: k.gradOutput,
+      layout: k.layout,
     });
   } catch (e) {
     if (!(e instanceof ReferenceTargetError)) throw e;
@@ -259,20 +367,41 @@ function check(k: Case): string | undefined {
       const m = arrayMismatch(o.grad, r.grad, 1e-5, 'grad', gradFloor(k, r.weightSum));
       if (m) return fail(m);
     }
+    if (o.lossMap) {
+      const m = elementwiseMismatch(o.lossMap, r.losses, 2e-6, 'lossMap');
+      if (m) return fail(m);
+    }
+    if (o.confidence) {
+      const m = elementwiseMismatch(o.confidence, r.confidence!, 2e-6, 'confidence');
+      if (m) return fail(m);
+    }
   }
   if (!refError) {
     const s = outs.simd;
-    const p = outs.portable;
-    if (!sameBits(s.loss ?? 0, p.loss ?? 0) || !sameBits(s.sum!, p.sum!) || !sameBits(s.weightSum!, p.weightSum!)) {
-      return `SIMD and portable builds differ: loss ${s.loss} vs ${p.loss}, sum ${s.sum} vs ${p.sum}`;
+    const diff = (a: Outcome, b: Outcome, what: string): string | undefined => {
+      if (!sameBits(a.loss ?? 0, b.loss ?? 0) || !sameBits(a.sum!, b.sum!) || !sameBits(a.weightSum!, b.weightSum!)) {
+        return `${what} differ: loss ${a.loss} vs ${b.loss}, sum ${a.sum} vs ${b.sum}`;
+      }
+      for (const f of ['losses', 'grad', 'lossMap', 'confidence'] as const) {
+        const [p, q] = [a[f], b[f]];
+        if ((p === undefined) !== (q === undefined)) return `${what}: ${f} in one run only`;
+        if (p && firstBitDifference(p, q!) !== -1) return `${what}: ${f} differ at ${firstBitDifference(p, q!)}`;
+      }
+      return undefined;
+    };
+    const m = diff(s, outs.portable, 'SIMD and portable builds');
+    if (m) return m;
+    if (k.layout === 'NHWC' && k.logitsShape.length >= 3) {
+      const t = runKernel(builds.simd, k, true);
+      if (t.error) return `NCHW on the transposed data: unexpected error ${String(t.error)}`;
+      const m2 = diff(t, s, 'NCHW on the transposed data and NHWC');
+      if (m2) return m2;
     }
-    if (s.losses && firstBitDifference(s.losses, p.losses!) !== -1) return `SIMD and portable loss maps differ at ${firstBitDifference(s.losses, p.losses!)}`;
-    if (s.grad && firstBitDifference(s.grad, p.grad!) !== -1) return `SIMD and portable grads differ at ${firstBitDifference(s.grad, p.grad!)}`;
   }
   return undefined;
 }
 
-describe(`fuzz against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CASES} cases)`, () => {
+describe(`fuzz crossEntropy against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CASES} cases)`, () => {
   for (let start = 0; start < CASES; start += BATCH) {
     const end = Math.min(CASES, start + BATCH);
     it(`cases ${start}..${end - 1}`, () => {
@@ -281,6 +410,178 @@ describe(`fuzz against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CAS
         const k = makeCase(caseSeed(i));
         const m = check(k);
         if (m) failures.push(`case ${i}, ${describeCase(k)}\n    ${m}`);
+      }
+      for (const t of [builds.simd, builds.portable]) expect(t.memoryStats().liveTensors).toBe(0);
+      expect(failures, failures.join('\n')).toEqual([]);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The decomposition ops.
+
+interface OpCase {
+  seed: number;
+  op: 'softmax' | 'logSoftmax' | 'nllLoss';
+  shape: number[];
+  /** softmax ops: any dim (negative sometimes); nllLoss: layout. */
+  dim: number;
+  layout: Layout;
+  x: Float32Array;
+  gy: Float32Array;
+  target: number[];
+  weight: Float32Array | null;
+  ignoreIndex: number | undefined;
+  reduction: Reduction;
+  dist: string;
+}
+
+function makeOpCase(seed: number): OpCase {
+  const r = new Rng(seed ^ 0x0b5); // not the same stream as makeCase(seed)
+  const op = r.pick(['softmax', 'logSoftmax', 'nllLoss'] as const);
+  const dist = r.pick(['normal', 'normal', 'wide', 'huge', 'nonfinite', 'ties'] as const);
+  const layout: Layout = r.chance(0.4) ? 'NHWC' : 'NCHW';
+  let shape: number[];
+  let dim = 0;
+  if (op === 'nllLoss') {
+    const C = r.int(1, 40);
+    const form = r.pick(['C', 'NC', 'NCL', 'NCHW', 'NCDHW'] as const);
+    const N = r.chance(0.03) ? 0 : r.int(1, 3);
+    const spatial = spatialDims(r, form);
+    shape = form === 'C' ? [C] : layout === 'NHWC' && spatial.length ? [N, ...spatial, C] : [N, C, ...spatial];
+  } else {
+    const rank = r.int(0, 4);
+    shape = Array.from({ length: rank }, () => (r.chance(0.1) ? r.int(16, 40) : r.int(1, 7)));
+    if (rank > 0 && r.chance(0.02)) shape[r.int(0, rank - 1)] = 0;
+    dim = rank === 0 ? r.pick([0, -1]) : r.int(-rank, rank - 1);
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  let x = logitValues(r, size, dist);
+  const target: number[] = [];
+  let ignoreIndex: number | undefined;
+  if (op === 'nllLoss') {
+    // Log-probabilities, as nll_loss expects (any float32 values are accepted).
+    const { N, C, S, at } = classAxis(shape, layout);
+    if (r.chance(0.8)) {
+      const lp = new Float32Array(size);
+      const row = new Float64Array(C);
+      for (let b = 0; b < N; b++) {
+        for (let p = 0; p < S; p++) {
+          for (let c = 0; c < C; c++) row[c] = x[at(b, c, p)]!;
+          const y = referenceSoftmax(row, [C], 0, true);
+          for (let c = 0; c < C; c++) lp[at(b, c, p)] = y[c]!;
+        }
+      }
+      x = lp;
+    }
+    ignoreIndex = r.pick([undefined, 255, r.int(0, C - 1), -1]);
+    const pIgnore = r.pick([0, 0.1, 1]);
+    const samples = N * S;
+    for (let i = 0; i < samples; i++) target.push(r.chance(pIgnore) ? (ignoreIndex ?? -100) : r.int(0, C - 1));
+  }
+  const C = op === 'nllLoss' ? classAxis(shape, layout).C : 0;
+  let weight: Float32Array | null = null;
+  if (op === 'nllLoss' && r.chance(0.4)) weight = Float32Array.from({ length: C }, () => (r.chance(0.1) ? 0 : r.next() * 3));
+  const reduction = r.pick(['mean', 'sum', 'none'] as const);
+  const gsize = op === 'nllLoss' ? target.length : size;
+  const gy = Float32Array.from({ length: gsize }, () => r.normal());
+  return { seed, op, shape, dim, layout, x, gy, target, weight, ignoreIndex, reduction, dist };
+}
+
+function describeOpCase(k: OpCase): string {
+  return (
+    `seed ${k.seed} (rerun: XENT_FUZZ_SEED=${k.seed} XENT_FUZZ_CASES=1): ${k.op} ${JSON.stringify(k.shape)} ${k.dist}` +
+    (k.op === 'nllLoss' ? ` ${k.layout} ${k.reduction} ignoreIndex=${k.ignoreIndex} weight=${k.weight ? 'yes' : 'no'}` : ` dim ${k.dim}`)
+  );
+}
+
+interface OpOutcome {
+  error?: unknown;
+  y?: Float32Array;
+  gx?: Float32Array;
+  loss?: number;
+  losses?: Float32Array;
+  sum?: number;
+  weightSum?: number;
+}
+
+function runOp(x: Xent, k: OpCase): OpOutcome {
+  try {
+    if (k.op === 'nllLoss') {
+      using logp = x.tensorFrom(k.x, k.shape);
+      using grad = x.tensor('float32', k.shape);
+      // Class-index targets: the shape without the class dim.
+      const tshape = k.shape.length === 1 ? [] : k.shape.filter((_, i) => i !== (k.layout === 'NHWC' && k.shape.length >= 3 ? k.shape.length - 1 : 1));
+      const r = x.nllLoss(logp, { data: Int32Array.from(k.target), shape: tshape }, {
+        weight: k.weight ?? undefined,
+        ignoreIndex: k.ignoreIndex,
+        reduction: k.reduction,
+        layout: k.layout,
+        grad,
+        gradOutput: k.reduction === 'none' ? { data: k.gy, shape: tshape } : undefined,
+        lossMap: true,
+      });
+      const losses = r.lossMap.toArray();
+      r.lossMap.dispose();
+      return { loss: typeof r.loss === 'number' ? r.loss : undefined, losses, sum: r.sum, weightSum: r.weightSum, gx: grad.toArray() };
+    }
+    const log = k.op === 'logSoftmax';
+    using input = x.tensorFrom(k.x, k.shape);
+    using y = log ? x.logSoftmax(input, { dim: k.dim }) : x.softmax(input, { dim: k.dim });
+    using gx = log ? x.logSoftmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim }) : x.softmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim });
+    return { y: y.toArray(), gx: gx.toArray() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function checkOp(k: OpCase): string | undefined {
+  const outs = { simd: runOp(builds.simd, k), portable: runOp(builds.portable, k) };
+  for (const [build, o] of Object.entries(outs)) {
+    const fail = (m: string) => `${build}: ${m}`;
+    if (o.error) return fail(`unexpected error ${String(o.error)}`);
+    if (k.op === 'nllLoss') {
+      const r = referenceNllLoss({ logp: k.x, shape: k.shape, target: k.target, weight: k.weight, ignoreIndex: k.ignoreIndex, reduction: k.reduction, gradOutput: k.gy, layout: k.layout });
+      const m =
+        (k.reduction === 'none' ? undefined : lossMismatch(o.loss!, r.loss)) ??
+        elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map') ??
+        lossMismatch(o.sum!, r.sum) ??
+        lossMismatch(o.weightSum!, r.weightSum, 1e-6) ??
+        arrayMismatch(o.gx!, r.grad!, 1e-5, 'grad', 8 * 2 ** -24 * r.gradTerms);
+      if (m) return fail(m);
+      continue;
+    }
+    const log = k.op === 'logSoftmax';
+    const dim = k.shape.length === 0 ? 0 : k.dim;
+    const y = referenceSoftmax(k.x, k.shape, dim, log);
+    // The backward from the kernel's own forward output: its float32 rounding is the input.
+    const gx = referenceSoftmaxBackward(o.y!, k.gy, k.shape, dim, log);
+    let terms = 0;
+    for (const v of k.gy) terms = Math.max(terms, Math.abs(v));
+    const m = elementwiseMismatch(o.y!, y, 2e-6, 'output') ?? arrayMismatch(o.gx!, gx, 1e-5, 'gradInput', 8 * 2 ** -24 * terms);
+    if (m) return fail(m);
+  }
+  for (const f of ['y', 'gx', 'losses'] as const) {
+    const [p, q] = [outs.simd[f], outs.portable[f]];
+    if (p && firstBitDifference(p, q!) !== -1) return `SIMD and portable builds: ${f} differ at ${firstBitDifference(p, q!)}`;
+  }
+  if (!sameBits(outs.simd.loss ?? 0, outs.portable.loss ?? 0) || !sameBits(outs.simd.sum ?? 0, outs.portable.sum ?? 0)) {
+    return `SIMD and portable builds: loss ${outs.simd.loss} vs ${outs.portable.loss}`;
+  }
+  return undefined;
+}
+
+const OP_CASES = Math.ceil(CASES / 3);
+
+describe(`fuzz softmax, logSoftmax, their backward and nllLoss against the float64 references (XENT_FUZZ_SEED=${BASE_SEED}, ${OP_CASES} cases)`, () => {
+  for (let start = 0; start < OP_CASES; start += BATCH) {
+    const end = Math.min(OP_CASES, start + BATCH);
+    it(`cases ${start}..${end - 1}`, () => {
+      const failures: string[] = [];
+      for (let i = start; i < end && failures.length < 5; i++) {
+        const k = makeOpCase(caseSeed(i));
+        const m = checkOp(k);
+        if (m) failures.push(`case ${i}, ${describeOpCase(k)}\n    ${m}`);
       }
       for (const t of [builds.simd, builds.portable]) expect(t.memoryStats().liveTensors).toBe(0);
       expect(failures, failures.join('\n')).toEqual([]);

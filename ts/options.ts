@@ -49,7 +49,7 @@ export type ProbTargetInput = Float32Input;
  * A target that fits neither (e.g. an int32 target of the logits' shape, or a float32 target
  * of the class-index shape) is an error that names both readings.
  */
-export type TargetInput = IndexTargetInput | ProbTargetInput;
+export type TargetInput = IndexTargetInput | ProbTargetInput | Tensor<TargetDType | 'float32'>;
 
 /**
  * Where the class axis is, for logits of rank ≥ 3 (and their gradient and probability targets):
