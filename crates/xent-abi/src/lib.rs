@@ -10,8 +10,9 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{
-    cross_entropy, nll_loss, softmax, softmax_backward, CrossEntropyArgs, CrossEntropyResult,
-    Error, Labels, Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
+    cross_entropy, cross_entropy_range, nll_loss, softmax, softmax_backward, weight_sum,
+    CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels, Layout, Outputs, Pred,
+    Reduction, Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -135,6 +136,118 @@ pub unsafe extern "C" fn xent_score(
     )
 }
 
+/// The first half of a split (multi-threaded) [`xent_cross_entropy`]: the same arguments,
+/// checks them all (every label included) and writes the denominator of 'mean' to `out[2]`.
+/// Then any number of [`xent_cross_entropy_range`] calls, one per thread, cover the samples.
+/// Returns a [`Status`]; writes nothing else.
+///
+/// # Safety
+/// As [`xent_cross_entropy`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_cross_entropy_weight_sum(
+    logits: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    reduction: u32,
+    label_smoothing: f32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    loss_map: *mut f32,
+    confidence: *mut f32,
+    out: *mut f64,
+) -> u32 {
+    let kernel = |a: &CrossEntropyArgs, o: Outputs| {
+        weight_sum(a, &o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
+    };
+    loss_call(
+        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
+        label_smoothing, grad, grad_output, loss_map, confidence, out,
+    )
+}
+
+/// The second half of a split [`xent_cross_entropy`]: samples `lo .. hi` of the `n*s`, with
+/// `weight_sum` from [`xent_cross_entropy_weight_sum`]; their losses are added to the
+/// [`ExactSum`] at `acc` (see [`xent_exact_sum_size`]). Disjoint ranges may run at the same
+/// time on the same buffers (threads sharing the memory); merged, the sums give the same bits
+/// as one call. `out` as in [`xent_cross_entropy`] (only the status fields are meaningful).
+///
+/// # Safety
+/// As [`xent_cross_entropy`]; `acc` must point to an initialised [`ExactSum`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_cross_entropy_range(
+    logits: *const f32,
+    target: *const u8,
+    target_kind: u32,
+    n: u32,
+    c: u32,
+    s: u32,
+    layout: u32,
+    weight: *const f32,
+    ignore_index: i32,
+    reduction: u32,
+    label_smoothing: f32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    loss_map: *mut f32,
+    confidence: *mut f32,
+    weight_sum: f64,
+    lo: u32,
+    hi: u32,
+    acc: *mut ExactSum,
+    out: *mut f64,
+) -> u32 {
+    if acc.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let kernel = |a: &CrossEntropyArgs, o: Outputs| {
+        cross_entropy_range(a, o, weight_sum, lo as usize, hi as usize, &mut *acc)
+            .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
+    };
+    loss_call(
+        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
+        label_smoothing, grad, grad_output, loss_map, confidence, out,
+    )
+}
+
+/// Bytes of an [`ExactSum`] (allocate with 8-byte alignment).
+#[no_mangle]
+pub extern "C" fn xent_exact_sum_size() -> u32 {
+    core::mem::size_of::<ExactSum>() as u32
+}
+
+/// Initialises the [`ExactSum`] at `p` to zero.
+///
+/// # Safety
+/// `p` must point to [`xent_exact_sum_size`] writable bytes, 8-byte aligned.
+#[no_mangle]
+pub unsafe extern "C" fn xent_exact_sum_clear(p: *mut ExactSum) {
+    p.write(ExactSum::default());
+}
+
+/// Adds the [`ExactSum`] at `src` into the one at `dst`, exactly.
+///
+/// # Safety
+/// Both must be initialised [`ExactSum`]s.
+#[no_mangle]
+pub unsafe extern "C" fn xent_exact_sum_merge(dst: *mut ExactSum, src: *const ExactSum) {
+    (*dst).merge(&*src);
+}
+
+/// The value of the [`ExactSum`] at `p`, correctly rounded to f64.
+///
+/// # Safety
+/// `p` must be an initialised [`ExactSum`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_exact_sum_value(p: *const ExactSum) -> f64 {
+    (*p).value()
+}
+
 /// The prediction outputs of [`xent_score`].
 #[derive(Default)]
 struct Extra<'a> {
@@ -143,12 +256,11 @@ struct Extra<'a> {
     confusion: Option<&'a mut [f64]>,
 }
 
-type LossKernel = fn(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>;
 
 /// Decodes the raw arguments shared by the loss exports, runs `kernel`, writes `out`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn loss_call(
-    kernel: LossKernel,
+    kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
     logits: *const f32,
     target: *const u8,
     target_kind: u32,
@@ -175,7 +287,7 @@ unsafe fn loss_call(
 /// [`loss_call`] with the prediction outputs.
 #[allow(clippy::too_many_arguments)]
 unsafe fn loss_call_with(
-    kernel: LossKernel,
+    kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
     logits: *const f32,
     target: *const u8,
     target_kind: u32,

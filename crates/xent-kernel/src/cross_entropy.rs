@@ -123,10 +123,68 @@ pub fn cross_entropy_with<L: F32x4>(
     args: &CrossEntropyArgs,
     out: Outputs,
 ) -> Result<CrossEntropyResult, Error> {
+    let weight_sum = weight_sum(args, &out)?;
+    let mut acc = ExactSum::default();
+    // SAFETY: `weight_sum` validated the lengths and every label.
+    unsafe { run_range::<L>(args, out, weight_sum, 0, args.n * args.s, &mut acc) };
+    Ok(reduce(args, acc.value(), weight_sum))
+}
+
+/// [`cross_entropy_range_with`] on this build's lanes ([`Native`]).
+pub fn cross_entropy_range(
+    args: &CrossEntropyArgs,
+    out: Outputs,
+    weight_sum: f64,
+    lo: usize,
+    hi: usize,
+    acc: &mut ExactSum,
+) -> Result<(), Error> {
+    cross_entropy_range_with::<Native>(args, out, weight_sum, lo, hi, acc)
+}
+
+/// The first half of a split call (for threads): checks every length and option of `args` and
+/// `out`, and every label, and returns the denominator of 'mean' (see
+/// [`CrossEntropyResult::weight_sum`]). Writes nothing.
+pub fn weight_sum(args: &CrossEntropyArgs, out: &Outputs) -> Result<f64, Error> {
+    check(args, out)?;
+    match args.target {
+        Target::Index(l) => l.validate(args.c, args.ignore_index as i64, args.weight),
+        Target::Prob(_) => Ok((args.n * args.s) as f64),
+    }
+}
+
+/// The second half of a split call: computes samples `lo .. hi` of the `n * s` (flat index
+/// into `[n, s]`), writes their outputs and adds their losses to `acc`. `weight_sum` is what
+/// [`weight_sum`] returned for the same `args`. Threads may run disjoint ranges at the same
+/// time on the same buffers, then merge their `acc`: the result is bit-identical to one call,
+/// whatever the split (each sample's arithmetic does not depend on its neighbours, and
+/// [`ExactSum`] does not depend on the order). Checks the lengths and the labels of its range
+/// again, so it is safe on its own; on error nothing has been written.
+pub fn cross_entropy_range_with<L: F32x4>(
+    args: &CrossEntropyArgs,
+    out: Outputs,
+    weight_sum: f64,
+    lo: usize,
+    hi: usize,
+    acc: &mut ExactSum,
+) -> Result<(), Error> {
+    check(args, &out)?;
+    if lo > hi || hi > args.n * args.s {
+        return Err(Error::BadArgument);
+    }
+    if let Target::Index(l) = args.target {
+        l.range(lo, hi).validate(args.c, args.ignore_index as i64, None)?;
+    }
+    // SAFETY: lengths checked, labels of the range checked.
+    unsafe { run_range::<L>(args, out, weight_sum, lo, hi, acc) };
+    Ok(())
+}
+
+/// Checks every length and option of `args` and `out` (not the labels).
+fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
     let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
     let none = args.reduction == Reduction::None;
-    let eps = args.label_smoothing;
     let map_ok = |b: &Option<&mut [f32]>| b.as_ref().map_or(true, |l| l.len() == n * s);
     let ok = c >= 1
         && args.logits.len() == len
@@ -153,15 +211,40 @@ pub fn cross_entropy_with<L: F32x4>(
             Some(go) => none && go.len() == n * s,
             None => !(none && out.grad.is_some()),
         }
-        && (0.0..=1.0).contains(&eps);
-    if !ok {
-        return Err(Error::BadArgument);
+        && (0.0..=1.0).contains(&args.label_smoothing);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadArgument)
     }
-    let weight_sum = match args.target {
-        Target::Index(l) => l.validate(c, args.ignore_index as i64, args.weight)?,
-        Target::Prob(_) => (n * s) as f64,
-    };
+}
 
+/// The reduced loss from the exact sum and the weight sum (see [`CrossEntropyResult`]).
+pub fn reduce(args: &CrossEntropyArgs, sum: f64, weight_sum: f64) -> CrossEntropyResult {
+    let loss = match args.reduction {
+        // PyTorch divides the nll and the smoothing sums separately: with a zero weight sum the
+        // nll term is 0/0 = NaN whatever the smoothing term is.
+        Reduction::Mean if weight_sum == 0.0 && matches!(args.target, Target::Index(_)) => f64::NAN,
+        Reduction::Mean => sum / weight_sum,
+        _ => sum,
+    };
+    CrossEntropyResult { loss, sum, weight_sum }
+}
+
+/// Runs the tiles of samples `lo .. hi`.
+///
+/// # Safety
+/// Every length in `args` and `out` must be consistent, and every label of the range valid.
+unsafe fn run_range<L: F32x4>(
+    args: &CrossEntropyArgs,
+    out: Outputs,
+    weight_sum: f64,
+    lo: usize,
+    hi: usize,
+    acc: &mut ExactSum,
+) {
+    let CrossEntropyArgs { c, s, .. } = *args;
+    let eps = args.label_smoothing;
     let (cs, ps) = tile::strides(args.layout, c, s);
     let null = core::ptr::null_mut;
     let (pred_u8, pred_u16): (*mut u8, *mut u16) = match out.pred {
@@ -200,26 +283,12 @@ pub fn cross_entropy_with<L: F32x4>(
             _ => 1.0,
         },
     };
-    let mut acc = ExactSum::default();
-    // SAFETY: every buffer length was checked above against n, c, s, and every label is in
-    // [0, c) or the ignore index, so every access below is inside its buffer.
-    unsafe {
-        match (args.layout, k.grad.is_null()) {
-            (Layout::Nchw, true) => run::<L, false, true>(&k, n, &mut acc),
-            (Layout::Nchw, false) => run::<L, true, true>(&k, n, &mut acc),
-            (Layout::Nhwc, true) => run::<L, false, false>(&k, n, &mut acc),
-            (Layout::Nhwc, false) => run::<L, true, false>(&k, n, &mut acc),
-        }
+    match (args.layout, k.grad.is_null()) {
+        (Layout::Nchw, true) => run::<L, false, true>(&k, lo, hi, acc),
+        (Layout::Nchw, false) => run::<L, true, true>(&k, lo, hi, acc),
+        (Layout::Nhwc, true) => run::<L, false, false>(&k, lo, hi, acc),
+        (Layout::Nhwc, false) => run::<L, true, false>(&k, lo, hi, acc),
     }
-    let sum = acc.value();
-    let loss = match args.reduction {
-        // PyTorch divides the nll and the smoothing sums separately: with a zero weight sum the
-        // nll term is 0/0 = NaN whatever the smoothing term is.
-        Reduction::Mean if weight_sum == 0.0 && matches!(args.target, Target::Index(_)) => f64::NAN,
-        Reduction::Mean => sum / weight_sum,
-        _ => sum,
-    };
-    Ok(CrossEntropyResult { loss, sum, weight_sum })
 }
 
 /// Everything a tile needs, as raw pointers (bounds were checked once, up front).
@@ -288,17 +357,17 @@ impl Ctx<'_> {
     }
 }
 
-unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, n: usize, sum: &mut ExactSum) {
+unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut ExactSum) {
     // Wide tiles (16 pixels, whole lanes) along NCHW rows; narrow ones (1 vector, partial) for
     // the rest of a row and for NHWC. (32-pixel tiles are 20 % faster with 150 classes, but
     // double the code.)
     let wide = if CONTIG { 16 } else { 0 };
     match k.target {
-        Target::Index(labels) => tile::for_each_tile(n, k.s, wide, |b, p0, w| match w {
+        Target::Index(labels) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => index_tile::<L, GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
             _ => index_tile::<L, GRAD, 1, false, CONTIG>(k, labels, b, p0, w, sum),
         }),
-        Target::Prob(q) => tile::for_each_tile(n, k.s, wide, |b, p0, w| match w {
+        Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => prob_tile::<L, GRAD, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
             _ => prob_tile::<L, GRAD, 1, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
         }),

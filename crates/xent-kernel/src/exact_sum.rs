@@ -12,8 +12,10 @@
 //! The 2^29 bound per call is more than a wasm32 memory can hold for C >= 2 classes of f32
 //! logits; [`ExactSum::add`] counts and keeps the bound with [`ExactSum::carry`].
 
-/// Exact, order-independent accumulator of f32 values (see the module docs).
+/// Exact, order-independent accumulator of f32 values (see the module docs). `repr(C)`: the
+/// wasm ABI hands it around as an opaque block of [`core::mem::size_of::<ExactSum>()`] bytes.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct ExactSum {
     bins: [f64; 256],
     count: u32,

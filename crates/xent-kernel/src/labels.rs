@@ -23,6 +23,15 @@ impl Labels<'_> {
         self.len() == 0
     }
 
+    /// Labels `lo .. hi`.
+    pub fn range(&self, lo: usize, hi: usize) -> Labels<'_> {
+        match self {
+            Labels::U8(l) => Labels::U8(&l[lo..hi]),
+            Labels::U16(l) => Labels::U16(&l[lo..hi]),
+            Labels::I32(l) => Labels::I32(&l[lo..hi]),
+        }
+    }
+
     /// Copies `out.len()` labels starting at `start` into `out`, widened to i64.
     #[inline(always)]
     pub fn gather(&self, start: usize, out: &mut [i64]) {

@@ -18,7 +18,9 @@ pub mod softmax;
 pub mod tile;
 
 pub use cross_entropy::{
-    cross_entropy, cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target,
+    cross_entropy, cross_entropy_range, cross_entropy_range_with, cross_entropy_with, reduce,
+    weight_sum,
+    CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target,
 };
 pub use exact_sum::ExactSum;
 pub use labels::Labels;

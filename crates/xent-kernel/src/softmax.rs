@@ -42,7 +42,7 @@ pub fn softmax_with<L: F32x4>(
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(n, s, if contig { 16 } else { 0 }, |b, p0, w| {
+        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, w| {
             let off = b * c * s + p0 * ps;
             let (x, y) = (x.add(off), y.add(off));
             match (contig, w == 16) {
@@ -124,7 +124,7 @@ pub fn softmax_backward_with<L: F32x4>(
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(n, s, if contig { 16 } else { 0 }, |b, p0, w| {
+        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, w| {
             let off = b * c * s + p0 * ps;
             let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
             match (contig, w == 16) {

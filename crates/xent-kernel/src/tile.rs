@@ -172,20 +172,25 @@ pub fn gather<L: F32x4, const V: usize>(a: &[f32; TILE]) -> [L; V] {
     x
 }
 
-/// Calls `f(b, p0, w)` for every tile of an `[n, ·, s]` tensor, in order: tiles of `wide`
-/// pixels (16; 0 for none) first, then narrow ones (`w <= 4`).
+/// Calls `f(b, p0, w)` for every tile of samples `lo .. hi` (flat index into `[n, s]`), in
+/// order: in each batch item, tiles of `wide` pixels (16; 0 for none) first, then narrow ones
+/// (`w <= 4`).
 #[inline(always)]
-pub fn for_each_tile(n: usize, s: usize, wide: usize, mut f: impl FnMut(usize, usize, usize)) {
-    for b in 0..n {
-        let mut p = 0;
+pub fn for_each_tile(s: usize, lo: usize, hi: usize, wide: usize, mut f: impl FnMut(usize, usize, usize)) {
+    if s == 0 || lo >= hi {
+        return;
+    }
+    for b in lo / s..=(hi - 1) / s {
+        let mut p = lo.saturating_sub(b * s);
+        let end = (hi - b * s).min(s);
         if wide > 0 {
-            while p + wide <= s {
+            while p + wide <= end {
                 f(b, p, wide);
                 p += wide;
             }
         }
-        while p < s {
-            let w = (s - p).min(4);
+        while p < end {
+            let w = (end - p).min(4);
             f(b, p, w);
             p += w;
         }
