@@ -151,13 +151,14 @@ describe('load errors', () => {
       xent_softmax: Object.defineProperty(() => 0, 'length', { value: 7 }),
       xent_softmax_backward: Object.defineProperty(() => 0, 'length', { value: 8 }),
       xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 14 }),
+      xent_score: Object.defineProperty(() => 0, 'length', { value: 16 }),
       __heap_base: heapBase,
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
     expect(() => checkExports({ ...ok, xent_abi_version: () => 2 } as unknown as WebAssembly.Exports)).toThrow(/ABI version 2, but this xent-wasm TypeScript code needs version 1/);
     expect(() => checkExports({ ...ok, xent_cross_entropy: (_a: number) => 0 } as unknown as WebAssembly.Exports)).toThrow(/takes 1 arguments, expected 16/);
     expect(() => checkExports({ ...ok, xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 13 }) } as unknown as WebAssembly.Exports)).toThrow(/xent_nll_loss takes 13 arguments, expected 14/);
-    for (const f of ['xent_softmax', 'xent_softmax_backward', 'xent_nll_loss']) {
+    for (const f of ['xent_softmax', 'xent_softmax_backward', 'xent_nll_loss', 'xent_score']) {
       expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(`does not export the function ${f}`);
     }
     expect(() => checkExports({ ...ok, __heap_base: undefined } as unknown as WebAssembly.Exports)).toThrow(/__heap_base/);

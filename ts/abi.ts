@@ -98,6 +98,32 @@ export interface XentExports {
     lossMap: number,
     out: number,
   ): number;
+  /**
+   * Scoring: the loss forward (mean, no label smoothing) of index targets (`targetKind` 0..2)
+   * with the prediction outputs, in one pass. Arguments as in `xent_cross_entropy`, plus
+   * `pred` (`n*s` argmax classes, u8 for `predKind` 0 with `c <= 256`, u16 for 1),
+   * `predConfidence` (`n*s` f32, the probability of the predicted class) and `confusion`
+   * (`c*c` f64, row = target, column = prediction) to which the call ADDS its non-ignored
+   * pixels; each is 0 when absent. `out` as in `xent_cross_entropy` (`out[0]` is the mean).
+   */
+  xent_score(
+    logits: number,
+    target: number,
+    targetKind: number,
+    n: number,
+    c: number,
+    s: number,
+    layout: number,
+    weight: number,
+    ignoreIndex: number,
+    lossMap: number,
+    confidence: number,
+    pred: number,
+    predKind: number,
+    predConfidence: number,
+    confusion: number,
+    out: number,
+  ): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -109,6 +135,7 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_softmax', 7],
   ['xent_softmax_backward', 8],
   ['xent_nll_loss', 14],
+  ['xent_score', 16],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */

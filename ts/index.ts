@@ -36,6 +36,11 @@ export type {
   IndexTargetInput,
   ProbTargetInput,
 } from './options.js';
+export type { ScoreOptions, ScoreResult, ScoreCommonOptions, PredDType } from './score.js';
+export { Scorer } from './scorer.js';
+export type { ScorerOptions, ScorerUpdate, ScorerResult } from './scorer.js';
+export { segmentationMetrics } from './metrics.js';
+export type { SegmentationMetrics } from './metrics.js';
 export { simdSupported, defaultWasmUrl } from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';
 export { ABI_VERSION, Status } from './abi.js';

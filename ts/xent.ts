@@ -21,6 +21,8 @@ import type {
   TargetInput,
 } from './options.js';
 import { Runtime } from './runtime.js';
+import { score, type ScoreOptions, type ScoreResult } from './score.js';
+import { Scorer, type ScorerOptions } from './scorer.js';
 import { softmaxOp } from './softmax.js';
 import { checkShape, formatShape, shapeSize } from './shape.js';
 import { SYMBOL_DISPOSE, type Tensor } from './tensor.js';
@@ -265,6 +267,55 @@ export class Xent {
    */
   logSoftmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
     return softmaxOp(this.#rt, 'logSoftmaxBackward', [y, gradY], options);
+  }
+
+  /**
+   * Scores a segmentation model's output against ground-truth class indices in one pass over
+   * the logits: the mean cross-entropy loss (as {@link Xent.crossEntropy} with
+   * `reduction: 'mean'`), the argmax prediction map, optionally the per-pixel loss, the
+   * probability of the target class and of the predicted class, and the C×C confusion matrix
+   * of the non-ignored pixels (turn it into accuracy and IoU with {@link segmentationMetrics};
+   * for a whole validation set use {@link Xent.scorer}).
+   *
+   * Shapes and layouts as {@link Xent.crossEntropy}; the target must be class indices (uint8,
+   * uint16 or int32). The prediction is `argmax` over the classes (the first maximum on ties,
+   * NaN counting as the largest, as `torch.argmax`), uint8 when C ≤ 256, else uint16. Every
+   * argument is checked before the kernel runs: a call that throws has written nothing.
+   *
+   * ```ts
+   * const { loss, pred, lossMap, confusion } = xent.score(logits, mask, { ignoreIndex: 255, lossMap: true });
+   * const { meanIoU } = segmentationMetrics(confusion, C);
+   * pred.dispose(); lossMap.dispose();
+   * ```
+   *
+   * @param logits - float32 scores, `(N, C, d1..dk)` (or `(N, d1..dk, C)` with layout NHWC).
+   * @param target - uint8, uint16 or int32 class indices `(N, d1..dk)`.
+   * @param options - see {@link ScoreOptions}.
+   * @returns see {@link ScoreResult}: new tensors in it (`pred` unless given, maps asked with
+   *   `true`) belong to the caller, who disposes them.
+   * @throws as {@link Xent.crossEntropy}; {@link XentDtypeError} for a float32 (probability) target.
+   */
+  score<
+    M extends OutputRequest | undefined = undefined,
+    K extends OutputRequest | undefined = undefined,
+    Q extends OutputRequest | undefined = undefined,
+  >(logits: Float32Input, target: IndexTargetInput, options?: ScoreOptions<M, K, Q>): ScoreResult<M, K, Q> {
+    return score(this.#rt, logits, target, options) as unknown as ScoreResult<M, K, Q>;
+  }
+
+  /**
+   * A streaming scorer for `classes` classes: {@link Scorer.update} it batch by batch, then
+   * {@link Scorer.result} gives pixel accuracy, per-class accuracy and IoU, mIoU,
+   * frequency-weighted IoU, the mean loss and the confusion matrix (mmsegmentation's
+   * definitions). Dispose it when done (it holds a little wasm memory).
+   *
+   * @param classes - the number of classes C (1 to 65536).
+   * @param options - `ignoreIndex`, `weight` (copied now) and `layout`, for every update.
+   * @throws {@link XentOptionError} for bad options, {@link XentOutOfMemoryError} when the
+   *   C×C scratch matrix does not fit.
+   */
+  scorer(classes: number, options?: ScorerOptions): Scorer {
+    return new Scorer(this.#rt, classes, options);
   }
 
   /** Memory use of this instance. */
