@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the two WebAssembly modules from crates/xent-abi, side by side:
-#   build/wasm/xent-simd.wasm   wasm SIMD (simd128)
-#   build/wasm/xent.wasm        portable WebAssembly 1.0 (target-cpu=mvp), for engines without SIMD
+# Builds the WebAssembly modules from crates/xent-abi, side by side:
+#   build/wasm/xent-simd.wasm          wasm SIMD (simd128)
+#   build/wasm/xent.wasm               portable WebAssembly 1.0 (target-cpu=mvp), for engines without SIMD
+#   build/wasm/xent-simd-threads.wasm  simd128 + atomics, importing a SHARED memory, for worker threads
+#                                      (each worker sets its own __stack_pointer; Debian toolchain only:
+#                                      rustup's prebuilt core is not built with atomics)
 # then checks both with node: they compile, import only env.memory (<= 2 pages initial, as the
 # TypeScript loader provides), export the ABI, fit stack + data in 2 pages, and the portable one
 # contains no SIMD (nor any other post-MVP instruction) by decoding every instruction.
@@ -27,15 +30,33 @@ OUT_DIR=build/wasm
 command -v node >/dev/null || { echo "build-wasm: error: node is required (to verify the modules) and was not found on PATH" >&2; exit 1; }
 mkdir -p "$OUT_DIR"
 
+# The threads build: a shared memory (up to 4 GiB), and __stack_pointer exported so that each
+# worker's instance can be given its own stack.
+THREAD_LINK_ARGS=(
+    -C link-arg=--shared-memory
+    -C link-arg=--max-memory=4294967296
+    -C link-arg=--export=__stack_pointer
+)
+
 verify_args=()
-for flavour in simd128 mvp; do
+for flavour in simd128 mvp threads; do
     case "$flavour" in
         simd128) out="$OUT_DIR/xent-simd.wasm" ;;
         mvp) out="$OUT_DIR/xent.wasm" ;;
+        threads) out="$OUT_DIR/xent-simd-threads.wasm" ;;
     esac
+    if [[ $flavour == threads ]] && ! xent_wasm_toolchain threads 2>/dev/null; then
+        echo "build-wasm: skipping $out: the threads build needs a core built with atomics (Debian's toolchain; XENT_WASM_TOOLCHAIN=debian)" >&2
+        continue
+    fi
     xent_wasm_toolchain "$flavour" || exit 1
+    if [[ $flavour == threads && $XENT_WASM_KIND != debian ]]; then
+        echo "build-wasm: skipping $out: rustup's prebuilt core has no atomics (use XENT_WASM_TOOLCHAIN=debian)" >&2
+        continue
+    fi
     echo "build-wasm: $out <- crates/xent-abi [$XENT_WASM_DESC]"
     flags=("${XENT_WASM_RUSTFLAGS[@]}" "${LINK_ARGS[@]}")
+    [[ $flavour == threads ]] && flags+=("${THREAD_LINK_ARGS[@]}")
     encoded="$(IFS=$'\x1f'; echo "${flags[*]}")"
     target_dir="$root/target/wasm-build/$flavour"
     # One target dir per flavour: the flags differ, so sharing one would rebuild every time.
@@ -153,6 +174,13 @@ function scan(bytes) {
         else if (sub >= 21 && sub <= 34) skip(1);
         else if (sub >= 84 && sub <= 91) { memarg(); skip(1); }
         else if (sub > 0x113) fail(`unknown opcode 0xfd ${sub}`);
+      } else if (op === 0xfe) {
+        // threads: memory.atomic.notify/wait (0-2), atomic.fence (3), loads/stores/rmw (0x10-0x4e)
+        const sub = u32();
+        use('threads (atomics)');
+        if (sub === 3) zeroByte('atomic.fence flags');
+        else if (sub <= 2 || (sub >= 0x10 && sub <= 0x4e)) memarg();
+        else fail(`unknown opcode 0xfe ${sub}`);
       } else fail(`unknown opcode 0x${op.toString(16)}`);
     }
   };
@@ -241,6 +269,7 @@ for (let i = 0; i < rest.length; i += 3) {
     const imports = WebAssembly.Module.imports(module);
     const exports = WebAssembly.Module.exports(module);
     const importList = imports.map((x) => `${x.module}.${x.name}:${x.kind}`);
+    const shared = flavour === 'threads';
     if (importList.join() !== 'env.memory:memory') err(`imports must be exactly env.memory, got [${importList.join(', ')}]`);
     for (const [n, k] of Object.entries(REQUIRED)) {
       const e = exports.find((x) => x.name === n);
@@ -252,13 +281,14 @@ for (let i = 0; i < rest.length; i += 3) {
     else {
       if (mem.min > Number(initialPages)) err(`env.memory needs ${mem.min} pages initially; the loader provides ${initialPages}`);
       if (mem.max !== undefined && mem.max < 65536) err(`env.memory declares maximum ${mem.max} pages; the loader's Memory has maximum 65536`);
-      if (mem.flag & 2) err('env.memory is shared');
+      if (!(mem.flag & 2) !== !shared) err(shared ? 'env.memory of the threads build is not shared' : 'env.memory is shared');
     }
-    const memory = new WebAssembly.Memory({ initial: Number(initialPages), maximum: 65536 });
+    const memory = new WebAssembly.Memory({ initial: Number(initialPages), maximum: 65536, shared });
+    if (shared && !exports.some((e) => e.name === '__stack_pointer' && e.kind === 'global')) err('the threads build does not export __stack_pointer');
     const inst = new WebAssembly.Instance(module, { env: { memory } });
     const x = inst.exports;
     const simd = x.xent_simd(), abi = x.xent_abi_version(), heapBase = x.__heap_base.value;
-    const wantSimd = flavour === 'simd128' ? 1 : 0;
+    const wantSimd = flavour === 'mvp' ? 0 : 1;
     if (simd !== wantSimd) err(`xent_simd() = ${simd}, expected ${wantSimd}`);
     if (heapBase > Number(initialPages) * PAGE) err(`__heap_base = ${heapBase} is beyond the initial ${initialPages} pages`);
     const features = [...used].map(([f, n]) => `${f} x${n}`);
@@ -270,6 +300,7 @@ for (let i = 0; i < rest.length; i += 3) {
       if (used.size && kind === 'debian') err(`the portable module uses post-MVP features: ${features.join(', ')}`);
       else if (used.size) console.log(`verify: warning: ${file} uses post-MVP features (from rustup's prebuilt core): ${features.join(', ')}`);
     } else if (!counts.simd) console.log(`verify: warning: ${file} contains no SIMD instruction`);
+    if (!shared && used.has('threads (atomics)')) err('a single-thread module contains atomics');
     line += `: xent_abi_version() = ${abi}, xent_simd() = ${simd}, ${counts.simd} SIMD of ${counts.instructions} instructions`;
     line += `, __heap_base = ${heapBase} (${Number(initialPages) * PAGE - heapBase} bytes free in ${initialPages} pages)`;
     line += `\n        imports: ${importList.join(', ')} (min ${mem && mem.min} pages, max ${mem && mem.max !== undefined ? mem.max : 'none'})`;

@@ -40,7 +40,8 @@ _xent_flavour_flags() {
     case "$1" in
         simd128) echo "-C target-feature=+simd128" ;;
         mvp) echo "-C target-cpu=mvp" ;;
-        *) _xent_err "unknown flavour '$1' (expected simd128 or mvp)"; return 1 ;;
+        threads) echo "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals" ;;
+        *) _xent_err "unknown flavour '$1' (expected simd128, mvp or threads)"; return 1 ;;
     esac
 }
 
