@@ -18,6 +18,11 @@ let t: {
   weight: lib.Tensor<'float32'>;
   u8: lib.Tensor<'uint8'>;
   unbatched: lib.Tensor<'float32'>;
+  /** Probabilities of the logits' shape [2, 3, 4]. */
+  probs: lib.Tensor<'float32'>;
+  /** A second [2, 4] float32 map. */
+  map: lib.Tensor<'float32'>;
+  i32: lib.Tensor<'int32'>;
 };
 
 beforeAll(async () => {
@@ -32,9 +37,13 @@ beforeAll(async () => {
     weight: x.tensorFrom(new Float32Array([1, 2, 3])),
     u8: x.tensor('uint8', [2, 3, 4]),
     unbatched: x.tensorFrom(new Float32Array([0.5, 1, 2])),
+    probs: x.tensorFrom(new Float32Array(24).fill(1 / 3), [2, 3, 4]),
+    map: x.tensor('float32', [2, 4]),
+    i32: x.tensor('int32', [2, 4]),
   };
   t.grad.data.fill(9);
   t.loss.data.fill(8);
+  t.map.data.fill(7);
 });
 afterAll(() => {
   x.dispose();
@@ -250,3 +259,152 @@ describe('messages', () => {
     }
   });
 });
+
+describe('probability targets, layouts, loss and confidence maps', () => {
+  const f32 = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+  it('a float32 target must have the logits shape (in the layout)', () => {
+    expectError(ce(t.logits, f32([2, 3, 5])), E.XentShapeError, "a float32 target holds class probabilities and must have the logits' shape [2, 3, 4]", 'got [2, 3, 5]', 'class-index targets (uint8, uint16 or int32) have shape [2, 4]');
+    expectError(ce(t.logits, f32([3, 3, 4])), E.XentShapeError, 'Expected input batch_size (2) to match target batch_size (3)');
+    expectError(ce(t.logits, f32([2, 4, 3]), { layout: 'NHWC' }), E.XentShapeError, "must have the logits' shape [2, 3, 4] (N, d1..dk, C) in the NHWC layout", 'got [2, 4, 3]', 'have shape [2, 3]');
+    expectError(ce({ data: new Float32Array(6), shape: [2, 3] }, f32([2, 4])), E.XentShapeError, "logits' shape [2, 3]");
+    expectError(ce(t.unbatched, f32([2])), E.XentShapeError, "logits' shape [3]");
+  });
+  it("the target's dtype must match what its shape says", () => {
+    expectError(ce(t.logits, f32([2, 4])), E.XentDtypeError, 'target of shape [2, 4] is float32, which means class probabilities, but has the shape of class indices', 'must be uint8, uint16 or int32');
+    expectError(ce(t.logits, t.u8), E.XentDtypeError, "target of shape [2, 3, 4] has the logits' shape, which means class probabilities, but is uint8", 'class probabilities must be float32', 'class indices (uint8, uint16 or int32) have shape [2, 4]');
+    expectError(ce(t.unbatched, { data: new Int32Array(3), shape: [3] }), E.XentDtypeError, 'but is int32');
+    expectError(ce(t.unbatched, { data: new Float32Array(1), shape: [] }), E.XentDtypeError, 'is float32, which means class probabilities');
+  });
+  it('ignoreIndex >= 0 with probabilities is rejected as in PyTorch; a negative one is accepted', () => {
+    for (const ignoreIndex of [0, 255])
+      expectError(ce(t.logits, t.probs, { ignoreIndex }), E.XentOptionError, `options.ignoreIndex = ${ignoreIndex}: ignore_index is not supported for floating point target`);
+    for (const ignoreIndex of [-1, -100, -(2 ** 31)]) expect(x.crossEntropy(t.logits, t.probs, { ignoreIndex }).loss).toBeGreaterThan(0);
+  });
+  it('confidence is for class-index targets only', () => {
+    expectError(ce(t.logits, t.probs, { confidence: true }), E.XentOptionError, 'options.confidence is only defined for class-index targets');
+    expectError(ce(t.logits, t.probs, { confidence: t.map }), E.XentOptionError, 'options.confidence is only defined for class-index targets');
+  });
+  it.each([
+    ['nhwc', "did you mean 'NHWC'? (layouts are spelled in upper case)"],
+    ['Nchw', "did you mean 'NCHW'?"],
+    ['channels_last', "did you mean 'NHWC'?"],
+    ['NDHWC', "did you mean 'NHWC'?"],
+    ['HWC', ''],
+    [1, ''],
+  ])('layout %j: exactly NCHW or NHWC', (layout, hint) => {
+    const err = expectError(ce(t.logits, t.target, anyOpts({ layout })), E.XentOptionError, "crossEntropy: options.layout must be exactly 'NCHW' or 'NHWC'", hint);
+    if (!hint) expect(err.message).not.toContain('did you mean');
+    expectError(() => x.nllLoss(t.logits, t.target, { layout } as never), E.XentOptionError, "nllLoss: options.layout must be exactly 'NCHW' or 'NHWC'");
+  });
+  it('NHWC shape rules', () => {
+    // logits [2, 3, 4] in NHWC: C = 4, target (2, 3).
+    expectError(ce(t.logits, t.target, { layout: 'NHWC' }), E.XentShapeError, 'Expected target size [2, 3], got [2, 4]', 'layout NHWC');
+    expectError(ce(t.logits, { data: new Uint8Array(2), shape: [2] }, { layout: 'NHWC' }), E.XentShapeError, 'target must have shape [2, 3] for logits of shape [2, 3, 4] (N, d1..dk, C) (layout NHWC)');
+    expectError(ce(t.logits, { data: new Uint8Array(6).fill(3), shape: [2, 3] }, { layout: 'NHWC', weight: [1, 1, 1] }), E.XentOptionError, 'options.weight must have C = 4 elements, got 3');
+    expectError(ce({ data: new Float32Array(0), shape: [2, 3, 0] }, { data: new Uint8Array(6), shape: [2, 3] }, { layout: 'NHWC' }), E.XentShapeError, 'C = 0 classes');
+  });
+  it('lossMap and confidence: shape, dtype, kind, instance', () => {
+    expectError(ce(t.logits, t.target, { lossMap: t.grad }), E.XentShapeError, 'options.lossMap must have shape [2, 4]', 'got [2, 3, 4]');
+    expectError(ce(t.logits, t.target, { confidence: x.tensor('float32', [8]) }), E.XentShapeError, 'options.confidence must have shape [2, 4]');
+    expectError(ce(t.logits, t.target, { lossMap: t.i32 as never }), E.XentDtypeError, 'options.lossMap must be a float32 tensor, got int32');
+    expectError(ce(t.logits, t.target, { confidence: t.i32 as never }), E.XentDtypeError, 'options.confidence must be a float32 tensor, got int32');
+    expectError(ce(t.logits, t.target, anyOpts({ lossMap: { data: new Float32Array(8), shape: [2, 4] } })), E.XentOptionError, 'options.lossMap must be a float32 Tensor of shape [2, 4]', 'or true for a new tensor');
+    expectError(ce(t.logits, t.target, anyOpts({ confidence: 'yes' })), E.XentOptionError, 'options.confidence must be a float32 Tensor');
+    const fo = other.tensor('float32', [2, 4]);
+    expectError(ce(t.logits, t.target, { lossMap: fo }), E.XentForeignTensorError, 'options.lossMap:');
+    expectError(ce(t.logits, t.target, { confidence: fo }), E.XentForeignTensorError, 'options.confidence:');
+    fo.dispose();
+    const d = x.tensor('float32', [2, 4]);
+    d.dispose();
+    expectError(ce(t.logits, t.target, { lossMap: d }), E.XentDisposedError, 'options.lossMap: this float32 tensor of shape [2, 4] was disposed');
+  });
+  it("out and lossMap with 'none' must not name different tensors; out only with 'none'", () => {
+    expectError(ce(t.logits, t.target, { reduction: 'none', out: t.loss, lossMap: t.map }), E.XentOptionError, 'options.out and options.lossMap are both the destination');
+    expectError(ce(t.logits, t.target, anyOpts({ out: t.loss, lossMap: true })), E.XentOptionError, "options.out is only used with reduction 'none'", 'use options.lossMap');
+  });
+  it('overlapping outputs, and outputs overlapping inputs', () => {
+    expectError(ce(t.logits, t.target, { lossMap: t.map, confidence: t.map }), E.XentAliasError, 'options.lossMap overlaps options.confidence');
+    expectError(ce(t.logits, t.target, { reduction: 'none', out: t.loss, confidence: t.loss }), E.XentAliasError, 'options.out overlaps options.confidence');
+    expectError(ce(t.logits, t.target, { reduction: 'none', grad: t.grad, gradOutput: t.map, lossMap: t.map }), E.XentAliasError, 'options.lossMap overlaps options.gradOutput');
+    expectError(ce(t.logits, t.probs, { grad: t.probs }), E.XentAliasError, 'options.grad overlaps target');
+    expectError(ce(t.logits, t.target, { grad: t.grad, lossMap: true, confidence: t.gradOutput, reduction: 'none', gradOutput: t.gradOutput }), E.XentAliasError, 'options.confidence overlaps options.gradOutput');
+  });
+  it('a target error after new output tensors were allocated frees them', () => {
+    const bad = { data: Uint8Array.from([0, 1, 2, 9, 0, 1, 2, 0]), shape: [2, 4] };
+    expectError(ce(t.logits, bad, { lossMap: true, confidence: true }), E.XentTargetError, 'Target 9 is out of bounds.');
+    expectError(ce(t.logits, bad, { reduction: 'none', confidence: true }), E.XentTargetError, 'Target 9 is out of bounds.');
+    expectError(() => x.nllLoss(t.logits, bad, { reduction: 'none', lossMap: true }), E.XentTargetError, 'Target 9 is out of bounds.', 'target[0, 3] (flat index 3)');
+  });
+});
+
+describe('nllLoss', () => {
+  const nll = (...a: Parameters<Xent['nllLoss']>) => () => x.nllLoss(...a);
+  it('takes class indices only', () => {
+    expectError(nll(t.logits, t.probs as never), E.XentDtypeError, 'target must be uint8, uint16 or int32 class indices (nllLoss has no probability targets), got a float32 tensor');
+  });
+  it('has no labelSmoothing and no confidence', () => {
+    expectError(nll(t.logits, t.target, { labelSmoothing: 0.1 } as never), E.XentOptionError, 'nllLoss: option "labelSmoothing" is not supported by nllLoss', 'label smoothing is part of crossEntropy');
+    expectError(nll(t.logits, t.target, { confidence: true } as never), E.XentOptionError, 'nllLoss: option "confidence" is not supported');
+    expectError(nll(t.logits, t.target, { ignore_index: 1 } as never), E.XentOptionError, 'nllLoss: unknown option "ignore_index"; did you mean "ignoreIndex"?');
+  });
+  it('shares the loss rules of crossEntropy', () => {
+    expectError(nll(t.logits, { data: new Uint8Array(3), shape: [3] }), E.XentShapeError, 'target must have shape [2, 4] for logProbs of shape [2, 3, 4]');
+    expectError(nll(t.logits, t.target, { weight: [1, 2] }), E.XentOptionError, 'options.weight must have C = 3 elements, got 2');
+    expectError(nll(t.logits, t.target, { grad: t.logits }), E.XentAliasError, 'options.grad overlaps logProbs');
+    expectError(nll(t.logits, t.target, { reduction: 'none', grad: t.grad }), E.XentOptionError, 'options.gradOutput (shape [2, 4]) is required');
+    expectError(nll(t.logits, t.target, { grad: t.loss }), E.XentShapeError, 'options.grad must have shape [2, 3, 4] (the logProbs shape)');
+  });
+});
+
+describe('softmax ops', () => {
+  const ops = ['softmax', 'logSoftmax'] as const;
+  const bops = ['softmaxBackward', 'logSoftmaxBackward'] as const;
+  it.each([3, -4, 100])('dim %s out of range for rank 3', (dim) => {
+    for (const op of ops) {
+      expectError(() => x[op](t.logits, { dim }), E.XentOptionError, `${op}: options.dim = ${dim} is out of range for an input of shape [2, 3, 4] (rank 3)`, `Dimension out of range (expected to be in range of [-3, 2], but got ${dim})`);
+    }
+    for (const op of bops) expectError(() => x[op](t.logits, t.probs, { dim }), E.XentOptionError, `${op}: options.dim = ${dim}`);
+  });
+  it('dim of a scalar is 0 or -1; of a vector 0 or -1', () => {
+    const s = { data: new Float32Array([2]), shape: [] };
+    expectError(() => x.softmax(s, { dim: 1 }), E.XentOptionError, 'expected to be in range of [-1, 0], but got 1');
+    expectError(() => x.softmax(t.unbatched, { dim: 1 }), E.XentOptionError, 'expected to be in range of [-1, 0], but got 1');
+  });
+  it.each([1.5, '1', NaN, null])('dim %s is not an integer', (dim) => {
+    expectError(() => x.softmax(t.logits, { dim } as never), E.XentOptionError, 'softmax: options.dim must be an integer');
+  });
+  it('unknown options', () => {
+    expectError(() => x.softmax(t.logits, { axis: 1 } as never), E.XentOptionError, 'softmax: unknown option "axis"; did you mean "dim"?', 'Valid options: dim, out');
+    expectError(() => x.logSoftmax(t.logits, { reduction: 'mean' } as never), E.XentOptionError, 'logSoftmax: unknown option "reduction"');
+    expectError(() => x.softmax(t.logits, 1 as never), E.XentOptionError, 'softmax: options must be an object');
+  });
+  it('out of the wrong shape, dtype, kind or instance', () => {
+    for (const op of ops) {
+      expectError(() => x[op](t.logits, { out: t.loss }), E.XentShapeError, 'options.out must have shape [2, 3, 4] (the shape of x), got [2, 4]');
+      expectError(() => x[op](t.logits, { out: t.u8 as never }), E.XentDtypeError, 'options.out must be a float32 tensor, got uint8');
+      expectError(() => x[op](t.logits, { out: f32out() as never }), E.XentOptionError, 'options.out must be a float32 Tensor of shape [2, 3, 4]');
+    }
+    for (const op of bops) expectError(() => x[op](t.logits, t.probs, { out: t.loss }), E.XentShapeError, 'options.out must have shape [2, 3, 4] (the shape of y)');
+    const fo = other.tensor('float32', [2, 3, 4]);
+    expectError(() => x.softmax(t.logits, { out: fo }), E.XentForeignTensorError, 'options.out:');
+    expectError(() => x.softmax(fo), E.XentForeignTensorError, 'x:');
+    fo.dispose();
+  });
+  it('out must not overlap the inputs (no in-place)', () => {
+    for (const op of ops) expectError(() => x[op](t.logits, { out: t.logits }), E.XentAliasError, 'options.out overlaps x');
+    for (const op of bops) {
+      expectError(() => x[op](t.logits, t.probs, { out: t.logits }), E.XentAliasError, 'options.out overlaps y');
+      expectError(() => x[op](t.logits, t.probs, { out: t.probs }), E.XentAliasError, 'options.out overlaps gradY');
+    }
+  });
+  it('inputs: dtypes and the shape of gradY', () => {
+    expectError(() => x.softmax(t.u8 as never), E.XentDtypeError, 'x must be float32, got a uint8 tensor');
+    expectError(() => x.softmax({ data: new Float64Array(3), shape: [3] } as never), E.XentDtypeError, 'x.data must be a Float32Array');
+    expectError(() => x.softmaxBackward(t.logits, t.loss), E.XentShapeError, 'softmaxBackward: gradY must have the shape of y [2, 3, 4], got [2, 4]');
+    expectError(() => x.logSoftmaxBackward(t.logits, t.u8 as never), E.XentDtypeError, 'gradY must be float32');
+  });
+});
+
+function f32out() {
+  return { data: new Float32Array(24), shape: [2, 3, 4] };
+}
