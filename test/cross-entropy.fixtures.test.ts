@@ -244,6 +244,7 @@ describe('target dtypes: uint8, uint16 and int32 label maps', () => {
     const fits = index.cases.filter((c) => c.expectError === undefined).map(fittingDtypes);
     expect(fits.some((f) => f[0] === 'uint8')).toBe(true);
     expect(fits.some((f) => f.length === 3)).toBe(true);
+    expect(fits.some((f) => f[0] === 'uint16')).toBe(true); // labels 256..299 (C = 300)
     expect(fits.some((f) => f[0] === 'int32')).toBe(true); // negative labels (ignore index -100, -5)
   });
   it('labels >= 256 in a uint16 map (C = 300, ignoreIndex 65535) match int32 and the reference', () => {
