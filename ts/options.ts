@@ -11,9 +11,11 @@ import { Tensor } from './tensor.js';
 /**
  * How per-sample losses are reduced, as in PyTorch:
  * - `'mean'`: Σ loss / Σ weight[target] over non-ignored samples (the sample count without
- *   `weight`); NaN when there is nothing to average.
+ *   `weight`) for class-index targets; Σ loss / (N × d1 × ... × dk) for probability targets;
+ *   NaN when there is nothing to average.
  * - `'sum'`: Σ loss.
- * - `'none'`: one loss per sample, shaped like the target.
+ * - `'none'`: one loss per sample, shaped `(N, d1, ..., dk)` (`(N)`, or `()` for unbatched
+ *   logits): the shape of class-index targets.
  */
 export type Reduction = 'mean' | 'sum' | 'none';
 
