@@ -323,6 +323,49 @@ function gradFloor(k: Case, W: number): number {
   return 8 * 2 ** -24 * scale;
 }
 
+/**
+ * Absolute floors for the loss tolerance: 8 float32 ulps of the sum of the magnitudes of the
+ * terms the kernel adds up for each sample, lse · Σ w q' and w q' d for probabilities, with
+ * d = x − max (likewise (1 − ε) w[t] (lse − d[t]) + ε/C (lse Σw − Σ w d) for class indices),
+ * and for the reduced loss their sum (/ W for 'mean'). They only matter when the terms cancel:
+ * probability targets with negative entries and huge logits, where float32 cannot give
+ * 2e-6 · |loss|. For non-negative targets every term has the same sign and the plain criterion
+ * applies. Per sample and the reduced value.
+ */
+function lossFloors(k: Case, W: number): { perSample: Float64Array; sum: number; reduced: number } {
+  const { N, C, S, at } = classAxis(k.logitsShape, k.layout);
+  const eps = k.labelSmoothing;
+  const w = (c: number) => (k.weight ? k.weight[c]! : 1);
+  const perSample = new Float64Array(N * S);
+  let total = 0;
+  for (let b = 0; b < N; b++) {
+    for (let p = 0; p < S; p++) {
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) m = Math.max(m, k.logits[at(b, c, p)]!);
+      let se = 0;
+      for (let c = 0; c < C; c++) se += Math.exp(k.logits[at(b, c, p)]! - m);
+      const lse = Math.abs(Math.log(se));
+      const d = (c: number) => Math.abs(k.logits[at(b, c, p)]! - m);
+      let t = 0;
+      if (k.dtype === 'float32') {
+        for (let c = 0; c < C; c++) {
+          const wq = Math.abs(w(c) * (eps > 0 ? k.target[at(b, c, p)]! * (1 - eps) + eps / C : k.target[at(b, c, p)]!));
+          t += wq * (lse + d(c));
+        }
+      } else {
+        const tc = k.target[b * S + p]!;
+        if (tc === (k.ignoreIndex ?? -100)) continue;
+        t = (1 - eps) * Math.abs(w(tc)) * (lse + d(tc));
+        if (eps > 0) for (let c = 0; c < C; c++) t += (eps / C) * Math.abs(w(c)) * (lse + d(c));
+      }
+      const f = Number.isFinite(t) ? 8 * 2 ** -24 * t : 0;
+      perSample[b * S + p] = f;
+      total += f;
+    }
+  }
+  return { perSample, sum: total, reduced: k.reduction === 'mean' ? (W > 0 ? total / W : 0) : total };
+}
+
 function check(k: Case): string | undefined {
   let ref: ReturnType<typeof referenceCrossEntropy> | undefined;
   let refError: ReferenceTargetError | undefined;
@@ -354,21 +397,22 @@ function check(k: Case): string | undefined {
     }
     if (o.error) return fail(`unexpected error ${String(o.error)}`);
     const r = ref!;
+    const floors = lossFloors(k, r.weightSum);
     if (k.reduction === 'none') {
-      const m = elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map');
+      const m = elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map', floors.perSample);
       if (m) return fail(m);
     } else {
-      const m = lossMismatch(o.loss!, r.loss);
+      const m = lossMismatch(o.loss!, r.loss, 2e-6, floors.reduced);
       if (m) return fail(m);
     }
-    const ms = lossMismatch(o.sum!, r.sum) ?? lossMismatch(o.weightSum!, r.weightSum, 1e-6);
+    const ms = lossMismatch(o.sum!, r.sum, 2e-6, floors.sum) ?? lossMismatch(o.weightSum!, r.weightSum, 1e-6);
     if (ms) return fail(`sum/weightSum: ${ms}`);
     if (o.grad && r.grad) {
       const m = arrayMismatch(o.grad, r.grad, 1e-5, 'grad', gradFloor(k, r.weightSum));
       if (m) return fail(m);
     }
     if (o.lossMap) {
-      const m = elementwiseMismatch(o.lossMap, r.losses, 2e-6, 'lossMap');
+      const m = elementwiseMismatch(o.lossMap, r.losses, 2e-6, 'lossMap', floors.perSample);
       if (m) return fail(m);
     }
     if (o.confidence) {
@@ -542,10 +586,15 @@ function checkOp(k: OpCase): string | undefined {
     if (o.error) return fail(`unexpected error ${String(o.error)}`);
     if (k.op === 'nllLoss') {
       const r = referenceNllLoss({ logp: k.x, shape: k.shape, target: k.target, weight: k.weight, ignoreIndex: k.ignoreIndex, reduction: k.reduction, gradOutput: k.gy, layout: k.layout });
+      // Each per-sample loss is rounded to float32 (as in the loss map) before the exact sum:
+      // with inputs of both signs (raw logits rather than log-probabilities) those roundings,
+      // 2^-24 |loss_i| each, are what remains of a cancelling sum.
+      let abs = 0;
+      for (const v of r.losses) if (Number.isFinite(v)) abs += Math.abs(v) * 2 ** -24;
       const m =
-        (k.reduction === 'none' ? undefined : lossMismatch(o.loss!, r.loss)) ??
+        (k.reduction === 'none' ? undefined : lossMismatch(o.loss!, r.loss, 2e-6, k.reduction === 'mean' ? (r.weightSum > 0 ? abs / r.weightSum : 0) : abs)) ??
         elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map') ??
-        lossMismatch(o.sum!, r.sum) ??
+        lossMismatch(o.sum!, r.sum, 2e-6, abs) ??
         lossMismatch(o.weightSum!, r.weightSum, 1e-6) ??
         arrayMismatch(o.gx!, r.grad!, 1e-5, 'grad', 8 * 2 ** -24 * r.gradTerms);
       if (m) return fail(m);
@@ -590,3 +639,15 @@ describe(`fuzz softmax, logSoftmax, their backward and nllLoss against the float
 });
 
 export { makeCase, caseSeed };
+
+describe('known kernel limitation (reported to the kernel owners)', () => {
+  // Probability targets: the kernel sums Q = Σ_c w[c] q'[c] per pixel in float32, sequentially
+  // over the classes, and the loss is lse · Q − Σ w q' d. For C = 150 with label smoothing the
+  // float32 sum can be off by ~3e-6 relative (26 ulps here: 1.0000031 for an exact 0.99999999),
+  // and lse · ΔQ then exceeds the 2e-6 · |loss| tolerance (kernel 4.8173666, float64
+  // 4.8173543). Rare (1 case in 20000 per seed); the default fuzz seed does not hit it. When
+  // the kernel sums Q more accurately this test starts failing: turn it into a plain `it`.
+  it.fails('seed 115966824: logits [1, 150], softmax-normalised probabilities, ε = 0.33, sum', () => {
+    expect(check(makeCase(115966824))).toBeUndefined();
+  });
+});

@@ -1,13 +1,16 @@
 /** Tolerances and comparisons shared by the kernel tests. */
 
-/** Loss: |Δ| ≤ 2e-6 · max(1, |expected|); NaN and ±inf must match exactly. */
-export function lossMismatch(actual: number, expected: number, rel = 2e-6): string | undefined {
+/**
+ * Loss: |Δ| ≤ 2e-6 · max(1, |expected|) (or `floor` if larger: see the fuzz tests); NaN and
+ * ±inf must match exactly.
+ */
+export function lossMismatch(actual: number, expected: number, rel = 2e-6, floor = 0): string | undefined {
   if (!Number.isFinite(expected) || !Number.isFinite(actual)) {
     return Object.is(actual, expected) || (Number.isNaN(actual) && Number.isNaN(expected))
       ? undefined
       : `loss ${actual}, expected ${expected}`;
   }
-  const tol = rel * Math.max(1, Math.abs(expected));
+  const tol = Math.max(rel * Math.max(1, Math.abs(expected)), floor);
   const d = Math.abs(actual - expected);
   return d <= tol ? undefined : `loss ${actual}, expected ${expected} (|Δ| ${d.toExponential(3)} > ${tol.toExponential(3)})`;
 }
@@ -84,11 +87,20 @@ export function hashBytes(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Element-wise loss criterion for loss maps: |Δ| ≤ rel · max(1, |expected|), non-finite exact. */
-export function elementwiseMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, rel = 2e-6, what = 'loss'): string | undefined {
+/**
+ * Element-wise loss criterion for loss maps: |Δ| ≤ rel · max(1, |expected|) (or `floors[i]` if
+ * larger), non-finite exact.
+ */
+export function elementwiseMismatch(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rel = 2e-6,
+  what = 'loss',
+  floors?: ArrayLike<number>,
+): string | undefined {
   if (actual.length !== expected.length) return `${what}: length ${actual.length}, expected ${expected.length}`;
   for (let i = 0; i < expected.length; i++) {
-    const m = lossMismatch(actual[i]!, expected[i]!, rel);
+    const m = lossMismatch(actual[i]!, expected[i]!, rel, floors?.[i] ?? 0);
     if (m) return `${what}[${i}]: ${m}`;
   }
   return undefined;
