@@ -1,0 +1,63 @@
+// The demo's scoring worker: loads xent-wasm from the built package (an ES module, no
+// bundler; the .wasm is fetched beside it) and scores off the main thread, so the page never
+// freezes. Messages:
+//   { type: 'score', id, logits, logitsShape, layout, mask, ignoreIndex }
+//     -> { type: 'scored', id, pred, lossMap, confidence, predConfidence, loss, sum, weightSum, metrics, ms }
+//   { type: 'scoreAll', id, items: [{ logits, logitsShape, mask }], layout, ignoreIndex, classes }
+//     -> { type: 'scoredAll', id, result, ms }
+//   any failure -> { type: 'error', id, name, message }
+import { Xent, segmentationMetrics } from '../dist/index.mjs';
+
+const ready = Xent.create().then((xent) => {
+  postMessage({ type: 'ready', simd: xent.simd });
+  return xent;
+});
+
+self.onmessage = async (e) => {
+  const msg = e.data;
+  try {
+    const xent = await ready;
+    if (msg.type === 'score') {
+      const t0 = performance.now();
+      const maskShape = [msg.logitsShape[0], ...(msg.layout === 'NHWC' ? msg.logitsShape.slice(1, -1) : msg.logitsShape.slice(2))];
+      const r = xent.score(
+        { data: msg.logits, shape: msg.logitsShape },
+        { data: msg.mask, shape: maskShape },
+        { ignoreIndex: msg.ignoreIndex, layout: msg.layout, lossMap: true, confidence: true, predConfidence: true },
+      );
+      const ms = performance.now() - t0;
+      const C = msg.layout === 'NHWC' ? msg.logitsShape[msg.logitsShape.length - 1] : msg.logitsShape[1];
+      // Copies out of wasm memory (transferable), then the tensors are freed.
+      const out = {
+        type: 'scored',
+        id: msg.id,
+        pred: r.pred.toArray(),
+        lossMap: r.lossMap.toArray(),
+        confidence: r.confidence.toArray(),
+        predConfidence: r.predConfidence.toArray(),
+        loss: r.loss,
+        sum: r.sum,
+        weightSum: r.weightSum,
+        metrics: segmentationMetrics(r.confusion, C),
+        ms,
+        simd: xent.simd,
+      };
+      for (const t of [r.pred, r.lossMap, r.confidence, r.predConfidence]) t.dispose();
+      postMessage(out, [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer]);
+    } else if (msg.type === 'scoreAll') {
+      const t0 = performance.now();
+      const scorer = xent.scorer(msg.classes, { ignoreIndex: msg.ignoreIndex, layout: msg.layout });
+      try {
+        for (const it of msg.items) {
+          const maskShape = [it.logitsShape[0], ...(msg.layout === 'NHWC' ? it.logitsShape.slice(1, -1) : it.logitsShape.slice(2))];
+          scorer.update({ data: it.logits, shape: it.logitsShape }, { data: it.mask, shape: maskShape });
+        }
+        postMessage({ type: 'scoredAll', id: msg.id, result: scorer.result(), ms: performance.now() - t0 });
+      } finally {
+        scorer.dispose();
+      }
+    }
+  } catch (err) {
+    postMessage({ type: 'error', id: msg.id, name: err?.name ?? 'Error', message: err?.message ?? String(err) });
+  }
+};

@@ -1,0 +1,139 @@
+/**
+ * The demo's pieces that need no browser: the committed samples are what
+ * demo/make-samples.mjs generates (and stay small), its PNG encoder round-trips, and
+ * demo/serve.mjs serves the right content types and nothing outside the repository.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
+import { startServer } from '../../demo/serve.mjs';
+
+const SAMPLES_DIR = new URL('../../demo/samples/', import.meta.url);
+
+/** Decodes the PNGs encodePng writes (8-bit gray or RGB, any filter type). */
+function decodePng(png: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array } {
+  expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let p = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Uint8Array[] = [];
+  while (p < png.length) {
+    const len = dv.getUint32(p);
+    const type = String.fromCharCode(...png.subarray(p + 4, p + 8));
+    const data = png.subarray(p + 8, p + 8 + len);
+    if (type === 'IHDR') {
+      width = dv.getUint32(p + 8);
+      height = dv.getUint32(p + 12);
+      expect(data[8]).toBe(8);
+      channels = data[9] === 2 ? 3 : data[9] === 0 ? 1 : NaN;
+    } else if (type === 'IDAT') idat.push(data);
+    p += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const out = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)]!;
+    for (let i = 0; i < stride; i++) {
+      const v = raw[y * (stride + 1) + 1 + i]!;
+      const a = i >= channels ? out[y * stride + i - channels]! : 0;
+      const b = y > 0 ? out[(y - 1) * stride + i]! : 0;
+      const c = y > 0 && i >= channels ? out[(y - 1) * stride + i - channels]! : 0;
+      const paeth = () => {
+        const pp = a + b - c;
+        const [pa, pb, pc] = [Math.abs(pp - a), Math.abs(pp - b), Math.abs(pp - c)];
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      };
+      const pred = [0, a, b, (a + b) >> 1, paeth()][f]!;
+      out[y * stride + i] = (v + pred) & 0xff;
+    }
+  }
+  return { width, height, channels, pixels: out };
+}
+
+describe('demo samples', () => {
+  it('the committed files are exactly what make-samples.mjs generates, under 1 MB in all', () => {
+    const files = sampleFiles();
+    const committed = readdirSync(SAMPLES_DIR).sort();
+    expect(committed).toEqual(Object.keys(files).sort());
+    let total = 0;
+    for (const [name, bytes] of Object.entries(files)) {
+      const disk = readFileSync(new URL(name, SAMPLES_DIR));
+      total += statSync(new URL(name, SAMPLES_DIR)).size;
+      expect(Buffer.compare(disk, Buffer.from(bytes)), `demo/samples/${name} differs from the generator: run node demo/make-samples.mjs`).toBe(0);
+    }
+    expect(total).toBeLessThan(1 << 20);
+  });
+
+  it('the PNGs decode to the generator’s pixels (image, and the mask of class ids)', () => {
+    const s = SAMPLES[0]!;
+    const m = makeSample(s.seed);
+    const img = decodePng(readFileSync(new URL(`${s.id}.png`, SAMPLES_DIR)));
+    expect([img.width, img.height, img.channels]).toEqual([m.width, m.height, 3]);
+    expect(Buffer.compare(Buffer.from(img.pixels), Buffer.from(m.rgb))).toBe(0);
+    const mask = decodePng(readFileSync(new URL(`${s.id}.mask.png`, SAMPLES_DIR)));
+    expect(mask.channels).toBe(1);
+    expect(Buffer.compare(Buffer.from(mask.pixels), Buffer.from(m.mask))).toBe(0);
+    const ids = new Set(mask.pixels);
+    for (const v of ids) expect(v === IGNORE || v < CLASSES.length).toBe(true);
+    expect(ids.has(IGNORE)).toBe(true); // some void pixels, to exercise ignoreIndex
+    expect(m.logits.length).toBe(CLASSES.length * m.width * m.height);
+  });
+
+  it('encodePng round-trips odd sizes', () => {
+    const px = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 37) & 0xff);
+    const d = decodePng(encodePng(5, 3, 3, px));
+    expect([d.width, d.height]).toEqual([5, 3]);
+    expect(Array.from(d.pixels)).toEqual(Array.from(px));
+    expect(() => encodePng(2, 2, 1, new Uint8Array(3))).toThrow(/length/);
+  });
+});
+
+describe('demo/serve.mjs', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  const get = (path: string) => fetch(new URL(path, server.url), { redirect: 'manual' });
+
+  it('serves the package and the demo with the right content types', async () => {
+    const cases: [string, string][] = [
+      ['dist/xent-simd.wasm', 'application/wasm'],
+      ['dist/xent.wasm', 'application/wasm'],
+      ['dist/index.mjs', 'text/javascript; charset=utf-8'],
+      ['demo/', 'text/html; charset=utf-8'],
+      ['demo/app.mjs', 'text/javascript; charset=utf-8'],
+      ['demo/samples/samples.json', 'application/json; charset=utf-8'],
+      ['demo/samples/street-1.png', 'image/png'],
+      ['demo/samples/street-1.logits.bin', 'application/octet-stream'],
+    ];
+    for (const [path, type] of cases) {
+      const r = await get(path);
+      expect(r.status, path).toBe(200);
+      expect(r.headers.get('content-type'), path).toBe(type);
+      await r.arrayBuffer();
+    }
+    const wasm = new Uint8Array(await (await get('dist/xent.wasm')).arrayBuffer());
+    expect(Buffer.compare(Buffer.from(wasm), readFileSync(new URL('../../dist/xent.wasm', import.meta.url)))).toBe(0);
+  });
+
+  it('redirects a directory without its slash, 404s the rest, and never leaves the root', async () => {
+    const r = await get('demo');
+    expect(r.status).toBe(301);
+    expect(r.headers.get('location')).toBe('/demo/');
+    for (const path of ['nope.html', '%2e%2e/%2e%2e/etc/passwd', '..%2f..%2fetc/passwd', '.git/config', 'demo/.hidden', '%00']) {
+      const res = await get(path);
+      expect([400, 404], path).toContain(res.status);
+      await res.text();
+    }
+    const post = await fetch(new URL('demo/', server.url), { method: 'POST' });
+    expect(post.status).toBe(405);
+    await post.text();
+  });
+});
