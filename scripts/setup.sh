@@ -16,9 +16,8 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 # of reach); lld-22: wasm-ld, the linker for LLVM 22.
 APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-22)
 
-# ---- Browser tests: install Debian `chromium` here (later step, not yet enabled) ----------
-# APT_PACKAGES+=(chromium)
-# ---------------------------------------------------------------------------------------------
+# chromium: the browser tests (test/browser/) drive Debian's chromium with playwright-core.
+APT_PACKAGES+=(chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
