@@ -37,6 +37,8 @@ const ts = ({ node = false, sourceMap = true } = {}) =>
   });
 
 const banner = '/*! xent-wasm — MIT OR Apache-2.0 */';
+// The main entry, as imported by ts/tfjs.ts (kept external: one copy of the library per program).
+const isIndex = (id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
 // Tensor and Xent implement Disposable (Symbol.dispose): consumers need the lib's types.
 const dtsBanner = '/// <reference lib="esnext.disposable" />';
 
@@ -56,6 +58,26 @@ export default [
     external: (id) => id === './index.js' || id.startsWith('node:'),
     output: { file: 'dist/cli.mjs', format: 'es', banner: '#!/usr/bin/env node', paths: (id) => (id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id) ? './index.mjs' : id) },
     plugins: [ts({ node: true, sourceMap: false })],
+  },
+  {
+    // xent-wasm/tfjs: the TF.js adapter. TF.js (a peer dependency) and the main entry stay external.
+    input: 'ts/tfjs.ts',
+    external: (id) => isIndex(id) || id.startsWith('@tensorflow/'),
+    output: [
+      { file: 'dist/tfjs.mjs', format: 'es', sourcemap: true, banner, paths: (id) => (isIndex(id) ? './index.mjs' : id) },
+      { file: 'dist/tfjs.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner, paths: (id) => (isIndex(id) ? './index.cjs' : id) },
+    ],
+    plugins: [ts()],
+  },
+  {
+    input: 'ts/tfjs.ts',
+    external: (id) => isIndex(id) || id.startsWith('@tensorflow/'),
+    output: [
+      { file: 'dist/tfjs.d.ts', format: 'es', banner: dtsBanner },
+      { file: 'dist/tfjs.d.cts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.cjs' : id) },
+      { file: 'dist/tfjs.d.mts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.mjs' : id) },
+    ],
+    plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],
   },
   {
     input: 'ts/index.ts',
