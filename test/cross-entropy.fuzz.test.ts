@@ -640,14 +640,12 @@ describe(`fuzz softmax, logSoftmax, their backward and nllLoss against the float
 
 export { makeCase, caseSeed };
 
-describe('known kernel limitation (reported to the kernel owners)', () => {
-  // Probability targets: the kernel sums Q = Σ_c w[c] q'[c] per pixel in float32, sequentially
-  // over the classes, and the loss is lse · Q − Σ w q' d. For C = 150 with label smoothing the
-  // float32 sum can be off by ~3e-6 relative (26 ulps here: 1.0000031 for an exact 0.99999999),
-  // and lse · ΔQ then exceeds the 2e-6 · |loss| tolerance (kernel 4.8173666, float64
-  // 4.8173543). Rare (1 case in 20000 per seed); the default fuzz seed does not hit it. When
-  // the kernel sums Q more accurately this test starts failing: turn it into a plain `it`.
-  it.fails('seed 115966824: logits [1, 150], softmax-normalised probabilities, ε = 0.33, sum', () => {
+describe('regressions', () => {
+  // Probability targets, C = 150, label smoothing: a plain float32 sum of Q = Σ_c w[c] q'[c]
+  // was off by ~3e-6 relative (1.0000031 for an exact 0.99999999), and lse · ΔQ exceeded the
+  // 2e-6 · |loss| tolerance (4.8173666 vs float64 4.8173543). The kernel now sums Q and
+  // Σ w q' d with Kahan's compensation.
+  it('seed 115966824: logits [1, 150], softmax-normalised probabilities, ε = 0.33, sum', () => {
     expect(check(makeCase(115966824))).toBeUndefined();
   });
 });

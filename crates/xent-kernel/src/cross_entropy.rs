@@ -536,6 +536,18 @@ unsafe fn index_tile<
     }
 }
 
+/// `sum += x` with Kahan's compensation `comp` (IEEE operations only: the same bits on every
+/// lane implementation). A compensation that is not finite (once the sum overflows or meets an
+/// infinity) is dropped, so that infinities give infinity as a plain sum would, not NaN.
+#[inline(always)]
+fn kahan<L: F32x4>(sum: &mut L, comp: &mut L, x: L) {
+    let y = x.sub(*comp);
+    let t = sum.add(y);
+    let c = t.sub(*sum).sub(y);
+    *comp = c.and(L::finite_mask(c));
+    *sum = t;
+}
+
 /// One tile of probability targets (`q0` = the target tensor, same geometry as the logits).
 #[inline(always)]
 unsafe fn prob_tile<
@@ -577,8 +589,13 @@ unsafe fn prob_tile<
 
     // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
     let mut se = [L::splat(0.0); V];
+    // Q and sum w q' d are summed with Kahan's compensation: Q multiplies the log-sum-exp, so
+    // its relative error becomes the loss's, and a plain float32 sum of C = 150 terms is off by
+    // a few 1e-6.
     let mut qs = [L::splat(0.0); V];
+    let mut qs_c = [L::splat(0.0); V];
     let mut qd = [L::splat(0.0); V];
+    let mut qd_c = [L::splat(0.0); V];
     for ci in 0..c {
         let (row, qrow) = (x0.add(ci * cs), q0.add(ci * cs));
         let wc = L::splat(k.class_weight(ci));
@@ -590,8 +607,8 @@ unsafe fn prob_tile<
             }
             se[v] = se[v].add(e);
             let wq = wq(qrow, wc, v);
-            qs[v] = qs[v].add(wq);
-            qd[v] = qd[v].add(wq.mul(d));
+            kahan(&mut qs[v], &mut qs_c[v], wq);
+            kahan(&mut qd[v], &mut qd_c[v], wq.mul(d));
         }
     }
 

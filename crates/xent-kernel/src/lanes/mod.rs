@@ -76,6 +76,8 @@ pub trait F32x4: Copy {
     /// lanes where a running maximum `m` is overtaken, NaN being the largest and the first NaN
     /// winning (as `torch.argmax`).
     fn overtakes(self, m: Self) -> Self;
+    /// A mask (all-ones lanes) where `x` is finite.
+    fn finite_mask(x: Self) -> Self;
     /// Lanes of `a` where `mask` is set, of `b` elsewhere.
     fn select(mask: Self, a: Self, b: Self) -> Self;
     /// `self`, with 0.0 in the lanes where `x < limit`.

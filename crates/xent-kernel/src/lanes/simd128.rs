@@ -81,6 +81,10 @@ impl F32x4 for Simd128 {
         Simd128(v128_or(f32x4_gt(self.0, m.0), v128_and(nan_x, num_m)))
     }
     #[inline(always)]
+    fn finite_mask(x: Self) -> Self {
+        Simd128(f32x4_eq(f32x4_sub(x.0, x.0), f32x4_splat(0.0)))
+    }
+    #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
         Simd128(v128_bitselect(a.0, b.0, mask.0))
     }
