@@ -10,7 +10,7 @@
  *
  * Reproduce a failure with the seed printed in its message:
  *   XENT_FUZZ_SEED=<seed> XENT_FUZZ_CASES=1 npx vitest run test/cross-entropy.fuzz.test.ts
- * (XENT_FUZZ_CASES sets the number of cases, default 3000; the seed printed is the case's own,
+ * (XENT_FUZZ_CASES sets the number of cases, default 20000 — more for a long run; the seed printed is the case's own,
  * which XENT_FUZZ_SEED=<seed> with XENT_FUZZ_CASES=1 replays as case 0).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import { Rng } from './reference/rng.js';
 
 const ENV_SEED = process.env['XENT_FUZZ_SEED'];
 const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
-const CASES = Number(process.env['XENT_FUZZ_CASES'] ?? 3000);
+const CASES = Number(process.env['XENT_FUZZ_CASES'] ?? 20000);
 const BATCH = 250;
 
 let builds: { simd: Xent; portable: Xent };
