@@ -206,6 +206,8 @@ fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
             Some(m) => m.len() == c * c && matches!(args.target, Target::Index(_)),
             None => true,
         }
+        && (out.grad.is_none()
+            || (out.pred.is_none() && out.pred_confidence.is_none() && out.confusion.is_none()))
         && (out.loss_map.is_some() || !none)
         && match args.grad_output {
             Some(go) => none && go.len() == n * s,
@@ -322,7 +324,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Whether the predicted class is asked for (any of its outputs).
+    /// Whether the predicted class is asked for (any of its outputs). Only without a gradient
+    /// (scoring): the tiles that compute a gradient do not carry the argmax code.
     #[inline(always)]
     fn wants_pred(&self) -> bool {
         !(self.pred_u8.is_null() && self.pred_u16.is_null() && self.pred_confidence.is_null() && self.confusion.is_null())
@@ -417,7 +420,7 @@ unsafe fn index_tile<
     let mut scratch = core::mem::MaybeUninit::<[f32; tile::SCRATCH_FLOATS]>::uninit();
     let use_scratch = CONTIG && FULL && c * 4 * V <= tile::SCRATCH_FLOATS;
     let sp = if use_scratch { scratch.as_mut_ptr() as *mut f32 } else { core::ptr::null_mut() };
-    let (m, idx) = if k.wants_pred() {
+    let (m, idx) = if !GRAD && k.wants_pred() {
         tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp)
     } else {
         (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp), [L::splat(0.0); V])
@@ -466,7 +469,7 @@ unsafe fn index_tile<
         loss[v] = l.and(live[v]);
     }
     sum.add_all(&spill(&loss)[..w]);
-    if k.wants_pred() {
+    if !GRAD && k.wants_pred() {
         k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
         if !k.confusion.is_null() {
             let idx = spill(&idx);
@@ -581,7 +584,7 @@ unsafe fn prob_tile<
 
     // (1) Max over classes.
     let null = core::ptr::null_mut();
-    let (m, idx) = if k.wants_pred() {
+    let (m, idx) = if !GRAD && k.wants_pred() {
         tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null)
     } else {
         (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null), [L::splat(0.0); V])
@@ -621,7 +624,7 @@ unsafe fn prob_tile<
         }
     }
     sum.add_all(&spill(&loss)[..w]);
-    if k.wants_pred() {
+    if !GRAD && k.wants_pred() {
         k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
     }
     if !GRAD {

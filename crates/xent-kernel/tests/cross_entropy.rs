@@ -134,11 +134,31 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
         grad: case.want_grad.then(|| &mut grad[PAD..PAD + n * c * s]),
         loss_map: want_map.then(|| &mut map[PAD..PAD + n * s]),
         confidence: want_conf.then(|| &mut conf[PAD..PAD + n * s]),
-        pred,
-        pred_confidence: extras.then(|| &mut pred_conf[PAD..PAD + n * s]),
-        confusion: (extras && index).then_some(&mut confusion[..]),
+        ..Default::default()
     };
     let r = cross_entropy_with::<Portable>(&args, out).unwrap();
+    // The prediction outputs come with a forward-only call (scoring); a call asking for both a
+    // gradient and a prediction is refused.
+    if extras {
+        let scored = Outputs {
+            pred,
+            pred_confidence: Some(&mut pred_conf[PAD..PAD + n * s]),
+            confusion: index.then_some(&mut confusion[..]),
+            ..Default::default()
+        };
+        let args = CrossEntropyArgs { grad_output: None, ..args };
+        let r2 = if none {
+            let mut m = vec![0.0f32; n * s];
+            cross_entropy_with::<Portable>(&args, Outputs { loss_map: Some(&mut m), ..scored })
+        } else {
+            cross_entropy_with::<Portable>(&args, scored)
+        }
+        .unwrap();
+        assert!(r2.loss.to_bits() == r.loss.to_bits() || (r.loss.is_nan() && r2.loss.is_nan()));
+        let (mut g, mut p, mut m) = (vec![0.0f32; n * c * s], vec![0u16; n * s], vec![0.0f32; n * s]);
+        let both = Outputs { grad: Some(&mut g), pred: Some(Pred::U16(&mut p)), loss_map: Some(&mut m), ..Default::default() };
+        assert_eq!(cross_entropy_with::<Portable>(&args, both).unwrap_err(), Error::BadArgument);
+    }
     assert!(pred8[..PAD].iter().chain(&pred8[PAD + n * s..]).all(|&v| v == 0xa5));
     assert!(pred16[..PAD].iter().chain(&pred16[PAD + n * s..]).all(|&v| v == 0xa5a5));
     assert!(guards_intact(&pred_conf));
