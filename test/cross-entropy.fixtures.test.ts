@@ -10,24 +10,17 @@
  *   the labels fit in, with and without the optional outputs;
  * - PyTorch's errors as typed errors, with memory left as it was.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { arrayMismatch, elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { loadFixtures, type FixtureCase } from './reference/fixtures.js';
 import { nhwcShape, toNCHW, toNHWC } from './reference/layout.js';
 
 const index = loadFixtures('cross_entropy_index.json');
 const prob = loadFixtures('cross_entropy_prob.json');
 
-let builds: { simd: Xent; portable: Xent };
-beforeAll(async () => {
-  builds = await bothBuilds();
-});
-afterAll(() => {
-  builds.simd.dispose();
-  builds.portable.dispose();
-});
+const getBuilds = useBothBuilds();
 
 type IndexDtype = 'uint8' | 'uint16' | 'int32';
 const INDEX_ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array } as const;
@@ -148,7 +141,7 @@ function fixtureSuite(file: typeof index): void {
       if (c.labelSmoothing < 0) {
         // PyTorch 1.13 only rejects label_smoothing > 1; xent-wasm rejects any value outside [0, 1].
         it(`${c.name}: labelSmoothing ${c.labelSmoothing} < 0 is rejected (stricter than PyTorch ${file.torch})`, () => {
-          for (const x of [builds.simd, builds.portable]) {
+          for (const x of [getBuilds().simd, getBuilds().portable]) {
             const before = x.memoryStats();
             expect(() => run(x, c)).toThrow(lib.XentOptionError);
             expect(() => run(x, c)).toThrow('label_smoothing must be between 0.0 and 1.0. Got: -0.1');
@@ -160,7 +153,7 @@ function fixtureSuite(file: typeof index): void {
       if (c.expectError !== undefined && /scalar type Long but found Int/.test(c.expectError)) {
         // PyTorch wants int64 targets; xent-wasm takes int32 (and uint8/uint16) by design.
         it(`${c.name}: int32 targets, which PyTorch ${file.torch} rejects, are accepted and match the float64 reference`, () => {
-          for (const x of [builds.simd, builds.portable]) {
+          for (const x of [getBuilds().simd, getBuilds().portable]) {
             const r = run(x, c, { dtype: 'int32' });
             const ref = referenceCrossEntropy(c);
             expect(lossMismatch(r.loss as number, ref.loss)).toBeUndefined();
@@ -171,7 +164,7 @@ function fixtureSuite(file: typeof index): void {
       }
       if (c.expectError !== undefined) {
         it(`${c.name}: throws like PyTorch (${c.expectError})`, () => {
-          for (const x of [builds.simd, builds.portable]) {
+          for (const x of [getBuilds().simd, getBuilds().portable]) {
             for (const layout of ['NCHW', 'NHWC'] as const) {
               // (NHWC transposes a probability target, which needs the logits' shape.)
               const transposable = c.targetKind === 'index' || JSON.stringify(c.targetShape) === JSON.stringify(c.logitsShape);
@@ -195,7 +188,7 @@ function fixtureSuite(file: typeof index): void {
         (kind === 'index' ? ` ignore=${c.ignoreIndex}` : '');
       it(title, () => {
         const ref = referenceCrossEntropy(c);
-        const runs = { simd: run(builds.simd, c), portable: run(builds.portable, c) };
+        const runs = { simd: run(getBuilds().simd, c), portable: run(getBuilds().portable, c) };
         for (const [build, r] of Object.entries(runs)) {
           if (c.reduction === 'none') {
             const err = arrayMismatch(r.loss as Float32Array, c.loss as number[], 2e-6, `loss (${build})`);
@@ -219,7 +212,7 @@ function fixtureSuite(file: typeof index): void {
         }
         // The kernel is designed to give the same bits in both builds (up to the sign of NaNs) ...
         sameRun(runs.simd, runs.portable, 'SIMD vs portable');
-        for (const [build, x] of Object.entries(builds)) {
+        for (const [build, x] of Object.entries(getBuilds())) {
           const base = build === 'simd' ? runs.simd : runs.portable;
           // ... and in both layouts, on the transposed data ...
           sameRun(run(x, c, { layout: 'NHWC' }), base, `${build}: NHWC vs NCHW`);
@@ -253,7 +246,7 @@ describe('target dtypes: uint8, uint16 and int32 label maps', () => {
     const logits = Float32Array.from({ length: 2 * C * S }, (_, i) => Math.sin(i * 0.7) * 4);
     const labels = Array.from({ length: 2 * S }, (_, i) => (i % 7 === 0 ? 65535 : (i * 53) % C));
     const opts = { ignoreIndex: 65535, labelSmoothing: 0.1 } as const;
-    for (const x of [builds.simd, builds.portable]) {
+    for (const x of [getBuilds().simd, getBuilds().portable]) {
       using g16 = x.tensor('float32', [2, C, S]);
       using g32 = x.tensor('float32', [2, C, S]);
       const a = x.crossEntropy({ data: logits, shape: [2, C, S] }, { data: Uint16Array.from(labels), shape: [2, S] }, { ...opts, grad: g16 });
@@ -274,7 +267,7 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
     if (!c) throw new Error(`fixture ${name} is missing`);
     return c;
   };
-  const perPixel = (c: FixtureCase) => run(builds.simd, { ...c, reduction: 'none', gradOutput: null }, { outputs: false }).loss as Float32Array;
+  const perPixel = (c: FixtureCase) => run(getBuilds().simd, { ...c, reduction: 'none', gradOutput: null }, { outputs: false }).loss as Float32Array;
 
   it('a NaN logit makes that sample NaN, and the reduced loss NaN', () => {
     const c = byName(index, 'nan-logit-nonignored-none');
@@ -282,7 +275,7 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
     // pixels (0, 2) and (1, 1) of the 2x3 map hold a NaN logit
     expect(Array.from(pixels, Number.isNaN)).toEqual([false, false, true, false, true, false]);
     for (const red of ['mean', 'sum'] as const) {
-      const r = run(builds.portable, byName(index, `nan-logit-nonignored-${red}`));
+      const r = run(getBuilds().portable, byName(index, `nan-logit-nonignored-${red}`));
       expect(r.loss).toBeNaN();
       expect(Array.from(r.lossMap!, Number.isNaN)).toEqual([false, false, true, false, true, false]);
     }
@@ -290,7 +283,7 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
   it('an ignored sample with a NaN logit stays out of the loss (its gradient is NaN, as PyTorch)', () => {
     for (const red of ['mean', 'sum'] as const) {
       const c = byName(index, `nan-logit-ignored-${red}`);
-      const r = run(builds.simd, c);
+      const r = run(getBuilds().simd, c);
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(lossMismatch(r.loss as number, c.loss as number)).toBeUndefined();
       expect(Array.from(r.lossMap!)).toContain(0);
@@ -299,7 +292,7 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
       expect(r.confidence![4]).toBe(0);
     }
     const c = byName(index, 'nonfinite-in-ignored-pixels-mean');
-    expect(Number.isFinite(run(builds.portable, c).loss)).toBe(true);
+    expect(Number.isFinite(run(getBuilds().portable, c).loss)).toBe(true);
   });
   it('-inf at the target gives +inf; -inf elsewhere is harmless; +inf logits give NaN', () => {
     const t = perPixel(byName(index, 'neginf-target-none'));
@@ -312,6 +305,6 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
     expect(Array.from(perPixel(byName(prob, 'prob-nan-posinf-logits-none')), Number.isNaN)).toEqual([true, true, false]);
     const l = perPixel(byName(prob, 'prob-neginf-logits-none'));
     expect([Number.isNaN(l[0]), Number.isNaN(l[1]), Number.isFinite(l[2]), l[3]]).toEqual([true, true, true, Infinity]);
-    expect(run(builds.simd, byName(prob, 'prob-neginf-logits-mean')).loss).toBeNaN();
+    expect(run(getBuilds().simd, byName(prob, 'prob-neginf-logits-mean')).loss).toBeNaN();
   });
 });

@@ -4,7 +4,7 @@
  * kinds (class indices in every dtype; probabilities, normalised or not, with zeros and
  * negative entries), both layouts, every option, the optional loss and confidence maps (new or
  * given tensors), and value distributions (normal, huge ±1e4, NaN and ±inf now and then), in
- * both builds, which must agree bit for bit — as must NHWC and NCHW on the transposed data.
+ * both getBuilds(), which must agree bit for bit — as must NHWC and NCHW on the transposed data.
  * A second fuzz covers the decomposition ops (softmax, logSoftmax, their backward, nllLoss)
  * along any dim.
  *
@@ -13,11 +13,11 @@
  * (XENT_FUZZ_CASES sets the number of cases, default 20000 — more for a long run; the seed printed is the case's own,
  * which XENT_FUZZ_SEED=<seed> with XENT_FUZZ_CASES=1 replays as case 0).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { elementwiseMismatch, arrayMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
 import { ReferenceTargetError, classAxis, referenceCrossEntropy, type Layout, type Reduction } from './reference/cross-entropy.js';
 import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from './reference/decomposition.js';
-import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { toNCHW } from './reference/layout.js';
 import { Rng } from './reference/rng.js';
 
@@ -26,14 +26,7 @@ const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
 const CASES = Number(process.env['XENT_FUZZ_CASES'] ?? 20000);
 const BATCH = 250;
 
-let builds: { simd: Xent; portable: Xent };
-beforeAll(async () => {
-  builds = await bothBuilds();
-});
-afterAll(() => {
-  builds.simd.dispose();
-  builds.portable.dispose();
-});
+const getBuilds = useBothBuilds();
 
 type TargetDtype = 'uint8' | 'uint16' | 'int32' | 'float32';
 /** How an optional map is asked for: not at all, `true` (a new tensor) or a given tensor. */
@@ -386,7 +379,7 @@ function check(k: Case): string | undefined {
     if (!(e instanceof ReferenceTargetError)) throw e;
     refError = e;
   }
-  const outs = { simd: runKernel(builds.simd, k), portable: runKernel(builds.portable, k) };
+  const outs = { simd: runKernel(getBuilds().simd, k), portable: runKernel(getBuilds().portable, k) };
   for (const [build, o] of Object.entries(outs)) {
     const fail = (m: string) => `${build}: ${m}`;
     if (refError) {
@@ -436,7 +429,7 @@ function check(k: Case): string | undefined {
     const m = diff(s, outs.portable, 'SIMD and portable builds');
     if (m) return m;
     if (k.layout === 'NHWC' && k.logitsShape.length >= 3) {
-      const t = runKernel(builds.simd, k, true);
+      const t = runKernel(getBuilds().simd, k, true);
       if (t.error) return `NCHW on the transposed data: unexpected error ${String(t.error)}`;
       const m2 = diff(t, s, 'NCHW on the transposed data and NHWC');
       if (m2) return m2;
@@ -455,7 +448,7 @@ describe(`fuzz crossEntropy against the float64 reference (XENT_FUZZ_SEED=${BASE
         const m = check(k);
         if (m) failures.push(`case ${i}, ${describeCase(k)}\n    ${m}`);
       }
-      for (const t of [builds.simd, builds.portable]) expect(t.memoryStats().liveTensors).toBe(0);
+      for (const t of [getBuilds().simd, getBuilds().portable]) expect(t.memoryStats().liveTensors).toBe(0);
       expect(failures, failures.join('\n')).toEqual([]);
     });
   }
@@ -580,7 +573,7 @@ function runOp(x: Xent, k: OpCase): OpOutcome {
 }
 
 function checkOp(k: OpCase): string | undefined {
-  const outs = { simd: runOp(builds.simd, k), portable: runOp(builds.portable, k) };
+  const outs = { simd: runOp(getBuilds().simd, k), portable: runOp(getBuilds().portable, k) };
   for (const [build, o] of Object.entries(outs)) {
     const fail = (m: string) => `${build}: ${m}`;
     if (o.error) return fail(`unexpected error ${String(o.error)}`);
@@ -632,7 +625,7 @@ describe(`fuzz softmax, logSoftmax, their backward and nllLoss against the float
         const m = checkOp(k);
         if (m) failures.push(`case ${i}, ${describeOpCase(k)}\n    ${m}`);
       }
-      for (const t of [builds.simd, builds.portable]) expect(t.memoryStats().liveTensors).toBe(0);
+      for (const t of [getBuilds().simd, getBuilds().portable]) expect(t.memoryStats().liveTensors).toBe(0);
       expect(failures, failures.join('\n')).toEqual([]);
     });
   }

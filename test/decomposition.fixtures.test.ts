@@ -8,25 +8,18 @@
  * |Δ| ≤ 2e-6 · max(1, |expected|) element by element; gradients max|Δ| ≤ 1e-5 · max|grad|
  * (see gradMismatch for the all-zero case); NaN and ±inf in the same places.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
 import { referenceNllLoss } from './reference/decomposition.js';
-import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { loadDecomposition, loadFixtures, type DecompositionCase, type FixtureCase } from './reference/fixtures.js';
 import { nhwcShape, toNCHW, toNHWC } from './reference/layout.js';
 
 const decomposition = loadDecomposition();
 const index = loadFixtures('cross_entropy_index.json');
 
-let builds: { simd: Xent; portable: Xent };
-beforeAll(async () => {
-  builds = await bothBuilds();
-});
-afterAll(() => {
-  builds.simd.dispose();
-  builds.portable.dispose();
-});
+const getBuilds = useBothBuilds();
 
 function targetArray(t: number[]): Uint8Array | Int32Array {
   return t.every((v) => v >= 0 && v <= 255) ? Uint8Array.from(t) : Int32Array.from(t);
@@ -105,7 +98,7 @@ describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decompo
     if (c.op === 'nll_loss') {
       it(`${c.name}: ${JSON.stringify(c.inputShape)} ${c.reduction}${c.weight ? ' weight' : ''} ignore=${c.ignoreIndex}`, () => {
         const ref = referenceNllLoss({ ...c, logp: c.input, shape: c.inputShape, target: c.target! });
-        const runs = { simd: runNll(builds.simd, c), portable: runNll(builds.portable, c) };
+        const runs = { simd: runNll(getBuilds().simd, c), portable: runNll(getBuilds().portable, c) };
         for (const [build, r] of Object.entries(runs)) {
           if (c.reduction === 'none') {
             const m = elementwiseMismatch(r.loss as Float32Array, c.output as number[], 2e-6, `loss (${build})`);
@@ -125,13 +118,13 @@ describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decompo
         }
         sameArrays({ ...runs.simd }, { ...runs.portable }, 'SIMD vs portable');
         if (c.inputShape.length >= 3) {
-          for (const [build, x] of Object.entries(builds)) sameArrays({ ...runNll(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
+          for (const [build, x] of Object.entries(getBuilds())) sameArrays({ ...runNll(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
         }
       });
       continue;
     }
     it(`${c.name}: ${JSON.stringify(c.inputShape)} dim ${c.dim}`, () => {
-      const runs = { simd: runSoftmax(builds.simd, c), portable: runSoftmax(builds.portable, c) };
+      const runs = { simd: runSoftmax(getBuilds().simd, c), portable: runSoftmax(getBuilds().portable, c) };
       for (const [build, r] of Object.entries(runs)) {
         const m = elementwiseMismatch(r.y, c.output as number[], 2e-6, `output (${build})`);
         expect(m, m).toBeUndefined();
@@ -144,7 +137,7 @@ describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decompo
       sameArrays({ ...runs.simd }, { ...runs.portable }, 'SIMD vs portable');
       if (c.inputShape.length >= 3 && c.dim === 1) {
         // dim 1 of NCHW data and dim -1 of the same data in NHWC: the same bits.
-        for (const [build, x] of Object.entries(builds)) sameArrays({ ...runSoftmax(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
+        for (const [build, x] of Object.entries(getBuilds())) sameArrays({ ...runSoftmax(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
       }
     });
   }
@@ -176,7 +169,7 @@ describe('nllLoss(logSoftmax(x)) and its chained backward equal crossEntropy(x)'
   for (const c of cases) {
     it(c.name, () => {
       const ref = referenceCrossEntropy(c);
-      for (const x of [builds.simd, builds.portable]) {
+      for (const x of [getBuilds().simd, getBuilds().portable]) {
         const d = decomposed(x, c);
         using grad = x.tensor('float32', c.logitsShape);
         const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;

@@ -4,22 +4,15 @@
  * matrix against independent float64 references, on seeded random cases in both builds (which
  * must agree bit for bit), NHWC against NCHW on transposed data, and the output options.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { arrayMismatch, elementwiseMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
 import { referenceCrossEntropy, type Layout } from './reference/cross-entropy.js';
-import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { nhwcShape, toNHWC } from './reference/layout.js';
 import { Rng } from './reference/rng.js';
 import { referenceArgmax, referenceMmseg } from './score-reference.js';
 
-let builds: { simd: Xent; portable: Xent };
-beforeAll(async () => {
-  builds = await bothBuilds();
-});
-afterAll(() => {
-  builds.simd.dispose();
-  builds.portable.dispose();
-});
+const getBuilds = useBothBuilds();
 
 type TargetCtor = Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
 
@@ -113,7 +106,7 @@ describe('score against the float64 references (seeded random cases, both builds
       const k = makeCase(seed);
       const where = `seed ${seed} (shape [${k.shape}], ${k.ctor.name}, ignoreIndex ${k.ignoreIndex}${k.weight ? ', weight' : ''})`;
       const C = k.shape.length === 1 ? k.shape[0]! : k.shape[1]!;
-      const simd = snapshot(run(builds.simd, k, 'NCHW'));
+      const simd = snapshot(run(getBuilds().simd, k, 'NCHW'));
       // Σ exp over C classes in float32: the probabilities' rounding grows with C.
       const probTol = 1e-6 * (2 + C / 16);
 
@@ -143,7 +136,7 @@ describe('score against the float64 references (seeded random cases, both builds
       expect(firstDifference(simd.confusion, mm.hist.flat()), `${where}: confusion`).toBe(-1);
 
       // The portable build: the same bits.
-      const portable = snapshot(run(builds.portable, k, 'NCHW'));
+      const portable = snapshot(run(getBuilds().portable, k, 'NCHW'));
       for (const key of ['loss', 'sum', 'weightSum'] as const) expect(sameBits(portable[key], simd[key]), `${where}: ${key}`).toBe(true);
       expect(firstDifference(portable.pred, simd.pred), `${where}: pred`).toBe(-1);
       for (const key of ['lossMap', 'confidence', 'predConfidence'] as const) {
@@ -153,7 +146,7 @@ describe('score against the float64 references (seeded random cases, both builds
 
       // NHWC on the transposed logits: the same bits.
       if (k.shape.length >= 3) {
-        const nhwc = snapshot(run(builds.simd, k, 'NHWC'));
+        const nhwc = snapshot(run(getBuilds().simd, k, 'NHWC'));
         for (const key of ['loss', 'sum', 'weightSum'] as const) expect(sameBits(nhwc[key], simd[key]), `${where}: NHWC ${key}`).toBe(true);
         expect(firstDifference(nhwc.pred, simd.pred), `${where}: pred`).toBe(-1);
         for (const key of ['lossMap', 'confidence', 'predConfidence'] as const) {
@@ -163,7 +156,7 @@ describe('score against the float64 references (seeded random cases, both builds
       }
 
       // Same kernel pass as crossEntropy: the loss and the maps are crossEntropy's bits.
-      const x = builds.simd;
+      const x = getBuilds().simd;
       const r = x.crossEntropy(
         { data: k.logits, shape: k.shape },
         { data: k.ctor.from(k.target), shape: targetShape(k.shape) },
@@ -175,13 +168,13 @@ describe('score against the float64 references (seeded random cases, both builds
       r.lossMap.dispose();
       r.confidence.dispose();
     }
-    expect(builds.simd.memoryStats().liveTensors).toBe(0);
-    expect(builds.portable.memoryStats().liveTensors).toBe(0);
+    expect(getBuilds().simd.memoryStats().liveTensors).toBe(0);
+    expect(getBuilds().portable.memoryStats().liveTensors).toBe(0);
   });
 });
 
 describe('score: torch.argmax rules, by hand', () => {
-  const x = () => builds.simd;
+  const x = () => getBuilds().simd;
   const one = (row: number[]) => {
     const r = x().score({ data: Float32Array.from(row), shape: [1, row.length] }, { data: new Int32Array([0]), shape: [1] }, { predConfidence: true });
     const out = { pred: r.pred.data[0]!, p: r.predConfidence.data[0]! };
@@ -220,7 +213,7 @@ describe('score: torch.argmax rules, by hand', () => {
 
 describe('score: outputs and shapes', () => {
   it('writes into given tensors (uint8 or uint16 pred, float32 maps) and returns them', () => {
-    const x = builds.simd;
+    const x = getBuilds().simd;
     using logits = x.tensorFrom(Float32Array.from({ length: 2 * 4 * 6 }, (_, i) => Math.sin(i * 1.7)), [2, 4, 6]);
     using target = x.tensorFrom(Uint8Array.from({ length: 12 }, (_, i) => i % 4), [2, 6]);
     using pred16 = x.tensor('uint16', [2, 6]);
@@ -239,7 +232,7 @@ describe('score: outputs and shapes', () => {
   });
 
   it('(C) logits with a () target, and (N, C) with (N)', () => {
-    const x = builds.portable;
+    const x = getBuilds().portable;
     const r = x.score({ data: Float32Array.from([0, 2, 1]), shape: [3] }, { data: Int32Array.from([1]), shape: [] });
     expect(r.pred.shape).toEqual([]);
     expect(r.pred.data[0]).toBe(1);
@@ -255,7 +248,7 @@ describe('score: outputs and shapes', () => {
   });
 
   it('a class weight changes the loss, not the confusion matrix', () => {
-    const x = builds.simd;
+    const x = getBuilds().simd;
     const logits = { data: Float32Array.from([1, 0, 0, 1, 2, 0]), shape: [1, 3, 2] };
     const target = { data: Uint8Array.from([2, 1]), shape: [1, 2] };
     const a = x.score(logits, target);

@@ -4,22 +4,15 @@
  * on hand-made confusion patterns: absent classes, classes predicted but absent from the
  * target, every pixel ignored, one class, perfect prediction, an ignore index inside [0, C).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { bothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { Rng } from './reference/rng.js';
 import { close, referenceArgmax, referenceMmseg, type MmsegMetrics, type MmsegSample } from './score-reference.js';
 
 const { segmentationMetrics } = lib;
 
-let builds: { simd: Xent; portable: Xent };
-beforeAll(async () => {
-  builds = await bothBuilds();
-});
-afterAll(() => {
-  builds.simd.dispose();
-  builds.portable.dispose();
-});
+const getBuilds = useBothBuilds();
 
 /** Every metric of `m` equals the reference's (same NaNs; |Δ| ≤ 1e-12 relative). */
 function expectMmseg(m: lib.SegmentationMetrics, ref: MmsegMetrics, where = ''): void {
@@ -176,7 +169,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
       }
       const ref = referenceMmseg(samples, C, ignore);
       const results = (['simd', 'portable'] as const).map((which) => {
-        const x = builds[which];
+        const x = getBuilds()[which];
         using scorer = x.scorer(C, { ignoreIndex: ignore, ...(weight ? { weight } : {}) });
         for (const b of batches) scorer.update({ data: b.logits, shape: b.shape }, { data: b.target, shape: [b.shape[0]!, ...b.shape.slice(2)] });
         return scorer.result();
@@ -193,7 +186,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
   });
 
   it('the totals do not depend on how the set is batched or ordered', () => {
-    const x = builds.simd;
+    const x = getBuilds().simd;
     const { C, ignore, batches } = validationSet(77);
     using a = x.scorer(C, { ignoreIndex: ignore });
     using b = x.scorer(C, { ignoreIndex: ignore });
@@ -216,7 +209,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
   });
 
   it('update returns the batch loss; reset forgets everything', () => {
-    const x = builds.simd;
+    const x = getBuilds().simd;
     const { C, ignore, batches } = validationSet(5);
     using s = x.scorer(C, { ignoreIndex: ignore });
     const t = batches[0]!;
@@ -237,7 +230,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
   });
 
   it('all ignored, one class, perfect prediction, through the kernel', () => {
-    const x = builds.portable;
+    const x = getBuilds().portable;
     using all = x.scorer(3, { ignoreIndex: 255 });
     all.update({ data: new Float32Array(3 * 4), shape: [1, 3, 2, 2] }, { data: new Uint8Array(4).fill(255), shape: [1, 2, 2] });
     const ra = all.result();
