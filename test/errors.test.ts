@@ -258,6 +258,12 @@ describe('messages', () => {
       expect(C.prototype).toBeInstanceOf(Error);
     }
   });
+  it('error names are the exported names, set explicitly (minifiers rename classes)', () => {
+    for (const [key, C] of Object.entries(E)) {
+      if (typeof C === 'function' && /^Xent\w*Error$/.test(key)) expect((C as { prototype: Error }).prototype.name).toBe(key);
+    }
+    expect(new E.XentShapeError('x').name).toBe('XentShapeError');
+  });
 });
 
 describe('probability targets, layouts, loss and confidence maps', () => {

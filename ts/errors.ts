@@ -9,7 +9,6 @@
 export class XentError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
@@ -129,4 +128,21 @@ export function formatBytes(n: number): string {
     u++;
   }
   return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+// Each class's `name`, set explicitly on its prototype: minifiers rename classes, so
+// `new.target.name` would give `'C'` in a bundled build.
+for (const [cls, name] of [
+  [XentError, 'XentError'],
+  [XentLoadError, 'XentLoadError'],
+  [XentShapeError, 'XentShapeError'],
+  [XentDtypeError, 'XentDtypeError'],
+  [XentTargetError, 'XentTargetError'],
+  [XentOptionError, 'XentOptionError'],
+  [XentDisposedError, 'XentDisposedError'],
+  [XentOutOfMemoryError, 'XentOutOfMemoryError'],
+  [XentForeignTensorError, 'XentForeignTensorError'],
+  [XentAliasError, 'XentAliasError'],
+] as const) {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true, enumerable: false });
 }
