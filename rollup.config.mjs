@@ -5,7 +5,7 @@ import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 import { inlineBuilds } from './rollup.inline.mjs';
 
-const WASM = ['xent-simd.wasm', 'xent.wasm'];
+const WASM = ['xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm'];
 
 /** Emits build/wasm/*.wasm as assets of the bundle (no extra dependency needed). */
 function copyWasm() {
@@ -52,6 +52,12 @@ export default [
       { file: 'dist/index.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner },
     ],
     plugins: [ts(), copyWasm()],
+  },
+  {
+    // The worker threads' entry (Xent.create({ threads })), beside index.mjs: new URL('./worker.mjs', import.meta.url).
+    input: 'ts/threads/worker.ts',
+    output: { file: 'dist/worker.mjs', format: 'es', sourcemap: true, banner },
+    plugins: [ts()],
   },
   {
     // The CLI uses the published ESM entry, exactly what users get.

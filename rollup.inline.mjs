@@ -14,6 +14,7 @@ import { dts } from 'rollup-plugin-dts';
 const TS_DIR = resolve('ts');
 const LOADER = resolve('ts/loader.ts');
 const INLINE_LOADER = resolve('ts/inline-loader.ts');
+const THREADS_ENV = resolve('ts/threads/env.ts');
 const BYTES_ID = '\0xent-inline-bytes';
 const WASM = { SIMD_WASM_BASE64: 'build/wasm/xent-simd.wasm', PORTABLE_WASM_BASE64: 'build/wasm/xent.wasm' };
 const isIndex = (id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
@@ -41,8 +42,9 @@ function inlineWasm() {
       return { code: lines.join('\n'), map: { mappings: '' } };
     },
     transform(code, id) {
-      if (resolve(id) !== LOADER) return null;
-      const out = code.replace(/new URL\((['"])\.\/([\w-]+\.wasm)\1,\s*import\.meta\.url\)/g, "new URL('xent-inline:$2')");
+      if (resolve(id) !== LOADER && resolve(id) !== THREADS_ENV) return null;
+      // ts/threads/env.ts: the worker entry (never reached: the inline build has no threads build).
+      const out = code.replace(/new URL\((['"])\.\/([\w-]+\.(?:wasm|mjs))\1,\s*import\.meta\.url\)/g, "new URL('xent-inline:$2')");
       return { code: out, map: null };
     },
     renderChunk(code, chunk) {

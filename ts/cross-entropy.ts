@@ -8,18 +8,72 @@ import { REDUCTION_CODE, Status, TARGET_KIND_CODE } from './abi.js';
 import { Scratch, checkAliases, checkStatus, invoke, newOutput, outputTensor, requestedOutput, resolve, resolveWeight, type Arg, type OutArg } from './args.js';
 import type { DType, TargetDType } from './dtype.js';
 import { XentOptionError, XentShapeError, XentTargetError } from './errors.js';
-import { kernelDims, lossGeometry } from './geometry.js';
-import { normalizeOptions, type CrossEntropyResult, type OpName } from './options.js';
+import { kernelDims, lossGeometry, type LossGeometry } from './geometry.js';
+import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
 import type { Runtime } from './runtime.js';
 import { formatShape, sameShape, unravel } from './shape.js';
+import type { SplitCall, SplitOutcome } from './threads/pool.js';
 
 const INDEX_DTYPES: readonly DType[] = ['uint8', 'uint16', 'int32'];
 
+/** A validated loss call: its resolved arguments, before any allocation. */
+interface LossPlan {
+  nll: boolean;
+  prob: boolean;
+  opts: NormalizedOptions;
+  g: LossGeometry;
+  input: Arg;
+  target: Arg;
+  weight: Arg | undefined;
+  gradOutput: Arg | undefined;
+  grad: OutArg | undefined;
+  lossOut: OutArg | undefined;
+  confidence: OutArg | undefined;
+}
+
 /**
  * @internal The body of {@link Xent.crossEntropy} (`op` = 'crossEntropy') and
- * {@link Xent.nllLoss} (`op` = 'nllLoss', whose input is log-probabilities).
+ * {@link Xent.nllLoss} (`op` = 'nllLoss', whose input is log-probabilities). With worker
+ * threads (and where the calling thread may block), crossEntropy is split between the calling
+ * thread and the workers; otherwise it runs here.
  */
 export function lossOp(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, optionsIn: unknown): CrossEntropyResult {
+  const plan = planLoss(rt, op, inputIn, targetIn, optionsIn);
+  const scratch = new Scratch(rt);
+  try {
+    const args = kernelArgs(rt, plan, scratch);
+    const split = plan.nll ? undefined : rt.pool?.runSync(splitCall(plan, args));
+    const res = lossResult(plan, split ?? runKernel(rt, plan, args));
+    scratch.keep();
+    return res;
+  } finally {
+    scratch.release();
+  }
+}
+
+/**
+ * @internal The body of {@link Xent.crossEntropyAsync}: validated and prepared now, run on the
+ * worker threads (queued behind earlier async calls), or here at once without threads.
+ */
+export async function crossEntropyAsyncOp(rt: Runtime, inputIn: unknown, targetIn: unknown, optionsIn: unknown): Promise<CrossEntropyResult> {
+  const plan = planLoss(rt, 'crossEntropy', inputIn, targetIn, optionsIn);
+  const scratch = new Scratch(rt);
+  try {
+    const args = kernelArgs(rt, plan, scratch);
+    const pool = rt.pool;
+    const outcome = pool ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
+    rt.check('crossEntropyAsync');
+    const res = lossResult(plan, outcome);
+    scratch.keep();
+    return res;
+  } finally {
+    // A disposed instance has freed everything already.
+    if (!rt.disposed) scratch.release();
+  }
+}
+
+/** Resolves and validates every argument of a loss call (nothing is allocated or written). */
+function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, optionsIn: unknown): LossPlan {
   rt.check(op);
   const nll = op === 'nllLoss';
   const what = nll ? 'logProbs' : 'logits';
@@ -30,8 +84,8 @@ export function lossOp(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unkn
     ? resolve(rt, targetIn, 'target', INDEX_DTYPES, 'uint8, uint16 or int32 class indices (nllLoss has no probability targets)')
     : resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], 'uint8, uint16 or int32 class indices, or float32 class probabilities');
   const g = lossGeometry(input.shape, target, opts.layout, what);
-  const { n, c, s, lossShape } = g;
-  const { reduction, ignoreIndex, labelSmoothing } = opts;
+  const { c, lossShape } = g;
+  const { reduction, ignoreIndex } = opts;
   const prob = g.kind === 'prob';
   if (prob && ignoreIndex >= 0) {
     throw new XentOptionError(
@@ -94,55 +148,55 @@ export function lossOp(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unkn
   const confidence = requestedOutput(rt, opts.confidence, 'options.confidence', lossShape, lossOf);
 
   checkAliases([grad, lossOut, confidence], [input, target, weight, gradOutput]);
+  return { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence };
+}
 
-  // ---- scratch memory, new outputs and the call ----
-  const scratch = new Scratch(rt);
-  try {
-    const p = scratch.prepare([input, target, weight, gradOutput], [grad, lossOut, confidence]);
-    const [pInput, pTarget, pWeight, pGradOutput] = p.inputs as [number, number, number, number];
-    const [pGrad, pLoss, pConfidence] = p.outputs as [number, number, number];
-    const kind = prob ? TARGET_KIND_CODE.prob : TARGET_KIND_CODE[target.dtype as TargetDType];
-    const x = rt.exports;
-    const name = nll ? 'xent_nll_loss' : 'xent_cross_entropy';
-    const k = kernelDims(n, c, s, g.layout);
-    const status = invoke(name, () =>
-      nll
-        ? x.xent_nll_loss(pInput, pTarget, kind, k.n, k.c, k.s, k.layout, pWeight, ignoreIndex, REDUCTION_CODE[reduction], pGrad, pGradOutput, pLoss, rt.outPtr)
-        : x.xent_cross_entropy(
-            pInput,
-            pTarget,
-            kind,
-            k.n,
-            k.c,
-            k.s,
-            k.layout,
-            pWeight,
-            ignoreIndex,
-            REDUCTION_CODE[reduction],
-            labelSmoothing,
-            pGrad,
-            pGradOutput,
-            pLoss,
-            pConfidence,
-            rt.outPtr,
-          ),
-    );
-    const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
-    if (status === Status.TargetOutOfBounds) {
-      const index = o[3]!;
-      throw new XentTargetError(o[0]!, index, unravel(index, target.shape), c, ignoreIndex);
-    }
-    checkStatus(name, status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);
-    const res: Record<string, unknown> = {
-      loss: reduction === 'none' ? lossOut!.tensor : o[0]!,
-      sum: o[1]!,
-      weightSum: o[2]!,
-    };
-    if (opts.lossMap !== undefined) res['lossMap'] = lossOut!.tensor;
-    if (confidence) res['confidence'] = confidence.tensor;
-    scratch.keep();
-    return res as unknown as CrossEntropyResult;
-  } finally {
-    scratch.release();
+/**
+ * Allocates the call's scratch memory and new outputs and returns the kernel's arguments before
+ * `out`: the 15 of `xent_cross_entropy`, or the 13 of `xent_nll_loss`.
+ */
+function kernelArgs(rt: Runtime, plan: LossPlan, scratch: Scratch): number[] {
+  const { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
+  const p = scratch.prepare([input, target, weight, gradOutput], [grad, lossOut, confidence]);
+  const [pInput, pTarget, pWeight, pGradOutput] = p.inputs as [number, number, number, number];
+  const [pGrad, pLoss, pConfidence] = p.outputs as [number, number, number];
+  const kind = prob ? TARGET_KIND_CODE.prob : TARGET_KIND_CODE[target.dtype as TargetDType];
+  const k = kernelDims(g.n, g.c, g.s, g.layout);
+  const head = [pInput, pTarget, kind, k.n, k.c, k.s, k.layout, pWeight, opts.ignoreIndex, REDUCTION_CODE[opts.reduction]];
+  return nll ? [...head, pGrad, pGradOutput, pLoss] : [...head, opts.labelSmoothing, pGrad, pGradOutput, pLoss, pConfidence];
+}
+
+/** The kernel call on this thread (the whole call). */
+function runKernel(rt: Runtime, plan: LossPlan, args: number[]): SplitOutcome {
+  const name = plan.nll ? 'xent_nll_loss' : 'xent_cross_entropy';
+  const f = rt.exports[name] as (...a: number[]) => number;
+  const status = invoke(name, () => f(...args, rt.outPtr));
+  const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
+  return { status, out: [o[0]!, o[1]!, o[2]!, o[3]!] };
+}
+
+/** What the worker pool needs to split a crossEntropy call. */
+function splitCall(plan: LossPlan, args: number[]): SplitCall {
+  return { args, samples: args[3]! * args[5]!, classes: args[4]!, reduction: args[9]!, prob: plan.prob };
+}
+
+/** The op's result from the kernel's status and `out`; throws for a bad target. */
+function lossResult(plan: LossPlan, outcome: SplitOutcome): CrossEntropyResult {
+  const { nll, opts, g, target, lossOut, confidence } = plan;
+  const { status, out: o } = outcome;
+  const name = nll ? 'xent_nll_loss' : 'xent_cross_entropy';
+  if (status === Status.TargetOutOfBounds) {
+    const index = o[3];
+    throw new XentTargetError(o[0], index, unravel(index, target.shape), g.c, opts.ignoreIndex);
   }
+  const k = kernelDims(g.n, g.c, g.s, g.layout);
+  checkStatus(name, status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);
+  const res: Record<string, unknown> = {
+    loss: opts.reduction === 'none' ? lossOut!.tensor : o[0],
+    sum: o[1],
+    weightSum: o[2],
+  };
+  if (opts.lossMap !== undefined) res['lossMap'] = lossOut!.tensor;
+  if (confidence) res['confidence'] = confidence.tensor;
+  return res as unknown as CrossEntropyResult;
 }

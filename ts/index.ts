@@ -41,8 +41,9 @@ export { Scorer } from './scorer.js';
 export type { ScorerOptions, ScorerUpdate, ScorerResult } from './scorer.js';
 export { segmentationMetrics } from './metrics.js';
 export type { SegmentationMetrics } from './metrics.js';
-export { simdSupported, defaultWasmUrl } from './loader.js';
+export { simdSupported, defaultWasmUrl, defaultThreadsWasmUrl } from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';
+export type { ThreadOptions } from './threads/start.js';
 export { ABI_VERSION, Status } from './abi.js';
 export type { XentExports, StatusCode } from './abi.js';
 export {

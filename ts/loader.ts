@@ -40,6 +40,8 @@ export interface Loaded {
   createdMemory: boolean;
   /** Where the module came from, for messages. */
   source: string;
+  /** The compiled module (the workers of the threads build instantiate it too). */
+  module: WebAssembly.Module;
 }
 
 /**
@@ -62,6 +64,11 @@ export function simdSupported(): boolean {
     }
   }
   return simdCache;
+}
+
+/** The default URL of the threads build (simd128 + atomics, shared memory), beside this bundle. */
+export function defaultThreadsWasmUrl(): URL {
+  return new URL('./xent-simd-threads.wasm', import.meta.url);
 }
 
 /** The default module URL for the SIMD or portable build, beside this bundle. */
@@ -137,9 +144,9 @@ async function fetchUrl(url: URL): Promise<Compiled> {
   return compileBytes(bytes, source);
 }
 
-async function compileSource(options: LoadOptions): Promise<Compiled> {
+async function compileSource(options: LoadOptions, threads = false): Promise<Compiled> {
   const wasm = options.wasm;
-  if (wasm === undefined) return fetchUrl(defaultWasmUrl(options.simd ?? simdSupported()));
+  if (wasm === undefined) return fetchUrl(threads ? defaultThreadsWasmUrl() : defaultWasmUrl(options.simd ?? simdSupported()));
   if (wasm instanceof WebAssembly.Module) return { module: wasm, source: 'the given WebAssembly.Module' };
   if (wasm instanceof URL) return fetchUrl(wasm);
   if (typeof wasm === 'string') {
@@ -235,10 +242,13 @@ export function memoryImportLimits(bytes: Uint8Array): MemoryLimits | undefined 
   return undefined;
 }
 
-/** @internal Compiles and instantiates the module with its memory. */
-export async function load(options: LoadOptions = {}): Promise<Loaded> {
+/**
+ * @internal Compiles and instantiates the module with its memory; with `shared`, the threads
+ * build (default `xent-simd-threads.wasm`) on a shared memory.
+ */
+export async function load(options: LoadOptions = {}, shared = false): Promise<Loaded> {
   if (typeof WebAssembly !== 'object') throw new XentLoadError('this JavaScript engine has no WebAssembly');
-  const { module, bytes, source } = await compileSource(options);
+  const { module, bytes, source } = await compileSource(options, shared);
 
   const imports = WebAssembly.Module.imports(module);
   const unexpected = imports.filter((i) => !(i.module === 'env' && i.name === 'memory' && i.kind === 'memory'));
@@ -253,8 +263,13 @@ export async function load(options: LoadOptions = {}): Promise<Loaded> {
   }
 
   const limits = bytes ? memoryImportLimits(bytes) : undefined;
-  if (limits?.memory64 || limits?.shared) {
-    throw new XentLoadError(`${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain 32-bit memory`);
+  if (limits?.memory64 || (limits && limits.shared !== shared)) {
+    throw new XentLoadError(
+      shared && !limits.memory64
+        ? `${source} imports a memory that is not shared: it is not the threads build (xent-simd-threads.wasm)`
+        : `${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain 32-bit memory` +
+            (limits.shared ? ' (the threads build needs options.threads > 1)' : ''),
+    );
   }
 
   let memory = options.memory;
@@ -265,10 +280,10 @@ export async function load(options: LoadOptions = {}): Promise<Loaded> {
   let pages = Math.max(2, limits?.min ?? 2);
   const maximum = Math.min(65536, limits?.max ?? 65536);
   for (let attempt = 0; ; attempt++) {
-    memory ??= new WebAssembly.Memory({ initial: pages, maximum });
+    memory ??= new WebAssembly.Memory({ initial: pages, maximum, shared });
     try {
       const instance = await WebAssembly.instantiate(module, { env: { memory } });
-      return { instance, memory, createdMemory, source };
+      return { instance, memory, createdMemory, source, module };
     } catch (e) {
       // Without the bytes the import's minimum is unknown: retry with a larger memory.
       if (createdMemory && e instanceof WebAssembly.LinkError && !limits && attempt < 12 && pages * 2 <= maximum) {

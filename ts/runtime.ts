@@ -10,6 +10,7 @@ import { XentDisposedError } from './errors.js';
 import { Heap } from './heap.js';
 import { checkByteLength, checkShape, shapeSize } from './shape.js';
 import { makeTensor, type Tensor, type TensorHost } from './tensor.js';
+import type { Pool } from './threads/pool.js';
 
 /** @internal */
 export interface RuntimeOptions {
@@ -29,6 +30,8 @@ export class Runtime implements TensorHost {
   readonly outPtr: number;
   disposed = false;
   liveTensors = 0;
+  /** The worker threads of an instance created with `threads > 1` (undefined: one thread). */
+  pool: Pool | undefined = undefined;
   readonly #registry: FinalizationRegistry<number> | undefined;
 
   constructor(exports: XentExports, memory: WebAssembly.Memory, options: RuntimeOptions = {}) {
@@ -73,6 +76,7 @@ export class Runtime implements TensorHost {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.pool?.terminate();
     this.heap.reset();
     this.liveTensors = 0;
   }

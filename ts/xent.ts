@@ -4,7 +4,7 @@
  */
 
 import { checkExports, heapBase } from './abi.js';
-import { lossOp } from './cross-entropy.js';
+import { crossEntropyAsyncOp, lossOp } from './cross-entropy.js';
 import { DTYPES, describeValue, dtypeOfArray, isDType, type DType, type DTypeOf, type SupportedTypedArray } from './dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
@@ -26,9 +26,10 @@ import { Scorer, type ScorerOptions } from './scorer.js';
 import { softmaxOp } from './softmax.js';
 import { checkShape, formatShape, shapeSize } from './shape.js';
 import { SYMBOL_DISPOSE, type Tensor } from './tensor.js';
+import { loadThreadsBuild, startThreads, threadsOption, type ThreadOptions } from './threads/start.js';
 
 /** Options of {@link Xent.create}. */
-export interface XentOptions extends LoadOptions {
+export interface XentOptions extends LoadOptions, ThreadOptions {
   /**
    * Free tensors that are garbage-collected without {@link Tensor.dispose} (via a
    * `FinalizationRegistry`). Default `false`: explicit `dispose()` is the contract, and a
@@ -74,17 +75,31 @@ export class Xent {
 
   /**
    * Loads the wasm module (the SIMD build when supported, unless `options.simd` says otherwise)
-   * and creates an instance.
-   * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible.
+   * and creates an instance. With `options.threads` > 1, loads the threads build on a shared
+   * memory and starts that many worker threads (see {@link ThreadOptions.threads}); where that
+   * is not possible it warns once and runs on one thread ({@link Xent.threads} says which).
+   * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
+   *   {@link XentOptionError} for a bad `threads` or `minElementsPerThread`.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
-    const loaded = await load(options);
+    const { threads, minElements } = threadsOption(options);
+    const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
+    const loaded = shared ?? (await load(options));
     const exports = checkExports(loaded.instance.exports);
     const rt = new Runtime(exports, loaded.memory, {
       autoFree: options.autoFree ?? false,
       zeroFrom: loaded.createdMemory ? heapBase(exports) : undefined,
     });
+    if (shared) await startThreads(rt, shared.module, threads, minElements);
     return new Xent(rt);
+  }
+
+  /**
+   * The number of threads that run {@link Xent.crossEntropyAsync} (the worker threads), and
+   * {@link Xent.crossEntropy} in Node: 1 without `threads` or when they were not available.
+   */
+  get threads(): number {
+    return this.#rt.pool?.size ?? 1;
   }
 
   /** True when the loaded module is the simd128 build. */
@@ -92,7 +107,10 @@ export class Xent {
     return this.#rt.simd;
   }
 
-  /** The wasm memory (`env.memory`) that holds every tensor of this instance. */
+  /**
+   * The wasm memory (`env.memory`) that holds every tensor of this instance (a shared memory,
+   * whose `buffer` is a `SharedArrayBuffer`, with threads).
+   */
   get memory(): WebAssembly.Memory {
     return this.#rt.memory;
   }
@@ -161,6 +179,12 @@ export class Xent {
    * for the call. Every argument is checked before the kernel runs, so a call that throws has
    * written nothing (and allocated nothing).
    *
+   * With worker threads ({@link XentOptions.threads}), in Node, the call is split into sample
+   * ranges run by this thread and the workers at once, this thread blocking (`Atomics.wait`)
+   * until they are done; in browsers (whose main thread cannot block), and while an
+   * {@link Xent.crossEntropyAsync} call is queued or running, it runs on this thread alone.
+   * The results are bit-identical in every case.
+   *
    * ```ts
    * using grad = xent.tensor('float32', logits.shape);
    * const { loss, lossMap, confidence } = xent.crossEntropy(logits, labels, {
@@ -187,6 +211,36 @@ export class Xent {
   }
 
   /**
+   * {@link Xent.crossEntropy} on the worker threads: the same arguments, options and result,
+   * as a promise. The call is split into balanced sample ranges, one per thread; their partial
+   * sums are exact and merged exactly, so the loss, `sum`, `weightSum` and every gradient, loss
+   * map and confidence bit are the same as on one thread, for any number of threads.
+   *
+   * The arguments are checked, plain inputs copied in, new outputs allocated and the labels
+   * validated (with the 'mean' denominator) on the calling thread before this returns; the
+   * kernel then runs on the workers while the calling thread is free. Calls are queued: one
+   * runs at a time. Until the promise settles, do not write, dispose or pass as an output any
+   * tensor of the call. Disposing the instance rejects the calls in flight with
+   * {@link XentDisposedError}. Without threads it runs on the calling thread and resolves at
+   * once.
+   *
+   * ```ts
+   * using xent = await Xent.create({ threads: 2 });
+   * const { loss } = await xent.crossEntropyAsync(logits, labels, { ignoreIndex: 255, grad });
+   * ```
+   *
+   * @returns a promise of what {@link Xent.crossEntropy} returns; it rejects with the errors
+   *   that {@link Xent.crossEntropy} throws.
+   */
+  crossEntropyAsync<
+    R extends Reduction = 'mean',
+    M extends OutputRequest | undefined = undefined,
+    K extends OutputRequest | undefined = undefined,
+  >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): Promise<CrossEntropyResult<R, M, K>> {
+    return crossEntropyAsyncOp(this.#rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
+  }
+
+  /**
    * The negative log-likelihood loss of log-probabilities against class indices, with
    * PyTorch's `F.nll_loss` semantics, and optionally its gradient (w.r.t. `logProbs`) and the
    * per-sample losses: `loss_i = -weight[t_i] · logProbs[i, t_i]` (0 when ignored); 'mean'
@@ -198,7 +252,8 @@ export class Xent {
    * op is faster and rounds less).
    *
    * Shapes, targets, layouts and options as in {@link Xent.crossEntropy}, except that targets
-   * are class indices only and there is no `labelSmoothing` or `confidence`.
+   * are class indices only and there is no `labelSmoothing` or `confidence`. It runs on the
+   * calling thread, with or without worker threads.
    *
    * @param logProbs - float32 log-probabilities (e.g. the output of {@link Xent.logSoftmax}).
    * @param target - uint8, uint16 or int32 class indices.
@@ -219,7 +274,8 @@ export class Xent {
    *
    * Any dim: the input is viewed as `[outer, C, inner]` around it. The default dim is 1 for
    * rank ≥ 2 (the class dim of NCHW logits) and 0 for rank 0 or 1; use `dim: -1` for
-   * channels-last data.
+   * channels-last data. The softmax ops run on the calling thread, with or without worker
+   * threads.
    *
    * @param x - float32 input (a Tensor, or plain data that is copied).
    * @returns `options.out`, or a new float32 tensor of x's shape that the caller disposes.
@@ -280,7 +336,8 @@ export class Xent {
    * Shapes and layouts as {@link Xent.crossEntropy}; the target must be class indices (uint8,
    * uint16 or int32). The prediction is `argmax` over the classes (the first maximum on ties,
    * NaN counting as the largest, as `torch.argmax`), uint8 when C ≤ 256, else uint16. Every
-   * argument is checked before the kernel runs: a call that throws has written nothing.
+   * argument is checked before the kernel runs: a call that throws has written nothing. It
+   * runs on the calling thread, with or without worker threads.
    *
    * ```ts
    * const { loss, pred, lossMap, confusion } = xent.score(logits, mask, { ignoreIndex: 255, lossMap: true });
@@ -329,7 +386,8 @@ export class Xent {
   }
 
   /**
-   * Frees every tensor of this instance (they all become disposed) and the instance itself.
+   * Frees every tensor of this instance (they all become disposed) and the instance itself,
+   * and terminates its worker threads (pending {@link Xent.crossEntropyAsync} calls reject).
    * Calling it again does nothing. The wasm memory itself cannot shrink; it is released when
    * the instance is garbage-collected.
    */

@@ -1,0 +1,54 @@
+/**
+ * The messages between the main thread and the workers (`worker.ts`).
+ * @module
+ */
+
+/** @internal Main → worker: instantiate the module on the shared memory with this stack. */
+export interface InitMessage {
+  type: 'init';
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Top of this worker's stack (16-byte aligned; stacks grow down). */
+  stackTop: number;
+}
+
+/**
+ * @internal Main → worker: run `xent_cross_entropy_range(...args)` after clearing the ExactSum
+ * at `args[18]`. The status is stored (atomically) at `ctl + 4 * (1 + slot)`. With `sync`, the
+ * worker then decrements the counter at `ctl` and wakes its waiter (the main thread blocked in
+ * `Atomics.wait`); otherwise it replies with a {@link DoneMessage}.
+ */
+export interface RangeMessage {
+  type: 'range';
+  id: number;
+  args: number[];
+  ctl: number;
+  slot: number;
+  sync: boolean;
+}
+
+/** @internal Worker → main. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+/** @internal Worker → main: an async range is done (its status is in the control block). */
+export interface DoneMessage {
+  type: 'done';
+  id: number;
+}
+
+/** @internal Worker → main: initialisation failed, or a range trapped (`id` set). */
+export interface FailMessage {
+  type: 'fail';
+  id?: number;
+  message: string;
+}
+
+/** @internal */
+export type ToWorker = InitMessage | RangeMessage;
+/** @internal */
+export type FromWorker = ReadyMessage | DoneMessage | FailMessage;
+
+/** @internal Status stored by a worker whose range trapped (not a kernel status code). */
+export const STATUS_TRAPPED = -1;
