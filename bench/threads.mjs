@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Worker-thread scaling of xent-wasm: city fwdbwd ([2, 19, 512, 1024] NCHW logits, uint8
+// targets with 5 % ignore index 255, reduction mean, gradient) on 1..T threads, with the
+// synchronous crossEntropy (this thread + T-1 workers, Atomics.wait) and crossEntropyAsync
+// (T workers). Reports min and median per thread count and the speed-up over the
+// single-thread SIMD build. No thresholds: this reports, it does not judge.
+//
+//   node bench/threads.mjs [--threads=1,2,3,4] [--reps=15] [--workload=city] [--op=fwdbwd|fwd]
+//
+// Needs dist/ (npm run build). Every result is checked bit for bit against the single-thread
+// build (loss and gradient) before its time counts.
+
+import { IGNORE_INDEX, makeData } from './data.mjs';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const m = /^--(\w+)=(.*)$/.exec(a);
+    if (!m) throw new Error(`unknown argument ${a}`);
+    return [m[1], m[2]];
+  }),
+);
+const THREADS = (args.threads ?? '1,2').split(',').map(Number);
+const REPS = Number(args.reps ?? 15);
+const WORKLOAD = args.workload ?? 'city';
+const OP = args.op ?? 'fwdbwd';
+
+const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
+const d = makeData(WORKLOAD);
+const tshape = [d.N, d.H, d.W];
+
+async function setup(threads) {
+  const xent = await Xent.create(threads > 1 ? { threads } : {});
+  if (xent.threads !== threads) throw new Error(`asked for ${threads} threads, got ${xent.threads}`);
+  const logits = xent.tensorFrom(d.logits, d.shape);
+  const target = xent.tensorFrom(d.target, tshape);
+  const grad = OP === 'fwdbwd' ? xent.tensor('float32', d.shape) : undefined;
+  const opts = { ignoreIndex: IGNORE_INDEX, reduction: 'mean', ...(grad ? { grad } : {}) };
+  return { xent, grad, sync: () => xent.crossEntropy(logits, target, opts), async: () => xent.crossEntropyAsync(logits, target, opts) };
+}
+
+const ref = await setup(1);
+const refLoss = ref.sync().loss;
+const refGrad = ref.grad ? new Uint32Array(ref.grad.data.buffer, ref.grad.data.byteOffset, ref.grad.data.length).slice() : undefined;
+
+function check(s, loss, what) {
+  if (!Object.is(loss, refLoss)) throw new Error(`${what}: loss ${loss} != ${refLoss}`);
+  if (refGrad) {
+    const g = new Uint32Array(s.grad.data.buffer, s.grad.data.byteOffset, s.grad.data.length);
+    for (let i = 0; i < g.length; i++) if (g[i] !== refGrad[i]) throw new Error(`${what}: gradient bit difference at ${i}`);
+  }
+}
+
+async function time(f) {
+  const ts = [];
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+  }
+  ts.sort((a, b) => a - b);
+  return { min: ts[0], median: ts[ts.length >> 1] };
+}
+
+const single = await time(ref.sync);
+ref.xent.dispose();
+const rows = [{ mode: 'single-thread build', threads: 1, ...single }];
+for (const t of THREADS) {
+  const s = await setup(t);
+  check(s, s.sync().loss, `sync, ${t} threads`);
+  check(s, (await s.async()).loss, `async, ${t} threads`);
+  for (let i = 0; i < 2; i++) await s.async(); // warm-up
+  rows.push({ mode: 'crossEntropy (sync)', threads: t, ...(await time(s.sync)) });
+  rows.push({ mode: 'crossEntropyAsync', threads: t, ...(await time(s.async)) });
+  s.xent.dispose();
+}
+
+const f = (x) => x.toFixed(2).padStart(8);
+console.log(`${WORKLOAD} ${OP} [${d.shape.join(', ')}], ${REPS} runs each, node ${process.version}; speed-up = single-thread build / this`);
+console.log('mode                  threads   min ms  median ms  speed-up(min)  speed-up(median)');
+for (const r of rows) {
+  console.log(
+    `${r.mode.padEnd(22)}${String(r.threads).padStart(7)} ${f(r.min)}   ${f(r.median)}   ${f(single.min / r.min)}x       ${f(single.median / r.median)}x`,
+  );
+}
