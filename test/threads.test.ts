@@ -6,7 +6,7 @@
  * errors; memory growth on the shared memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitRanges, usefulThreads } from '../ts/threads/split.js';
+import { exactWeightSums, splitRanges, usefulThreads } from '../ts/threads/split.js';
 import { firstBitDifference } from './reference/compare.js';
 import { lib, type Xent } from './reference/dist.js';
 import { Rng } from './reference/rng.js';
@@ -209,12 +209,57 @@ describe('the split', () => {
       { lo: 524288, hi: 1048576 },
     ]);
   });
+  it('weight sums are split only where float64 adds them exactly', () => {
+    expect(exactWeightSums(new Float32Array([1, 0.5, 2, 0.25, 3.75]), 2 * 512 * 1024)).toBe(true);
+    expect(exactWeightSums(Float32Array.from({ length: 19 }, (_, i) => 0.3 + i / 7), 2 * 512 * 1024)).toBe(true);
+    expect(exactWeightSums(new Float32Array([0, -0, 0]), 1e9)).toBe(true);
+    expect(exactWeightSums(new Float32Array([1e-3, 1e3]), 2 * 512 * 1024)).toBe(false);
+    expect(exactWeightSums(new Float32Array([1e-30, 1]), 10)).toBe(false);
+    expect(exactWeightSums(new Float32Array([1.5e-45, 1e-40]), 10)).toBe(true); // subnormals
+    // The bound: 24-bit weights in one binade leave 29 bits of headroom, 2^29 - 1 samples.
+    const w = new Float32Array([1 + 2 ** -23]);
+    expect(exactWeightSums(w, 2 ** 29 - 1)).toBe(true);
+    expect(exactWeightSums(w, 2 ** 29)).toBe(false);
+  });
   it('small calls use fewer threads', () => {
     expect(usefulThreads(2 * 512 * 1024, 19, 4, 65536)).toBe(4);
     expect(usefulThreads(1000, 19, 4, 65536)).toBe(1);
     expect(usefulThreads(7000, 19, 4, 65536)).toBe(2);
     expect(usefulThreads(40, 19, 4, 1)).toBe(3);
     expect(usefulThreads(0, 19, 4, 1)).toBe(1);
+  });
+});
+
+describe('bad labels', () => {
+  it('the first bad label is reported wherever it is, sync and async, and nothing is written', async () => {
+    for (const bad of [[3], [200, 1999], [1000, 77], [1999]]) {
+      const labels = new Int32Array(2000).fill(2);
+      labels[bad[0]!] = 9;
+      if (bad[1] !== undefined) labels[bad[1]] = -4;
+      const first = Math.min(...bad);
+      for (const [label, x] of [['single', single] as const, ...threaded]) {
+        using logits = x.tensor('float32', [2000, 5]);
+        using grad = x.tensor('float32', [2000, 5]);
+        grad.data.fill(3);
+        const target = { data: labels, shape: [2000] };
+        for (const weight of [undefined, new Float32Array([1, 2, 3, 4, 1e-20])]) {
+          const opts = { grad, weight };
+          expect(() => x.crossEntropy(logits, target, opts), label).toThrow(lib.XentTargetError);
+          try {
+            x.crossEntropy(logits, target, opts);
+          } catch (e) {
+            expect((e as lib.XentTargetError).index, `${label} sync`).toBe(first);
+          }
+          await expect(x.crossEntropyAsync(logits, target, opts), `${label} async`).rejects.toMatchObject({ index: first, target: labels[first] });
+        }
+        expect(grad.data.every((v) => v === 3)).toBe(true);
+      }
+    }
+  });
+  it('weights whose sums could round are summed in one part: still the same bits', async () => {
+    const p = problem(500, [2, 5, 40, 50], 'uint8', 'NCHW', 'mean');
+    p.options['weight'] = new Float32Array([1e-30, 3, 1e20, 0.5, 7]);
+    await expectSameBits(p);
   });
 });
 

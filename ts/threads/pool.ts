@@ -1,8 +1,14 @@
 /**
  * The worker pool of an {@link Xent} created with `threads > 1`: n workers, each with its own
- * instance of the threads build on the one shared memory and its own stack, running sample
- * ranges of split cross-entropy calls. Partial sums are exact accumulators merged on the
- * calling thread, so the result has the same bits whatever the split.
+ * instance of the threads build on the one shared memory and its own stack, running the parts
+ * of split cross-entropy calls.
+ *
+ * A split call has two rounds: the labels are validated and the 'mean' denominator summed by
+ * label ranges (`xent_cross_entropy_weight_sum` on each part as a problem of its own: the
+ * parts' sums are exact, see {@link exactWeightSums}, so their total has the bits of the whole
+ * one), then the samples are computed by ranges (`xent_cross_entropy_range`) whose ExactSums
+ * are merged on the calling thread. Per-sample arithmetic does not depend on the neighbours,
+ * so loss and gradient have the same bits whatever the split.
  * @module
  */
 
@@ -13,8 +19,8 @@ import { roundUp } from '../heap.js';
 import type { Runtime } from '../runtime.js';
 import { checkThreadExports, type ThreadExports } from './abi.js';
 import { canBlock, isNode, spawnWorker, warnOnce, type WorkerHandle } from './env.js';
-import { STATUS_TRAPPED, type FromWorker } from './protocol.js';
-import { splitRanges, usefulThreads, type SampleRange } from './split.js';
+import { STATUS_TRAPPED, type CallMessage, type FromWorker } from './protocol.js';
+import { exactWeightSums, splitRanges, usefulThreads, type SampleRange } from './split.js';
 
 /** Bytes of each worker's stack (the module's own stack size). */
 export const WORKER_STACK_BYTES = 65536;
@@ -22,8 +28,11 @@ export const WORKER_STACK_BYTES = 65536;
 /** How long the workers may take to start before the pool gives up (ms). */
 const START_TIMEOUT_MS = 30_000;
 
+/** Bytes per label of each ABI target kind (u8, u16, i32; 0 for probabilities). */
+const LABEL_BYTES = [1, 2, 4, 0] as const;
+
 /**
- * @internal The outcome of a split call: a kernel status and the kernel's `out`
+ * @internal The outcome of a call: a kernel status and the kernel's `out`
  * (`[loss, sum, weightSum, 0]` on success; `[value, , , index]` for TargetOutOfBounds).
  */
 export interface SplitOutcome {
@@ -41,20 +50,26 @@ export interface SplitCall {
   classes: number;
   /** ABI reduction code. */
   reduction: number;
-  /** Probability targets (their 'mean' of zero samples is 0/0 too, but not forced). */
+  /** Probability targets. */
   prob: boolean;
+}
+
+/** One kernel call of a round, with where its ExactSum and `out` are. */
+interface Task {
+  fn: CallMessage['fn'];
+  args: number[];
+  out: number;
+}
+
+/** Where a participant of a round keeps its ExactSum and `out`. */
+interface Place {
+  acc: number;
+  out: number;
 }
 
 interface Waiter {
   resolve(): void;
   reject(e: unknown): void;
-}
-
-interface Slot {
-  worker: WorkerHandle;
-  stackTop: number;
-  acc: number;
-  out: number;
 }
 
 /** @internal */
@@ -65,10 +80,12 @@ export class Pool {
   readonly minElements: number;
   readonly #rt: Runtime;
   readonly #x: ThreadExports;
-  readonly #slots: Slot[];
-  /** The calling thread's ExactSum (its own range in sync calls, then the merged total). */
-  readonly #mainAcc: number;
-  /** Int32 control block: `[pending, status of slot 0, ..., status of slot size-1]`. */
+  readonly #workers: WorkerHandle[];
+  /** Worker i's ExactSum and `out`. */
+  readonly #places: Place[];
+  /** The calling thread's ExactSum (its own range in sync calls, then the merged total) and `out`. */
+  readonly #here: Place;
+  /** Int32 control block: `[pending, status of worker 0, ..., status of worker size-1]`. */
   readonly #ctl: number;
   readonly #waiters = new Map<number, Waiter>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -78,13 +95,14 @@ export class Pool {
   #started = false;
   #terminated = false;
 
-  private constructor(rt: Runtime, x: ThreadExports, slots: Slot[], mainAcc: number, ctl: number, minElements: number) {
+  private constructor(rt: Runtime, x: ThreadExports, workers: WorkerHandle[], places: Place[], mainAcc: number, ctl: number, minElements: number) {
     this.#rt = rt;
     this.#x = x;
-    this.#slots = slots;
-    this.#mainAcc = mainAcc;
+    this.#workers = workers;
+    this.#places = places;
+    this.#here = { acc: mainAcc, out: rt.outPtr };
     this.#ctl = ctl;
-    this.size = slots.length;
+    this.size = workers.length;
     this.minElements = minElements;
   }
 
@@ -101,29 +119,28 @@ export class Pool {
     try {
       const main = rt.heap.alloc(accBytes + 4 * (size + 1), true);
       blocks.push(main);
-      const slots: Slot[] = [];
+      // Per worker: [stack (grows down from its top) | ExactSum | out].
+      const stacks: number[] = [];
+      const places: Place[] = [];
       for (let i = 0; i < size; i++) {
         const b = rt.heap.alloc(WORKER_STACK_BYTES + accBytes + 64);
         blocks.push(b);
-        slots.push({ worker: undefined!, stackTop: b + WORKER_STACK_BYTES, acc: b + WORKER_STACK_BYTES, out: b + WORKER_STACK_BYTES + accBytes });
+        stacks.push(b + WORKER_STACK_BYTES);
+        places.push({ acc: b + WORKER_STACK_BYTES, out: b + WORKER_STACK_BYTES + accBytes });
       }
-      for (let i = 0; i < size; i++) {
-        const w = await spawnWorker();
-        workers.push(w);
-        slots[i]!.worker = w;
-      }
-      const pool = new Pool(rt, x, slots, main, main + accBytes, minElements);
-      const ready = slots.map(
-        (slot, i) =>
+      for (let i = 0; i < size; i++) workers.push(await spawnWorker());
+      const pool = new Pool(rt, x, workers, places, main, main + accBytes, minElements);
+      const ready = workers.map(
+        (w, i) =>
           new Promise<void>((resolve, reject) => {
-            slot.worker.listen(
+            w.listen(
               (m) => (m.type === 'ready' ? resolve() : m.type === 'fail' && m.id === undefined ? reject(new Error(m.message)) : pool.#onMessage(m)),
               (message) => {
                 reject(new Error(message));
                 pool.#onFailure(i, message);
               },
             );
-            slot.worker.post({ type: 'init', module, memory: rt.memory, stackTop: slot.stackTop });
+            w.post({ type: 'init', module, memory: rt.memory, stackTop: stacks[i]! });
           }),
       );
       const timeout = new Promise<never>((_, reject) => {
@@ -131,7 +148,7 @@ export class Pool {
       });
       await Promise.race([Promise.all(ready), timeout]);
       // Idle workers must not keep a Node process alive (a forgotten dispose() would hang it).
-      for (const s of slots) s.worker.unref();
+      for (const w of workers) w.unref();
       pool.#started = true;
       return pool;
     } catch (e) {
@@ -158,45 +175,24 @@ export class Pool {
     if (this.#terminated || this.#busy > 0 || !isNode() || !canBlock()) return undefined;
     const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
     if (k < 2) return undefined;
-    const pre = this.#weightSum(call);
+    // This thread is participant 0, worker j participant j + 1.
+    const places = [this.#here, ...this.#places];
+    const ws = this.#weightSumTasks(call, k, places);
+    const pre = this.#weightSumOutcome(ws, ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : this.#roundSync(ws.tasks));
     if (pre.status !== Status.Ok) return pre;
-    const ws = pre.out[2];
     const ranges = splitRanges(call.samples, k);
-    const x = this.#x;
-    const rt = this.#rt;
-    const ctl = new Int32Array(rt.memory.buffer, this.#ctl, 1 + this.size);
-    const others = ranges.slice(1);
-    Atomics.store(ctl, 0, others.length);
-    others.forEach((r, j) => {
-      Atomics.store(ctl, 1 + j, STATUS_TRAPPED);
-      this.#slots[j]!.worker.post({ type: 'range', id: 0, args: this.#rangeArgs(call, ws, r, this.#slots[j]!), ctl: this.#ctl, slot: j, sync: true });
-    });
-    let status: number;
-    try {
-      const r0 = ranges[0]!;
-      x.xent_exact_sum_clear(this.#mainAcc);
-      status = invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(...call.args, ws, r0.lo, r0.hi, this.#mainAcc, rt.outPtr));
-    } finally {
-      // Whatever happened here, the workers are writing: wait for them before returning.
-      for (let v = Atomics.load(ctl, 0); v !== 0; v = Atomics.load(ctl, 0)) Atomics.wait(ctl, 0, v);
-    }
-    if (status !== Status.Ok) return { status, out: readOut(rt, rt.outPtr) };
-    return this.#finish(call, ws, others.length, ctl);
+    const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
+    return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
 
   /**
-   * Runs a cross-entropy call on the workers (validation and the weight sum on the calling
-   * thread first, synchronously). Calls are queued: one runs at a time on the pool.
+   * Runs a cross-entropy call on the workers, queued behind the earlier ones (one runs at a
+   * time). The calling thread only merges the sums at the end.
    */
   run(call: SplitCall): Promise<SplitOutcome> {
     if (this.#terminated) return Promise.reject(disposedError());
-    const pre = this.#weightSum(call);
-    if (pre.status !== Status.Ok) return Promise.resolve(pre);
-    const ws = pre.out[2];
-    const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
-    const ranges = splitRanges(call.samples, k);
     this.#busy++;
-    const job = this.#queue.then(() => this.#runAsync(call, ws, ranges));
+    const job = this.#queue.then(() => this.#runAsync(call));
     this.#queue = job.catch(() => undefined);
     return job.finally(() => {
       this.#busy--;
@@ -208,74 +204,156 @@ export class Pool {
     this.#shutdown(disposedError());
   }
 
-  #shutdown(reason: Error): void {
-    if (this.#terminated) return;
-    this.#terminated = true;
-    for (const s of this.#slots) s.worker.terminate();
-    const waiters = [...this.#waiters.values()];
-    this.#waiters.clear();
-    for (const w of waiters) w.reject(reason);
+  async #runAsync(call: SplitCall): Promise<SplitOutcome> {
+    if (this.#terminated) throw disposedError();
+    const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
+    const ws = this.#weightSumTasks(call, k, this.#places);
+    // A weight sum that is not split (probability targets: nothing to read; small calls) runs
+    // here, in the idle worker 0's out block.
+    const pre = this.#weightSumOutcome(ws, ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : await this.#roundAsync(ws.tasks));
+    if (pre.status !== Status.Ok) return pre;
+    if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
+    const ranges = splitRanges(call.samples, k);
+    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places));
+    return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
-  async #runAsync(call: SplitCall, ws: number, ranges: SampleRange[]): Promise<SplitOutcome> {
-    if (this.#terminated) throw disposedError();
+  /**
+   * The weight-sum round: index targets are validated and summed by label ranges, each part a
+   * problem of its own (n = 1, s = its length), unless the weights' sums could round; one task
+   * for the whole call otherwise.
+   */
+  #weightSumTasks(call: SplitCall, k: number, places: Place[]): { tasks: Task[]; parts: SampleRange[] } {
+    const a = call.args;
+    const [pLogits, pTarget, kind, , c, , , pWeight, ignoreIndex, , smoothing] = a as [number, number, 0 | 1 | 2 | 3, number, number, number, number, number, number, number, number];
+    const whole = (): { tasks: Task[]; parts: SampleRange[] } => ({
+      tasks: [{ fn: 'weightSum', args: [...a, places[0]!.out], out: places[0]!.out }],
+      parts: [{ lo: 0, hi: call.samples }],
+    });
+    if (call.prob || k < 2) return whole();
+    if (pWeight !== 0 && !exactWeightSums(new Float32Array(this.#rt.memory.buffer, pWeight, c), call.samples)) return whole();
+    const parts = splitRanges(call.samples, k);
+    if (parts.length < 2) return whole();
+    const bytes = LABEL_BYTES[kind];
+    const tasks = parts.map((r, j): Task => {
+      const out = places[j]!.out;
+      // Labels [lo, hi) as a batch of one sample row; the logits pointer only has to be valid
+      // (the kernel reads no logits here); reduction 'mean' needs no other buffer.
+      const args = [pLogits, pTarget + r.lo * bytes, kind, 1, c, r.hi - r.lo, 0, pWeight, ignoreIndex, 1, smoothing, 0, 0, 0, 0, out];
+      return { fn: 'weightSum', args, out };
+    });
+    return { tasks, parts };
+  }
+
+  /** The weight sum from the parts' statuses and outs: the first failure (by position) or the total. */
+  #weightSumOutcome({ tasks, parts }: { tasks: Task[]; parts: SampleRange[] }, statuses: number[]): SplitOutcome {
+    const outs = tasks.map((t) => readOut(this.#rt, t.out));
+    for (let j = 0; j < statuses.length; j++) {
+      const status = checkTrap(statuses[j]!);
+      if (status === Status.Ok) continue;
+      const out = outs[j]!;
+      if (status === Status.TargetOutOfBounds) out[3] += parts[j]!.lo;
+      return { status, out };
+    }
+    let ws = 0;
+    for (const o of outs) ws += o[2];
+    return { status: Status.Ok, out: [0, 0, ws, 0] };
+  }
+
+  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
+    return ranges.map((r, j) => {
+      const { acc, out } = places[j]!;
+      return { fn: 'range', args: [...call.args, ws, r.lo, r.hi, acc, out], out };
+    });
+  }
+
+  /** Runs a task on the calling thread. */
+  #runHere(t: Task): number {
+    const x = this.#x;
+    if (t.fn === 'range') {
+      x.xent_exact_sum_clear(t.args[18]!);
+      return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(...t.args));
+    }
+    return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(...t.args));
+  }
+
+  /** Runs task 0 here and task j on worker j - 1, blocking until all are done; their statuses. */
+  #roundSync(tasks: Task[]): number[] {
+    const ctl = new Int32Array(this.#rt.memory.buffer, this.#ctl, 1 + this.size);
+    const others = tasks.slice(1);
+    Atomics.store(ctl, 0, others.length);
+    others.forEach((t, j) => {
+      Atomics.store(ctl, 1 + j, STATUS_TRAPPED);
+      this.#workers[j]!.post({ type: 'call', id: 0, fn: t.fn, args: t.args, ctl: this.#ctl, slot: j, sync: true });
+    });
+    let first: number;
+    try {
+      first = this.#runHere(tasks[0]!);
+    } finally {
+      // Whatever happened here, the workers are writing: wait for them before returning.
+      for (let v = Atomics.load(ctl, 0); v !== 0; v = Atomics.load(ctl, 0)) Atomics.wait(ctl, 0, v);
+    }
+    return [first, ...others.map((_, j) => Atomics.load(ctl, 1 + j))];
+  }
+
+  /** Runs task j on worker j; their statuses once all are done. */
+  async #roundAsync(tasks: Task[]): Promise<number[]> {
     const rt = this.#rt;
-    const jobs = ranges.map((r, j) => {
-      const slot = this.#slots[j]!;
+    const jobs = tasks.map((t, j) => {
+      const w = this.#workers[j]!;
       const id = this.#nextId++;
       return new Promise<void>((resolve, reject) => {
+        if (this.#terminated) throw disposedError();
         this.#waiters.set(id, { resolve, reject });
-        Atomics.store(new Int32Array(rt.memory.buffer, this.#ctl + 4 * (1 + j), 1), 0, STATUS_TRAPPED);
-        slot.worker.ref();
-        slot.worker.post({ type: 'range', id, args: this.#rangeArgs(call, ws, r, slot), ctl: this.#ctl, slot: j, sync: false });
-      }).finally(() => slot.worker.unref());
+        Atomics.store(new Int32Array(rt.memory.buffer, this.#ctl, 1 + this.size), 1 + j, STATUS_TRAPPED);
+        w.ref();
+        w.post({ type: 'call', id, fn: t.fn, args: t.args, ctl: this.#ctl, slot: j, sync: false });
+      }).finally(() => w.unref());
     });
-    // Every range must be over before the caller's buffers are released, even if one failed.
+    // Every task must be over before the caller's buffers are released, even if one failed.
     const settled = await Promise.allSettled(jobs);
     if (this.#terminated) throw disposedError();
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    this.#x.xent_exact_sum_clear(this.#mainAcc);
-    return this.#finish(call, ws, ranges.length, new Int32Array(rt.memory.buffer, this.#ctl, 1 + this.size));
+    // The atomic loads order the workers' writes before what this thread reads next.
+    const ctl = new Int32Array(rt.memory.buffer, this.#ctl, 1 + this.size);
+    return tasks.map((_, j) => Atomics.load(ctl, 1 + j));
   }
 
-  /** Checks the workers' statuses, merges their sums (in slot order) and reduces. */
-  #finish(call: SplitCall, ws: number, workers: number, ctl: Int32Array): SplitOutcome {
-    const x = this.#x;
-    for (let j = 0; j < workers; j++) {
-      const status = Atomics.load(ctl, 1 + j);
-      if (status === STATUS_TRAPPED) {
-        throw new XentError('xent_cross_entropy_range trapped in a worker thread: this is a bug in xent-wasm');
-      }
-      if (status !== Status.Ok) return { status, out: readOut(this.#rt, this.#slots[j]!.out) };
+  /** Checks the range statuses, merges the sums (in participant order) and reduces. */
+  #finish(call: SplitCall, ws: number, statuses: number[], places: Place[], sync: boolean): SplitOutcome {
+    for (let j = 0; j < statuses.length; j++) {
+      const status = checkTrap(statuses[j]!);
+      if (status !== Status.Ok) return { status, out: readOut(this.#rt, places[j]!.out) };
     }
-    for (let j = 0; j < workers; j++) x.xent_exact_sum_merge(this.#mainAcc, this.#slots[j]!.acc);
-    const sum = x.xent_exact_sum_value(this.#mainAcc);
+    const x = this.#x;
+    const total = this.#here.acc;
+    // In a sync round this thread's range is already in its ExactSum.
+    if (!sync) x.xent_exact_sum_clear(total);
+    for (const p of places) if (p.acc !== total) x.xent_exact_sum_merge(total, p.acc);
+    const sum = x.xent_exact_sum_value(total);
     // As the kernel's reduce(): 'mean' of index targets with a zero weight sum is NaN (PyTorch).
     let loss = sum;
     if (call.reduction === 1) loss = ws === 0 && !call.prob ? NaN : sum / ws;
     return { status: Status.Ok, out: [loss, sum, ws, 0] };
   }
 
-  #weightSum(call: SplitCall): SplitOutcome {
-    const rt = this.#rt;
-    const x = this.#x;
-    const status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(...call.args, rt.outPtr));
-    return { status, out: readOut(rt, rt.outPtr) };
-  }
-
-  #rangeArgs(call: SplitCall, ws: number, r: SampleRange, slot: Slot): number[] {
-    return [...call.args, ws, r.lo, r.hi, slot.acc, slot.out];
+  #shutdown(reason: Error): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    for (const w of this.#workers) w.terminate();
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const w of waiters) w.reject(reason);
   }
 
   #onMessage(m: FromWorker): void {
-    if (m.type !== 'done' && m.type !== 'fail') return;
-    if (m.id === undefined) return;
+    if ((m.type !== 'done' && m.type !== 'fail') || m.id === undefined) return;
     const w = this.#waiters.get(m.id);
     if (!w) return;
     this.#waiters.delete(m.id);
     if (m.type === 'done') w.resolve();
-    else w.reject(new XentError(`xent_cross_entropy_range trapped in a worker thread (${m.message}): this is a bug in xent-wasm`));
+    else w.reject(new XentError(`a kernel call trapped in a worker thread (${m.message}): this is a bug in xent-wasm`));
   }
 
   /**
@@ -288,6 +366,11 @@ export class Pool {
     if (this.#rt.pool === this) this.#rt.pool = undefined;
     warnOnce(`worker thread ${index} failed (${message}); this instance continues on one thread`);
   }
+}
+
+function checkTrap(status: number): number {
+  if (status === STATUS_TRAPPED) throw new XentError('a kernel call trapped in a worker thread: this is a bug in xent-wasm');
+  return status >>> 0;
 }
 
 function readOut(rt: Runtime, p: number): [number, number, number, number] {

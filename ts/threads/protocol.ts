@@ -13,14 +13,17 @@ export interface InitMessage {
 }
 
 /**
- * @internal Main → worker: run `xent_cross_entropy_range(...args)` after clearing the ExactSum
- * at `args[18]`. The status is stored (atomically) at `ctl + 4 * (1 + slot)`. With `sync`, the
- * worker then decrements the counter at `ctl` and wakes its waiter (the main thread blocked in
- * `Atomics.wait`); otherwise it replies with a {@link DoneMessage}.
+ * @internal Main → worker: run one kernel export on the shared memory. `fn` = 'range':
+ * `xent_cross_entropy_range(...args)` after clearing the ExactSum at `args[18]`; 'weightSum':
+ * `xent_cross_entropy_weight_sum(...args)`. The status is stored (atomically) at
+ * `ctl + 4 * (1 + slot)`. With `sync`, the worker then decrements the counter at `ctl` and
+ * wakes its waiter (the main thread blocked in `Atomics.wait`); otherwise it replies with a
+ * {@link DoneMessage}.
  */
-export interface RangeMessage {
-  type: 'range';
+export interface CallMessage {
+  type: 'call';
   id: number;
+  fn: 'range' | 'weightSum';
   args: number[];
   ctl: number;
   slot: number;
@@ -32,13 +35,13 @@ export interface ReadyMessage {
   type: 'ready';
 }
 
-/** @internal Worker → main: an async range is done (its status is in the control block). */
+/** @internal Worker → main: an async call is done (its status is in the control block). */
 export interface DoneMessage {
   type: 'done';
   id: number;
 }
 
-/** @internal Worker → main: initialisation failed, or a range trapped (`id` set). */
+/** @internal Worker → main: initialisation failed, or a call trapped (`id` set). */
 export interface FailMessage {
   type: 'fail';
   id?: number;
@@ -46,9 +49,9 @@ export interface FailMessage {
 }
 
 /** @internal */
-export type ToWorker = InitMessage | RangeMessage;
+export type ToWorker = InitMessage | CallMessage;
 /** @internal */
 export type FromWorker = ReadyMessage | DoneMessage | FailMessage;
 
-/** @internal Status stored by a worker whose range trapped (not a kernel status code). */
+/** @internal Status stored by a worker whose call trapped (not a kernel status code). */
 export const STATUS_TRAPPED = -1;

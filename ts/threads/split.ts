@@ -45,3 +45,26 @@ export function splitRanges(total: number, parts: number, align = RANGE_ALIGN): 
   }
   return ranges;
 }
+
+/**
+ * @internal Whether the weight sums of any split of `samples` labels are exact in float64, so
+ * that adding the parts' sums gives the bits of the whole one: every sum of up to `samples`
+ * weights is a multiple of the smallest weight's ulp and below `samples` × the largest
+ * weight's binade, which float64 holds exactly when that spans at most 53 bits. (True for
+ * every usual class weighting; otherwise the weight sum is not split.)
+ */
+export function exactWeightSums(weights: Float32Array, samples: number): boolean {
+  const bits = new Uint32Array(weights.buffer, weights.byteOffset, weights.length);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7fffffff) === 0) continue;
+    const e = (b >>> 23) & 0xff;
+    // Normal: |w| in [2^(e-127), 2^(e-126)), ulp 2^(e-150); subnormal: |w| < 2^-126, ulp 2^-149.
+    lo = Math.min(lo, (e === 0 ? 1 : e) - 150);
+    hi = Math.max(hi, e === 0 ? -126 : e - 126);
+  }
+  if (lo === Infinity) return true;
+  return hi + Math.ceil(Math.log2(samples + 1)) - lo <= 53;
+}

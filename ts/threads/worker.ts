@@ -1,19 +1,21 @@
 /**
  * The entry of each worker thread (bundled on its own as `dist/worker.mjs`): instantiates the
- * threads build on the shared memory with its own stack, then runs sample ranges of split
- * cross-entropy calls. Self-contained (it imports no runtime code of the library).
+ * threads build on the shared memory with its own stack, then runs the parts of split
+ * cross-entropy calls (weight sums of label ranges, sample ranges). Self-contained (it imports
+ * no runtime code of the library).
  * @module
  */
 
-import { STATUS_TRAPPED, type FromWorker, type RangeMessage, type ToWorker } from './protocol.js';
+import { STATUS_TRAPPED, type CallMessage, type FromWorker, type ToWorker } from './protocol.js';
 
-interface RangeExports {
+interface Kernel {
   xent_cross_entropy_range(...args: number[]): number;
+  xent_cross_entropy_weight_sum(...args: number[]): number;
   xent_exact_sum_clear(p: number): void;
 }
 
 let memory: WebAssembly.Memory | undefined;
-let kernel: RangeExports | undefined;
+let kernel: Kernel | undefined;
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -26,26 +28,30 @@ async function init(m: Extract<ToWorker, { type: 'init' }>, post: (m: FromWorker
     if (!(sp instanceof WebAssembly.Global)) throw new Error('the module does not export __stack_pointer');
     sp.value = m.stackTop;
     memory = m.memory;
-    kernel = instance.exports as unknown as RangeExports;
+    kernel = instance.exports as unknown as Kernel;
     post({ type: 'ready' });
   } catch (e) {
     post({ type: 'fail', message: `could not instantiate the threads build in a worker: ${messageOf(e)}` });
   }
 }
 
-function range(m: RangeMessage, post: (m: FromWorker) => void): void {
+function call(m: CallMessage, post: (m: FromWorker) => void): void {
   let status = STATUS_TRAPPED;
   let failure: string | undefined;
   try {
     if (!kernel || !memory) throw new Error('the worker was not initialised');
-    kernel.xent_exact_sum_clear(m.args[18]!);
-    status = kernel.xent_cross_entropy_range(...m.args) >>> 0;
+    if (m.fn === 'range') {
+      kernel.xent_exact_sum_clear(m.args[18]!);
+      status = kernel.xent_cross_entropy_range(...m.args) >>> 0;
+    } else {
+      status = kernel.xent_cross_entropy_weight_sum(...m.args) >>> 0;
+    }
   } catch (e) {
     failure = messageOf(e);
   } finally {
-    // Always signal: the main thread may be blocked waiting for this range.
-    const ctl = new Int32Array(memory!.buffer, m.ctl, 1);
-    Atomics.store(new Int32Array(memory!.buffer, m.ctl + 4 * (1 + m.slot), 1), 0, status);
+    // Always signal: the main thread may be blocked waiting for this call.
+    const ctl = new Int32Array(memory!.buffer, m.ctl, 1 + m.slot + 1);
+    Atomics.store(ctl, 1 + m.slot, status);
     if (m.sync) {
       Atomics.sub(ctl, 0, 1);
       Atomics.notify(ctl, 0);
@@ -57,7 +63,7 @@ function range(m: RangeMessage, post: (m: FromWorker) => void): void {
 
 function handle(m: ToWorker, post: (m: FromWorker) => void): void {
   if (m.type === 'init') void init(m, post);
-  else if (m.type === 'range') range(m, post);
+  else if (m.type === 'call') call(m, post);
 }
 
 interface NodePort {
