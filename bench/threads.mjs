@@ -2,10 +2,10 @@
 // Worker-thread scaling of xent-wasm: city fwdbwd ([2, 19, 512, 1024] NCHW logits, uint8
 // targets with 5 % ignore index 255, reduction mean, gradient) on 1..T threads, with the
 // synchronous crossEntropy (this thread + T-1 workers, Atomics.wait) and crossEntropyAsync
-// (T workers). Reports min and median per thread count and the speed-up over the
+// (T workers), and the threads build on one thread (no split). Reports min and median per thread count and the speed-up over the
 // single-thread SIMD build. No thresholds: this reports, it does not judge.
 //
-//   node bench/threads.mjs [--threads=1,2,3,4] [--reps=15] [--workload=city] [--op=fwdbwd|fwd]
+//   node bench/threads.mjs [--threads=2,3,4] [--reps=15] [--workload=city] [--op=fwdbwd|fwd]
 //
 // Needs dist/ (npm run build). Every result is checked bit for bit against the single-thread
 // build (loss and gradient) before its time counts.
@@ -19,7 +19,7 @@ const args = Object.fromEntries(
     return [m[1], m[2]];
   }),
 );
-const THREADS = (args.threads ?? '1,2').split(',').map(Number);
+const THREADS = (args.threads ?? '2').split(',').map(Number);
 const REPS = Number(args.reps ?? 15);
 const WORKLOAD = args.workload ?? 'city';
 const OP = args.op ?? 'fwdbwd';
@@ -28,8 +28,8 @@ const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href
 const d = makeData(WORKLOAD);
 const tshape = [d.N, d.H, d.W];
 
-async function setup(threads) {
-  const xent = await Xent.create(threads > 1 ? { threads } : {});
+async function setup(threads, options = {}) {
+  const xent = await Xent.create(threads > 1 ? { threads, ...options } : {});
   if (xent.threads !== threads) throw new Error(`asked for ${threads} threads, got ${xent.threads}`);
   const logits = xent.tensorFrom(d.logits, d.shape);
   const target = xent.tensorFrom(d.target, tshape);
@@ -50,29 +50,38 @@ function check(s, loss, what) {
   }
 }
 
-async function time(f) {
-  const ts = [];
-  for (let i = 0; i < REPS; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return { min: ts[0], median: ts[ts.length >> 1] };
+// Every configuration is set up first, then timed in interleaved rounds (one call of each per
+// round), so that drift on a shared machine hits them all alike.
+const configs = [{ mode: 'single-thread build', threads: 1, f: ref.sync, ts: [] }];
+const instances = [ref.xent];
+{
+  // The threads build on this thread alone (no split: every call is below minElementsPerThread).
+  const s = await setup(2, { minElementsPerThread: 2 ** 40 });
+  instances.push(s.xent);
+  check(s, s.sync().loss, 'threads build, 1 thread');
+  configs.push({ mode: 'threads build, no split', threads: 1, f: s.sync, ts: [] });
 }
-
-const single = await time(ref.sync);
-ref.xent.dispose();
-const rows = [{ mode: 'single-thread build', threads: 1, ...single }];
 for (const t of THREADS) {
   const s = await setup(t);
+  instances.push(s.xent);
   check(s, s.sync().loss, `sync, ${t} threads`);
   check(s, (await s.async()).loss, `async, ${t} threads`);
-  for (let i = 0; i < 2; i++) await s.async(); // warm-up
-  rows.push({ mode: 'crossEntropy (sync)', threads: t, ...(await time(s.sync)) });
-  rows.push({ mode: 'crossEntropyAsync', threads: t, ...(await time(s.async)) });
-  s.xent.dispose();
+  configs.push({ mode: 'crossEntropy (sync)', threads: t, f: s.sync, ts: [] });
+  configs.push({ mode: 'crossEntropyAsync', threads: t, f: s.async, ts: [] });
 }
+for (let round = -2; round < REPS; round++) {
+  for (const c of configs) {
+    const t0 = performance.now();
+    await c.f();
+    if (round >= 0) c.ts.push(performance.now() - t0); // two warm-up rounds
+  }
+}
+for (const x of instances) x.dispose();
+const rows = configs.map((c) => {
+  const ts = c.ts.sort((a, b) => a - b);
+  return { ...c, min: ts[0], median: ts[ts.length >> 1] };
+});
+const single = rows[0];
 
 const f = (x) => x.toFixed(2).padStart(8);
 console.log(`${WORKLOAD} ${OP} [${d.shape.join(', ')}], ${REPS} runs each, node ${process.version}; speed-up = single-thread build / this`);
