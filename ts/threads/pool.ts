@@ -160,11 +160,6 @@ export class Pool {
     }
   }
 
-  /** True while no async call is queued or running. */
-  get idle(): boolean {
-    return this.#busy === 0;
-  }
-
   /**
    * Runs a cross-entropy call split between the calling thread and the workers, blocking in
    * `Atomics.wait` until they are done. Returns undefined when that is not possible or not
