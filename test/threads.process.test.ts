@@ -86,6 +86,26 @@ console.log(x.threads, (await loss(x, 'async')) === (await loss(one)));
   });
 });
 
+describe('CommonJS', () => {
+  it('dist/index.cjs finds worker.mjs beside it too', async () => {
+    const r = await node(
+      'cjs.cjs',
+      `const { Xent } = require(${JSON.stringify(`${DIST}index.cjs`)});
+(async () => {
+  const x = await Xent.create({ threads: 2, minElementsPerThread: 1 });
+  const one = await Xent.create();
+  const args = [{ data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] }, { data: new Int32Array([0, 2]), shape: [2] }];
+  console.log(x.threads, (await x.crossEntropyAsync(...args)).loss === one.crossEntropy(...args).loss, x.crossEntropy(...args).loss === one.crossEntropy(...args).loss);
+  x.dispose(); one.dispose();
+})();
+`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('2 true true');
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('falling back to one thread, with one warning', () => {
   it('without SharedArrayBuffer (node --no-harmony-sharedarraybuffer): the plain build, the same result', async () => {
     const r = await node(
