@@ -399,20 +399,28 @@ unsafe fn index_tile<
     let g0 = if GRAD { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
     let pix0 = b * k.s + p0;
 
-    // Labels of the tile; the live mask, target logit and target weight of each pixel (read
-    // before anything is written, so that the result does not depend on the gradient buffer
-    // being distinct).
+    // Labels of the tile; the live mask, target class, target logit and target weight of each
+    // pixel (read before anything is written, so that the result does not depend on the
+    // gradient buffer being distinct). Branch-free: an ignored pixel reads class 0's logit (a
+    // valid address; its loss and gradient are masked to 0 later) and gets weight 0.
     let mut label = [0i64; TILE];
     labels.gather(pix0, &mut label[..w]);
     let mut live_a = [0.0f32; TILE];
+    let mut t_a = [0usize; TILE];
     let mut x_t = [0.0f32; TILE];
     let mut w_t = [0.0f32; TILE];
     for j in 0..w {
-        if label[j] != k.ignore_index {
-            let t = label[j] as usize;
-            live_a[j] = f32::from_bits(u32::MAX);
-            x_t[j] = *x0.add(t * cs + j * ps);
-            w_t[j] = k.class_weight(t);
+        let live = label[j] != k.ignore_index;
+        let mask = (live as u32).wrapping_neg();
+        let t = if live { label[j] as usize } else { 0 };
+        t_a[j] = t;
+        live_a[j] = f32::from_bits(mask);
+        x_t[j] = *x0.add(t * cs + j * ps);
+        w_t[j] = f32::from_bits(mask & 1.0f32.to_bits());
+    }
+    if !k.weight.is_null() {
+        for j in 0..w {
+            w_t[j] = f32::from_bits(live_a[j].to_bits() & (*k.weight.add(t_a[j])).to_bits());
         }
     }
 
@@ -502,7 +510,7 @@ unsafe fn index_tile<
             ld::<L, FULL, true>(k.grad_output.add(pix0), 1, w, v)
         };
         let g = g.and(live[v]);
-        fix[v] = g.mul(keep).mul(wt[v]);
+        fix[v] = g.mul(keep).mul(wt[v]).and(live[v]);
         if c == 1 {
             // One class: softmax is 1 and the gradient exactly 0 (NaN stays NaN), which the
             // general form below would only give up to rounding.
@@ -531,11 +539,9 @@ unsafe fn index_tile<
         }
     }
 
-    // (5) The target class.
+    // (5) The target class (class 0 minus 0 for an ignored pixel: no change).
     for j in 0..w {
-        if live_a[j].to_bits() != 0 {
-            *g0.add(label[j] as usize * cs + j * ps) -= fix_a[j];
-        }
+        *g0.add(t_a[j] * cs + j * ps) -= fix_a[j];
     }
 }
 
