@@ -371,8 +371,8 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             _ => index_tile::<L, GRAD, 1, false, CONTIG>(k, labels, b, p0, w, sum),
         }),
         Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
-            16 => prob_tile::<L, GRAD, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
-            _ => prob_tile::<L, GRAD, 1, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
+            16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
+            _ => prob_tile::<L, 1, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
         }),
     }
 }
@@ -558,10 +558,11 @@ fn kahan<L: F32x4>(sum: &mut L, comp: &mut L, x: L) {
 }
 
 /// One tile of probability targets (`q0` = the target tensor, same geometry as the logits).
-#[inline(always)]
+/// Not inlined, and the gradient a run-time switch: probability targets are the rarer case, and
+/// this keeps their code to one copy per tile width and layout.
+#[inline(never)]
 unsafe fn prob_tile<
     L: F32x4,
-    const GRAD: bool,
     const V: usize,
     const FULL: bool,
     const CONTIG: bool,
@@ -574,10 +575,11 @@ unsafe fn prob_tile<
     sum: &mut ExactSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
+    let grad = !k.grad.is_null();
     let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
     let off = b * c * k.s + p0 * ps;
     let (x0, q0) = (k.x.add(off), q0.add(off));
-    let g0 = if GRAD { k.grad.add(off) } else { k.grad };
+    let g0 = if grad { k.grad.add(off) } else { k.grad };
     let pix0 = b * k.s + p0;
     let keep = L::splat(k.keep as f32);
     let eps_c = L::splat(k.eps_c as f32);
@@ -590,7 +592,7 @@ unsafe fn prob_tile<
 
     // (1) Max over classes.
     let null = core::ptr::null_mut();
-    let (m, idx) = if !GRAD && k.wants_pred() {
+    let (m, idx) = if !grad && k.wants_pred() {
         tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null)
     } else {
         (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, null), [L::splat(0.0); V])
@@ -611,7 +613,7 @@ unsafe fn prob_tile<
         for v in 0..V {
             let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
             let e = exp_rr2_p5(d);
-            if GRAD {
+            if grad {
                 st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
             }
             se[v] = se[v].add(e);
@@ -630,10 +632,10 @@ unsafe fn prob_tile<
         }
     }
     sum.add_all(&spill(&loss)[..w]);
-    if !GRAD && k.wants_pred() {
+    if !grad && k.wants_pred() {
         k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
     }
-    if !GRAD {
+    if !grad {
         return;
     }
     let mut scale = [L::splat(0.0); V];
