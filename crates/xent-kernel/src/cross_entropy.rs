@@ -173,7 +173,7 @@ pub fn cross_entropy_range_with<L: F32x4>(
         return Err(Error::BadArgument);
     }
     if let Target::Index(l) = args.target {
-        l.range(lo, hi).validate(args.c, args.ignore_index as i64, None)?;
+        l.range(lo, hi).ok_or(Error::BadArgument)?.validate(args.c, args.ignore_index as i64, None)?;
     }
     // SAFETY: lengths checked, labels of the range checked.
     unsafe { run_range::<L>(args, out, weight_sum, lo, hi, acc) };
@@ -362,19 +362,34 @@ impl Ctx<'_> {
 
 unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut ExactSum) {
     // Wide tiles (16 pixels, whole lanes) along NCHW rows; narrow ones (1 vector, partial) for
-    // the rest of a row and for NHWC. (32-pixel tiles are 20 % faster with 150 classes, but
+    // the rest of a row and for NHWC. Narrow tiles load lane by lane at the pixel stride in both
+    // layouts (a partial load is lane by lane anyway), so one copy of their code serves both. (32-pixel tiles are 20 % faster with 150 classes, but
     // double the code.)
     let wide = if CONTIG { 16 } else { 0 };
     match k.target {
         Target::Index(labels) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => index_tile::<L, GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
-            _ => index_tile::<L, GRAD, 1, false, CONTIG>(k, labels, b, p0, w, sum),
+            _ => index_tile_narrow::<L, GRAD>(k, labels, b, p0, w, sum),
         }),
         Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
-            _ => prob_tile::<L, 1, false, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
+            _ => prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, w, sum),
         }),
     }
+}
+
+/// The narrow tile (1 vector, partial, lane-by-lane loads at the pixel stride) of either layout,
+/// not inlined: one copy for NCHW row tails and NHWC.
+#[inline(never)]
+unsafe fn index_tile_narrow<L: F32x4, const GRAD: bool>(
+    k: &Ctx,
+    labels: Labels,
+    b: usize,
+    p0: usize,
+    w: usize,
+    sum: &mut ExactSum,
+) {
+    index_tile::<L, GRAD, 1, false, false>(k, labels, b, p0, w, sum)
 }
 
 /// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= 4 V) of batch item `b`.

@@ -157,7 +157,7 @@ fn round_to_f64(limbs: &[i64; LIMBS]) -> f64 {
         if k < 0 {
             0
         } else {
-            (limbs[(k / 32) as usize] as u64 >> (k % 32)) & 1
+            limbs.get((k / 32) as usize).map_or(0, |&l| (l as u64 >> (k % 32)) & 1)
         }
     };
     // 53 significant bits from msb down, then the rounding bit and the sticky bits.

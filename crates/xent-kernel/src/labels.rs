@@ -23,22 +23,27 @@ impl Labels<'_> {
         self.len() == 0
     }
 
-    /// Labels `lo .. hi`.
-    pub fn range(&self, lo: usize, hi: usize) -> Labels<'_> {
-        match self {
-            Labels::U8(l) => Labels::U8(&l[lo..hi]),
-            Labels::U16(l) => Labels::U16(&l[lo..hi]),
-            Labels::I32(l) => Labels::I32(&l[lo..hi]),
-        }
+    /// Labels `lo .. hi`, or `None` when that is not a range of them.
+    pub fn range(&self, lo: usize, hi: usize) -> Option<Labels<'_>> {
+        Some(match self {
+            Labels::U8(l) => Labels::U8(l.get(lo..hi)?),
+            Labels::U16(l) => Labels::U16(l.get(lo..hi)?),
+            Labels::I32(l) => Labels::I32(l.get(lo..hi)?),
+        })
     }
 
     /// Copies `out.len()` labels starting at `start` into `out`, widened to i64.
+    ///
+    /// # Safety
+    /// `start + out.len()` must not exceed [`Labels::len`] (the kernels check the lengths once,
+    /// up front; this is in their per-tile path, where a bounds check would cost code and time).
     #[inline(always)]
-    pub fn gather(&self, start: usize, out: &mut [i64]) {
+    pub unsafe fn gather(&self, start: usize, out: &mut [i64]) {
+        let range = start..start + out.len();
         match self {
-            Labels::U8(l) => widen(&l[start..start + out.len()], out),
-            Labels::U16(l) => widen(&l[start..start + out.len()], out),
-            Labels::I32(l) => widen(&l[start..start + out.len()], out),
+            Labels::U8(l) => widen(l.get_unchecked(range), out),
+            Labels::U16(l) => widen(l.get_unchecked(range), out),
+            Labels::I32(l) => widen(l.get_unchecked(range), out),
         }
     }
 
@@ -98,7 +103,8 @@ fn validate<T: Copy + Into<i64>>(
     for v in labels {
         let value: i64 = (*v).into();
         if value != ignore_index {
-            sum.add(w[value as usize]);
+            // `value` was checked against c above; a `weight` shorter than c is a bad argument.
+            sum.add(*w.get(value as usize).ok_or(Error::BadArgument)?);
         }
     }
     Ok(sum.value())

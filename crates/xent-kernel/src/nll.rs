@@ -39,7 +39,9 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     let ignore = args.ignore_index as i64;
     let weight_sum = labels.validate(c, ignore, args.weight)?;
     let (cs, ps) = tile::strides(args.layout, c, s);
-    let w = |t: usize| args.weight.map_or(1.0, |w| w[t]);
+    // SAFETY (the unchecked reads and writes below): every length was checked above, and every
+    // live label is in [0, c).
+    let w = |t: usize| args.weight.map_or(1.0, |w| unsafe { *w.get_unchecked(t) });
     let upstream = if args.reduction == Reduction::Mean { 1.0 / weight_sum } else { 1.0 };
     let mut grad = out.grad;
     let mut loss_map = out.loss_map;
@@ -51,20 +53,21 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     for b in 0..n {
         for p in 0..s {
             let i = b * s + p;
-            labels.gather(i, &mut label);
+            // SAFETY: i < n * s = labels.len(), checked above.
+            unsafe { labels.gather(i, &mut label) };
             let mut loss = 0.0f32;
             if label[0] != ignore {
                 let t = label[0] as usize;
                 let at = b * c * s + t * cs + p * ps;
-                loss = -w(t) * args.logits[at];
+                loss = -w(t) * unsafe { *args.logits.get_unchecked(at) };
                 acc.add(loss);
                 if let Some(g) = grad.as_deref_mut() {
-                    let up = args.grad_output.map_or(upstream, |go| go[i] as f64);
-                    g[at] = (-(w(t) as f64) * up) as f32;
+                    let up = args.grad_output.map_or(upstream, |go| unsafe { *go.get_unchecked(i) } as f64);
+                    unsafe { *g.get_unchecked_mut(at) = (-(w(t) as f64) * up) as f32 };
                 }
             }
             if let Some(m) = loss_map.as_deref_mut() {
-                m[i] = loss;
+                unsafe { *m.get_unchecked_mut(i) = loss };
             }
         }
     }

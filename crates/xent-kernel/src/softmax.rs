@@ -47,8 +47,8 @@ pub fn softmax_with<L: F32x4>(
             let (x, y) = (x.add(off), y.add(off));
             match (contig, w == 16) {
                 (true, true) => fwd_tile::<L, 4, true, true>(kind, x, y, c, cs, ps, w),
-                (true, false) => fwd_tile::<L, 1, false, true>(kind, x, y, c, cs, ps, w),
-                (false, _) => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, w),
+                // narrow tiles of both layouts: lane-by-lane loads at the pixel stride
+                _ => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, w),
             }
         })
     }
@@ -129,8 +129,7 @@ pub fn softmax_backward_with<L: F32x4>(
             let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
             match (contig, w == 16) {
                 (true, true) => bwd_tile::<L, 4, true, true>(kind, y, gy, gx, c, cs, ps, w),
-                (true, false) => bwd_tile::<L, 1, false, true>(kind, y, gy, gx, c, cs, ps, w),
-                (false, _) => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, w),
+                _ => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, w),
             }
         })
     }
