@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
-import { inlineBuilds } from './rollup.inline.mjs';
+import { inlineBuilds } from './scripts/rollup-inline.mjs';
 
 const WASM = ['xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm'];
 
@@ -96,6 +96,6 @@ export default [
     ],
     plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],
   },
-  // xent-wasm/inline: the same API with both .wasm builds embedded (see rollup.inline.mjs).
+  // xent-wasm/inline: the same API with both .wasm builds embedded (see scripts/rollup-inline.mjs).
   ...inlineBuilds({ ts, banner, dtsBanner }),
 ];

@@ -5,7 +5,7 @@
  * so it works where there is no file to fetch: edge runtimes, pages and modules loaded from
  * `data:` or `blob:` URLs, single-file bundles.
  *
- * Only the inline build uses this file: `rollup.inline.mjs` resolves every `./loader.js` import
+ * Only the inline build uses this file: `scripts/rollup-inline.mjs` resolves every `./loader.js` import
  * of the library to it (so `Xent.create` and the `defaultWasmUrl` export come from here), and
  * provides `./inline-bytes.js` (the base64 strings) as a virtual module. The main entry never
  * contains the bytes.

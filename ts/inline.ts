@@ -9,7 +9,7 @@
  * const xent = await Xent.create();            // no .wasm file needed
  * ```
  *
- * Built by rollup.inline.mjs, which swaps the library's loader for ts/inline-loader.ts.
+ * Built by scripts/rollup-inline.mjs, which swaps the library's loader for ts/inline-loader.ts.
  * `options.wasm` still overrides the embedded module. Its classes are its own: a tensor of an
  * `xent-wasm/inline` instance is not an `instanceof` the main entry's `Tensor`.
  * @packageDocumentation

@@ -49,7 +49,7 @@ function inlineWasm() {
     },
     renderChunk(code, chunk) {
       if (/import\.meta\b/.test(code.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ''))) {
-        this.error(`${chunk.fileName} still uses import.meta (ts/loader.ts changed how it finds the .wasm?): update rollup.inline.mjs`);
+        this.error(`${chunk.fileName} still uses import.meta (ts/loader.ts changed how it finds the .wasm?): update scripts/rollup-inline.mjs`);
       }
       return null;
     },
