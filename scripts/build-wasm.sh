@@ -2,6 +2,8 @@
 # Builds the WebAssembly modules from crates/xent-abi, side by side:
 #   build/wasm/xent-simd.wasm          wasm SIMD (simd128)
 #   build/wasm/xent.wasm               portable WebAssembly 1.0 (target-cpu=mvp), for engines without SIMD
+#   build/wasm/xent-simd-relaxed.wasm  simd128 + relaxed-simd (f32x4.relaxed_madd), an opt-in faster
+#                                      variant that is not bit-identical to the others
 #   build/wasm/xent-simd-threads.wasm  simd128 + atomics, importing a SHARED memory, for worker threads
 #                                      (each worker sets its own __stack_pointer; Debian toolchain only:
 #                                      rustup's prebuilt core is not built with atomics)
@@ -39,11 +41,12 @@ THREAD_LINK_ARGS=(
 )
 
 verify_args=()
-for flavour in simd128 mvp threads; do
+for flavour in simd128 mvp threads relaxed; do
     case "$flavour" in
         simd128) out="$OUT_DIR/xent-simd.wasm" ;;
         mvp) out="$OUT_DIR/xent.wasm" ;;
         threads) out="$OUT_DIR/xent-simd-threads.wasm" ;;
+        relaxed) out="$OUT_DIR/xent-simd-relaxed.wasm" ;;
     esac
     if [[ $flavour == threads ]] && ! xent_wasm_toolchain threads 2>/dev/null; then
         echo "build-wasm: skipping $out: the threads build needs a core built with atomics (Debian's toolchain; XENT_WASM_TOOLCHAIN=debian)" >&2
@@ -72,8 +75,11 @@ for flavour in simd128 mvp threads; do
     verify_args+=("$out" "$flavour" "$XENT_WASM_KIND")
 done
 
-echo "build-wasm: verifying with node $(node --version)"
-node - "$INITIAL_PAGES" "${verify_args[@]}" <<'JS'
+# Node 20's V8 has relaxed SIMD behind a flag (later versions ship it and may drop the flag).
+node_flags=()
+node --v8-options 2>/dev/null | grep -q -- '--experimental-wasm-relaxed-simd' && node_flags+=(--experimental-wasm-relaxed-simd)
+echo "build-wasm: verifying with node $(node --version) ${node_flags[*]}"
+node "${node_flags[@]}" - "$INITIAL_PAGES" "${verify_args[@]}" <<'JS'
 'use strict';
 const fs = require('fs');
 
@@ -288,7 +294,7 @@ for (let i = 0; i < rest.length; i += 3) {
     const inst = new WebAssembly.Instance(module, { env: { memory } });
     const x = inst.exports;
     const simd = x.xent_simd(), abi = x.xent_abi_version(), heapBase = x.__heap_base.value;
-    const wantSimd = flavour === 'mvp' ? 0 : 1;
+    const wantSimd = flavour === 'mvp' ? 0 : flavour === 'relaxed' ? 2 : 1;
     if (simd !== wantSimd) err(`xent_simd() = ${simd}, expected ${wantSimd}`);
     if (heapBase > Number(initialPages) * PAGE) err(`__heap_base = ${heapBase} is beyond the initial ${initialPages} pages`);
     const features = [...used].map(([f, n]) => `${f} x${n}`);

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# A Rust toolchain that builds wasm32-unknown-unknown offline, in one of two flavours:
+# A Rust toolchain that builds wasm32-unknown-unknown offline, in one of these flavours:
 #   simd128  wasm SIMD enabled            (-C target-feature=+simd128)
 #   mvp      portable, WebAssembly 1.0    (-C target-cpu=mvp)
+#   threads  simd128 + atomics            (for the shared-memory worker build)
+#   relaxed  simd128 + relaxed-simd       (fused multiply-add; opt-in variant)
 #
 # Usage:
 #   source scripts/wasm-toolchain.sh && xent_wasm_toolchain simd128   # sets the variables below
-#   bash scripts/wasm-toolchain.sh [simd128|mvp]...                   # prepare (default: both), print
+#   bash scripts/wasm-toolchain.sh [flavour]...                       # prepare (default: simd128 mvp), print
 #
 # Which toolchain:
 #   rustup  if `rustup target list --installed` lists wasm32-unknown-unknown (a contributor's laptop):
@@ -41,7 +43,8 @@ _xent_flavour_flags() {
         simd128) echo "-C target-feature=+simd128" ;;
         mvp) echo "-C target-cpu=mvp" ;;
         threads) echo "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals" ;;
-        *) _xent_err "unknown flavour '$1' (expected simd128, mvp or threads)"; return 1 ;;
+        relaxed) echo "-C target-feature=+simd128,+relaxed-simd" ;;
+        *) _xent_err "unknown flavour '$1' (expected simd128, mvp, threads or relaxed)"; return 1 ;;
     esac
 }
 

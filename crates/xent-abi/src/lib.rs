@@ -30,10 +30,15 @@ pub extern "C" fn xent_abi_version() -> u32 {
     ABI_VERSION
 }
 
-/// 1 when this build was compiled with the wasm `simd128` feature, 0 for the portable build.
+/// 0 for the portable build, 1 when it was compiled with the wasm `simd128` feature, 2 when
+/// also with `relaxed-simd` (fused multiply-add where the engine fuses).
 #[no_mangle]
 pub extern "C" fn xent_simd() -> u32 {
-    cfg!(target_feature = "simd128") as u32
+    if cfg!(target_feature = "relaxed-simd") {
+        2
+    } else {
+        cfg!(target_feature = "simd128") as u32
+    }
 }
 
 /// Fused softmax cross-entropy, forward and (optionally) backward, with PyTorch's semantics.

@@ -3,7 +3,10 @@
 //! The kernels are written once, generically over [`F32x4`]; each instruction set provides one
 //! implementation. Every operation is exactly specified (IEEE-754 single precision, round to
 //! nearest, no fused multiply-add, `pmax` as wasm defines it), so the SIMD and the portable
-//! implementations give bit-identical results.
+//! implementations give bit-identical results. The one exception is opt-in: built with the
+//! `relaxed-simd` target feature, [`F32x4::mul_add`] is wasm's `f32x4.relaxed_madd`, which the
+//! engine may fuse (one rounding) or not, depending on the CPU: faster, within the same
+//! tolerances, but not bit-identical to the other builds.
 
 pub mod portable;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -68,6 +71,12 @@ pub trait F32x4: Copy {
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
+    /// `self * b + c`: two roundings (a multiply, then an add) in every build but the relaxed-SIMD
+    /// one, where it may be fused.
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        self.mul(b).add(c)
+    }
     /// wasm's `f32x4.pmax`: `if self < o { o } else { self }` per lane (NaN in `self` stays).
     fn pmax(self, o: Self) -> Self;
     /// Bitwise AND of the lanes (masks are all-ones or all-zeros lanes).

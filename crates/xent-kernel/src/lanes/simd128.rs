@@ -66,6 +66,11 @@ impl F32x4 for Simd128 {
     fn div(self, o: Self) -> Self {
         Simd128(f32x4_div(self.0, o.0))
     }
+    #[cfg(target_feature = "relaxed-simd")]
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Simd128(f32x4_relaxed_madd(self.0, b.0, c.0))
+    }
     #[inline(always)]
     fn pmax(self, o: Self) -> Self {
         Simd128(f32x4_pmax(self.0, o.0))

@@ -26,15 +26,15 @@ const C5: f32 = f32::from_bits(0x3c07_d41a);
 /// Not valid for `x > 0` (the caller subtracts the maximum first).
 #[inline(always)]
 pub fn exp_rr2_p5<L: F32x4>(x: L) -> L {
-    let n = x.mul(L::splat(LOG2E)).add(L::splat(MAGIC_BIAS));
+    let n = x.mul_add(L::splat(LOG2E), L::splat(MAGIC_BIAS));
     let s = n.bits_shl(23); // 2^n, exact for n >= -126
     let n = n.sub(L::splat(MAGIC_BIAS));
-    let t = n.mul(L::splat(-LN2_HI)).add(x);
-    let t = n.mul(L::splat(-LN2_LO)).add(t);
-    let p = L::splat(C5).mul(t).add(L::splat(C4));
-    let p = p.mul(t).add(L::splat(C3));
-    let p = p.mul(t).add(L::splat(C2));
-    let p = p.mul(t).add(L::splat(C1));
+    let t = n.mul_add(L::splat(-LN2_HI), x);
+    let t = n.mul_add(L::splat(-LN2_LO), t);
+    let p = L::splat(C5).mul_add(t, L::splat(C4));
+    let p = p.mul_add(t, L::splat(C3));
+    let p = p.mul_add(t, L::splat(C2));
+    let p = p.mul_add(t, L::splat(C1));
     let ts = t.mul(s);
-    ts.mul(p).add(s).zero_where_lt(x, L::splat(CUTOFF))
+    ts.mul_add(p, s).zero_where_lt(x, L::splat(CUTOFF))
 }

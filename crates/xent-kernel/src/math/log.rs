@@ -22,12 +22,12 @@ pub fn log_atanh_p9<L: F32x4>(x: L) -> L {
     let one = L::splat(1.0);
     let z = m.sub(one).div(m.add(one));
     let z2 = z.mul(z);
-    let q = z2.mul(L::splat(1.0 / 9.0)).add(L::splat(1.0 / 7.0));
-    let q = q.mul(z2).add(L::splat(1.0 / 5.0));
-    let q = q.mul(z2).add(L::splat(1.0 / 3.0));
+    let q = z2.mul_add(L::splat(1.0 / 9.0), L::splat(1.0 / 7.0));
+    let q = q.mul_add(z2, L::splat(1.0 / 5.0));
+    let q = q.mul_add(z2, L::splat(1.0 / 3.0));
     let twoz = z.add(z);
-    let r = twoz.mul(z2.mul(q)).add(twoz);
-    let r = e.mul(L::splat(LN2_LO)).add(r);
+    let r = twoz.mul_add(z2.mul(q), twoz);
+    let r = e.mul_add(L::splat(LN2_LO), r);
     // x - x is 0 for finite x and NaN for NaN, which the bit tricks above would lose.
-    e.mul(L::splat(LN2_HI)).add(r).add(x.sub(x))
+    e.mul_add(L::splat(LN2_HI), r).add(x.sub(x))
 }
