@@ -5,7 +5,7 @@ import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 import { inlineBuilds } from './scripts/rollup-inline.mjs';
 
-const WASM = ['xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm'];
+const WASM = ['xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm', 'xent-simd-relaxed.wasm'];
 
 /** Emits build/wasm/*.wasm as assets of the bundle (no extra dependency needed). */
 function copyWasm() {

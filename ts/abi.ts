@@ -38,7 +38,7 @@ export const REDUCTION_CODE = Object.freeze({ none: 0, mean: 1, sum: 2 } as cons
 export interface XentExports {
   /** The ABI version of the module. */
   xent_abi_version(): number;
-  /** 1 for the simd128 build, 0 for the portable one. */
+  /** 2 for the relaxed-SIMD build, 1 for the simd128 build, 0 for the portable one. */
   xent_simd(): number;
   /**
    * Fused softmax cross-entropy (forward and optional backward) over logits `[n, c, s]`.

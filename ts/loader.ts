@@ -25,6 +25,23 @@ export interface LoadOptions {
    */
   simd?: boolean;
   /**
+   * Use the relaxed-SIMD build, `xent-simd-relaxed.wasm` (`+simd128,+relaxed-simd`), where the
+   * engine supports relaxed SIMD ({@link relaxedSimdSupported}: Chrome ≥ 114, Node ≥ 22, Node 20
+   * with `--experimental-wasm-relaxed-simd`). Its exp and log use `f32x4.relaxed_madd`, which
+   * the engine may compile to a fused multiply-add (one rounding) or to a multiply then an add
+   * (two roundings), depending on the CPU: it is about 20 % faster, and its results stay within
+   * the same tolerances of PyTorch, but they are **not bit-identical** to the SIMD and portable
+   * builds (nor necessarily across machines). Default `false`: the default keeps the
+   * bit-identical-across-builds contract.
+   *
+   * Where relaxed SIMD is not supported, or with `threads` > 1 (there is no relaxed threads
+   * build), or in `xent-wasm/inline` (which does not embed it), the instance runs the build it
+   * would have run without `relaxed` and `console.warn`s once why; {@link Xent.relaxed} says
+   * which. `relaxed: true` with `simd: false` is a `XentOptionError`. With `wasm` given, that
+   * module is used, whatever it is.
+   */
+  relaxed?: boolean;
+  /**
    * The memory to link as `env.memory`. Default: a new
    * `WebAssembly.Memory({ initial: 2, maximum: 65536 })` (at least what the module asks for).
    * xent-wasm owns everything in it above the module's `__heap_base`.
@@ -64,6 +81,46 @@ export function simdSupported(): boolean {
     }
   }
   return simdCache;
+}
+
+/**
+ * The smallest module with a relaxed-SIMD instruction, hand-written:
+ *   (module (func (result v128)
+ *     (f32x4.relaxed_madd (i8x16.splat (i32.const 0)) (i8x16.splat (i32.const 0)) (i8x16.splat (i32.const 0)))))
+ * f32x4.relaxed_madd is the instruction the relaxed build uses (0xfd 0x105, LEB128 0x85 0x02).
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, // magic "\0asm", version 1
+  1, 5, 1, 96, 0, 1, 123, // type section: 1 type, func () -> (v128)
+  3, 2, 1, 0, // function section: 1 function of type 0
+  10, 19, 1, 17, 0, // code section (19 bytes): 1 body of 17 bytes, no locals
+  65, 0, 253, 15, // i32.const 0, i8x16.splat
+  65, 0, 253, 15, // i32.const 0, i8x16.splat
+  65, 0, 253, 15, // i32.const 0, i8x16.splat
+  253, 133, 2, // f32x4.relaxed_madd
+  11, // end
+]);
+
+let relaxedCache: boolean | undefined;
+
+/**
+ * Whether this engine supports WebAssembly relaxed SIMD (validates `f32x4.relaxed_madd`):
+ * Chrome ≥ 114, Node ≥ 22; Node 20 only with `--experimental-wasm-relaxed-simd`.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedCache === undefined) {
+    try {
+      relaxedCache = typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE);
+    } catch {
+      relaxedCache = false;
+    }
+  }
+  return relaxedCache;
+}
+
+/** The default URL of the relaxed-SIMD build (simd128 + relaxed-simd), beside this bundle. */
+export function defaultRelaxedWasmUrl(): URL {
+  return new URL('./xent-simd-relaxed.wasm', import.meta.url);
 }
 
 /** The default URL of the threads build (simd128 + atomics, shared memory), beside this bundle. */

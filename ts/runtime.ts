@@ -26,6 +26,8 @@ export class Runtime implements TensorHost {
   readonly exports: XentExports;
   readonly heap: Heap;
   readonly simd: boolean;
+  /** The relaxed-SIMD build (`xent_simd()` = 2; also `simd`). */
+  readonly relaxed: boolean;
   /** 64-byte scratch block for the kernel's `out` (4 doubles). */
   readonly outPtr: number;
   disposed = false;
@@ -37,7 +39,9 @@ export class Runtime implements TensorHost {
   constructor(exports: XentExports, memory: WebAssembly.Memory, options: RuntimeOptions = {}) {
     this.exports = exports;
     this.memory = memory;
-    this.simd = exports.xent_simd() === 1;
+    const simd = exports.xent_simd();
+    this.simd = simd === 1 || simd === 2;
+    this.relaxed = simd === 2;
     this.heap = new Heap(memory, heapBase(exports), { zeroFrom: options.zeroFrom });
     this.outPtr = this.heap.alloc(32);
     if (options.autoFree && typeof FinalizationRegistry === 'function') {

@@ -8,6 +8,7 @@ import { crossEntropyAsyncOp, lossOp } from './cross-entropy.js';
 import { DTYPES, describeValue, dtypeOfArray, isDType, type DType, type DTypeOf, type SupportedTypedArray } from './dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
+import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
 import type {
   CrossEntropyOptions,
   CrossEntropyResult,
@@ -78,13 +79,20 @@ export class Xent {
    * and creates an instance. With `options.threads` > 1, loads the threads build on a shared
    * memory and starts that many worker threads (see {@link ThreadOptions.threads}); where that
    * is not possible it warns once and runs on one thread ({@link Xent.threads} says which).
+   * With `options.relaxed`, loads the relaxed-SIMD build where the engine supports it (faster,
+   * not bit-identical to the other builds; see {@link LoadOptions.relaxed}), else warns once and
+   * loads the normal build ({@link Xent.relaxed} says which).
    * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
-   *   {@link XentOptionError} for a bad `threads` or `minElementsPerThread`.
+   *   {@link XentOptionError} for a bad `threads` or `minElementsPerThread`, a non-boolean
+   *   `relaxed`, or `relaxed: true` with `simd: false`.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
     const { threads, minElements } = threadsOption(options);
+    const relaxed = relaxedOption(options);
     const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
-    const loaded = shared ?? (await load(options));
+    // (With threads > 1 this only warns: there is no relaxed threads build.)
+    const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
+    const loaded = shared ?? relaxedBuild ?? (await load(options));
     const exports = checkExports(loaded.instance.exports);
     const rt = new Runtime(exports, loaded.memory, {
       autoFree: options.autoFree ?? false,
@@ -102,9 +110,18 @@ export class Xent {
     return this.#rt.pool?.size ?? 1;
   }
 
-  /** True when the loaded module is the simd128 build. */
+  /** True when the loaded module is a simd128 build (the SIMD, threads or relaxed-SIMD build). */
   get simd(): boolean {
     return this.#rt.simd;
+  }
+
+  /**
+   * True when the loaded module is the relaxed-SIMD build (`xent-simd-relaxed.wasm`, see
+   * {@link LoadOptions.relaxed}): faster, and not bit-identical to the other builds. False when
+   * `relaxed` was not asked for, or fell back.
+   */
+  get relaxed(): boolean {
+    return this.#rt.relaxed;
   }
 
   /**

@@ -34,12 +34,15 @@ export function threadsUnavailable(): string | undefined {
   return undefined;
 }
 
-let warned = false;
+const warned = new Set<string>();
 
-/** @internal Warns (console.warn) the first time only, per process or page. */
-export function warnOnce(message: string): void {
-  if (warned) return;
-  warned = true;
+/**
+ * @internal Warns (console.warn) the first time only, per process or page, for each `topic`
+ * (the threads fallback, the relaxed-SIMD fallback).
+ */
+export function warnOnce(message: string, topic = 'threads'): void {
+  if (warned.has(topic)) return;
+  warned.add(topic);
   console.warn(`xent-wasm: ${message}`);
 }
 
