@@ -13,7 +13,7 @@
  *   flag, on Node versions that need it), threads > 1, the inline entry; `wasm` given;
  * - option errors.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { arrayMismatch, elementwiseMismatch, gradMismatch, lossMismatch } from './reference/compare.js';
@@ -113,15 +113,10 @@ const y = await Xent.create({ relaxed: true });
 const z = await Xent.create();
 console.log(relaxedSimdSupported(), x.relaxed, x.simd, y.relaxed, x.crossEntropy(logits, target).loss === z.crossEntropy(logits, target).loss);
 `;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(out.trim()).toBe('false false true false true');
-    // stderr: run again to capture it (execFileSync returns only stdout on success).
-    let stderr = '';
-    try {
-      execFileSync(process.execPath, ['--input-type=module', '-e', `${script}\nprocess.exitCode = 3;`], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      stderr = String((e as { stderr?: string }).stderr ?? '');
-    }
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('false false true false true');
+    const stderr = r.stderr;
     const warnings = stderr.trim().split('\n');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
