@@ -11,6 +11,7 @@
 // before its time counts; a mismatch or a failure is reported, never fatal. One thread
 // everywhere. No timing thresholds: this reports, it does not judge.
 
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.mjs';
@@ -27,11 +28,21 @@ import { fmtBytes, fmtErr, fmtMs, fmtRatio, jsonReplacer, machineInfo, markdownT
 import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, summarize } from './stats.mjs';
 
 /** Display order. The reference (xent-simd) and the float64 JS loop run first. */
-const ALL_PEERS = [xent.simd, xent.portable, tfjs, ortWeb, ortNode, torch, jsLoop, memwall.read, memwall.copy];
+const ALL_PEERS = [xent.simd, xent.portable, xent.relaxed, tfjs, ortWeb, ortNode, torch, jsLoop, memwall.read, memwall.copy];
 const REFERENCE = 'xent-simd';
 const FALLBACK_REFERENCE = 'js-loop';
 
 const log = (...a) => console.error(...a);
+
+// Node 20 runs relaxed SIMD (the xent-relaxed peer) only with a V8 flag: run again with it.
+if (!process.env.XENT_BENCH_RELAXED_FLAG) {
+  const v8 = execFileSync(process.execPath, ['--v8-options']).toString();
+  if (v8.includes('--experimental-wasm-relaxed-simd') && !process.execArgv.includes('--experimental-wasm-relaxed-simd')) {
+    const argv = [...process.execArgv, '--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+    const r = spawnSync(process.execPath, argv, { stdio: 'inherit', env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' } });
+    process.exit(r.status ?? 1);
+  }
+}
 
 function parseArgs(argv) {
   const args = { quick: false };

@@ -1,4 +1,5 @@
-// xent-wasm itself (the built package in ../../dist), SIMD and portable builds. The logits,
+// xent-wasm itself (the built package in ../../dist), SIMD and portable builds, and the opt-in
+// relaxed-SIMD build (fused multiply-add; not bit-identical to the others). The logits,
 // targets (uint8, as the masks come) and gradient live in the instance's wasm memory: the
 // timing covers one crossEntropy call, as a training step would make it. A fresh instance per
 // workload, so its memory size afterwards is that workload's peak.
@@ -21,21 +22,33 @@ function describeWasm(file) {
   }
 }
 
-function makePeer(simd) {
+/** The relaxed-SIMD build (fused multiply-add where the engine fuses; not bit-identical). */
+const RELAXED_WASM = new URL('../../dist/xent-simd-relaxed.wasm', import.meta.url);
+
+function makePeer(simd, relaxed = false) {
+  const file = relaxed ? 'xent-simd-relaxed.wasm' : simd ? 'xent-simd.wasm' : 'xent.wasm';
+  const options = relaxed ? { wasm: RELAXED_WASM } : { simd };
   return {
-    id: simd ? 'xent-simd' : 'xent-portable',
-    label: simd ? 'xent-wasm SIMD' : 'xent-wasm portable',
+    id: relaxed ? 'xent-relaxed' : simd ? 'xent-simd' : 'xent-portable',
+    label: relaxed ? 'xent-wasm relaxed SIMD (FMA)' : simd ? 'xent-wasm SIMD' : 'xent-wasm portable',
     precision: 'float32',
     async load() {
       if (!existsSync(fileURLToPath(DIST))) throw new Error('dist/index.mjs not built (run `npm run build` at the root)');
+      if (relaxed) {
+        try {
+          new WebAssembly.Module(readFileSync(RELAXED_WASM));
+        } catch (e) {
+          throw new Error(`this engine does not run relaxed SIMD (${e.message.split('\n')[0]})`);
+        }
+      }
       const { Xent } = await import(DIST.href);
-      const probe = await Xent.create({ simd });
-      if (probe.simd !== simd) throw new Error(`asked for simd: ${simd}, got the ${probe.simd ? 'SIMD' : 'portable'} build`);
+      const probe = await Xent.create(options);
+      if (!relaxed && probe.simd !== simd) throw new Error(`asked for simd: ${simd}, got the ${probe.simd ? 'SIMD' : 'portable'} build`);
       probe.dispose();
       return {
-        version: describeWasm(simd ? 'xent-simd.wasm' : 'xent.wasm'),
+        version: describeWasm(file),
         async prepare(data) {
-          const xent = await Xent.create({ simd });
+          const xent = await Xent.create(options);
           const logits = xent.tensorFrom(data.logits, data.shape);
           const target = xent.tensorFrom(data.target, [data.N, data.H, data.W]);
           const grad = xent.tensor('float32', data.shape);
@@ -60,3 +73,4 @@ function makePeer(simd) {
 
 export const simd = makePeer(true);
 export const portable = makePeer(false);
+export const relaxed = makePeer(true, true);
