@@ -18,7 +18,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { deflateSync } from 'node:zlib';
+import { encodePng as encodeAnyPng } from './train/png.mjs';
 
 /** Cityscapes' names and colours for the classes of the demo. */
 export const CLASSES = Object.freeze([
@@ -45,66 +45,14 @@ export const SAMPLES = Object.freeze([
 ]);
 
 // ---- PNG -------------------------------------------------------------------------------
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes) {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type, data) {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
 /**
  * An 8-bit PNG of `channels` 1 (grayscale) or 3 (RGB), rows top to bottom, each row filtered
- * with "Up" (which suits images with vertical structure) and deflated.
+ * with "Up" (which suits images with vertical structure) and deflated (demo/train/png.mjs).
  */
 export function encodePng(width, height, channels, pixels) {
   if (channels !== 1 && channels !== 3) throw new Error('encodePng: channels must be 1 or 3');
   if (pixels.length !== width * height * channels) throw new Error('encodePng: pixels has the wrong length');
-  const stride = width * channels;
-  const raw = new Uint8Array(height * (stride + 1));
-  for (let y = 0; y < height; y++) {
-    raw[y * (stride + 1)] = 2; // filter: Up
-    for (let i = 0; i < stride; i++) {
-      const up = y > 0 ? pixels[(y - 1) * stride + i] : 0;
-      raw[y * (stride + 1) + 1 + i] = (pixels[y * stride + i] - up) & 0xff;
-    }
-  }
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width);
-  dv.setUint32(4, height);
-  ihdr.set([8, channels === 3 ? 2 : 0, 0, 0, 0], 8); // bit depth 8, colour type, deflate, filter 0, no interlace
-  const parts = [
-    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', new Uint8Array(deflateSync(raw, { level: 9 }))),
-    chunk('IEND', new Uint8Array(0)),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return encodeAnyPng(width, height, channels, pixels, { filter: 2 });
 }
 
 // ---- Deterministic randomness -------------------------------------------------------------

@@ -14,5 +14,5 @@ export function encodePng(
   height: number,
   channels: 1 | 3 | 4,
   data: Uint8Array,
-  options?: { palette?: Uint8Array | number[][] },
+  options?: { palette?: Uint8Array | number[][]; filter?: 0 | 1 | 2 | 3 | 4 },
 ): Uint8Array;

@@ -5,11 +5,10 @@
 //     8-bit (and 16-bit, kept to the high byte) gray, gray+alpha, RGB, RGBA and 8-bit palette
 //     images, not interlaced, every row filter. Palette images decode to their indices
 //     (channels 1) with the palette beside them: a palette mask is read as class ids.
-//   encodePng(width, height, channels, data, { palette }) -> bytes
+//   encodePng(width, height, channels, data, { palette, filter }) -> bytes
 //     8-bit gray (1), RGB (3), RGBA (4), or palette indices (1 + palette); each row gets the
-//     filter with the smallest sum of |bytes| (the usual heuristic), so every filter is used.
-// (demo/make-samples.mjs has an RGB/gray encoder for its samples; this one also writes
-// palette masks and decodes, which --data needs.)
+//     filter with the smallest sum of |bytes| (the usual heuristic), or `filter` for every row.
+// (demo/make-samples.mjs writes its samples with this encoder, filter "Up".)
 import { deflateSync, inflateSync } from 'node:zlib';
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -133,7 +132,9 @@ function chunk(type, data) {
  * @param {number} height
  * @param {1|3|4} channels 1 = gray (or palette indices with options.palette), 3 = RGB, 4 = RGBA
  * @param {Uint8Array} data H*W*channels bytes, rows top to bottom
- * @param {{ palette?: Uint8Array | number[][] }} [options] RGB triples: writes a palette image
+ * @param {{ palette?: Uint8Array | number[][], filter?: 0 | 1 | 2 | 3 | 4 }} [options] `palette`:
+ *   RGB triples, writes a palette image; `filter`: that row filter for every row (default: per
+ *   row, the one with the smallest sum of |bytes|)
  */
 export function encodePng(width, height, channels, data, options = {}) {
   const type = options.palette ? 3 : { 1: 0, 3: 2, 4: 6 }[channels];
@@ -145,9 +146,9 @@ export function encodePng(width, height, channels, data, options = {}) {
   const cand = Array.from({ length: 5 }, () => new Uint8Array(stride));
   for (let y = 0; y < height; y++) {
     const row = y * stride;
-    let best = 0;
+    let best = options.filter ?? 0;
     let bestCost = Infinity;
-    for (let f = 0; f < 5; f++) {
+    for (let f = options.filter ?? 0; f <= (options.filter ?? 4); f++) {
       const out = cand[f];
       let cost = 0;
       for (let i = 0; i < stride; i++) {

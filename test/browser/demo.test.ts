@@ -4,55 +4,12 @@
  * demo/serve.mjs serves the right content types and nothing outside the repository.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
 import { startServer } from '../../demo/serve.mjs';
+import { decodePng } from '../../demo/train/png.mjs';
 
 const SAMPLES_DIR = new URL('../../demo/samples/', import.meta.url);
-
-/** Decodes the PNGs encodePng writes (8-bit gray or RGB, any filter type). */
-function decodePng(png: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array } {
-  expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
-  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  let p = 8;
-  let width = 0;
-  let height = 0;
-  let channels = 0;
-  const idat: Uint8Array[] = [];
-  while (p < png.length) {
-    const len = dv.getUint32(p);
-    const type = String.fromCharCode(...png.subarray(p + 4, p + 8));
-    const data = png.subarray(p + 8, p + 8 + len);
-    if (type === 'IHDR') {
-      width = dv.getUint32(p + 8);
-      height = dv.getUint32(p + 12);
-      expect(data[8]).toBe(8);
-      channels = data[9] === 2 ? 3 : data[9] === 0 ? 1 : NaN;
-    } else if (type === 'IDAT') idat.push(data);
-    p += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const out = new Uint8Array(height * stride);
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)]!;
-    for (let i = 0; i < stride; i++) {
-      const v = raw[y * (stride + 1) + 1 + i]!;
-      const a = i >= channels ? out[y * stride + i - channels]! : 0;
-      const b = y > 0 ? out[(y - 1) * stride + i]! : 0;
-      const c = y > 0 && i >= channels ? out[(y - 1) * stride + i - channels]! : 0;
-      const paeth = () => {
-        const pp = a + b - c;
-        const [pa, pb, pc] = [Math.abs(pp - a), Math.abs(pp - b), Math.abs(pp - c)];
-        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      };
-      const pred = [0, a, b, (a + b) >> 1, paeth()][f]!;
-      out[y * stride + i] = (v + pred) & 0xff;
-    }
-  }
-  return { width, height, channels, pixels: out };
-}
 
 describe('demo samples', () => {
   it('the committed files are exactly what make-samples.mjs generates, under 1 MB in all', () => {
@@ -73,11 +30,11 @@ describe('demo samples', () => {
     const m = makeSample(s.seed);
     const img = decodePng(readFileSync(new URL(`${s.id}.png`, SAMPLES_DIR)));
     expect([img.width, img.height, img.channels]).toEqual([m.width, m.height, 3]);
-    expect(Buffer.compare(Buffer.from(img.pixels), Buffer.from(m.rgb))).toBe(0);
+    expect(Buffer.compare(Buffer.from(img.data), Buffer.from(m.rgb))).toBe(0);
     const mask = decodePng(readFileSync(new URL(`${s.id}.mask.png`, SAMPLES_DIR)));
     expect(mask.channels).toBe(1);
-    expect(Buffer.compare(Buffer.from(mask.pixels), Buffer.from(m.mask))).toBe(0);
-    const ids = new Set(mask.pixels);
+    expect(Buffer.compare(Buffer.from(mask.data), Buffer.from(m.mask))).toBe(0);
+    const ids = new Set(mask.data);
     for (const v of ids) expect(v === IGNORE || v < CLASSES.length).toBe(true);
     expect(ids.has(IGNORE)).toBe(true); // some void pixels, to exercise ignoreIndex
     expect(m.logits.length).toBe(CLASSES.length * m.width * m.height);
@@ -87,7 +44,7 @@ describe('demo samples', () => {
     const px = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 37) & 0xff);
     const d = decodePng(encodePng(5, 3, 3, px));
     expect([d.width, d.height]).toEqual([5, 3]);
-    expect(Array.from(d.pixels)).toEqual(Array.from(px));
+    expect(Array.from(d.data)).toEqual(Array.from(px));
     expect(() => encodePng(2, 2, 1, new Uint8Array(3))).toThrow(/length/);
   });
 });
