@@ -2,33 +2,8 @@
 // package passed in (`lib`: dist/index.mjs). Seeded data from integer ops, + and * only, so
 // every engine sees the same bits; results are bit strings and hashes, compared for equality.
 
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { bits, hash, prng } from './browser/compute.mjs';
 
-function bits(x) {
-  const dv = new DataView(new ArrayBuffer(8));
-  dv.setFloat64(0, x);
-  return dv.getBigUint64(0).toString(16).padStart(16, '0');
-}
-
-function hash(a) {
-  const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
-/**
- * crossEntropy forward + backward (mean, weights, ignored pixels, loss map), sync or async, on
- * an instance created with `threads`.
- */
 export async function run(lib, { seed, threads, mode }) {
   const x = await lib.Xent.create({ threads, minElementsPerThread: 1 });
   try {

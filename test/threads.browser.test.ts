@@ -18,6 +18,7 @@ import { run } from './threads.browser.run.mjs';
 const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const RUN = readFileSync(new URL('./threads.browser.run.mjs', import.meta.url), 'utf8');
+const COMPUTE = readFileSync(new URL('./browser/compute.mjs', import.meta.url), 'utf8');
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>xent-wasm threads</title>
 <script type="module">
   import * as lib from '/dist/index.mjs';
@@ -28,7 +29,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,
 </script>`;
 const TYPES: Record<string, string> = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' };
 
-/** Serves the page, run.mjs and dist/; with `isolated`, every response has COOP + COEP. */
+/** Serves the page, run.mjs (and the helpers it imports) and dist/; with `isolated`, every response has COOP + COEP. */
 function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const headers: Record<string, string> = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
@@ -37,6 +38,7 @@ function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
     let type = 'text/html';
     if (path === '/') body = PAGE;
     else if (path === '/run.mjs') [body, type] = [RUN, 'text/javascript'];
+    else if (path === '/browser/compute.mjs') [body, type] = [COMPUTE, 'text/javascript'];
     else if (path.startsWith('/dist/')) {
       const file = normalize(join(DIST, path.slice('/dist/'.length)));
       if (file.startsWith(DIST) && existsSync(file)) [body, type] = [readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream'];

@@ -5,7 +5,7 @@
 // Results are strings of bits and hashes, compared for equality.
 
 /** mulberry32: uniform in [0, 1). */
-function prng(seed) {
+export function prng(seed) {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -16,14 +16,14 @@ function prng(seed) {
 }
 
 /** The 64 bits of a double, as hex (exact through JSON and structured clone). */
-function bits(x) {
+export function bits(x) {
   const dv = new DataView(new ArrayBuffer(8));
   dv.setFloat64(0, x);
   return dv.getBigUint64(0).toString(16).padStart(16, '0');
 }
 
 /** FNV-1a of a typed array's bytes, as hex. */
-function hash(a) {
+export function hash(a) {
   const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   let h = 0x811c9dc5;
   for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
