@@ -358,6 +358,40 @@ fn fuzz_against_float64_reference() {
     }
 }
 
+/// Two classes take their own NCHW tile (one exp per pixel); NHWC takes the general one, and
+/// `check` wants the same bits from both: every option, ignore indices that are a class (0, 1),
+/// and infinities and NaNs in many pixels.
+#[test]
+fn two_classes_match_the_general_tile() {
+    let mut rng = Rng(0xc2);
+    for i in 0..1500 {
+        let mut case = random_case(&mut rng, i % 3 == 0);
+        case.c = 2;
+        case.s = 16 * (1 + rng.below(4)) + rng.below(20);
+        let (n, s) = (case.n, case.s);
+        let spread = [1.0, 8.0, 100.0][rng.below(3)];
+        case.x = (0..n * 2 * s).map(|_| rng.uniform(-spread, spread)).collect();
+        if i % 3 != 0 {
+            for _ in 0..rng.below(n * s) {
+                let j = rng.below(case.x.len());
+                case.x[j] = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, 0.0][rng.below(4)];
+            }
+        }
+        case.ignore_index = [-100i64, 0, 1, 255][rng.below(4)];
+        case.target = if rng.below(5) == 0 {
+            Tgt::Prob((0..n * 2 * s).map(|_| rng.uniform(0.0, 1.0)).collect())
+        } else {
+            let p_ignore = [0.0, 0.2, 1.0][rng.below(3)];
+            let ii = case.ignore_index;
+            Tgt::Index((0..n * s).map(|_| if rng.f64() < p_ignore { ii } else { rng.below(2) as i64 }).collect())
+        };
+        case.weight = (rng.below(2) == 0).then(|| vec![rng.uniform(0.0, 3.0), rng.uniform(0.0, 3.0)]);
+        case.grad_output = Some((0..n * s).map(|_| rng.uniform(-2.0, 2.0)).collect());
+        let dtype = if case.ignore_index >= 0 { i % 3 } else { 2 };
+        check(&case, dtype);
+    }
+}
+
 #[test]
 fn every_tail_of_the_tile() {
     let mut rng = Rng(7);

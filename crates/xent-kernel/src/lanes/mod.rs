@@ -85,6 +85,8 @@ pub trait F32x4: Copy {
     /// lanes where a running maximum `m` is overtaken, NaN being the largest and the first NaN
     /// winning (as `torch.argmax`).
     fn overtakes(self, m: Self) -> Self;
+    /// A mask (all-ones lanes) where `self == o` (IEEE: never for NaN; `-0 == 0`).
+    fn eq(self, o: Self) -> Self;
     /// A mask (all-ones lanes) where `x` is finite.
     fn finite_mask(x: Self) -> Self;
     /// Lanes of `a` where `mask` is set, of `b` elsewhere.

@@ -89,6 +89,10 @@ impl F32x4 for Portable {
         map(x.0, |v| f32::from_bits(if v - v == 0.0 { u32::MAX } else { 0 }))
     }
     #[inline(always)]
+    fn eq(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(if a == b { u32::MAX } else { 0 }))
+    }
+    #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
         let (m, a, b) = (mask.0, a.0, b.0);
         Portable([0, 1, 2, 3].map(|i| {

@@ -86,6 +86,10 @@ impl F32x4 for Simd128 {
         Simd128(v128_or(f32x4_gt(self.0, m.0), v128_and(nan_x, num_m)))
     }
     #[inline(always)]
+    fn eq(self, o: Self) -> Self {
+        Simd128(f32x4_eq(self.0, o.0))
+    }
+    #[inline(always)]
     fn finite_mask(x: Self) -> Self {
         Simd128(f32x4_eq(f32x4_sub(x.0, x.0), f32x4_splat(0.0)))
     }

@@ -34,6 +34,8 @@ use crate::math::{exp_rr2_p5, log_atanh_p9};
 use crate::tile::{self, gather, ld, spill, st, TILE};
 use crate::{Error, ExactSum, Labels, Layout, Reduction};
 
+mod two_class;
+
 /// What the logits are compared with.
 #[derive(Clone, Copy, Debug)]
 pub enum Target<'a> {
@@ -367,10 +369,16 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // double the code.)
     let wide = if CONTIG { 16 } else { 0 };
     match k.target {
-        Target::Index(labels) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
-            16 => index_tile::<L, GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
-            _ => index_tile_narrow::<L, GRAD>(k, labels, b, p0, w, sum),
-        }),
+        Target::Index(labels) => {
+            // Two classes: one exp per pixel (same bits; not for the scoring outputs).
+            let two = CONTIG && k.c == 2 && !k.wants_pred();
+            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
+                16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
+                16 if GRAD => index_tile::<L, WITH_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
+                16 => index_tile::<L, NO_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
+                _ => index_tile_narrow::<L>(k, labels, b, p0, w, sum),
+            })
+        }
         Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
             _ => prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, w, sum),
@@ -378,10 +386,16 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     }
 }
 
+/// Whether an index tile writes the gradient: fixed at compile time (the wide tiles: a copy of
+/// the code each) or read from `k.grad` at run time (the narrow tile: one copy).
+const NO_GRAD: u8 = 0;
+const WITH_GRAD: u8 = 1;
+const GRAD_IF_ASKED: u8 = 2;
+
 /// The narrow tile (1 vector, partial, lane-by-lane loads at the pixel stride) of either layout,
-/// not inlined: one copy for NCHW row tails and NHWC.
+/// not inlined, the gradient a run-time switch: one copy for NCHW row tails and NHWC.
 #[inline(never)]
-unsafe fn index_tile_narrow<L: F32x4, const GRAD: bool>(
+unsafe fn index_tile_narrow<L: F32x4>(
     k: &Ctx,
     labels: Labels,
     b: usize,
@@ -389,14 +403,14 @@ unsafe fn index_tile_narrow<L: F32x4, const GRAD: bool>(
     w: usize,
     sum: &mut ExactSum,
 ) {
-    index_tile::<L, GRAD, 1, false, false>(k, labels, b, p0, w, sum)
+    index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum)
 }
 
 /// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= 4 V) of batch item `b`.
 #[inline(always)]
 unsafe fn index_tile<
     L: F32x4,
-    const GRAD: bool,
+    const GRAD: u8,
     const V: usize,
     const FULL: bool,
     const CONTIG: bool,
@@ -411,7 +425,12 @@ unsafe fn index_tile<
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
     let x0 = k.x.add(b * c * k.s + p0 * ps);
-    let g0 = if GRAD { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
+    let grad = match GRAD {
+        NO_GRAD => false,
+        WITH_GRAD => true,
+        _ => !k.grad.is_null(),
+    };
+    let g0 = if grad { k.grad.add(b * c * k.s + p0 * ps) } else { k.grad };
     let pix0 = b * k.s + p0;
 
     // Labels of the tile; the live mask, target class, target logit and target weight of each
@@ -443,7 +462,7 @@ unsafe fn index_tile<
     let mut scratch = core::mem::MaybeUninit::<[f32; tile::SCRATCH_FLOATS]>::uninit();
     let use_scratch = CONTIG && FULL && c * 4 * V <= tile::SCRATCH_FLOATS;
     let sp = if use_scratch { scratch.as_mut_ptr() as *mut f32 } else { core::ptr::null_mut() };
-    let (m, idx) = if !GRAD && k.wants_pred() {
+    let (m, idx) = if !grad && k.wants_pred() {
         tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp)
     } else {
         (tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp), [L::splat(0.0); V])
@@ -461,7 +480,7 @@ unsafe fn index_tile<
         for v in 0..V {
             let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
             let e = exp_rr2_p5(d);
-            if GRAD {
+            if grad {
                 st::<L, FULL, CONTIG>(e, eb.add(ci * eb_cs), ps, w, v);
             }
             se[v] = se[v].add(e);
@@ -492,7 +511,7 @@ unsafe fn index_tile<
         loss[v] = l.and(live[v]);
     }
     sum.add_all(&spill(&loss)[..w]);
-    if !GRAD && k.wants_pred() {
+    if !grad && k.wants_pred() {
         k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
         if !k.confusion.is_null() {
             let idx = spill(&idx);
@@ -512,7 +531,7 @@ unsafe fn index_tile<
             st::<L, FULL, true>(p_t, k.confidence.add(pix0), 1, w, v);
         }
     }
-    if !GRAD {
+    if !grad {
         return;
     }
     let mut scale = [L::splat(0.0); V];

@@ -1,0 +1,128 @@
+//! Two classes (binary segmentation), NCHW, a full 16-pixel tile: one exp per pixel instead of
+//! two, and the target class picked with vector selects instead of per-pixel loads.
+//!
+//! With two classes the larger logit's term is `exp(0)`, which [`exp_rr2_p5`] gives as exactly
+//! 1: only the other class's `exp(d)` is computed (`d` = the difference of the two logits,
+//! negated), so every output has the same bits as the general tile's (see
+//! [`super::index_tile`]), the same operations in the same order. The one exception is a pixel
+//! whose two differences are both non-zero, which only happens with an infinity among its
+//! logits (`+inf - +inf` is NaN): this tile then takes NaN for both exponentials where the
+//! general tile has `exp(-inf) = 0` for one of them, but both sum to NaN, so the loss, the
+//! confidence and the gradient (that 0 times a NaN scale) are NaN in both. The general tile
+//! stays in use for the rest: row tails, NHWC, and the scoring outputs (prediction, confusion).
+
+use super::{Ctx, TILE};
+use crate::lanes::F32x4;
+use crate::math::{exp_rr2_p5, log_atanh_p9};
+use crate::tile::{gather, spill};
+use crate::{ExactSum, Labels};
+
+/// Vectors of a tile.
+const V: usize = TILE / 4;
+
+/// Pixels `p0 .. p0 + 16` of batch item `b` (`k.c == 2`, NCHW). Writes the gradient when
+/// `k.grad` is set (a run-time switch: one copy of this code).
+///
+/// # Safety
+/// As [`super::index_tile`]: the lengths checked, the labels of the tile valid.
+#[inline(never)]
+pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut ExactSum) {
+    let s = k.s;
+    let xa = k.x.add(b * 2 * s + p0);
+    let xb = xa.add(s);
+    let pix0 = b * s + p0;
+
+    // Per pixel: live (not ignored) and "the target is class 1" masks. An ignored pixel's
+    // target is class 0, as in the general tile.
+    let mut label = [0i64; TILE];
+    labels.gather(pix0, &mut label);
+    let mut live_a = [0.0f32; TILE];
+    let mut one_a = [0.0f32; TILE];
+    for j in 0..TILE {
+        let live = label[j] != k.ignore_index;
+        live_a[j] = f32::from_bits((live as u32).wrapping_neg());
+        one_a[j] = f32::from_bits(((live & (label[j] == 1)) as u32).wrapping_neg());
+    }
+    let (live, one) = (gather::<L, V>(&live_a), gather::<L, V>(&one_a));
+    let (wa, wb) = (L::splat(k.class_weight(0)), L::splat(k.class_weight(1)));
+    let zero = L::splat(0.0);
+
+    let mut m = [zero; V];
+    let mut ea = [zero; V];
+    let mut eb = [zero; V];
+    let mut se = [zero; V];
+    let mut d_t = [zero; V];
+    let mut sd = [zero; V];
+    for v in 0..V {
+        let (a, bb) = (L::load(xa.add(4 * v)), L::load(xb.add(4 * v)));
+        m[v] = a.pmax(bb);
+        let (da, db) = (a.sub(m[v]), bb.sub(m[v]));
+        // One of da, db is 0 (both when the logits are equal), so da + db is exactly the other
+        // one; a NaN in either gives NaN (and then so does the sum of the exponentials).
+        let (a_max, b_max) = (da.eq(zero), db.eq(zero));
+        let e = exp_rr2_p5(da.add(db));
+        let one_f = L::splat(1.0);
+        ea[v] = L::select(a_max, one_f, e);
+        eb[v] = L::select(b_max, one_f, e);
+        // The general tile's order: (0 + ea) + eb.
+        se[v] = zero.add(ea[v]).add(eb[v]);
+        d_t[v] = L::select(one[v], bb, a).sub(m[v]);
+        if k.smooth {
+            sd[v] = zero.add(da.mul(wa)).add(db.mul(wb));
+        }
+    }
+
+    // Per pixel: log-sum-exp, loss, and the gradient's scale, as the general tile's step (3).
+    let wt: [L; V] = core::array::from_fn(|v| {
+        if k.weight.is_null() {
+            L::splat(1.0).and(live[v])
+        } else {
+            L::select(one[v], wb, wa).and(live[v])
+        }
+    });
+    let (keep, eps_c) = (L::splat(k.keep as f32), L::splat(k.eps_c as f32));
+    let smooth_all = L::splat((k.eps_c * k.w_all) as f32);
+    let w_all = L::splat(k.w_all as f32);
+    let mut loss = [zero; V];
+    for v in 0..V {
+        let lse = log_atanh_p9(se[v]);
+        let mut l = keep.mul(wt[v]).mul(lse.sub(d_t[v]));
+        if k.smooth {
+            l = l.add(eps_c.mul(lse.mul(w_all).sub(sd[v])));
+        }
+        loss[v] = l.and(live[v]);
+        if !k.loss_map.is_null() {
+            loss[v].store(k.loss_map.add(pix0 + 4 * v));
+        }
+        if !k.confidence.is_null() {
+            exp_rr2_p5(d_t[v].sub(lse)).and(live[v]).store(k.confidence.add(pix0 + 4 * v));
+        }
+    }
+    sum.add_all(&spill(&loss));
+    if k.grad.is_null() {
+        return;
+    }
+
+    // The gradient: exp(d) * scale (- the smoothing term), minus the target's fix-up.
+    let ga = k.grad.add(b * 2 * s + p0);
+    let gb = ga.add(s);
+    for v in 0..V {
+        let g = if k.grad_output.is_null() {
+            L::splat(k.upstream as f32)
+        } else {
+            L::load(k.grad_output.add(pix0 + 4 * v))
+        };
+        let g = g.and(live[v]);
+        let fix = g.mul(keep).mul(wt[v]).and(live[v]);
+        let scale = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
+        let (mut ra, mut rb) = (ea[v].mul(scale), eb[v].mul(scale));
+        if k.smooth {
+            let gk = g.mul(eps_c);
+            ra = ra.sub(gk.mul(wa));
+            rb = rb.sub(gk.mul(wb));
+        }
+        // Subtracting 0 from the other class changes no bit (x - 0 = x, also for -0 and NaN).
+        ra.sub(L::select(one[v], zero, fix)).store(ga.add(4 * v));
+        rb.sub(L::select(one[v], fix, zero)).store(gb.add(4 * v));
+    }
+}
