@@ -32,13 +32,14 @@ impl Labels<'_> {
         })
     }
 
-    /// Copies `out.len()` labels starting at `start` into `out`, widened to i64.
+    /// Copies `out.len()` labels starting at `start` into `out`, widened to i32 (every label
+    /// dtype fits).
     ///
     /// # Safety
     /// `start + out.len()` must not exceed [`Labels::len`] (the kernels check the lengths once,
     /// up front; this is in their per-tile path, where a bounds check would cost code and time).
     #[inline(always)]
-    pub unsafe fn gather(&self, start: usize, out: &mut [i64]) {
+    pub unsafe fn gather(&self, start: usize, out: &mut [i32]) {
         let range = start..start + out.len();
         match self {
             Labels::U8(l) => widen(l.get_unchecked(range), out),
@@ -60,7 +61,7 @@ impl Labels<'_> {
 }
 
 #[inline(always)]
-fn widen<T: Copy + Into<i64>>(src: &[T], out: &mut [i64]) {
+fn widen<T: Copy + Into<i32>>(src: &[T], out: &mut [i32]) {
     for (o, v) in out.iter_mut().zip(src) {
         *o = (*v).into();
     }

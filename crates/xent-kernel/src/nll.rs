@@ -36,8 +36,8 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     if !ok {
         return Err(Error::BadArgument);
     }
-    let ignore = args.ignore_index as i64;
-    let weight_sum = labels.validate(c, ignore, args.weight)?;
+    let ignore = args.ignore_index;
+    let weight_sum = labels.validate(c, ignore as i64, args.weight)?;
     let (cs, ps) = tile::strides(args.layout, c, s);
     // SAFETY (the unchecked reads and writes below): every length was checked above, and every
     // live label is in [0, c).
@@ -49,7 +49,7 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
         g.fill(0.0);
     }
     let mut acc = ExactSum::default();
-    let mut label = [0i64; 1];
+    let mut label = [0i32; 1];
     for b in 0..n {
         for p in 0..s {
             let i = b * s + p;

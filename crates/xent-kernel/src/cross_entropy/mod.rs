@@ -272,7 +272,7 @@ unsafe fn run_range<L: F32x4>(
         s,
         cs,
         ps,
-        ignore_index: args.ignore_index as i64,
+        ignore_index: args.ignore_index,
         smooth: eps > 0.0,
         keep: 1.0 - eps as f64,
         eps_c: eps as f64 / c as f64,
@@ -313,7 +313,7 @@ struct Ctx<'a> {
     /// Class stride and pixel stride of the logits, target (prob) and gradient.
     cs: usize,
     ps: usize,
-    ignore_index: i64,
+    ignore_index: i32,
     smooth: bool,
     /// 1 - eps.
     keep: f64,
@@ -437,7 +437,7 @@ unsafe fn index_tile<
     // pixel (read before anything is written, so that the result does not depend on the
     // gradient buffer being distinct). Branch-free: an ignored pixel reads class 0's logit (a
     // valid address; its loss and gradient are masked to 0 later) and gets weight 0.
-    let mut label = [0i64; TILE];
+    let mut label = [0i32; TILE];
     labels.gather(pix0, &mut label[..w]);
     let mut live_a = [0.0f32; TILE];
     let mut t_a = [0usize; TILE];

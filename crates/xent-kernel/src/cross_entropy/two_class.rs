@@ -34,7 +34,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
 
     // Per pixel: live (not ignored) and "the target is class 1" masks. An ignored pixel's
     // target is class 0, as in the general tile.
-    let mut label = [0i64; TILE];
+    let mut label = [0i32; TILE];
     labels.gather(pix0, &mut label);
     let mut live_a = [0.0f32; TILE];
     let mut one_a = [0.0f32; TILE];
