@@ -27,14 +27,19 @@
 //! stored into the gradient buffer and summed, (3) per pixel the log-sum-exp, the loss and the
 //! gradient's scale, (4) the gradient buffer scaled in place, (5) the target class fixed up.
 //! One exp per element; the logits are read from memory once and the gradient written once
-//! (the tile's rows stay in L1 between the passes).
+//! (the tile's rows stay in L1 between the passes). A wide tile leaves (4) and (5) to the next
+//! wide tile, which does them during its own (2) so that the gradient's stores overlap the
+//! arithmetic ([`pending`]); two classes have a tile of their own ([`two_class`]).
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
 use crate::tile::{self, gather, ld, spill, st, TILE};
 use crate::{Error, ExactSum, Labels, Layout, Reduction};
 
+mod pending;
 mod two_class;
+
+use pending::Pending;
 
 /// What the logits are compared with.
 #[derive(Clone, Copy, Debug)]
@@ -372,12 +377,18 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs).
             let two = CONTIG && k.c == 2 && !k.wants_pred();
+            // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
+            let mut pend = Pending::<L>::new();
             tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
                 16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
-                16 if GRAD => index_tile::<L, WITH_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
-                16 => index_tile::<L, NO_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum),
-                _ => index_tile_narrow::<L>(k, labels, b, p0, w, sum),
-            })
+                16 if GRAD => index_tile::<L, WITH_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum, Some(&mut pend)),
+                16 => index_tile::<L, NO_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum, Some(&mut pend)),
+                _ => {
+                    pend.flush(k);
+                    index_tile_narrow::<L>(k, labels, b, p0, w, sum)
+                }
+            });
+            pend.flush(k);
         }
         Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
             16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
@@ -403,10 +414,13 @@ unsafe fn index_tile_narrow<L: F32x4>(
     w: usize,
     sum: &mut ExactSum,
 ) {
-    index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum)
+    index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum, None)
 }
 
 /// One tile of class-index targets: pixels `p0 .. p0 + w` (w <= 4 V) of batch item `b`.
+/// A wide tile gets `pend`: its scratch tile comes from there, and with `WITH_GRAD` it writes
+/// the pending tile's gradient during its exp pass and leaves its own pending (see
+/// [`pending`]).
 #[inline(always)]
 unsafe fn index_tile<
     L: F32x4,
@@ -421,6 +435,7 @@ unsafe fn index_tile<
     p0: usize,
     w: usize,
     sum: &mut ExactSum,
+    mut pend: Option<&mut Pending<L>>,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
@@ -459,9 +474,17 @@ unsafe fn index_tile<
     }
 
     // (1) Max over classes, with a copy of the tile in the scratch tile when it has one.
-    let mut scratch = core::mem::MaybeUninit::<[f32; tile::SCRATCH_FLOATS]>::uninit();
     let use_scratch = CONTIG && FULL && c * 4 * V <= tile::SCRATCH_FLOATS;
-    let sp = if use_scratch { scratch.as_mut_ptr() as *mut f32 } else { core::ptr::null_mut() };
+    let sp = match pend.as_deref_mut() {
+        Some(p) if use_scratch => p.free_scratch(),
+        _ => core::ptr::null_mut(),
+    };
+    let use_scratch = !sp.is_null();
+    // The pending tile's gradient is written during (2) (both tiles have a scratch tile).
+    let pending = match pend.as_deref_mut() {
+        Some(p) if V == 4 && grad && use_scratch && p.is_active() => Some(p),
+        _ => None,
+    };
     let (m, idx) = if !grad && k.wants_pred() {
         tile::argmax_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, sp)
     } else {
@@ -488,6 +511,12 @@ unsafe fn index_tile<
                 sd[v] = sd[v].add(d.mul(wc));
             }
         }
+        if let Some(p) = &pending {
+            p.write_row(k, ci);
+        }
+    }
+    if let Some(p) = pending {
+        p.finish(k);
     }
 
     // (3) Per pixel: log-sum-exp, loss, and the gradient's scale. Ignored pixels are masked
@@ -555,6 +584,15 @@ unsafe fn index_tile<
         }
     }
     let fix_a = spill(&fix);
+    if let Some(p) = pend {
+        if V == 4 && use_scratch {
+            // (4) and (5) are left to the next tile.
+            let scale4 = core::array::from_fn(|v| scale[v % V]);
+            let gk4 = core::array::from_fn(|v| gk[v % V]);
+            p.defer(sp, g0, scale4, gk4, t_a, fix_a);
+            return;
+        }
+    }
 
     // (4) Scale the stored exponentials into the gradient.
     for ci in 0..c {
