@@ -29,7 +29,7 @@
 //! One exp per element; the logits are read from memory once and the gradient written once
 //! (the tile's rows stay in L1 between the passes). A wide tile leaves (4) and (5) to the next
 //! wide tile, which does them during its own (2) so that the gradient's stores overlap the
-//! arithmetic ([`pending`]); two classes have a tile of their own ([`two_class`]).
+//! arithmetic (module `pending`); two classes have a tile of their own (module `two_class`).
 
 use crate::lanes::{F32x4, Native};
 use crate::math::{exp_rr2_p5, log_atanh_p9};
