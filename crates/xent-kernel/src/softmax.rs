@@ -7,7 +7,7 @@
 //! `gx = gy - exp(y) sum_c gy`.
 
 use crate::lanes::{F32x4, Native};
-use crate::math::{exp_rr2_p5, log_atanh_p9};
+use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, ld, st};
 use crate::{Error, Layout};
 
@@ -67,16 +67,18 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
 ) {
     let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
     let mut se = [L::splat(0.0); V];
+    let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         for v in 0..V {
-            let e = exp_rr2_p5(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]));
+            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]));
             if kind == Softmax::Softmax {
                 st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, w, v);
             }
             se[v] = se[v].add(e);
         }
     }
-    let lse = se.map(log_atanh_p9);
+    let log = LogAtanhP9::<L>::new();
+    let lse = se.map(|x| log.eval(x));
     for ci in 0..c {
         for v in 0..V {
             let y = match kind {
@@ -159,13 +161,14 @@ unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
             });
         }
     }
+    let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         for v in 0..V {
             let y = ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v);
             let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, w, v);
             let gx = match kind {
                 Softmax::Softmax => y.mul(gy.sub(acc[v])),
-                Softmax::LogSoftmax => gy.sub(exp_rr2_p5(y).mul(acc[v])),
+                Softmax::LogSoftmax => gy.sub(exp.eval(y).mul(acc[v])),
             };
             st::<L, FULL, CONTIG>(gx, gx0.add(ci * cs), ps, w, v);
         }

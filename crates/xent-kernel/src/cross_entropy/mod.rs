@@ -32,7 +32,7 @@
 //! arithmetic (module `pending`); two classes have a tile of their own (module `two_class`).
 
 use crate::lanes::{F32x4, Native};
-use crate::math::{exp_rr2_p5, log_atanh_p9};
+use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, gather, ld, spill, st, TILE};
 use crate::{Error, ExactSum, Labels, Layout, Reduction};
 
@@ -497,12 +497,13 @@ unsafe fn index_tile<
     // (2) exp(x - m), stored and summed; with label smoothing also sum_c w[c] * (x - m).
     let mut se = [L::splat(0.0); V];
     let mut sd = [L::splat(0.0); V];
+    let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         let row = src.add(ci * src_cs);
         let wc = L::splat(k.class_weight(ci));
         for v in 0..V {
             let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
-            let e = exp_rr2_p5(d);
+            let e = exp.eval(d);
             if grad {
                 st::<L, FULL, CONTIG>(e, eb.add(ci * eb_cs), ps, w, v);
             }
@@ -529,8 +530,9 @@ unsafe fn index_tile<
     let w_all = L::splat(k.w_all as f32);
     let mut loss = [L::splat(0.0); V];
     let mut logp_t = [L::splat(0.0); V];
+    let log = LogAtanhP9::<L>::new();
     for v in 0..V {
-        let lse = log_atanh_p9(se[v]);
+        let lse = log.eval(se[v]);
         let d_t = xt[v].sub(m[v]);
         logp_t[v] = d_t.sub(lse);
         let mut l = keep.mul(wt[v]).mul(lse.sub(d_t));
@@ -556,7 +558,7 @@ unsafe fn index_tile<
             st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }
         if !k.confidence.is_null() {
-            let p_t = exp_rr2_p5(logp_t[v]).and(live[v]);
+            let p_t = exp.eval(logp_t[v]).and(live[v]);
             st::<L, FULL, true>(p_t, k.confidence.add(pix0), 1, w, v);
         }
     }
@@ -679,12 +681,13 @@ unsafe fn prob_tile<
     let mut qs_c = [L::splat(0.0); V];
     let mut qd = [L::splat(0.0); V];
     let mut qd_c = [L::splat(0.0); V];
+    let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         let (row, qrow) = (x0.add(ci * cs), q0.add(ci * cs));
         let wc = L::splat(k.class_weight(ci));
         for v in 0..V {
             let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
-            let e = exp_rr2_p5(d);
+            let e = exp.eval(d);
             if grad {
                 st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
             }
@@ -697,8 +700,9 @@ unsafe fn prob_tile<
 
     // (3) Per pixel: loss = lse Q - sum w q' d; gradient scale g Q / se.
     let mut loss = [L::splat(0.0); V];
+    let log = LogAtanhP9::<L>::new();
     for v in 0..V {
-        loss[v] = log_atanh_p9(se[v]).mul(qs[v]).sub(qd[v]);
+        loss[v] = log.eval(se[v]).mul(qs[v]).sub(qd[v]);
         if !k.loss_map.is_null() {
             st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }

@@ -38,6 +38,12 @@ impl F32x4 for Simd128 {
         Simd128(f32x4_splat(x))
     }
     #[inline(always)]
+    fn constant(k: &'static super::Splat) -> Self {
+        // SAFETY: `Splat` is 16 bytes, 16-aligned. Volatile: LLVM must load it here, not fold
+        // it into a v128.const.
+        Simd128(unsafe { core::ptr::read_volatile(k as *const super::Splat as *const v128) })
+    }
+    #[inline(always)]
     fn from_array(a: [f32; 4]) -> Self {
         Simd128(f32x4(a[0], a[1], a[2], a[3]))
     }

@@ -1,6 +1,6 @@
 //! `exp(x)` for `x <= 0`: the inputs of a max-subtracted softmax.
 
-use crate::lanes::F32x4;
+use crate::lanes::{F32x4, Splat};
 
 /// log2(e).
 const LOG2E: f32 = core::f32::consts::LOG2_E;
@@ -26,15 +26,59 @@ const C5: f32 = f32::from_bits(0x3c07_d41a);
 /// Not valid for `x > 0` (the caller subtracts the maximum first).
 #[inline(always)]
 pub fn exp_rr2_p5<L: F32x4>(x: L) -> L {
-    let n = x.mul_add(L::splat(LOG2E), L::splat(MAGIC_BIAS));
-    let s = n.bits_shl(23); // 2^n, exact for n >= -126
-    let n = n.sub(L::splat(MAGIC_BIAS));
-    let t = n.mul_add(L::splat(-LN2_HI), x);
-    let t = n.mul_add(L::splat(-LN2_LO), t);
-    let p = L::splat(C5).mul_add(t, L::splat(C4));
-    let p = p.mul_add(t, L::splat(C3));
-    let p = p.mul_add(t, L::splat(C2));
-    let p = p.mul_add(t, L::splat(C1));
-    let ts = t.mul(s);
-    ts.mul_add(p, s).zero_where_lt(x, L::splat(CUTOFF))
+    ExpRr2P5::new().eval(x)
+}
+
+/// [`exp_rr2_p5`] with its constants loaded once: make one before a loop, call
+/// [`ExpRr2P5::eval`] in it (the constants then stay in registers, or on the stack).
+pub struct ExpRr2P5<L> {
+    log2e: L,
+    magic: L,
+    ln2_hi: L,
+    ln2_lo: L,
+    c: [L; 5],
+    cutoff: L,
+}
+
+impl<L: F32x4> ExpRr2P5<L> {
+    #[inline(always)]
+    pub fn new() -> Self {
+        static K_LOG2E: Splat = Splat::new(LOG2E);
+        static K_MAGIC: Splat = Splat::new(MAGIC_BIAS);
+        static K_LN2_HI: Splat = Splat::new(-LN2_HI);
+        static K_LN2_LO: Splat = Splat::new(-LN2_LO);
+        static K_C: [Splat; 5] = [Splat::new(C1), Splat::new(C2), Splat::new(C3), Splat::new(C4), Splat::new(C5)];
+        static K_CUTOFF: Splat = Splat::new(CUTOFF);
+        ExpRr2P5 {
+            log2e: L::constant(&K_LOG2E),
+            magic: L::constant(&K_MAGIC),
+            ln2_hi: L::constant(&K_LN2_HI),
+            ln2_lo: L::constant(&K_LN2_LO),
+            c: core::array::from_fn(|i| L::constant(&K_C[i])),
+            cutoff: L::constant(&K_CUTOFF),
+        }
+    }
+
+    /// See [`exp_rr2_p5`].
+    #[inline(always)]
+    pub fn eval(&self, x: L) -> L {
+        let n = x.mul_add(self.log2e, self.magic);
+        let s = n.bits_shl(23); // 2^n, exact for n >= -126
+        let n = n.sub(self.magic);
+        let t = n.mul_add(self.ln2_hi, x);
+        let t = n.mul_add(self.ln2_lo, t);
+        let c = &self.c;
+        let p = c[4].mul_add(t, c[3]);
+        let p = p.mul_add(t, c[2]);
+        let p = p.mul_add(t, c[1]);
+        let p = p.mul_add(t, c[0]);
+        let ts = t.mul(s);
+        ts.mul_add(p, s).zero_where_lt(x, self.cutoff)
+    }
+}
+
+impl<L: F32x4> Default for ExpRr2P5<L> {
+    fn default() -> Self {
+        Self::new()
+    }
 }

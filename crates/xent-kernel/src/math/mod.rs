@@ -6,5 +6,5 @@
 pub mod exp;
 pub mod log;
 
-pub use exp::exp_rr2_p5;
-pub use log::log_atanh_p9;
+pub use exp::{exp_rr2_p5, ExpRr2P5};
+pub use log::{log_atanh_p9, LogAtanhP9};
