@@ -51,7 +51,7 @@ impl Labels<'_> {
     /// Checks every label is in `[0, c)` or equal to `ignore_index`, and returns the sum of the
     /// weights of the non-ignored labels (their count without weights), summed exactly: the
     /// denominator of PyTorch's 'mean'. The first bad label is reported as `TargetOutOfBounds`.
-    pub fn validate(&self, c: usize, ignore_index: i64, weight: Option<&[f32]>) -> Result<f64, Error> {
+    pub fn validate(&self, c: usize, ignore_index: i32, weight: Option<&[f32]>) -> Result<f64, Error> {
         match self {
             Labels::U8(l) => validate(l, c, ignore_index, weight),
             Labels::U16(l) => validate(l, c, ignore_index, weight),
@@ -67,23 +67,24 @@ fn widen<T: Copy + Into<i32>>(src: &[T], out: &mut [i32]) {
     }
 }
 
-fn validate<T: Copy + Into<i64>>(
+fn validate<T: Copy + Into<i32>>(
     labels: &[T],
     c: usize,
-    ignore_index: i64,
+    ignore_index: i32,
     weight: Option<&[f32]>,
 ) -> Result<f64, Error> {
-    // A branch-free first pass (the compiler vectorises it): is any label bad, and how many
-    // are live. Only when one is bad, a second pass finds the first.
+    // A branch-free first pass in i32 lanes (the compiler vectorises it): is any label bad, and
+    // how many are live. Only when one is bad, a second pass finds the first.
+    let c32 = u32::try_from(c).unwrap_or(u32::MAX);
     let mut bad = false;
     let mut count = 0usize;
     for chunk in labels.chunks(4096) {
         let mut bad_chunk = false;
         let mut live_chunk = 0u32;
         for v in chunk {
-            let value: i64 = (*v).into();
+            let value: i32 = (*v).into();
             let live = value != ignore_index;
-            bad_chunk |= live & (value as u64 >= c as u64);
+            bad_chunk |= live & (value as u32 >= c32);
             live_chunk += live as u32;
         }
         bad |= bad_chunk;
@@ -91,9 +92,9 @@ fn validate<T: Copy + Into<i64>>(
     }
     if bad {
         for (index, v) in labels.iter().enumerate() {
-            let value: i64 = (*v).into();
-            if value != ignore_index && (value < 0 || value >= c as i64) {
-                return Err(Error::TargetOutOfBounds { index, value });
+            let value: i32 = (*v).into();
+            if value != ignore_index && (value as u32 >= c32) {
+                return Err(Error::TargetOutOfBounds { index, value: value as i64 });
             }
         }
     }
@@ -102,7 +103,7 @@ fn validate<T: Copy + Into<i64>>(
     };
     let mut sum = ExactSum::default();
     for v in labels {
-        let value: i64 = (*v).into();
+        let value: i32 = (*v).into();
         if value != ignore_index {
             // `value` was checked against c above; a `weight` shorter than c is a bad argument.
             sum.add(*w.get(value as usize).ok_or(Error::BadArgument)?);

@@ -37,7 +37,7 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
         return Err(Error::BadArgument);
     }
     let ignore = args.ignore_index;
-    let weight_sum = labels.validate(c, ignore as i64, args.weight)?;
+    let weight_sum = labels.validate(c, ignore, args.weight)?;
     let (cs, ps) = tile::strides(args.layout, c, s);
     // SAFETY (the unchecked reads and writes below): every length was checked above, and every
     // live label is in [0, c).

@@ -155,7 +155,7 @@ pub fn cross_entropy_range(
 pub fn weight_sum(args: &CrossEntropyArgs, out: &Outputs) -> Result<f64, Error> {
     check(args, out)?;
     match args.target {
-        Target::Index(l) => l.validate(args.c, args.ignore_index as i64, args.weight),
+        Target::Index(l) => l.validate(args.c, args.ignore_index, args.weight),
         Target::Prob(_) => Ok((args.n * args.s) as f64),
     }
 }
@@ -180,7 +180,7 @@ pub fn cross_entropy_range_with<L: F32x4>(
         return Err(Error::BadArgument);
     }
     if let Target::Index(l) = args.target {
-        l.range(lo, hi).ok_or(Error::BadArgument)?.validate(args.c, args.ignore_index as i64, None)?;
+        l.range(lo, hi).ok_or(Error::BadArgument)?.validate(args.c, args.ignore_index, None)?;
     }
     // SAFETY: lengths checked, labels of the range checked.
     unsafe { run_range::<L>(args, out, weight_sum, lo, hi, acc) };
