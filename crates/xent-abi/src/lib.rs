@@ -88,6 +88,7 @@ pub unsafe extern "C" fn xent_cross_entropy(
     loss_call(
         cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index,
         reduction, label_smoothing, grad, grad_output, loss_map, confidence, out,
+        Extra::default(),
     )
 }
 
@@ -135,7 +136,7 @@ pub unsafe extern "C" fn xent_score(
         return Status::BadArgument as u32;
     }
     let extra = Extra { pred, pred_confidence: opt_mut(pred_confidence, samples), confusion: opt_mut(confusion, cc) };
-    loss_call_with(
+    loss_call(
         cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index, 1, 0.0,
         core::ptr::null_mut(), core::ptr::null(), loss_map, confidence, out, extra,
     )
@@ -173,6 +174,7 @@ pub unsafe extern "C" fn xent_cross_entropy_weight_sum(
     loss_call(
         kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
         label_smoothing, grad, grad_output, loss_map, confidence, out,
+        Extra::default(),
     )
 }
 
@@ -217,6 +219,7 @@ pub unsafe extern "C" fn xent_cross_entropy_range(
     loss_call(
         kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
         label_smoothing, grad, grad_output, loss_map, confidence, out,
+        Extra::default(),
     )
 }
 
@@ -261,37 +264,10 @@ struct Extra<'a> {
     confusion: Option<&'a mut [f64]>,
 }
 
-
-/// Decodes the raw arguments shared by the loss exports, runs `kernel`, writes `out`.
+/// Decodes the raw arguments shared by the loss exports (with the prediction outputs of
+/// [`xent_score`] in `extra`), runs `kernel`, writes `out`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn loss_call(
-    kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    label_smoothing: f32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
-    out: *mut f64,
-) -> u32 {
-    loss_call_with(
-        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
-        label_smoothing, grad, grad_output, loss_map, confidence, out, Extra::default(),
-    )
-}
-
-/// [`loss_call`] with the prediction outputs.
-#[allow(clippy::too_many_arguments)]
-unsafe fn loss_call_with(
     kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
     logits: *const f32,
     target: *const u8,
@@ -496,6 +472,6 @@ pub unsafe extern "C" fn xent_nll_loss(
     }
     loss_call(
         nll_loss, logp, target, target_kind, n, c, s, layout, weight, ignore_index, reduction, 0.0,
-        grad, grad_output, loss_map, core::ptr::null_mut(), out,
+        grad, grad_output, loss_map, core::ptr::null_mut(), out, Extra::default(),
     )
 }
