@@ -392,6 +392,31 @@ fn two_classes_match_the_general_tile() {
     }
 }
 
+/// Up to 256 classes a wide tile goes through a scratch tile and leaves its gradient to the
+/// next one; beyond, it works in place: both sides of the limit, every option, against the
+/// reference and NHWC.
+#[test]
+fn many_classes_with_and_without_the_scratch_tile() {
+    let mut rng = Rng(0x256);
+    for i in 0..60 {
+        let mut case = random_case(&mut rng, i % 2 == 0);
+        case.c = [255, 256, 257, 300, 520][i % 5];
+        case.s = 16 * (1 + rng.below(3)) + rng.below(20);
+        let (n, c, s) = (case.n, case.c, case.s);
+        case.x = (0..n * c * s).map(|_| rng.uniform(-8.0, 8.0)).collect();
+        case.ignore_index = -100;
+        case.target = if rng.below(4) == 0 {
+            Tgt::Prob((0..n * c * s).map(|_| rng.uniform(0.0, 1.0)).collect())
+        } else {
+            Tgt::Index((0..n * s).map(|_| if rng.below(10) == 0 { -100 } else { rng.below(c) as i64 }).collect())
+        };
+        case.weight = (rng.below(2) == 0).then(|| (0..c).map(|_| rng.uniform(0.1, 3.0)).collect());
+        case.grad_output = Some((0..n * s).map(|_| rng.uniform(-2.0, 2.0)).collect());
+        case.want_grad = i % 3 != 0;
+        check(&case, 2);
+    }
+}
+
 #[test]
 fn every_tail_of_the_tile() {
     let mut rng = Rng(7);
