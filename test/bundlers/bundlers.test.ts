@@ -1,12 +1,13 @@
 /**
  * The package through bundlers, as a user's app gets it: a tiny app (test/bundlers/app) that
  * does `import { Xent } from 'xent-wasm'`, in a temp folder whose node_modules/xent-wasm links
- * to this repository, built with Vite 7 (its JS API) and with rollup (+ node-resolve), the
- * output served over HTTP and loaded in Chromium. The crossEntropy (forward + backward), score
- * and scorer numbers must have the same bits as in Node on the same seeded data; the .wasm must
- * be an asset of the bundle (Vite: emitted by Vite itself, also for the module worker; rollup:
- * copied beside the bundle by the few-line plugin the README shows, or not needed with
- * xent-wasm/inline). A bundler that cannot build or load the app fails the test; nothing skips.
+ * to this repository, built with Vite 7 (its JS API), with rollup (+ node-resolve) and with
+ * webpack 5 (its Node API), the output served over HTTP and loaded in Chromium. The
+ * crossEntropy (forward + backward), score and scorer numbers must have the same bits as in
+ * Node on the same seeded data; the .wasm must be an asset of the bundle (Vite and webpack:
+ * emitted by the bundler itself, also for the module worker; rollup: copied beside the bundle by
+ * the few-line plugin the README shows, or not needed with xent-wasm/inline). A bundler that
+ * cannot build or load the app fails the test; nothing skips.
  */
 import { copyFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +40,30 @@ async function serve(root: string): Promise<string> {
 const DIST_WASM = new Map(readdirSync(DIST).filter((f) => f.endsWith('.wasm')).map((f) => [f, readFileSync(join(DIST, f))]));
 /** Which of dist's .wasm files has these bytes (undefined: none). */
 const whichWasm = (bytes: Buffer) => [...DIST_WASM].find(([, b]) => b.equals(bytes))?.[0];
+
+/**
+ * Serves `out`, a build in which the bundler emitted the .wasm files itself (`wasm`: their paths
+ * in `out`), and checks the app in Chromium: the page (both builds, `seed`) and its module worker
+ * (`seed + 1`, SIMD) give the same bits as Node; the three .wasm requests (page then worker) are
+ * answered from those assets as application/wasm (streaming compilation); no problems. Returns
+ * the requested paths, relative to `out`, in order.
+ */
+async function checkEmittedApp(out: string, wasm: string[], seed: number): Promise<string[]> {
+  const url = await serve(out);
+  const { page, wasm: fetched, problems } = await openApp(browser.context, new URL('index.html', url).href);
+  expect(await page.evaluate(() => (window as unknown as { simdSupported: boolean }).simdSupported)).toBe(true);
+  for (const simd of [true, false]) expect(await inPage(page, { seed, simd }), `page, simd ${simd}`).toEqual(await inNode(seed, simd));
+  expect(await inWorker(page, { seed: seed + 1, simd: true }), 'module worker').toEqual(await inNode(seed + 1, true));
+  expect(fetched.length).toBe(3);
+  for (const f of fetched) {
+    expect(wasm).toContain(f.path.slice(1));
+    expect(f.status).toBe(200);
+    expect(f.type).toBe('application/wasm');
+  }
+  expect(problems).toEqual([]);
+  await page.close();
+  return fetched.map((f) => f.path.slice(1));
+}
 
 beforeAll(async () => {
   checkPrerequisites();
@@ -94,20 +119,7 @@ describe('Vite 7', () => {
     // The page's chunk and the worker's chunk(s).
     expect(files.filter((f) => f.endsWith('.js')).length).toBeGreaterThanOrEqual(2);
 
-    const url = await serve(out);
-    const { page, wasm: fetched, problems } = await openApp(browser.context, new URL('index.html', url).href);
-    expect(await page.evaluate(() => (window as unknown as { simdSupported: boolean }).simdSupported)).toBe(true);
-    for (const simd of [true, false]) expect(await inPage(page, { seed: 5, simd }), `page, simd ${simd}`).toEqual(await inNode(5, simd));
-    expect(await inWorker(page, { seed: 6, simd: true }), 'module worker').toEqual(await inNode(6, true));
-    // Fetched from Vite's assets as application/wasm (streaming compilation), page then worker.
-    expect(fetched.length).toBe(3);
-    for (const f of fetched) {
-      expect(wasm).toContain(f.path.slice(1));
-      expect(f.status).toBe(200);
-      expect(f.type).toBe('application/wasm');
-    }
-    expect(problems).toEqual([]);
-    await page.close();
+    await checkEmittedApp(out, wasm, 5);
   });
   it("vite dev server, with optimizeDeps.exclude: ['xent-wasm'] (the README's advice): page and module worker give the same bits as Node", async () => {
     // Vite's dependency pre-bundling moves the package's code to .vite/deps, where
@@ -229,5 +241,45 @@ describe('rollup', () => {
     expect(wasm).toEqual([]);
     expect(problems).toEqual([]);
     await page.close();
+  });
+});
+
+describe('webpack 5', () => {
+  it('webpack build with no configuration (entry and output only): every .wasm is emitted as an asset; page (both builds) and module worker give the same bits as Node', async () => {
+    const { default: webpack } = await importTool('webpack', () => import('webpack'));
+    expect(webpack.version).toMatch(/^5\./);
+    const app = makeApp(ws.dir, 'webpack-app');
+    const out = join(ws.dir, 'webpack-out');
+    // The configuration a user needs: none beyond entry and output (no module.rules, no
+    // experiments). resolve.symlinks: false keeps node_modules/xent-wasm as a real install has
+    // it (not resolved to the repository's path), as Vite's preserveSymlinks above.
+    const compiler = webpack({
+      mode: 'production',
+      context: app,
+      entry: './main.js',
+      output: { path: out, clean: true },
+      resolve: { symlinks: false },
+    });
+    const stats = await new Promise<import('webpack').Stats | undefined>((resolve, reject) => compiler.run((err, s) => (err ? reject(err) : resolve(s))));
+    await new Promise<void>((resolve) => compiler.close(() => resolve()));
+    const log = stats?.toJson({ all: false, errors: true, warnings: true });
+    expect(log?.errors?.map((e) => e.message), 'webpack errors').toEqual([]);
+    expect(log?.warnings?.map((w) => w.message), 'webpack warnings').toEqual([]);
+    // webpack does not handle HTML: the page loads the entry chunk.
+    copyFileSync(join(app, 'index.html'), join(out, 'index.html'));
+
+    const files = listFiles(out);
+    const wasm = files.filter((f) => f.endsWith('.wasm'));
+    // Every .wasm the loader names literally (new URL('./….wasm', import.meta.url)) is emitted
+    // once, named by content hash, byte-identical to the package's.
+    expect(wasm.map((f) => whichWasm(readFileSync(join(out, f)))).sort(), `emitted: ${wasm.join(', ')}`).toEqual([...DIST_WASM.keys()].sort());
+    // webpack rewrote every import.meta.url (its default output is classic scripts, where
+    // import.meta would be a syntax error); the page's worker is a chunk of its own.
+    const js = files.filter((f) => f.endsWith('.js'));
+    for (const f of js) expect(readFileSync(join(out, f), 'utf8'), f).not.toContain('import.meta');
+    expect(js.length).toBeGreaterThanOrEqual(2);
+
+    const fetched = await checkEmittedApp(out, wasm, 10);
+    expect(fetched.map((f) => whichWasm(readFileSync(join(out, f))))).toEqual(['xent-simd.wasm', 'xent.wasm', 'xent-simd.wasm']);
   });
 });
