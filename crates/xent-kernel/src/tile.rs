@@ -6,7 +6,9 @@
 //! `base + c * cs + j * ps`: NCHW has `cs = S, ps = 1` (a row of a tile is 16 contiguous floats,
 //! one cache line, loaded as 4 vectors), NHWC has `cs = 1, ps = C` (rows are gathered lane by
 //! lane). Either way the arithmetic is the same, in the same order, so both layouts give
-//! bit-identical results. NHWC always uses narrow tiles (its loads are gathers anyway). A
+//! bit-identical results. A wide NHWC tile (16 pixels, one contiguous block of `16 C` floats)
+//! of class-index targets is transposed into a scratch tile in 4x4 blocks ([`transpose_in`])
+//! and computed there as an NCHW tile; NHWC probability targets use narrow tiles. A
 //! pixel's arithmetic does not depend on the tile or lane it lands in, so neither the tile width
 //! nor the split of the work changes a bit. Partial tiles load and store only their pixels.
 
@@ -151,6 +153,58 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
 /// floats apart, often a power of two: they all map to the same L1 cache set, and more of them
 /// than the cache has ways evict each other between the passes. The scratch tile is contiguous.
 pub const SCRATCH_FLOATS: usize = 4096;
+
+/// Copies the logits of 16 NHWC pixels (`x0`: 16 pixels of `c` contiguous floats) into `t`
+/// class-major: class row `ci` at `t + 16 ci`, as an NCHW tile. 4x4 blocks are transposed in
+/// registers; the last `c % 4` classes are gathered lane by lane.
+///
+/// # Safety
+/// `x0` valid for reading `16 c` floats, `t` for writing them.
+#[inline(never)]
+pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
+    let mut ci = 0;
+    while ci + 4 <= c {
+        for g in 0..TILE / 4 {
+            let p = x0.add(4 * g * c + ci);
+            let rows = [0, 1, 2, 3].map(|i| L::load(p.add(i * c)));
+            for (k, col) in L::transpose(rows).into_iter().enumerate() {
+                col.store(t.add((ci + k) * TILE + 4 * g));
+            }
+        }
+        ci += 4;
+    }
+    while ci < c {
+        for g in 0..TILE / 4 {
+            L::load_strided(x0.add(4 * g * c + ci), c, 4).store(t.add(ci * TILE + 4 * g));
+        }
+        ci += 1;
+    }
+}
+
+/// The inverse of [`transpose_in`]: class-major `t` back to 16 NHWC pixels at `x0`.
+///
+/// # Safety
+/// `t` valid for reading `16 c` floats, `x0` for writing them.
+#[inline(never)]
+pub unsafe fn transpose_out<L: F32x4>(t: *const f32, c: usize, x0: *mut f32) {
+    let mut ci = 0;
+    while ci + 4 <= c {
+        for g in 0..TILE / 4 {
+            let p = x0.add(4 * g * c + ci);
+            let cols = [0, 1, 2, 3].map(|k| L::load(t.add((ci + k) * TILE + 4 * g)));
+            for (i, row) in L::transpose(cols).into_iter().enumerate() {
+                row.store(p.add(i * c));
+            }
+        }
+        ci += 4;
+    }
+    while ci < c {
+        for g in 0..TILE / 4 {
+            L::load(t.add(ci * TILE + 4 * g)).store_strided(x0.add(4 * g * c + ci), c, 4);
+        }
+        ci += 1;
+    }
+}
 
 /// The tile's vectors as one array of per-pixel values.
 #[inline(always)]

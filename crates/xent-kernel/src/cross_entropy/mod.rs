@@ -301,6 +301,7 @@ unsafe fn run_range<L: F32x4>(
 }
 
 /// Everything a tile needs, as raw pointers (bounds were checked once, up front).
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     x: *const f32,
     target: Target<'a>,
@@ -368,21 +369,24 @@ impl Ctx<'_> {
 }
 
 unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut ExactSum) {
-    // Wide tiles (16 pixels, whole lanes) along NCHW rows; narrow ones (1 vector, partial) for
-    // the rest of a row and for NHWC. Narrow tiles load lane by lane at the pixel stride in both
-    // layouts (a partial load is lane by lane anyway), so one copy of their code serves both. (32-pixel tiles are 20 % faster with 150 classes, but
-    // double the code.)
-    let wide = if CONTIG { 16 } else { 0 };
+    // Wide tiles (16 pixels, whole lanes) along NCHW rows, and NHWC ones transposed through
+    // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
+    // row and NHWC beyond 256 classes. Narrow tiles load lane by lane at the pixel stride in
+    // both layouts (a partial load is lane by lane anyway), so one copy of their code serves
+    // both. Probability targets have wide tiles in NCHW only. (32-pixel tiles are 20 % faster
+    // with 150 classes, but double the code.)
     match k.target {
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs).
             let two = CONTIG && k.c == 2 && !k.wants_pred();
             // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
             let mut pend = Pending::<L>::new();
+            // NHWC has wide tiles too, transposed through the scratch tiles, up to 256 classes.
+            let wide = if CONTIG || k.c * TILE <= tile::SCRATCH_FLOATS { 16 } else { 0 };
             tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
                 16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
-                16 if GRAD => index_tile::<L, WITH_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum, Some(&mut pend)),
-                16 => index_tile::<L, NO_GRAD, 4, true, CONTIG>(k, labels, b, p0, w, sum, Some(&mut pend)),
+                16 if CONTIG => index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
+                16 => index_tile_nhwc::<L, GRAD>(k, labels, b, p0, sum, &mut pend),
                 _ => {
                     pend.flush(k);
                     index_tile_narrow::<L>(k, labels, b, p0, w, sum)
@@ -390,7 +394,7 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             });
             pend.flush(k);
         }
-        Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
+        Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, if CONTIG { 16 } else { 0 }, |b, p0, w| match w {
             16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
             _ => prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, w, sum),
         }),
@@ -403,8 +407,69 @@ const NO_GRAD: u8 = 0;
 const WITH_GRAD: u8 = 1;
 const GRAD_IF_ASKED: u8 = 2;
 
+/// The wide NCHW tile (16 pixels, whole vectors), with the gradient or without: one copy each,
+/// for NCHW and for NHWC's transposed tiles.
+#[inline(never)]
+unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
+    k: &Ctx,
+    labels: Labels,
+    b: usize,
+    p0: usize,
+    sum: &mut ExactSum,
+    pend: Option<&mut Pending<L>>,
+) {
+    if GRAD {
+        index_tile::<L, WITH_GRAD, 4, true, true>(k, labels, b, p0, TILE, sum, pend)
+    } else {
+        index_tile::<L, NO_GRAD, 4, true, true>(k, labels, b, p0, TILE, sum, pend)
+    }
+}
+
+/// A wide NHWC tile: its 16 pixels' logits (one contiguous block, pixel by pixel) are
+/// transposed into a scratch tile, class row by class row as in NCHW, and computed there by the
+/// NCHW tile, its gradient into the other scratch tile and then transposed back: the same
+/// arithmetic on the same values, so the same bits as NCHW.
+#[inline(never)]
+unsafe fn index_tile_nhwc<L: F32x4, const GRAD: bool>(
+    k: &Ctx,
+    labels: Labels,
+    b: usize,
+    p0: usize,
+    sum: &mut ExactSum,
+    pend: &mut Pending<L>,
+) {
+    let c = k.c;
+    let pix0 = b * k.s + p0;
+    let (xt, gt) = pend.both_scratch();
+    let x0 = k.x.add(pix0 * c);
+    tile::transpose_in::<L>(x0, c, xt);
+    let at = |p: *mut f32| if p.is_null() { p } else { p.add(pix0) };
+    let tile_k = Ctx {
+        x: xt,
+        // SAFETY: the tile's pixels are within the labels (checked up front).
+        target: Target::Index(labels.range(pix0, pix0 + TILE).unwrap_unchecked()),
+        grad: if GRAD { gt } else { core::ptr::null_mut() },
+        loss_map: at(k.loss_map),
+        confidence: at(k.confidence),
+        pred_confidence: at(k.pred_confidence),
+        pred_u8: if k.pred_u8.is_null() { k.pred_u8 } else { k.pred_u8.add(pix0) },
+        pred_u16: if k.pred_u16.is_null() { k.pred_u16 } else { k.pred_u16.add(pix0) },
+        grad_output: if k.grad_output.is_null() { k.grad_output } else { k.grad_output.add(pix0) },
+        s: TILE,
+        cs: TILE,
+        ps: 1,
+        ..*k
+    };
+    let Target::Index(tile_labels) = tile_k.target else { return };
+    index_tile_wide::<L, GRAD>(&tile_k, tile_labels, 0, 0, sum, None);
+    if GRAD {
+        tile::transpose_out::<L>(gt, c, k.grad.add(pix0 * c));
+    }
+}
+
 /// The narrow tile (1 vector, partial, lane-by-lane loads at the pixel stride) of either layout,
-/// not inlined, the gradient a run-time switch: one copy for NCHW row tails and NHWC.
+/// not inlined, the gradient a run-time switch: one copy for the row tails of both layouts and
+/// NHWC beyond 256 classes.
 #[inline(never)]
 unsafe fn index_tile_narrow<L: F32x4>(
     k: &Ctx,

@@ -52,6 +52,15 @@ impl<L: F32x4> Pending<L> {
         unsafe { (self.scratch.as_mut_ptr() as *mut f32).add(i * SCRATCH_FLOATS) }
     }
 
+    /// Both scratch tiles (nothing may be pending): NHWC tiles use them for their transposed
+    /// logits and gradient.
+    #[inline(always)]
+    pub(super) fn both_scratch(&mut self) -> (*mut f32, *mut f32) {
+        let base = self.scratch.as_mut_ptr() as *mut f32;
+        // SAFETY: the second tile is within the array.
+        (base, unsafe { base.add(SCRATCH_FLOATS) })
+    }
+
     /// Whether a tile's gradient is waiting.
     #[inline(always)]
     pub(super) fn is_active(&self) -> bool {

@@ -75,6 +75,12 @@ pub trait F32x4: Copy {
         }
     }
     fn splat(x: f32) -> Self;
+    /// The 4x4 transpose of four vectors: lane `j` of vector `i` becomes lane `i` of vector `j`.
+    #[inline(always)]
+    fn transpose(v: [Self; 4]) -> [Self; 4] {
+        let a = v.map(|x| x.to_array());
+        [0, 1, 2, 3].map(|j| Self::from_array([a[0][j], a[1][j], a[2][j], a[3][j]]))
+    }
     /// A constant's four lanes, read from memory (`k` is a `static`): the SIMD build loads it
     /// where it is used, one instruction, where V8 would build a `v128.const` from general
     /// registers in three (LLVM re-creates constants at their uses rather than keep them).

@@ -44,6 +44,20 @@ impl F32x4 for Simd128 {
         Simd128(unsafe { core::ptr::read_volatile(k as *const super::Splat as *const v128) })
     }
     #[inline(always)]
+    fn transpose(v: [Self; 4]) -> [Self; 4] {
+        let [r0, r1, r2, r3] = v.map(|x| x.0);
+        let t0 = i32x4_shuffle::<0, 4, 1, 5>(r0, r1);
+        let t1 = i32x4_shuffle::<2, 6, 3, 7>(r0, r1);
+        let t2 = i32x4_shuffle::<0, 4, 1, 5>(r2, r3);
+        let t3 = i32x4_shuffle::<2, 6, 3, 7>(r2, r3);
+        [
+            Simd128(i32x4_shuffle::<0, 1, 4, 5>(t0, t2)),
+            Simd128(i32x4_shuffle::<2, 3, 6, 7>(t0, t2)),
+            Simd128(i32x4_shuffle::<0, 1, 4, 5>(t1, t3)),
+            Simd128(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
+        ]
+    }
+    #[inline(always)]
     fn from_array(a: [f32; 4]) -> Self {
         Simd128(f32x4(a[0], a[1], a[2], a[3]))
     }
