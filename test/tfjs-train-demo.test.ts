@@ -100,11 +100,8 @@ describe('demo/train/png.mjs', () => {
 });
 
 describe('demo/train/data.mjs', () => {
-  it('generates the default dataset deterministically, fast, unbalanced, with unlabelled pixels', () => {
-    const t = performance.now();
+  it('generates the default dataset deterministically, unbalanced, with unlabelled pixels', () => {
     const a = syntheticDataset();
-    const ms = performance.now() - t;
-    expect(ms).toBeLessThan(2000); // ~0.3 s here
     const b = syntheticDataset();
     expect(Buffer.compare(b.images, a.images)).toBe(0);
     expect(Buffer.compare(b.masks, a.masks)).toBe(0);

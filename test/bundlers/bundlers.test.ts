@@ -85,7 +85,6 @@ describe('Vite 7', () => {
     const out = join(ws.dir, 'vite-out');
     const warnings: string[] = [];
     const logger = vite.createLogger('warn');
-    const t0 = performance.now();
     try {
       await vite.build({
         root: app,
@@ -103,9 +102,7 @@ describe('Vite 7', () => {
     } catch (e) {
       throw new Error(`vite build of the test app failed: ${(e as Error).message}`, { cause: e });
     }
-    const buildMs = performance.now() - t0;
     expect(warnings).toEqual([]);
-    expect(buildMs, 'vite build time (ms)').toBeLessThan(20_000);
 
     const files = listFiles(out);
     const wasm = files.filter((f) => f.endsWith('.wasm'));
@@ -168,11 +165,10 @@ function xentWasmAssets(require: NodeJS.Require): Plugin {
   };
 }
 
-async function rollupBuild(app: string, out: string, extra: Plugin[] = []): Promise<{ files: string[]; warnings: string[]; ms: number }> {
+async function rollupBuild(app: string, out: string, extra: Plugin[] = []): Promise<{ files: string[]; warnings: string[] }> {
   const { rollup } = await importTool('rollup', () => import('rollup'));
   const { nodeResolve } = await importTool('@rollup/plugin-node-resolve', () => import('@rollup/plugin-node-resolve'));
   const warnings: string[] = [];
-  const t0 = performance.now();
   rmSync(out, { recursive: true, force: true });
   try {
     const bundle = await rollup({
@@ -188,16 +184,15 @@ async function rollupBuild(app: string, out: string, extra: Plugin[] = []): Prom
   }
   // rollup does not handle HTML: the page loads the entry chunk.
   copyFileSync(join(app, 'index.html'), join(out, 'index.html'));
-  return { files: listFiles(out), warnings, ms: performance.now() - t0 };
+  return { files: listFiles(out), warnings };
 }
 
 describe('rollup', () => {
   it('with the .wasm copied beside the bundle (xentWasmAssets plugin): same bits as Node, both builds', async () => {
     const app = makeApp(ws.dir, 'rollup-app');
     const out = join(ws.dir, 'rollup-out');
-    const { files, warnings, ms } = await rollupBuild(app, out, [xentWasmAssets(createRequire(join(app, 'package.json')))]);
+    const { files, warnings } = await rollupBuild(app, out, [xentWasmAssets(createRequire(join(app, 'package.json')))]);
     expect(warnings).toEqual([]);
-    expect(ms, 'rollup build time (ms)').toBeLessThan(20_000);
     expect(files).toEqual(['index.html', 'main.js', ...DIST_WASM.keys()].sort());
     // rollup leaves the loader's new URL('./xent-simd.wasm', import.meta.url) as it is.
     expect(readFileSync(join(out, 'main.js'), 'utf8')).toContain("new URL('./xent-simd.wasm', import.meta.url)");
@@ -231,9 +226,8 @@ describe('rollup', () => {
   it("with 'xent-wasm/inline': one file, nothing else to copy, no .wasm requested; same bits as Node", async () => {
     const app = makeApp(ws.dir, 'rollup-inline-app', 'xent-wasm/inline');
     const out = join(ws.dir, 'rollup-inline-out');
-    const { files, warnings, ms } = await rollupBuild(app, out);
+    const { files, warnings } = await rollupBuild(app, out);
     expect(warnings).toEqual([]);
-    expect(ms, 'rollup build time (ms)').toBeLessThan(20_000);
     expect(files).toEqual(['index.html', 'main.js']);
     const url = await serve(out);
     const { page, wasm, problems } = await openApp(browser.context, new URL('index.html', url).href);
