@@ -28,7 +28,7 @@ import { fmtBytes, fmtErr, fmtMs, fmtRatio, jsonReplacer, machineInfo, markdownT
 import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, summarize } from './stats.mjs';
 
 /** Display order. The reference (xent-simd) and the float64 JS loop run first. */
-const ALL_PEERS = [xent.simd, xent.portable, xent.relaxed, tfjs, ortWeb, ortNode, torch, jsLoop, memwall.read, memwall.copy];
+const ALL_PEERS = [xent.simd, xent.portable, xent.relaxed, xent.nhwc, tfjs, ortWeb, ortNode, torch, jsLoop, memwall.read, memwall.copy];
 const REFERENCE = 'xent-simd';
 const FALLBACK_REFERENCE = 'js-loop';
 

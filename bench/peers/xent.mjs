@@ -25,12 +25,35 @@ function describeWasm(file) {
 /** The relaxed-SIMD build (fused multiply-add where the engine fuses; not bit-identical). */
 const RELAXED_WASM = new URL('../../dist/xent-simd-relaxed.wasm', import.meta.url);
 
-function makePeer(simd, relaxed = false) {
+/** NCHW [n, c, h, w] -> NHWC [n, h, w, c] (or back, with `back`), into `out`. */
+function transpose(src, [n, c, h, w], out, back = false) {
+  const s = h * w;
+  for (let b = 0; b < n; b++) {
+    for (let k = 0; k < c; k++) {
+      for (let p = 0; p < s; p++) {
+        const nchw = (b * c + k) * s + p;
+        const nhwc = (b * s + p) * c + k;
+        if (back) out[nchw] = src[nhwc];
+        else out[nhwc] = src[nchw];
+      }
+    }
+  }
+  return out;
+}
+
+function makePeer(simd, relaxed = false, layout = 'NCHW') {
   const file = relaxed ? 'xent-simd-relaxed.wasm' : simd ? 'xent-simd.wasm' : 'xent.wasm';
   const options = relaxed ? { wasm: RELAXED_WASM } : { simd };
+  const nhwc = layout === 'NHWC';
   return {
-    id: relaxed ? 'xent-relaxed' : simd ? 'xent-simd' : 'xent-portable',
-    label: relaxed ? 'xent-wasm relaxed SIMD (FMA)' : simd ? 'xent-wasm SIMD' : 'xent-wasm portable',
+    id: relaxed ? 'xent-relaxed' : nhwc ? 'xent-nhwc' : simd ? 'xent-simd' : 'xent-portable',
+    label: relaxed
+      ? 'xent-wasm relaxed SIMD (FMA)'
+      : nhwc
+        ? 'xent-wasm SIMD, NHWC logits'
+        : simd
+          ? 'xent-wasm SIMD'
+          : 'xent-wasm portable',
     precision: 'float32',
     async load() {
       if (!existsSync(fileURLToPath(DIST))) throw new Error('dist/index.mjs not built (run `npm run build` at the root)');
@@ -46,19 +69,25 @@ function makePeer(simd, relaxed = false) {
       if (!relaxed && probe.simd !== simd) throw new Error(`asked for simd: ${simd}, got the ${probe.simd ? 'SIMD' : 'portable'} build`);
       probe.dispose();
       return {
-        version: describeWasm(file),
+        version: describeWasm(file) + (nhwc ? ' (logits and gradient [N, H, W, C]; transposed once, untimed)' : ''),
         async prepare(data) {
           const xent = await Xent.create(options);
-          const logits = xent.tensorFrom(data.logits, data.shape);
-          const target = xent.tensorFrom(data.target, [data.N, data.H, data.W]);
-          const grad = xent.tensor('float32', data.shape);
-          const fwdOpts = { ignoreIndex: data.ignoreIndex, reduction: 'mean' };
-          const bwdOpts = { ignoreIndex: data.ignoreIndex, reduction: 'mean', grad };
+          const [N, C, H, W] = data.shape;
+          const shape = nhwc ? [N, H, W, C] : data.shape;
+          const logits = xent.tensor('float32', shape);
+          if (nhwc) transpose(data.logits, data.shape, logits.data);
+          else logits.data.set(data.logits);
+          const target = xent.tensorFrom(data.target, [N, H, W]);
+          const grad = xent.tensor('float32', shape);
+          const fwdOpts = { ignoreIndex: data.ignoreIndex, reduction: 'mean', layout };
+          const bwdOpts = { ignoreIndex: data.ignoreIndex, reduction: 'mean', layout, grad };
           return {
             fwd: () => xent.crossEntropy(logits, target, fwdOpts).loss,
             fwdbwd: (check) => {
               const { loss } = xent.crossEntropy(logits, target, bwdOpts);
-              return check ? { loss, grad: grad.data } : loss;
+              if (!check) return loss;
+              // The check compares NCHW gradients.
+              return { loss, grad: nhwc ? transpose(grad.data, data.shape, new Float32Array(grad.size), true) : grad.data };
             },
             memory: () => xent.memoryStats(),
             dispose() {
@@ -74,3 +103,4 @@ function makePeer(simd, relaxed = false) {
 export const simd = makePeer(true);
 export const portable = makePeer(false);
 export const relaxed = makePeer(true, true);
+export const nhwc = makePeer(true, false, 'NHWC');
