@@ -358,9 +358,9 @@ fn fuzz_against_float64_reference() {
     }
 }
 
-/// Two classes take their own NCHW tile (one exp per pixel); NHWC takes the general one, and
-/// `check` wants the same bits from both: every option, ignore indices that are a class (0, 1),
-/// and infinities and NaNs in many pixels.
+/// Two classes take their own tile (one exp per pixel) in both layouts; ranges of fewer than
+/// 16 pixels take the general (narrow) tile, and must give the same bits: every option, ignore
+/// indices that are a class (0, 1), and infinities and NaNs in many pixels.
 #[test]
 fn two_classes_match_the_general_tile() {
     let mut rng = Rng(0xc2);
@@ -389,6 +389,9 @@ fn two_classes_match_the_general_tile() {
         case.grad_output = Some((0..n * s).map(|_| rng.uniform(-2.0, 2.0)).collect());
         let dtype = if case.ignore_index >= 0 { i % 3 } else { 2 };
         check(&case, dtype);
+        let cuts: Vec<usize> = (0..n * s).step_by(15).chain([n * s]).collect();
+        let layout = if i % 2 == 0 { Layout::Nchw } else { Layout::Nhwc };
+        split_matches_whole(&case, layout, &cuts, &format!("two classes, case {i}"));
     }
 }
 
@@ -563,56 +566,62 @@ fn batch_split_gives_the_same_bits() {
 
 #[test]
 fn split_ranges_merge_to_the_same_bits() {
-    // What threads do: validate once (weight_sum), run disjoint sample ranges, merge the sums.
-    use xent_kernel::{cross_entropy_range_with, reduce, weight_sum, ExactSum};
     let mut rng = Rng(77);
     for i in 0..200 {
         let case = random_case(&mut rng, i % 2 == 0);
-        let Case { n, c, s, .. } = case;
-        let labels: Vec<i32> = match &case.target {
-            Tgt::Index(l) => l.iter().map(|&v| v as i32).collect(),
-            Tgt::Prob(_) => vec![],
-        };
-        let target = match &case.target {
-            Tgt::Index(_) => Target::Index(Labels::I32(&labels)),
-            Tgt::Prob(q) => Target::Prob(q),
-        };
-        let none = case.reduction == Reduction::None;
         let layout = if i % 3 == 0 { Layout::Nhwc } else { Layout::Nchw };
-        let args = CrossEntropyArgs {
-            logits: &case.x, target, n, c, s, layout, weight: case.weight.as_deref(),
-            ignore_index: case.ignore_index as i32, reduction: case.reduction,
-            label_smoothing: case.eps, grad_output: none.then(|| case.grad_output.as_deref().unwrap()),
-        };
-        let (mut g1, mut m1) = (vec![0.0f32; n * c * s], vec![0.0f32; n * s]);
-        let whole = cross_entropy_with::<Portable>(
-            &args,
-            Outputs { grad: Some(&mut g1), loss_map: Some(&mut m1), ..Default::default() },
-        )
-        .unwrap();
-        let (mut g2, mut m2) = (vec![7.0f32; n * c * s], vec![7.0f32; n * s]);
-        // Each call gets its own view of the output buffers, as a thread would.
-        let (g, m) = (g2.as_mut_ptr(), m2.as_mut_ptr());
-        let outputs = || unsafe {
-            Outputs {
-                grad: Some(std::slice::from_raw_parts_mut(g, n * c * s)),
-                loss_map: Some(std::slice::from_raw_parts_mut(m, n * s)),
-                ..Default::default()
-            }
-        };
-        let w = weight_sum(&args, &outputs()).unwrap();
-        let mut cuts: Vec<usize> = (0..rng.below(4)).map(|_| rng.below(n * s + 1)).collect();
-        cuts.extend([0, n * s]);
+        let mut cuts: Vec<usize> = (0..rng.below(4)).map(|_| rng.below(case.n * case.s + 1)).collect();
+        cuts.extend([0, case.n * case.s]);
         cuts.sort();
-        let mut total = ExactSum::default();
-        for pair in cuts.windows(2) {
-            let mut part = ExactSum::default();
-            cross_entropy_range_with::<Portable>(&args, outputs(), w, pair[0], pair[1], &mut part).unwrap();
-            total.merge(&part);
-        }
-        let split = reduce(&args, total.value(), w);
-        assert!(split.loss.to_bits() == whole.loss.to_bits() || (split.loss.is_nan() && whole.loss.is_nan()), "case {i}");
-        assert_eq!(split.weight_sum.to_bits(), whole.weight_sum.to_bits());
-        assert!(same_bits(&g1, &g2) && same_bits(&m1, &m2), "case {i}: outputs differ");
+        split_matches_whole(&case, layout, &cuts, &format!("case {i}"));
     }
+}
+
+/// What threads do: validate once (weight_sum), run the sample ranges between `cuts` (sorted,
+/// from 0 to n*s), merge the sums; the loss, weight sum, gradient and loss map must have the
+/// bits of one whole call.
+fn split_matches_whole(case: &Case, layout: Layout, cuts: &[usize], tag: &str) {
+    use xent_kernel::{cross_entropy_range_with, reduce, weight_sum, ExactSum};
+    let Case { n, c, s, .. } = *case;
+    let labels: Vec<i32> = match &case.target {
+        Tgt::Index(l) => l.iter().map(|&v| v as i32).collect(),
+        Tgt::Prob(_) => vec![],
+    };
+    let target = match &case.target {
+        Tgt::Index(_) => Target::Index(Labels::I32(&labels)),
+        Tgt::Prob(q) => Target::Prob(q),
+    };
+    let none = case.reduction == Reduction::None;
+    let args = CrossEntropyArgs {
+        logits: &case.x, target, n, c, s, layout, weight: case.weight.as_deref(),
+        ignore_index: case.ignore_index as i32, reduction: case.reduction,
+        label_smoothing: case.eps, grad_output: none.then(|| case.grad_output.as_deref().unwrap()),
+    };
+    let (mut g1, mut m1) = (vec![0.0f32; n * c * s], vec![0.0f32; n * s]);
+    let whole = cross_entropy_with::<Portable>(
+        &args,
+        Outputs { grad: Some(&mut g1), loss_map: Some(&mut m1), ..Default::default() },
+    )
+    .unwrap();
+    let (mut g2, mut m2) = (vec![7.0f32; n * c * s], vec![7.0f32; n * s]);
+    // Each call gets its own view of the output buffers, as a thread would.
+    let (g, m) = (g2.as_mut_ptr(), m2.as_mut_ptr());
+    let outputs = || unsafe {
+        Outputs {
+            grad: Some(std::slice::from_raw_parts_mut(g, n * c * s)),
+            loss_map: Some(std::slice::from_raw_parts_mut(m, n * s)),
+            ..Default::default()
+        }
+    };
+    let w = weight_sum(&args, &outputs()).unwrap();
+    let mut total = ExactSum::default();
+    for pair in cuts.windows(2) {
+        let mut part = ExactSum::default();
+        cross_entropy_range_with::<Portable>(&args, outputs(), w, pair[0], pair[1], &mut part).unwrap();
+        total.merge(&part);
+    }
+    let split = reduce(&args, total.value(), w);
+    assert!(split.loss.to_bits() == whole.loss.to_bits() || (split.loss.is_nan() && whole.loss.is_nan()), "{tag}");
+    assert_eq!(split.weight_sum.to_bits(), whole.weight_sum.to_bits());
+    assert!(same_bits(&g1, &g2) && same_bits(&m1, &m2), "{tag}: outputs differ");
 }

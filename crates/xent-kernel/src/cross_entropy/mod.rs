@@ -378,7 +378,7 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     match k.target {
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs).
-            let two = CONTIG && k.c == 2 && !k.wants_pred();
+            let two = k.c == 2 && !k.wants_pred();
             // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
             let mut pend = Pending::<L>::new();
             // NHWC has wide tiles too, transposed through the scratch tiles, up to 256 classes.

@@ -1,4 +1,4 @@
-//! Two classes (binary segmentation), NCHW, a full 16-pixel tile: one exp per pixel instead of
+//! Two classes (binary segmentation), a full 16-pixel tile of either layout: one exp per pixel instead of
 //! two, and the target class picked with vector selects instead of per-pixel loads.
 //!
 //! With two classes the larger logit's term is `exp(0)`, which [`crate::math::exp_rr2_p5`] gives as exactly
@@ -9,7 +9,7 @@
 //! logits (`+inf - +inf` is NaN): this tile then takes NaN for both exponentials where the
 //! general tile has `exp(-inf) = 0` for one of them, but both sum to NaN, so the loss, the
 //! confidence and the gradient (that 0 times a NaN scale) are NaN in both. The general tile
-//! stays in use for the rest: row tails, NHWC, and the scoring outputs (prediction, confusion).
+//! stays in use for the rest: row tails and the scoring outputs (prediction, confusion).
 
 use super::{Ctx, TILE};
 use crate::lanes::F32x4;
@@ -20,17 +20,26 @@ use crate::{ExactSum, Labels};
 /// Vectors of a tile.
 const V: usize = TILE / 4;
 
-/// Pixels `p0 .. p0 + 16` of batch item `b` (`k.c == 2`, NCHW). Writes the gradient when
-/// `k.grad` is set (a run-time switch: one copy of this code).
+/// Pixels `p0 .. p0 + 16` of batch item `b` (`k.c == 2`), NCHW or NHWC (where the two classes
+/// of each pixel are adjacent: vectors are split into even and odd lanes). Writes the gradient
+/// when `k.grad` is set (run-time switches: one copy of this code).
 ///
 /// # Safety
 /// As [`super::index_tile`]: the lengths checked, the labels of the tile valid.
 #[inline(never)]
 pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut ExactSum) {
     let s = k.s;
-    let xa = k.x.add(b * 2 * s + p0);
-    let xb = xa.add(s);
     let pix0 = b * s + p0;
+    let nhwc = k.ps != 1;
+    // Vector v of class 0 and of class 1, from `p` (the tile's first element).
+    let pair = |p: *const f32, v: usize| {
+        if nhwc {
+            L::deinterleave(L::load(p.add(8 * v)), L::load(p.add(8 * v + 4)))
+        } else {
+            (L::load(p.add(4 * v)), L::load(p.add(s + 4 * v)))
+        }
+    };
+    let x0 = if nhwc { k.x.add(2 * pix0) } else { k.x.add(b * 2 * s + p0) };
 
     // Per pixel: live (not ignored) and "the target is class 1" masks. An ignored pixel's
     // target is class 0, as in the general tile.
@@ -54,7 +63,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     let mut d_t = [zero; V];
     let mut sd = [zero; V];
     for v in 0..V {
-        let (a, bb) = (L::load(xa.add(4 * v)), L::load(xb.add(4 * v)));
+        let (a, bb) = pair(x0, v);
         m[v] = a.pmax(bb);
         let (da, db) = (a.sub(m[v]), bb.sub(m[v]));
         // One of da, db is 0 (both when the logits are equal), so da + db is exactly the other
@@ -104,8 +113,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     }
 
     // The gradient: exp(d) * scale (- the smoothing term), minus the target's fix-up.
-    let ga = k.grad.add(b * 2 * s + p0);
-    let gb = ga.add(s);
+    let g0 = if nhwc { k.grad.add(2 * pix0) } else { k.grad.add(b * 2 * s + p0) };
     for v in 0..V {
         let g = if k.grad_output.is_null() {
             L::splat(k.upstream as f32)
@@ -122,7 +130,15 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
             rb = rb.sub(gk.mul(wb));
         }
         // Subtracting 0 from the other class changes no bit (x - 0 = x, also for -0 and NaN).
-        ra.sub(L::select(one[v], zero, fix)).store(ga.add(4 * v));
-        rb.sub(L::select(one[v], fix, zero)).store(gb.add(4 * v));
+        let ra = ra.sub(L::select(one[v], zero, fix));
+        let rb = rb.sub(L::select(one[v], fix, zero));
+        if nhwc {
+            let (lo, hi) = L::interleave(ra, rb);
+            lo.store(g0.add(8 * v));
+            hi.store(g0.add(8 * v + 4));
+        } else {
+            ra.store(g0.add(4 * v));
+            rb.store(g0.add(s + 4 * v));
+        }
     }
 }

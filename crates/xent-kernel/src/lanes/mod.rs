@@ -75,6 +75,18 @@ pub trait F32x4: Copy {
         }
     }
     fn splat(x: f32) -> Self;
+    /// The even lanes of `a` then `b`, and the odd ones: `([a0, a2, b0, b2], [a1, a3, b1, b3])`.
+    #[inline(always)]
+    fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        let (a, b) = (a.to_array(), b.to_array());
+        (Self::from_array([a[0], a[2], b[0], b[2]]), Self::from_array([a[1], a[3], b[1], b[3]]))
+    }
+    /// The inverse of [`F32x4::deinterleave`]: `([x0, y0, x1, y1], [x2, y2, x3, y3])`.
+    #[inline(always)]
+    fn interleave(x: Self, y: Self) -> (Self, Self) {
+        let (x, y) = (x.to_array(), y.to_array());
+        (Self::from_array([x[0], y[0], x[1], y[1]]), Self::from_array([x[2], y[2], x[3], y[3]]))
+    }
     /// The 4x4 transpose of four vectors: lane `j` of vector `i` becomes lane `i` of vector `j`.
     #[inline(always)]
     fn transpose(v: [Self; 4]) -> [Self; 4] {

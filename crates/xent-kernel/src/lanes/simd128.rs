@@ -44,6 +44,14 @@ impl F32x4 for Simd128 {
         Simd128(unsafe { core::ptr::read_volatile(k as *const super::Splat as *const v128) })
     }
     #[inline(always)]
+    fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        (Simd128(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0)), Simd128(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0)))
+    }
+    #[inline(always)]
+    fn interleave(x: Self, y: Self) -> (Self, Self) {
+        (Simd128(i32x4_shuffle::<0, 4, 1, 5>(x.0, y.0)), Simd128(i32x4_shuffle::<2, 6, 3, 7>(x.0, y.0)))
+    }
+    #[inline(always)]
     fn transpose(v: [Self; 4]) -> [Self; 4] {
         let [r0, r1, r2, r3] = v.map(|x| x.0);
         let t0 = i32x4_shuffle::<0, 4, 1, 5>(r0, r1);
