@@ -373,8 +373,7 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
     // row and NHWC beyond 256 classes. Narrow tiles load lane by lane at the pixel stride in
     // both layouts (a partial load is lane by lane anyway), so one copy of their code serves
-    // both. Probability targets have wide tiles in NCHW only. (32-pixel tiles are 20 % faster
-    // with 150 classes, but double the code.)
+    // both. (32-pixel tiles are 20 % faster with 150 classes, but double the code.)
     match k.target {
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs).
@@ -386,7 +385,7 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
                 16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
                 16 if CONTIG => index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
-                16 => index_tile_nhwc::<L, GRAD>(k, labels, b, p0, sum, &mut pend),
+                16 => tile_nhwc::<L>(k, b, p0, sum, &mut pend),
                 _ => {
                     pend.flush(k);
                     index_tile_narrow::<L>(k, labels, b, p0, w, sum)
@@ -394,10 +393,15 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             });
             pend.flush(k);
         }
-        Target::Prob(q) => tile::for_each_tile(k.s, lo, hi, if CONTIG { 16 } else { 0 }, |b, p0, w| match w {
-            16 => prob_tile::<L, 4, true, CONTIG>(k, q.as_ptr(), b, p0, w, sum),
-            _ => prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, w, sum),
-        }),
+        Target::Prob(q) => {
+            let mut pend = Pending::<L>::new();
+            let wide = if CONTIG || k.c * TILE <= tile::SCRATCH_FLOATS { 16 } else { 0 };
+            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, w| match w {
+                16 if CONTIG => prob_tile::<L, 4, true, true>(k, q.as_ptr(), b, p0, w, sum),
+                16 => tile_nhwc::<L>(k, b, p0, sum, &mut pend),
+                _ => prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, w, sum),
+            })
+        }
     }
 }
 
@@ -427,28 +431,20 @@ unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
 
 /// A wide NHWC tile: its 16 pixels' logits (one contiguous block, pixel by pixel) are
 /// transposed into a scratch tile, class row by class row as in NCHW, and computed there by the
-/// NCHW tile, its gradient into the other scratch tile and then transposed back: the same
-/// arithmetic on the same values, so the same bits as NCHW.
+/// NCHW tile, the gradient in place, then transposed back: the same arithmetic on the same
+/// values, so the same bits as NCHW. Probability targets are transposed too, into the other
+/// scratch tile. One copy (the gradient a run-time switch).
 #[inline(never)]
-unsafe fn index_tile_nhwc<L: F32x4, const GRAD: bool>(
-    k: &Ctx,
-    labels: Labels,
-    b: usize,
-    p0: usize,
-    sum: &mut ExactSum,
-    pend: &mut Pending<L>,
-) {
+unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut ExactSum, pend: &mut Pending<L>) {
     let c = k.c;
     let pix0 = b * k.s + p0;
-    let (xt, gt) = pend.both_scratch();
-    let x0 = k.x.add(pix0 * c);
-    tile::transpose_in::<L>(x0, c, xt);
+    let grad = !k.grad.is_null();
+    let (xt, qt) = pend.both_scratch();
+    tile::transpose_in::<L>(k.x.add(pix0 * c), c, xt);
     let at = |p: *mut f32| if p.is_null() { p } else { p.add(pix0) };
-    let tile_k = Ctx {
+    let mut tile_k = Ctx {
         x: xt,
-        // SAFETY: the tile's pixels are within the labels (checked up front).
-        target: Target::Index(labels.range(pix0, pix0 + TILE).unwrap_unchecked()),
-        grad: if GRAD { gt } else { core::ptr::null_mut() },
+        grad: if grad { xt } else { core::ptr::null_mut() },
         loss_map: at(k.loss_map),
         confidence: at(k.confidence),
         pred_confidence: at(k.pred_confidence),
@@ -460,10 +456,24 @@ unsafe fn index_tile_nhwc<L: F32x4, const GRAD: bool>(
         ps: 1,
         ..*k
     };
-    let Target::Index(tile_labels) = tile_k.target else { return };
-    index_tile_wide::<L, GRAD>(&tile_k, tile_labels, 0, 0, sum, None);
-    if GRAD {
-        tile::transpose_out::<L>(gt, c, k.grad.add(pix0 * c));
+    match k.target {
+        Target::Index(labels) => {
+            // SAFETY: the tile's pixels are within the labels (checked up front).
+            let labels = labels.range(pix0, pix0 + TILE).unwrap_unchecked();
+            tile_k.target = Target::Index(labels);
+            if grad {
+                index_tile_wide::<L, true>(&tile_k, labels, 0, 0, sum, None)
+            } else {
+                index_tile_wide::<L, false>(&tile_k, labels, 0, 0, sum, None)
+            }
+        }
+        Target::Prob(q) => {
+            tile::transpose_in::<L>(q.as_ptr().add(pix0 * c), c, qt);
+            prob_tile::<L, 4, true, true>(&tile_k, qt, 0, 0, TILE, sum);
+        }
+    }
+    if grad {
+        tile::transpose_out::<L>(xt, c, k.grad.add(pix0 * c));
     }
 }
 
