@@ -574,17 +574,12 @@ unsafe fn index_tile<
     let mut sd = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
-        let row = src.add(ci * src_cs);
-        let wc = L::splat(k.class_weight(ci));
-        for v in 0..V {
-            let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
-            let e = exp.eval(d);
-            if grad {
-                st::<L, FULL, CONTIG>(e, eb.add(ci * eb_cs), ps, w, v);
-            }
-            se[v] = se[v].add(e);
-            if k.smooth {
-                sd[v] = sd[v].add(d.mul(wc));
+        let e_row = if grad { eb.add(ci * eb_cs) } else { core::ptr::null_mut() };
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, src.add(ci * src_cs), ps, w, &m, &mut se, e_row);
+        if k.smooth {
+            let wc = L::splat(k.class_weight(ci));
+            for v in 0..V {
+                sd[v] = sd[v].add(d[v].mul(wc));
             }
         }
         if let Some(p) = &pending {
@@ -694,6 +689,31 @@ unsafe fn index_tile<
     }
 }
 
+/// One class row of pass (2): `d = x - m` for the tile's vectors of the row at `row` (pixel
+/// stride `ps`), `exp(d)` stored at `e_row` (same stride; not when null) and added to `se`.
+/// Returns `d`.
+#[inline(always)]
+unsafe fn exp_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
+    exp: &ExpRr2P5<L>,
+    row: *const f32,
+    ps: usize,
+    w: usize,
+    m: &[L; V],
+    se: &mut [L; V],
+    e_row: *mut f32,
+) -> [L; V] {
+    let mut d = [L::splat(0.0); V];
+    for v in 0..V {
+        d[v] = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
+        let e = exp.eval(d[v]);
+        if !e_row.is_null() {
+            st::<L, FULL, CONTIG>(e, e_row, ps, w, v);
+        }
+        se[v] = se[v].add(e);
+    }
+    d
+}
+
 /// `sum += x` with Kahan's compensation `comp` (IEEE operations only: the same bits on every
 /// lane implementation). A compensation that is not finite (once the sum overflows or meets an
 /// infinity) is dropped, so that infinities give infinity as a plain sum would, not NaN.
@@ -758,18 +778,13 @@ unsafe fn prob_tile<
     let mut qd_c = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
-        let (row, qrow) = (x0.add(ci * cs), q0.add(ci * cs));
-        let wc = L::splat(k.class_weight(ci));
+        let e_row = if grad { g0.add(ci * cs) } else { core::ptr::null_mut() };
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, x0.add(ci * cs), ps, w, &m, &mut se, e_row);
+        let (qrow, wc) = (q0.add(ci * cs), L::splat(k.class_weight(ci)));
         for v in 0..V {
-            let d = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
-            let e = exp.eval(d);
-            if grad {
-                st::<L, FULL, CONTIG>(e, g0.add(ci * cs), ps, w, v);
-            }
-            se[v] = se[v].add(e);
             let wq = wq(qrow, wc, v);
             kahan(&mut qs[v], &mut qs_c[v], wq);
-            kahan(&mut qd[v], &mut qd_c[v], wq.mul(d));
+            kahan(&mut qd[v], &mut qd_c[v], wq.mul(d[v]));
         }
     }
 
