@@ -308,19 +308,33 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       new Float32Array(memory.buffer, pw, C).set(Float32Array.from({ length: C }, () => rng.next() * 2));
       new Float32Array(memory.buffer, pgo, N).set(Float32Array.from({ length: N }, () => rng.normal()));
       const outs = [alloc(4 * N * C), alloc(4 * N), alloc(4 * N), alloc(32)];
+      const pargs = alloc(lib.LOSS_ARGS_BYTES);
+      const noScoring = { pred: 0, predKind: 0, predConfidence: 0, confusion: 0 };
       const read = () => [new Float32Array(memory.buffer, outs[0]!, N * C).slice(), new Float32Array(memory.buffer, outs[1]!, N).slice(), new Float32Array(memory.buffer, outs[2]!, N).slice(), new Float32Array(new Float64Array(memory.buffer, outs[3]!, 3).slice().buffer)];
       const same = (a: Float32Array[], b: Float32Array[]) => a.forEach((v, i) => expect(firstBitDifference(v, b[i]!), `output ${i}`).toBe(-1));
       for (const [kind, target] of [[2, pt], [3, pq]] as const) {
         for (const reduction of [0, 1, 2]) {
           const call = (n: number, s: number, layout: number) => {
-            const status = e.xent_cross_entropy(px, target, kind, n, C, s, layout, pw, -100, reduction, 0.1, outs[0]!, reduction === 0 ? pgo : 0, outs[1]!, kind === 2 ? outs[2]! : 0, outs[3]!);
-            expect(status).toBe(0);
+            lib.writeLossArgs(memory.buffer, pargs, {
+              ...noScoring,
+              logits: px, target, targetKind: kind, n, c: C, s, layout, weight: pw, ignoreIndex: -100, reduction, labelSmoothing: 0.1,
+              grad: outs[0]!, gradOutput: reduction === 0 ? pgo : 0, lossMap: outs[1]!, confidence: kind === 2 ? outs[2]! : 0,
+            });
+            expect(e.xent_cross_entropy(pargs, outs[3]!)).toBe(0);
             return read();
           };
           same(call(1, N, 1), call(N, 1, 0));
         }
       }
-      const nll = (n: number, s: number, layout: number) => (expect(e.xent_nll_loss(px, pt, 2, n, C, s, layout, pw, -100, 1, outs[0]!, 0, outs[1]!, outs[3]!)).toBe(0), read());
+      const nll = (n: number, s: number, layout: number) => {
+        lib.writeLossArgs(memory.buffer, pargs, {
+          ...noScoring,
+          logits: px, target: pt, targetKind: 2, n, c: C, s, layout, weight: pw, ignoreIndex: -100, reduction: 1, labelSmoothing: 0,
+          grad: outs[0]!, gradOutput: 0, lossMap: outs[1]!, confidence: 0,
+        });
+        expect(e.xent_nll_loss(pargs, outs[3]!)).toBe(0);
+        return read();
+      };
       same(nll(1, N, 1), nll(N, 1, 0));
       for (const log of [0, 1]) {
         const sm = (n: number, s: number, layout: number) => (expect(e.xent_softmax(px, outs[0]!, n, C, s, layout, log)).toBe(0), read());

@@ -6,7 +6,7 @@
 import { XentLoadError } from './errors.js';
 
 /** The ABI version this TypeScript code was written for. The loader refuses any other. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Status codes returned by the kernel exports (Rust `xent_kernel::Status`). */
 export const Status = Object.freeze({
@@ -31,6 +31,62 @@ export const TARGET_KIND_CODE = Object.freeze({ uint8: 0, uint16: 1, int32: 2, p
 export const REDUCTION_CODE = Object.freeze({ none: 0, mean: 1, sum: 2 } as const);
 
 /**
+ * The arguments of the loss exports (Rust `xent_abi::LossArgs`): written into the module's
+ * memory with {@link writeLossArgs} and passed by address. Pointers are byte offsets into the
+ * memory, `0` for "absent"; see `crates/xent-abi/src/lib.rs` for each field.
+ */
+export interface LossArgs {
+  logits: number;
+  target: number;
+  /** 0 = u8, 1 = u16, 2 = i32 class indices `[n, s]`; 3 = f32 probabilities (logits' shape). */
+  targetKind: number;
+  n: number;
+  c: number;
+  s: number;
+  /** 0 = NCHW, 1 = NHWC. */
+  layout: number;
+  weight: number;
+  ignoreIndex: number;
+  /** See {@link REDUCTION_CODE}. */
+  reduction: number;
+  labelSmoothing: number;
+  grad: number;
+  gradOutput: number;
+  lossMap: number;
+  confidence: number;
+  /** Scoring: the predicted classes, u8 (`predKind` 0, `c <= 256`) or u16 (1). */
+  pred: number;
+  predKind: number;
+  predConfidence: number;
+  confusion: number;
+}
+
+/** The fields of {@link LossArgs} in memory order, 4 bytes each. */
+const LOSS_ARGS_FIELDS = [
+  'logits', 'target', 'targetKind', 'n', 'c', 's', 'layout', 'weight', 'ignoreIndex', 'reduction',
+  'labelSmoothing', 'grad', 'gradOutput', 'lossMap', 'confidence', 'pred', 'predKind', 'predConfidence', 'confusion',
+] as const satisfies ReadonlyArray<keyof LossArgs>;
+
+/** Bytes of a {@link LossArgs} in memory (the module's `xent_loss_args_size()`). */
+export const LOSS_ARGS_BYTES = 4 * LOSS_ARGS_FIELDS.length;
+
+/** @internal A {@link LossArgs} with every optional buffer absent and no scoring outputs. */
+export function lossArgs(a: Omit<LossArgs, 'grad' | 'gradOutput' | 'lossMap' | 'confidence' | 'pred' | 'predKind' | 'predConfidence' | 'confusion'> & Partial<LossArgs>): LossArgs {
+  return { grad: 0, gradOutput: 0, lossMap: 0, confidence: 0, pred: 0, predKind: 0, predConfidence: 0, confusion: 0, ...a };
+}
+
+/**
+ * Writes `a` at byte offset `ptr` (4-byte aligned, {@link LOSS_ARGS_BYTES} bytes) of `buffer`
+ * (the module's `memory.buffer`), for the raw loss exports of {@link XentExports}.
+ */
+export function writeLossArgs(buffer: ArrayBufferLike, ptr: number, a: LossArgs): void {
+  const u32 = new Uint32Array(buffer, ptr, LOSS_ARGS_FIELDS.length);
+  LOSS_ARGS_FIELDS.forEach((k, i) => (u32[i] = a[k] >>> 0));
+  new Int32Array(buffer, ptr, LOSS_ARGS_FIELDS.length)[LOSS_ARGS_FIELDS.indexOf('ignoreIndex')] = a.ignoreIndex;
+  new Float32Array(buffer, ptr, LOSS_ARGS_FIELDS.length)[LOSS_ARGS_FIELDS.indexOf('labelSmoothing')] = a.labelSmoothing;
+}
+
+/**
  * The exports of the xent module, as JavaScript sees them. Pointers are byte offsets into the
  * module's (imported) memory; `0` means "absent". `u32` arguments may be passed as numbers up
  * to 2^32 - 1 (they wrap to i32 on the way in and back to u32 inside).
@@ -40,33 +96,16 @@ export interface XentExports {
   xent_abi_version(): number;
   /** 2 for the relaxed-SIMD build, 1 for the simd128 build, 0 for the portable one. */
   xent_simd(): number;
+  /** Bytes of the module's `LossArgs` ({@link LOSS_ARGS_BYTES}). */
+  xent_loss_args_size(): number;
   /**
-   * Fused softmax cross-entropy (forward and optional backward) over logits `[n, c, s]`.
-   * `targetKind`: 0 = u8, 1 = u16, 2 = i32 class indices `[n, s]`, 3 = f32 probabilities
-   * (logits' shape). `layout`: 0 = NCHW, 1 = NHWC. `reduction`: see {@link REDUCTION_CODE}.
-   * `grad` (`n*c*s` f32), `gradOutput` (`n*s` f32, reduction none with grad only), `lossMap`
-   * (`n*s` f32, required for none), `confidence` (`n*s` f32, index targets) are 0 when absent;
-   * `out` receives 4 f64 `[loss, sum, weightSum, 0]`. Returns a {@link StatusCode}; when it is
-   * not Ok, no output buffer was written.
+   * Fused softmax cross-entropy (forward and optional backward) over logits `[n, c, s]`, and
+   * the scoring outputs (prediction, its probability, confusion counts) when asked for without
+   * a gradient, with the {@link LossArgs} at `args`. `out` receives 4 f64
+   * `[loss, sum, weightSum, 0]` (`[value, , , index]` for a bad target). Returns a
+   * {@link StatusCode}; when it is not Ok, no output buffer was written.
    */
-  xent_cross_entropy(
-    logits: number,
-    target: number,
-    targetKind: number,
-    n: number,
-    c: number,
-    s: number,
-    layout: number,
-    weight: number,
-    ignoreIndex: number,
-    reduction: number,
-    labelSmoothing: number,
-    grad: number,
-    gradOutput: number,
-    lossMap: number,
-    confidence: number,
-    out: number,
-  ): number;
+  xent_cross_entropy(args: number, out: number): number;
   /**
    * `y = softmax(x)` (`log` = 0) or `log_softmax(x)` (`log` = 1) over the class axis of
    * `[n, c, s]` tensors in `layout`; `x` and `y` (`n*c*s` f32) must not overlap.
@@ -78,52 +117,11 @@ export interface XentExports {
    */
   xent_softmax_backward(y: number, gy: number, gx: number, n: number, c: number, s: number, layout: number, log: number): number;
   /**
-   * `nll_loss` of log-probabilities `logp` (`[n, c, s]` in `layout`) against class indices
-   * (`targetKind` 0..2); the other arguments as in `xent_cross_entropy` (no label smoothing,
-   * no probability targets, no confidence map).
+   * `nll_loss` of log-probabilities (`args.logits`, `[n, c, s]` in `layout`) against class
+   * indices; as `xent_cross_entropy`, without label smoothing, probability targets, confidence
+   * map or scoring outputs.
    */
-  xent_nll_loss(
-    logp: number,
-    target: number,
-    targetKind: number,
-    n: number,
-    c: number,
-    s: number,
-    layout: number,
-    weight: number,
-    ignoreIndex: number,
-    reduction: number,
-    grad: number,
-    gradOutput: number,
-    lossMap: number,
-    out: number,
-  ): number;
-  /**
-   * Scoring: the loss forward (mean, no label smoothing) of index targets (`targetKind` 0..2)
-   * with the prediction outputs, in one pass. Arguments as in `xent_cross_entropy`, plus
-   * `pred` (`n*s` argmax classes, u8 for `predKind` 0 with `c <= 256`, u16 for 1),
-   * `predConfidence` (`n*s` f32, the probability of the predicted class) and `confusion`
-   * (`c*c` f64, row = target, column = prediction) to which the call ADDS its non-ignored
-   * pixels; each is 0 when absent. `out` as in `xent_cross_entropy` (`out[0]` is the mean).
-   */
-  xent_score(
-    logits: number,
-    target: number,
-    targetKind: number,
-    n: number,
-    c: number,
-    s: number,
-    layout: number,
-    weight: number,
-    ignoreIndex: number,
-    lossMap: number,
-    confidence: number,
-    pred: number,
-    predKind: number,
-    predConfidence: number,
-    confusion: number,
-    out: number,
-  ): number;
+  xent_nll_loss(args: number, out: number): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -131,15 +129,24 @@ export interface XentExports {
 const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_abi_version', 0],
   ['xent_simd', 0],
-  ['xent_cross_entropy', 16],
+  ['xent_loss_args_size', 0],
+  ['xent_cross_entropy', 2],
   ['xent_softmax', 7],
   ['xent_softmax_backward', 8],
-  ['xent_nll_loss', 14],
-  ['xent_score', 16],
+  ['xent_nll_loss', 2],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */
 export function checkExports(exports: WebAssembly.Exports): XentExports {
+  // The version first: a module of another ABI version gets that message, not a mismatch below.
+  const v = exports['xent_abi_version'];
+  const version = typeof v === 'function' && v.length === 0 ? (v as () => number)() >>> 0 : undefined;
+  if (version !== undefined && version !== ABI_VERSION) {
+    throw new XentLoadError(
+      `the wasm module has ABI version ${version}, but this xent-wasm TypeScript code needs version ${ABI_VERSION}: ` +
+        `rebuild the .wasm and the TypeScript from the same commit`,
+    );
+  }
   for (const [name, arity] of FUNCTIONS) {
     const f = exports[name];
     if (typeof f !== 'function') {
@@ -157,10 +164,10 @@ export function checkExports(exports: WebAssembly.Exports): XentExports {
     throw new XentLoadError('the wasm module does not export the global __heap_base (link with --export=__heap_base)');
   }
   const x = exports as unknown as XentExports;
-  const version = x.xent_abi_version() >>> 0;
-  if (version !== ABI_VERSION) {
+  const argsBytes = x.xent_loss_args_size() >>> 0;
+  if (argsBytes !== LOSS_ARGS_BYTES) {
     throw new XentLoadError(
-      `the wasm module has ABI version ${version}, but this xent-wasm TypeScript code needs version ${ABI_VERSION}: ` +
+      `the wasm module's LossArgs has ${argsBytes} bytes, this TypeScript code writes ${LOSS_ARGS_BYTES}: ` +
         `rebuild the .wasm and the TypeScript from the same commit`,
     );
   }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { REDUCTION_CODE, Status, TARGET_KIND_CODE } from './abi.js';
+import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from './abi.js';
 import { Scratch, checkAliases, checkStatus, invoke, newOutput, outputTensor, requestedOutput, resolve, resolveWeight, type Arg, type OutArg } from './args.js';
 import type { DType, TargetDType } from './dtype.js';
 import { XentOptionError, XentShapeError, XentTargetError } from './errors.js';
@@ -151,33 +151,41 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   return { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence };
 }
 
-/**
- * Allocates the call's scratch memory and new outputs and returns the kernel's arguments before
- * `out`: the 15 of `xent_cross_entropy`, or the 13 of `xent_nll_loss`.
- */
-function kernelArgs(rt: Runtime, plan: LossPlan, scratch: Scratch): number[] {
+/** Allocates the call's scratch memory and new outputs and returns the kernel's arguments. */
+function kernelArgs(rt: Runtime, plan: LossPlan, scratch: Scratch): LossArgs {
   const { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
   const p = scratch.prepare([input, target, weight, gradOutput], [grad, lossOut, confidence]);
   const [pInput, pTarget, pWeight, pGradOutput] = p.inputs as [number, number, number, number];
   const [pGrad, pLoss, pConfidence] = p.outputs as [number, number, number];
-  const kind = prob ? TARGET_KIND_CODE.prob : TARGET_KIND_CODE[target.dtype as TargetDType];
   const k = kernelDims(g.n, g.c, g.s, g.layout);
-  const head = [pInput, pTarget, kind, k.n, k.c, k.s, k.layout, pWeight, opts.ignoreIndex, REDUCTION_CODE[opts.reduction]];
-  return nll ? [...head, pGrad, pGradOutput, pLoss] : [...head, opts.labelSmoothing, pGrad, pGradOutput, pLoss, pConfidence];
+  return lossArgs({
+    logits: pInput,
+    target: pTarget,
+    targetKind: prob ? TARGET_KIND_CODE.prob : TARGET_KIND_CODE[target.dtype as TargetDType],
+    ...k,
+    weight: pWeight,
+    ignoreIndex: opts.ignoreIndex,
+    reduction: REDUCTION_CODE[opts.reduction],
+    labelSmoothing: nll ? 0 : opts.labelSmoothing,
+    grad: pGrad,
+    gradOutput: pGradOutput,
+    lossMap: pLoss,
+    confidence: nll ? 0 : pConfidence,
+  });
 }
 
 /** The kernel call on this thread (the whole call). */
-function runKernel(rt: Runtime, plan: LossPlan, args: number[]): SplitOutcome {
+function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs): SplitOutcome {
   const name = plan.nll ? 'xent_nll_loss' : 'xent_cross_entropy';
-  const f = rt.exports[name] as (...a: number[]) => number;
-  const status = invoke(name, () => f(...args, rt.outPtr));
+  writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
+  const status = invoke(name, () => rt.exports[name](rt.argsPtr, rt.outPtr));
   const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
   return { status, out: [o[0]!, o[1]!, o[2]!, o[3]!] };
 }
 
 /** What the worker pool needs to split a crossEntropy call. */
-function splitCall(plan: LossPlan, args: number[]): SplitCall {
-  return { args, samples: args[3]! * args[5]!, classes: args[4]!, reduction: args[9]!, prob: plan.prob };
+function splitCall(plan: LossPlan, args: LossArgs): SplitCall {
+  return { args, samples: args.n * args.s, classes: args.c, reduction: args.reduction, prob: plan.prob };
 }
 
 /** The op's result from the kernel's status and `out`; throws for a bad target. */

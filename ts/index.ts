@@ -44,8 +44,8 @@ export type { SegmentationMetrics } from './metrics.js';
 export { simdSupported, relaxedSimdSupported, defaultWasmUrl, defaultThreadsWasmUrl, defaultRelaxedWasmUrl } from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';
 export type { ThreadOptions } from './threads/start.js';
-export { ABI_VERSION, Status } from './abi.js';
-export type { XentExports, StatusCode } from './abi.js';
+export { ABI_VERSION, LOSS_ARGS_BYTES, Status, writeLossArgs } from './abi.js';
+export type { LossArgs, XentExports, StatusCode } from './abi.js';
 export {
   XentError,
   XentLoadError,

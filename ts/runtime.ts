@@ -4,7 +4,7 @@
  * @module
  */
 
-import { heapBase, type XentExports } from './abi.js';
+import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './abi.js';
 import { DTYPES, type DType } from './dtype.js';
 import { XentDisposedError } from './errors.js';
 import { Heap } from './heap.js';
@@ -28,8 +28,10 @@ export class Runtime implements TensorHost {
   readonly simd: boolean;
   /** The relaxed-SIMD build (`xent_simd()` = 2; also `simd`). */
   readonly relaxed: boolean;
-  /** 64-byte scratch block for the kernel's `out` (4 doubles). */
+  /** 32-byte block for the kernel's `out` (4 doubles). */
   readonly outPtr: number;
+  /** Block for the loss exports' `LossArgs`. */
+  readonly argsPtr: number;
   disposed = false;
   liveTensors = 0;
   /** The worker threads of an instance created with `threads > 1` (undefined: one thread). */
@@ -44,6 +46,7 @@ export class Runtime implements TensorHost {
     this.relaxed = simd === 2;
     this.heap = new Heap(memory, heapBase(exports), { zeroFrom: options.zeroFrom });
     this.outPtr = this.heap.alloc(32);
+    this.argsPtr = this.heap.alloc(LOSS_ARGS_BYTES);
     if (options.autoFree && typeof FinalizationRegistry === 'function') {
       this.#registry = new FinalizationRegistry((offset) => {
         if (this.disposed) return;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Status, TARGET_KIND_CODE } from './abi.js';
+import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from './abi.js';
 import { Scratch, checkAliases, checkStatus, invoke, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from './args.js';
 import { describeValue, type DType, type TargetDType } from './dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError, XentTargetError } from './errors.js';
@@ -202,7 +202,7 @@ function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: nu
   return { what, dtype: value.dtype, shape: value.shape, size: value.size, byteLength: value.byteLength, offset };
 }
 
-/** @internal The addresses and scalars of one `xent_score` call. */
+/** @internal The addresses and scalars of one scoring call (`xent_cross_entropy` with the prediction outputs). */
 export interface ScoreCall {
   inputs: ScoreInputs;
   logits: number;
@@ -217,36 +217,34 @@ export interface ScoreCall {
   confusion: number;
 }
 
-/** @internal One `xent_score` call; throws the typed error for a bad status. Returns `[loss, sum, weightSum]`. */
+/** @internal One scoring call; throws the typed error for a bad status. Returns `[loss, sum, weightSum]`. */
 export function callScore(rt: Runtime, p: ScoreCall): [number, number, number] {
   const { n, c, s, layout, target } = p.inputs;
   const k = kernelDims(n, c, s, layout);
-  const status = invoke('xent_score', () =>
-    rt.exports.xent_score(
-      p.logits,
-      p.target,
-      TARGET_KIND_CODE[target.dtype as TargetDType],
-      k.n,
-      k.c,
-      k.s,
-      k.layout,
-      p.weight,
-      p.ignoreIndex,
-      p.lossMap,
-      p.confidence,
-      p.pred,
-      p.predDtype === 'uint8' ? 0 : 1,
-      p.predConfidence,
-      p.confusion,
-      rt.outPtr,
-    ),
-  );
+  const args = lossArgs({
+    logits: p.logits,
+    target: p.target,
+    targetKind: TARGET_KIND_CODE[target.dtype as TargetDType],
+    ...k,
+    weight: p.weight,
+    ignoreIndex: p.ignoreIndex,
+    reduction: REDUCTION_CODE.mean,
+    labelSmoothing: 0,
+    lossMap: p.lossMap,
+    confidence: p.confidence,
+    pred: p.pred,
+    predKind: p.predDtype === 'uint8' ? 0 : 1,
+    predConfidence: p.predConfidence,
+    confusion: p.confusion,
+  });
+  writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
+  const status = invoke('xent_cross_entropy', () => rt.exports.xent_cross_entropy(rt.argsPtr, rt.outPtr));
   const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
   if (status === Status.TargetOutOfBounds) {
     const index = o[3]!;
     throw new XentTargetError(o[0]!, index, unravel(index, target.shape), c, p.ignoreIndex);
   }
-  checkStatus('xent_score', status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
+  checkStatus('xent_cross_entropy', status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
   return [o[0]!, o[1]!, o[2]!];
 }
 

@@ -10,13 +10,13 @@ import { XentLoadError } from '../errors.js';
 /** @internal The split-call exports of the threads build. Pointers are byte offsets; 0 = absent. */
 export interface ThreadExports extends XentExports {
   /**
-   * The first half of a split `xent_cross_entropy` (same 16 arguments): validates everything,
-   * every label included, and writes the denominator of 'mean' to `out[2]`.
+   * The first half of a split `xent_cross_entropy` (the same `LossArgs` and `out`): validates
+   * everything, every label included, and writes the denominator of 'mean' to `out[2]`.
    */
   xent_cross_entropy_weight_sum(...args: number[]): number;
   /**
-   * Samples `lo .. hi` (flat index into `[n, s]`) of a split call: the first 15 arguments of
-   * `xent_cross_entropy`, then `weightSum`, `lo`, `hi`, `acc` (an ExactSum), `out`.
+   * Samples `lo .. hi` (flat index into `[n, s]`) of a split call: `LossArgs`, `weightSum`,
+   * `lo`, `hi`, `acc` (an ExactSum), `out`.
    */
   xent_cross_entropy_range(...args: number[]): number;
   /** Bytes of an ExactSum. */
@@ -32,16 +32,13 @@ export interface ThreadExports extends XentExports {
 }
 
 const FUNCTIONS: ReadonlyArray<[keyof ThreadExports, number]> = [
-  ['xent_cross_entropy_weight_sum', 16],
-  ['xent_cross_entropy_range', 20],
+  ['xent_cross_entropy_weight_sum', 2],
+  ['xent_cross_entropy_range', 6],
   ['xent_exact_sum_size', 0],
   ['xent_exact_sum_clear', 1],
   ['xent_exact_sum_merge', 2],
   ['xent_exact_sum_value', 1],
 ];
-
-/** @internal The arity of `xent_cross_entropy_range`. */
-export const RANGE_ARITY = 20;
 
 /** @internal Checks the threads exports of an instance (after `checkExports`). */
 export function checkThreadExports(exports: XentExports): ThreadExports {

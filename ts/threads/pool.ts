@@ -12,14 +12,14 @@
  * @module
  */
 
-import { Status } from '../abi.js';
+import { LOSS_ARGS_BYTES, Status, writeLossArgs, type LossArgs } from '../abi.js';
 import { invoke } from '../args.js';
 import { XentDisposedError, XentError } from '../errors.js';
 import { roundUp } from '../heap.js';
 import type { Runtime } from '../runtime.js';
 import { checkThreadExports, type ThreadExports } from './abi.js';
 import { canBlock, isNode, spawnWorker, warnOnce, type WorkerHandle } from './env.js';
-import { STATUS_TRAPPED, type CallMessage, type FromWorker } from './protocol.js';
+import { RANGE_ACC_ARG, STATUS_TRAPPED, type CallMessage, type FromWorker } from './protocol.js';
 import { exactWeightSums, splitRanges, usefulThreads, type SampleRange } from './split.js';
 
 /** Bytes of each worker's stack (the module's own stack size). */
@@ -42,8 +42,8 @@ export interface SplitOutcome {
 
 /** @internal What the pool needs to know about a cross-entropy call besides its arguments. */
 export interface SplitCall {
-  /** The first 15 arguments of `xent_cross_entropy` (everything before `out`). */
-  args: number[];
+  /** The arguments of `xent_cross_entropy`. */
+  args: LossArgs;
   /** Samples: `n * s` of the kernel's dims. */
   samples: number;
   /** Classes. */
@@ -61,10 +61,11 @@ interface Task {
   out: number;
 }
 
-/** Where a participant of a round keeps its ExactSum and `out`. */
+/** Where a participant of a round keeps its ExactSum, `out` and the `LossArgs` of its part. */
 interface Place {
   acc: number;
   out: number;
+  args: number;
 }
 
 interface Waiter {
@@ -85,6 +86,8 @@ export class Pool {
   readonly #places: Place[];
   /** The calling thread's ExactSum (its own range in sync calls, then the merged total) and `out`. */
   readonly #here: Place;
+  /** The `LossArgs` of the call being split (every range reads it). */
+  readonly #callArgs: number;
   /** Int32 control block: `[pending, status of worker 0, ..., status of worker size-1]`. */
   readonly #ctl: number;
   readonly #waiters = new Map<number, Waiter>();
@@ -95,13 +98,14 @@ export class Pool {
   #started = false;
   #terminated = false;
 
-  private constructor(rt: Runtime, x: ThreadExports, workers: WorkerHandle[], places: Place[], mainAcc: number, ctl: number, minElements: number) {
+  private constructor(rt: Runtime, x: ThreadExports, workers: WorkerHandle[], places: Place[], mainAcc: number, ctl: number, callArgs: number, minElements: number) {
     this.#rt = rt;
     this.#x = x;
     this.#workers = workers;
     this.#places = places;
-    this.#here = { acc: mainAcc, out: rt.outPtr };
+    this.#here = { acc: mainAcc, out: rt.outPtr, args: rt.argsPtr };
     this.#ctl = ctl;
+    this.#callArgs = callArgs;
     this.size = workers.length;
     this.minElements = minElements;
   }
@@ -117,19 +121,22 @@ export class Pool {
     const workers: WorkerHandle[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const main = rt.heap.alloc(accBytes + 4 * (size + 1), true);
+      // [ExactSum | call's LossArgs | control block]
+      const argsBytes = roundUp(LOSS_ARGS_BYTES, 16);
+      const main = rt.heap.alloc(accBytes + argsBytes + 4 * (size + 1), true);
       blocks.push(main);
-      // Per worker: [stack (grows down from its top) | ExactSum | out].
+      // Per worker: [stack (grows down from its top) | ExactSum | out | LossArgs].
       const stacks: number[] = [];
       const places: Place[] = [];
       for (let i = 0; i < size; i++) {
-        const b = rt.heap.alloc(WORKER_STACK_BYTES + accBytes + 64);
+        const b = rt.heap.alloc(WORKER_STACK_BYTES + accBytes + 32 + argsBytes);
         blocks.push(b);
         stacks.push(b + WORKER_STACK_BYTES);
-        places.push({ acc: b + WORKER_STACK_BYTES, out: b + WORKER_STACK_BYTES + accBytes });
+        const acc = b + WORKER_STACK_BYTES;
+        places.push({ acc, out: acc + accBytes, args: acc + accBytes + 32 });
       }
       for (let i = 0; i < size; i++) workers.push(await spawnWorker());
-      const pool = new Pool(rt, x, workers, places, main, main + accBytes, minElements);
+      const pool = new Pool(rt, x, workers, places, main, main + accBytes + argsBytes, main + accBytes, minElements);
       const ready = workers.map(
         (w, i) =>
           new Promise<void>((resolve, reject) => {
@@ -220,22 +227,34 @@ export class Pool {
    */
   #weightSumTasks(call: SplitCall, k: number, places: Place[]): { tasks: Task[]; parts: SampleRange[] } {
     const a = call.args;
-    const [pLogits, pTarget, kind, , c, , , pWeight, ignoreIndex, , smoothing] = a as [number, number, 0 | 1 | 2 | 3, number, number, number, number, number, number, number, number];
+    const buffer = this.#rt.memory.buffer;
+    writeLossArgs(buffer, this.#callArgs, a);
     const whole = (): { tasks: Task[]; parts: SampleRange[] } => ({
-      tasks: [{ fn: 'weightSum', args: [...a, places[0]!.out], out: places[0]!.out }],
+      tasks: [{ fn: 'weightSum', args: [this.#callArgs, places[0]!.out], out: places[0]!.out }],
       parts: [{ lo: 0, hi: call.samples }],
     });
     if (call.prob || k < 2) return whole();
-    if (pWeight !== 0 && !exactWeightSums(new Float32Array(this.#rt.memory.buffer, pWeight, c), call.samples)) return whole();
+    if (a.weight !== 0 && !exactWeightSums(new Float32Array(buffer, a.weight, a.c), call.samples)) return whole();
     const parts = splitRanges(call.samples, k);
     if (parts.length < 2) return whole();
-    const bytes = LABEL_BYTES[kind];
+    const bytes = LABEL_BYTES[a.targetKind as 0 | 1 | 2];
     const tasks = parts.map((r, j): Task => {
-      const out = places[j]!.out;
+      const { out, args } = places[j]!;
       // Labels [lo, hi) as a batch of one sample row; the logits pointer only has to be valid
       // (the kernel reads no logits here); reduction 'mean' needs no other buffer.
-      const args = [pLogits, pTarget + r.lo * bytes, kind, 1, c, r.hi - r.lo, 0, pWeight, ignoreIndex, 1, smoothing, 0, 0, 0, 0, out];
-      return { fn: 'weightSum', args, out };
+      writeLossArgs(buffer, args, {
+        ...a,
+        target: a.target + r.lo * bytes,
+        n: 1,
+        s: r.hi - r.lo,
+        layout: 0,
+        reduction: 1,
+        grad: 0,
+        gradOutput: 0,
+        lossMap: 0,
+        confidence: 0,
+      });
+      return { fn: 'weightSum', args: [args, out], out };
     });
     return { tasks, parts };
   }
@@ -258,7 +277,7 @@ export class Pool {
   #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
     return ranges.map((r, j) => {
       const { acc, out } = places[j]!;
-      return { fn: 'range', args: [...call.args, ws, r.lo, r.hi, acc, out], out };
+      return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };
     });
   }
 
@@ -266,7 +285,7 @@ export class Pool {
   #runHere(t: Task): number {
     const x = this.#x;
     if (t.fn === 'range') {
-      x.xent_exact_sum_clear(t.args[18]!);
+      x.xent_exact_sum_clear(t.args[RANGE_ACC_ARG]!);
       return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(...t.args));
     }
     return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(...t.args));

@@ -14,12 +14,16 @@ export interface InitMessage {
 
 /**
  * @internal Main → worker: run one kernel export on the shared memory. `fn` = 'range':
- * `xent_cross_entropy_range(...args)` after clearing the ExactSum at `args[18]`; 'weightSum':
- * `xent_cross_entropy_weight_sum(...args)`. The status is stored (atomically) at
+ * `xent_cross_entropy_range(...args)` (`[lossArgs, weightSum, lo, hi, acc, out]`) after
+ * clearing the ExactSum at `args[RANGE_ACC_ARG]`; 'weightSum':
+ * `xent_cross_entropy_weight_sum(...args)` (`[lossArgs, out]`). The status is stored (atomically) at
  * `ctl + 4 * (1 + slot)`. With `sync`, the worker then decrements the counter at `ctl` and
  * wakes its waiter (the main thread blocked in `Atomics.wait`); otherwise it replies with a
  * {@link DoneMessage}.
  */
+/** @internal Where the ExactSum is among the arguments of `xent_cross_entropy_range`. */
+export const RANGE_ACC_ARG = 4;
+
 export interface CallMessage {
   type: 'call';
   id: number;

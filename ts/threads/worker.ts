@@ -6,7 +6,7 @@
  * @module
  */
 
-import { STATUS_TRAPPED, type CallMessage, type FromWorker, type ToWorker } from './protocol.js';
+import { RANGE_ACC_ARG, STATUS_TRAPPED, type CallMessage, type FromWorker, type ToWorker } from './protocol.js';
 
 interface Kernel {
   xent_cross_entropy_range(...args: number[]): number;
@@ -41,7 +41,7 @@ function call(m: CallMessage, post: (m: FromWorker) => void): void {
   try {
     if (!kernel || !memory) throw new Error('the worker was not initialised');
     if (m.fn === 'range') {
-      kernel.xent_exact_sum_clear(m.args[18]!);
+      kernel.xent_exact_sum_clear(m.args[RANGE_ACC_ARG]!);
       status = kernel.xent_cross_entropy_range(...m.args) >>> 0;
     } else {
       status = kernel.xent_cross_entropy_weight_sum(...m.args) >>> 0;

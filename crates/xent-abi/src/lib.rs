@@ -16,7 +16,7 @@ use xent_kernel::{
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[panic_handler]
@@ -41,105 +41,78 @@ pub extern "C" fn xent_simd() -> u32 {
     }
 }
 
-/// Fused softmax cross-entropy, forward and (optionally) backward, with PyTorch's semantics.
+/// The arguments of the loss exports, which the caller writes into linear memory and passes
+/// by address: 19 fields of 4 bytes (76 bytes, 4-byte aligned; [`xent_loss_args_size`]).
+/// Pointers are byte offsets into the memory, 0 for "absent".
 ///
 /// Shapes, as the TypeScript side flattens them: logits `[n, c, s]` in `layout` (0 = NCHW:
 /// class stride `s`; 1 = NHWC: class stride 1, pixel stride `c`), where `s` is the product of
 /// the spatial dims (1 when there are none).
+#[repr(C)]
+pub struct LossArgs {
+    /// `n*c*s` floats: the logits (log-probabilities for [`xent_nll_loss`]).
+    pub logits: *const f32,
+    /// Class indices `[n, s]` (`target_kind` 0 = u8, 1 = u16, 2 = i32), or class
+    /// probabilities (3 = f32 in the logits' shape and layout).
+    pub target: *const u8,
+    pub target_kind: u32,
+    pub n: u32,
+    pub c: u32,
+    pub s: u32,
+    pub layout: u32,
+    /// 0 or `c` floats.
+    pub weight: *const f32,
+    /// Index targets only (PyTorch's default is -100).
+    pub ignore_index: i32,
+    /// 0 = none, 1 = mean, 2 = sum.
+    pub reduction: u32,
+    /// In `[0, 1]`.
+    pub label_smoothing: f32,
+    /// 0 or `n*c*s` floats, filled with dLoss/dLogits in the logits' layout. For mean and sum
+    /// the upstream gradient is 1; for none, `grad_output` (`n*s` floats) is required when
+    /// `grad` is given, and must be 0 otherwise.
+    pub grad: *mut f32,
+    pub grad_output: *const f32,
+    /// `n*s` floats, the per-sample losses: required for reduction none, optional otherwise.
+    pub loss_map: *mut f32,
+    /// 0, or `n*s` floats for the softmax probability of the target class (index targets
+    /// only; 0 where ignored).
+    pub confidence: *mut f32,
+    /// Scoring (no gradient): 0, or `n*s` predicted classes (argmax over classes, the first
+    /// maximum; NaN counts as the largest, as `torch.argmax`), as u8 (`pred_kind` 0,
+    /// `c <= 256`) or u16 (1).
+    pub pred: *mut u8,
+    pub pred_kind: u32,
+    /// Scoring: 0, or `n*s` floats, the softmax probability of the predicted class.
+    pub pred_confidence: *mut f32,
+    /// Scoring: 0, or `c*c` doubles (row = target, column = prediction, index targets only)
+    /// to which the call ADDS the counts of its non-ignored samples.
+    pub confusion: *mut f64,
+}
+
+/// Bytes of a [`LossArgs`] (the TypeScript side checks its layout against this).
+#[no_mangle]
+pub extern "C" fn xent_loss_args_size() -> u32 {
+    core::mem::size_of::<LossArgs>() as u32
+}
+
+/// Fused softmax cross-entropy, forward and (optionally) backward, with PyTorch's semantics,
+/// and the scoring outputs (prediction, its probability, the confusion matrix) when asked
+/// for without a gradient. Arguments at `args` (see [`LossArgs`]).
 ///
-/// - `target_kind`: class indices `[n, s]` as 0 = u8, 1 = u16, 2 = i32; or 3 = class
-///   probabilities, f32 in the logits' shape and layout.
-/// - `weight`: 0 or `c` floats. `ignore_index`: index targets only (PyTorch's default is -100).
-/// - `reduction`: 0 = none, 1 = mean, 2 = sum. `label_smoothing` in `[0, 1]`.
-/// - `grad`: 0 or `n*c*s` floats, filled with dLoss/dLogits in the logits' layout. For mean and
-///   sum the upstream gradient is 1; for none, `grad_output` (`n*s` floats) is required when
-///   `grad` is given, and must be 0 otherwise.
-/// - `loss_map`: `n*s` floats, the per-sample losses: required for reduction none, optional
-///   (0) otherwise. `confidence`: 0, or `n*s` floats for the softmax probability of the target
-///   class (index targets only; 0 where ignored).
-/// - `out`: 4 doubles written on success: `[loss, sum, weight_sum, 0]`, where `loss` is the
-///   reduced loss (mean = sum / weight_sum; for none it is `sum`). On status
-///   `TargetOutOfBounds`, `out[0]` is the bad target's value and `out[3]` its flat index.
+/// `out`: 4 doubles written on success: `[loss, sum, weight_sum, 0]`, where `loss` is the
+/// reduced loss (mean = sum / weight_sum; for none it is `sum`). On status
+/// `TargetOutOfBounds`, `out[0]` is the bad target's value and `out[3]` its flat index.
 ///
 /// Returns a [`Status`] as u32. When it is not `Ok`, no output buffer was written.
 ///
 /// # Safety
-/// Every non-zero pointer must point to a buffer of the stated length inside linear memory;
-/// output buffers must not overlap each other or the inputs. The TypeScript side checks this.
+/// `args` must point to a [`LossArgs`]; every non-zero pointer in it must point to a buffer
+/// of the stated length inside linear memory; output buffers must not overlap each other or
+/// the inputs. The TypeScript side checks this.
 #[no_mangle]
-pub unsafe extern "C" fn xent_cross_entropy(
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    label_smoothing: f32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
-    out: *mut f64,
-) -> u32 {
-    loss_call(
-        cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index,
-        reduction, label_smoothing, grad, grad_output, loss_map, confidence, out,
-        Extra::default(),
-    )
-}
-
-/// Scoring: the loss forward (reduction mean, no label smoothing) with the prediction outputs,
-/// for evaluating a segmentation model. Arguments as in [`xent_cross_entropy`], plus:
-///
-/// - `pred`: 0, or `n*s` predicted classes (argmax over classes, the first maximum; NaN counts
-///   as the largest, as `torch.argmax`), as u8 (`pred_kind` 0, `c <= 256`) or u16 (1).
-/// - `pred_confidence`: 0, or `n*s` floats, the softmax probability of the predicted class.
-/// - `confusion`: 0, or `c*c` doubles (row = target, column = prediction, index targets only)
-///   to which the call ADDS the counts of its non-ignored samples.
-///
-/// `out` as in [`xent_cross_entropy`] (`out[0]` is the mean loss). Returns a [`Status`].
-///
-/// # Safety
-/// As [`xent_cross_entropy`].
-#[no_mangle]
-pub unsafe extern "C" fn xent_score(
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
-    pred: *mut u8,
-    pred_kind: u32,
-    pred_confidence: *mut f32,
-    confusion: *mut f64,
-    out: *mut f64,
-) -> u32 {
-    let samples = (n as usize).saturating_mul(s as usize);
-    let (cc, overflow) = (c as usize).overflowing_mul(c as usize);
-    let pred = match (pred.is_null(), pred_kind) {
-        (true, _) => None,
-        (false, 0) => Some(Pred::U8(core::slice::from_raw_parts_mut(pred, samples))),
-        (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(pred as *mut u16, samples))),
-        _ => return Status::BadArgument as u32,
-    };
-    if overflow {
-        return Status::BadArgument as u32;
-    }
-    let extra = Extra { pred, pred_confidence: opt_mut(pred_confidence, samples), confusion: opt_mut(confusion, cc) };
-    loss_call(
-        cross_entropy, logits, target, target_kind, n, c, s, layout, weight, ignore_index, 1, 0.0,
-        core::ptr::null_mut(), core::ptr::null(), loss_map, confidence, out, extra,
-    )
+pub unsafe extern "C" fn xent_cross_entropy(args: *const LossArgs, out: *mut f64) -> u32 {
+    loss_call(cross_entropy, args, out)
 }
 
 /// The first half of a split (multi-threaded) [`xent_cross_entropy`]: the same arguments,
@@ -150,32 +123,11 @@ pub unsafe extern "C" fn xent_score(
 /// # Safety
 /// As [`xent_cross_entropy`].
 #[no_mangle]
-pub unsafe extern "C" fn xent_cross_entropy_weight_sum(
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    label_smoothing: f32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
-    out: *mut f64,
-) -> u32 {
+pub unsafe extern "C" fn xent_cross_entropy_weight_sum(args: *const LossArgs, out: *mut f64) -> u32 {
     let kernel = |a: &CrossEntropyArgs, o: Outputs| {
         weight_sum(a, &o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
     };
-    loss_call(
-        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
-        label_smoothing, grad, grad_output, loss_map, confidence, out,
-        Extra::default(),
-    )
+    loss_call(kernel, args, out)
 }
 
 /// The second half of a split [`xent_cross_entropy`]: samples `lo .. hi` of the `n*s`, with
@@ -188,21 +140,7 @@ pub unsafe extern "C" fn xent_cross_entropy_weight_sum(
 /// As [`xent_cross_entropy`]; `acc` must point to an initialised [`ExactSum`].
 #[no_mangle]
 pub unsafe extern "C" fn xent_cross_entropy_range(
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    label_smoothing: f32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
+    args: *const LossArgs,
     weight_sum: f64,
     lo: u32,
     hi: u32,
@@ -216,11 +154,7 @@ pub unsafe extern "C" fn xent_cross_entropy_range(
         cross_entropy_range(a, o, weight_sum, lo as usize, hi as usize, &mut *acc)
             .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
     };
-    loss_call(
-        kernel, logits, target, target_kind, n, c, s, layout, weight, ignore_index, reduction,
-        label_smoothing, grad, grad_output, loss_map, confidence, out,
-        Extra::default(),
-    )
+    loss_call(kernel, args, out)
 }
 
 /// Bytes of an [`ExactSum`] (allocate with 8-byte alignment).
@@ -256,81 +190,69 @@ pub unsafe extern "C" fn xent_exact_sum_value(p: *const ExactSum) -> f64 {
     (*p).value()
 }
 
-/// The prediction outputs of [`xent_score`].
-#[derive(Default)]
-struct Extra<'a> {
-    pred: Option<Pred<'a>>,
-    pred_confidence: Option<&'a mut [f32]>,
-    confusion: Option<&'a mut [f64]>,
-}
-
-/// Decodes the raw arguments shared by the loss exports (with the prediction outputs of
-/// [`xent_score`] in `extra`), runs `kernel`, writes `out`.
-#[allow(clippy::too_many_arguments)]
+/// Decodes the [`LossArgs`] at `args`, runs `kernel`, writes `out`.
 unsafe fn loss_call(
     kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
-    logits: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    label_smoothing: f32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    confidence: *mut f32,
+    args: *const LossArgs,
     out: *mut f64,
-    extra: Extra,
 ) -> u32 {
-    let (n, c, s) = (n as usize, c as usize, s as usize);
+    if args.is_null() || out.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let a = &*args;
+    let (n, c, s) = (a.n as usize, a.c as usize, a.s as usize);
     let (len, samples) = match n.checked_mul(s).and_then(|ns| Some((ns.checked_mul(c)?, ns))) {
         Some(v) => v,
         None => return Status::BadArgument as u32,
     };
-    if out.is_null() || logits.is_null() || target.is_null() {
+    let Some(cc) = c.checked_mul(c) else {
+        return Status::BadArgument as u32;
+    };
+    if a.logits.is_null() || a.target.is_null() {
         return Status::BadArgument as u32;
     }
-    let reduction = match reduction {
+    let reduction = match a.reduction {
         0 => Reduction::None,
         1 => Reduction::Mean,
         2 => Reduction::Sum,
         _ => return Status::BadArgument as u32,
     };
-    let Some(layout) = decode_layout(layout) else {
+    let Some(layout) = decode_layout(a.layout) else {
         return Status::BadArgument as u32;
     };
-    let target = match target_kind {
-        0 => Target::Index(Labels::U8(slice(target, samples))),
-        1 => Target::Index(Labels::U16(slice(target as *const u16, samples))),
-        2 => Target::Index(Labels::I32(slice(target as *const i32, samples))),
-        3 => Target::Prob(slice(target as *const f32, len)),
+    let target = match a.target_kind {
+        0 => Target::Index(Labels::U8(slice(a.target, samples))),
+        1 => Target::Index(Labels::U16(slice(a.target as *const u16, samples))),
+        2 => Target::Index(Labels::I32(slice(a.target as *const i32, samples))),
+        3 => Target::Prob(slice(a.target as *const f32, len)),
+        _ => return Status::BadArgument as u32,
+    };
+    let pred = match (a.pred.is_null(), a.pred_kind) {
+        (true, _) => None,
+        (false, 0) => Some(Pred::U8(core::slice::from_raw_parts_mut(a.pred, samples))),
+        (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(a.pred as *mut u16, samples))),
         _ => return Status::BadArgument as u32,
     };
     let args = CrossEntropyArgs {
-        logits: slice(logits, len),
+        logits: slice(a.logits, len),
         target,
         n,
         c,
         s,
         layout,
-        weight: opt(weight, c),
-        ignore_index,
+        weight: opt(a.weight, c),
+        ignore_index: a.ignore_index,
         reduction,
-        label_smoothing,
-        grad_output: opt(grad_output, samples),
+        label_smoothing: a.label_smoothing,
+        grad_output: opt(a.grad_output, samples),
     };
     let outputs = Outputs {
-        grad: opt_mut(grad, len),
-        loss_map: opt_mut(loss_map, samples),
-        confidence: opt_mut(confidence, samples),
-        pred: extra.pred,
-        pred_confidence: extra.pred_confidence,
-        confusion: extra.confusion,
+        grad: opt_mut(a.grad, len),
+        loss_map: opt_mut(a.loss_map, samples),
+        confidence: opt_mut(a.confidence, samples),
+        pred,
+        pred_confidence: opt_mut(a.pred_confidence, samples),
+        confusion: opt_mut(a.confusion, cc),
     };
     finish(kernel(&args, outputs), out)
 }
@@ -444,34 +366,20 @@ fn softmax_dims(n: u32, c: u32, s: u32, layout: u32, log: u32) -> Option<(usize,
     Some((len, layout, kind))
 }
 
-/// `nll_loss` of log-probabilities `logp` (`[n, c, s]` in `layout`) against class indices;
-/// arguments, outputs and status as in [`xent_cross_entropy`] (no label smoothing, no
-/// probability targets, no confidence map).
+/// `nll_loss` of the log-probabilities at `args.logits` against class indices; arguments
+/// ([`LossArgs`]), outputs and status as in [`xent_cross_entropy`], without label smoothing,
+/// probability targets, confidence map or scoring outputs (they must be 0).
 ///
 /// # Safety
 /// As [`xent_cross_entropy`].
 #[no_mangle]
-pub unsafe extern "C" fn xent_nll_loss(
-    logp: *const f32,
-    target: *const u8,
-    target_kind: u32,
-    n: u32,
-    c: u32,
-    s: u32,
-    layout: u32,
-    weight: *const f32,
-    ignore_index: i32,
-    reduction: u32,
-    grad: *mut f32,
-    grad_output: *const f32,
-    loss_map: *mut f32,
-    out: *mut f64,
-) -> u32 {
-    if target_kind > 2 {
+pub unsafe extern "C" fn xent_nll_loss(args: *const LossArgs, out: *mut f64) -> u32 {
+    if args.is_null() {
         return Status::BadArgument as u32;
     }
-    loss_call(
-        nll_loss, logp, target, target_kind, n, c, s, layout, weight, ignore_index, reduction, 0.0,
-        grad, grad_output, loss_map, core::ptr::null_mut(), out, Extra::default(),
-    )
+    let a = &*args;
+    if a.target_kind > 2 || !a.confidence.is_null() || !a.pred.is_null() || !a.pred_confidence.is_null() || !a.confusion.is_null() {
+        return Status::BadArgument as u32;
+    }
+    loss_call(nll_loss, args, out)
 }
