@@ -208,6 +208,47 @@ describe('Scorer = mmsegmentation over a validation set', () => {
     expect(ra.confusion).toEqual(sum);
   });
 
+  it('the total is the exact sum of every pixel: the bits of one crossEntropy over the whole set, however it is batched', () => {
+    // Class weights [1, -1]: item b has one pixel of loss +1e6 (b even) or -1e6 (b odd) and 15
+    // of 1e-4 .. 7e-3. Rounding each batch's sum to float64 would lose the small ones' low bits
+    // (the ulp of 1e6 is 1.2e-10) before the big ones cancel; the exact total keeps them.
+    const rng = new Rng(0x5c0e);
+    const [N, C, H, W] = [6, 2, 4, 4];
+    const per = C * H * W;
+    const logits = new Float32Array(N * per);
+    const target = new Uint8Array(N * H * W);
+    for (let b = 0; b < N; b++) {
+      for (let p = 0; p < H * W; p++) {
+        const at = (k: number) => b * per + k * H * W + p;
+        if (p === 0) {
+          const t = b % 2; // weight +1 or -1
+          target[b * H * W] = t;
+          logits[at(t)] = -1e6;
+        } else {
+          logits[at(0)] = 5 + 4 * rng.next(); // target 0: loss log(1 + e^-x)
+        }
+      }
+    }
+    const weight = new Float32Array([1, -1]);
+    for (const which of ['simd', 'portable'] as const) {
+      const x = getBuilds()[which];
+      const whole = x.crossEntropy({ data: logits, shape: [N, C, H, W] }, { data: target, shape: [N, H, W] }, { weight, reduction: 'sum' });
+      expect(whole.sum).toBeGreaterThan(0.05); // the big losses cancel, the small ones add up
+      expect(whole.sum).toBeLessThan(1);
+      for (const sizes of [[6], [1, 5], [2, 2, 2], [3, 1, 2], [1, 1, 1, 1, 1, 1]]) {
+        using scorer = x.scorer(C, { weight });
+        let b0 = 0;
+        for (const n of sizes) {
+          scorer.update({ data: logits.subarray(b0 * per, (b0 + n) * per), shape: [n, C, H, W] }, { data: target.subarray(b0 * H * W, (b0 + n) * H * W), shape: [n, H, W] });
+          b0 += n;
+        }
+        const r = scorer.result();
+        expect(r.sum, `${which}, batches ${sizes}`).toBe(whole.sum);
+        expect(r.weightSum).toBe(whole.weightSum);
+      }
+    }
+  });
+
   it('update returns the batch loss; reset forgets everything', () => {
     const x = getBuilds().simd;
     const { C, ignore, batches } = validationSet(5);

@@ -122,6 +122,25 @@ export interface XentExports {
    * map or scoring outputs.
    */
   xent_nll_loss(args: number, out: number): number;
+  /**
+   * The first half of a split `xent_cross_entropy` (the same `LossArgs` and `out`): validates
+   * everything, every label included, and writes the denominator of 'mean' to `out[2]`.
+   */
+  xent_cross_entropy_weight_sum(args: number, out: number): number;
+  /**
+   * Samples `lo .. hi` (flat index into `[n, s]`) of a split call, with `weightSum` from
+   * `xent_cross_entropy_weight_sum`: writes their outputs and adds their losses to the
+   * ExactSum at `acc`; `out` holds only the status fields.
+   */
+  xent_cross_entropy_range(args: number, weightSum: number, lo: number, hi: number, acc: number, out: number): number;
+  /** Bytes of an ExactSum (an exact, order-independent accumulator; 8-byte aligned). */
+  xent_exact_sum_size(): number;
+  /** Sets the ExactSum at `p` to zero. */
+  xent_exact_sum_clear(p: number): void;
+  /** Adds the ExactSum at `src` into the one at `dst`, exactly. */
+  xent_exact_sum_merge(dst: number, src: number): void;
+  /** The value of the ExactSum at `p`, correctly rounded. */
+  xent_exact_sum_value(p: number): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -134,6 +153,12 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_softmax', 7],
   ['xent_softmax_backward', 8],
   ['xent_nll_loss', 2],
+  ['xent_cross_entropy_weight_sum', 2],
+  ['xent_cross_entropy_range', 6],
+  ['xent_exact_sum_size', 0],
+  ['xent_exact_sum_clear', 1],
+  ['xent_exact_sum_merge', 2],
+  ['xent_exact_sum_value', 1],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */

@@ -217,8 +217,13 @@ export interface ScoreCall {
   confusion: number;
 }
 
-/** @internal One scoring call; throws the typed error for a bad status. Returns `[loss, sum, weightSum]`. */
-export function callScore(rt: Runtime, p: ScoreCall): [number, number, number] {
+/**
+ * @internal One scoring call; throws the typed error for a bad status. Returns
+ * `[loss, sum, weightSum]`. With `acc` (two ExactSums: `batch`, `total`), the call is split in
+ * its two halves (validation and weight sum, then the samples into `batch`), and the batch's
+ * exact sum is added to `total`, exactly.
+ */
+export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; total: number }): [number, number, number] {
   const { n, c, s, layout, target } = p.inputs;
   const k = kernelDims(n, c, s, layout);
   const args = lossArgs({
@@ -237,8 +242,25 @@ export function callScore(rt: Runtime, p: ScoreCall): [number, number, number] {
     predConfidence: p.predConfidence,
     confusion: p.confusion,
   });
+  const x = rt.exports;
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
-  const status = invoke('xent_cross_entropy', () => rt.exports.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+  let status: number;
+  if (!acc) {
+    status = invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+  } else {
+    status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(rt.argsPtr, rt.outPtr));
+    if (status === Status.Ok) {
+      const ws = new Float64Array(rt.memory.buffer, rt.outPtr, 4)[2]!;
+      x.xent_exact_sum_clear(acc.batch);
+      status = invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(rt.argsPtr, ws, 0, k.n * k.s, acc.batch, rt.outPtr));
+      if (status === Status.Ok) {
+        const sum = x.xent_exact_sum_value(acc.batch);
+        x.xent_exact_sum_merge(acc.total, acc.batch);
+        // The kernel's 'mean' (0 / 0 = NaN when every pixel is ignored, as PyTorch).
+        new Float64Array(rt.memory.buffer, rt.outPtr, 4).set([ws === 0 ? NaN : sum / ws, sum, ws, 0]);
+      }
+    }
+  }
   const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
   if (status === Status.TargetOutOfBounds) {
     const index = o[3]!;

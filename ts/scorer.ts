@@ -6,6 +6,7 @@
 import { resolveWeight, type Arg } from './args.js';
 import { DTYPES, describeValue } from './dtype.js';
 import { XentDisposedError, XentOptionError, XentShapeError } from './errors.js';
+import { roundUp } from './heap.js';
 import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
 import type { Float32Input, IndexTargetInput, Layout } from './options.js';
 import type { Runtime } from './runtime.js';
@@ -39,8 +40,9 @@ export interface ScorerResult extends SegmentationMetrics {
    */
   loss: number;
   /**
-   * Σ of every batch's `sum`, correctly rounded (each batch's sum is exact and rounded once;
-   * their total is rounded once more, whatever the order of the batches).
+   * The exact sum of every per-pixel loss (float32, as in a loss map) of every update, rounded
+   * once: the same bits however the set is batched or ordered, and as one `crossEntropy` call
+   * with reduction 'sum' over the whole set.
    */
   sum: number;
   /** Σ of every batch's `weightSum`, correctly rounded. */
@@ -85,10 +87,11 @@ export class Scorer {
   readonly #rt: Runtime;
   readonly #confusion: Float64Array;
   #scratch: Buffer;
+  /** Two ExactSums in wasm memory: the batch's, then the total. */
+  #acc: Buffer;
   #weight: Buffer | undefined;
   #logits: Buffer = { offset: 0, bytes: 0 };
   #target: Buffer = { offset: 0, bytes: 0 };
-  #sum = new ExactSum();
   #weightSum = new ExactSum();
   #updates = 0;
   #disposed = false;
@@ -109,12 +112,21 @@ export class Scorer {
     this.layout = opts.layout;
     this.#confusion = new Float64Array(cc);
     this.#scratch = { offset: rt.heap.alloc(ccBytes), bytes: ccBytes };
+    const accBytes = 2 * roundUp(rt.exports.xent_exact_sum_size(), 8);
+    try {
+      this.#acc = { offset: rt.heap.alloc(accBytes), bytes: accBytes };
+    } catch (e) {
+      rt.heap.free(this.#scratch.offset);
+      throw e;
+    }
+    rt.exports.xent_exact_sum_clear(this.#totalAcc());
     if (weight) {
       // A snapshot: later changes to the caller's weight do not affect this scorer.
       try {
         this.#weight = { offset: rt.heap.alloc(4 * classes), bytes: 4 * classes };
       } catch (e) {
         rt.heap.free(this.#scratch.offset);
+        rt.heap.free(this.#acc.offset);
         throw e;
       }
       const src = weight.data ?? new Float32Array(rt.memory.buffer, weight.offset!, classes);
@@ -130,7 +142,7 @@ export class Scorer {
   /** Bytes of wasm memory this scorer holds (its scratch matrix, weight and staging buffers). */
   get bytesHeld(): number {
     if (this.disposed) return 0;
-    return this.#scratch.bytes + (this.#weight?.bytes ?? 0) + this.#logits.bytes + this.#target.bytes;
+    return this.#scratch.bytes + this.#acc.bytes + (this.#weight?.bytes ?? 0) + this.#logits.bytes + this.#target.bytes;
   }
 
   /** True once {@link Scorer.dispose} was called, or its {@link Xent} was disposed. */
@@ -177,7 +189,7 @@ export class Scorer {
       predDtype: 'uint16',
       predConfidence: 0,
       confusion: this.#scratch.offset,
-    });
+    }, { batch: this.#acc.offset, total: this.#totalAcc() });
     let pixels = 0;
     const acc = this.#confusion;
     for (let i = 0; i < cc; i++) {
@@ -187,7 +199,6 @@ export class Scorer {
         pixels += v;
       }
     }
-    this.#sum.add(sum);
     this.#weightSum.add(weightSum);
     this.#updates++;
     return { loss, sum, weightSum, pixels };
@@ -196,7 +207,7 @@ export class Scorer {
   /** The metrics of everything added since creation or the last {@link Scorer.reset}. */
   result(): ScorerResult {
     this.#check('result');
-    const sum = this.#sum.value();
+    const sum = this.#rt.exports.xent_exact_sum_value(this.#totalAcc());
     const weightSum = this.#weightSum.value();
     return { ...segmentationMetrics(this.#confusion, this.classes), loss: sum / weightSum, sum, weightSum, updates: this.#updates };
   }
@@ -205,7 +216,7 @@ export class Scorer {
   reset(): void {
     this.#check('reset');
     this.#confusion.fill(0);
-    this.#sum = new ExactSum();
+    this.#rt.exports.xent_exact_sum_clear(this.#totalAcc());
     this.#weightSum = new ExactSum();
     this.#updates = 0;
   }
@@ -218,7 +229,7 @@ export class Scorer {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#rt.disposed) return; // its memory went with the instance
-    for (const b of [this.#scratch, this.#weight, this.#logits, this.#target]) if (b && b.bytes > 0) this.#rt.heap.free(b.offset);
+    for (const b of [this.#scratch, this.#acc, this.#weight, this.#logits, this.#target]) if (b && b.bytes > 0) this.#rt.heap.free(b.offset);
   }
 
   /** Same as {@link Scorer.dispose}, for `using scorer = xent.scorer(C)`. */
@@ -229,6 +240,11 @@ export class Scorer {
   #check(what: string): void {
     if (this.#disposed) throw new XentDisposedError(`Scorer.${what}: this scorer was disposed`);
     if (this.#rt.disposed) throw new XentDisposedError(`Scorer.${what}: the Xent instance of this scorer was disposed`);
+  }
+
+  /** The address of the ExactSum of the totals (after the batch's). */
+  #totalAcc(): number {
+    return this.#acc.offset + this.#acc.bytes / 2;
   }
 
   /** The address of an input: the tensor's, or the staging buffer (grown if too small). */

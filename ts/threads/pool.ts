@@ -286,9 +286,11 @@ export class Pool {
     const x = this.#x;
     if (t.fn === 'range') {
       x.xent_exact_sum_clear(t.args[RANGE_ACC_ARG]!);
-      return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(...t.args));
+      const [args, ws, lo, hi, acc, out] = t.args as [number, number, number, number, number, number];
+      return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(args, ws, lo, hi, acc, out));
     }
-    return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(...t.args));
+    const [args, out] = t.args as [number, number];
+    return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(args, out));
   }
 
   /** Runs task 0 here and task j on worker j - 1, blocking until all are done; their statuses. */
