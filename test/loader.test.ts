@@ -152,6 +152,12 @@ describe('load errors', () => {
       xent_softmax: Object.defineProperty(() => 0, 'length', { value: 7 }),
       xent_softmax_backward: Object.defineProperty(() => 0, 'length', { value: 8 }),
       xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 2 }),
+      xent_cross_entropy_weight_sum: Object.defineProperty(() => 0, 'length', { value: 2 }),
+      xent_cross_entropy_range: Object.defineProperty(() => 0, 'length', { value: 6 }),
+      xent_exact_sum_size: () => 2052,
+      xent_exact_sum_clear: (_p: number) => undefined,
+      xent_exact_sum_merge: (_d: number, _s: number) => undefined,
+      xent_exact_sum_value: (_p: number) => 0,
       __heap_base: heapBase,
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
@@ -160,7 +166,7 @@ describe('load errors', () => {
     expect(() => checkExports(v1 as unknown as WebAssembly.Exports)).toThrow(/ABI version 1, but this xent-wasm TypeScript code needs version 2/);
     expect(() => checkExports({ ...ok, xent_cross_entropy: (_a: number) => 0 } as unknown as WebAssembly.Exports)).toThrow(/takes 1 arguments, expected 2/);
     expect(() => checkExports({ ...ok, xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 14 }) } as unknown as WebAssembly.Exports)).toThrow(/xent_nll_loss takes 14 arguments, expected 2/);
-    for (const f of ['xent_loss_args_size', 'xent_softmax', 'xent_softmax_backward', 'xent_nll_loss']) {
+    for (const f of ['xent_loss_args_size', 'xent_softmax', 'xent_softmax_backward', 'xent_nll_loss', 'xent_cross_entropy_range', 'xent_exact_sum_merge']) {
       expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(`does not export the function ${f}`);
     }
     expect(() => checkExports({ ...ok, xent_loss_args_size: () => 80 } as unknown as WebAssembly.Exports)).toThrow(/LossArgs has 80 bytes, this TypeScript code writes 76/);
