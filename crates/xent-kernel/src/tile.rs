@@ -8,8 +8,9 @@
 //! lane). Either way the arithmetic is the same, in the same order, so both layouts give
 //! bit-identical results. A wide NHWC tile (16 pixels, one contiguous block of `16 C` floats,
 //! up to 256 classes) is transposed into a scratch tile in 4x4 blocks ([`transpose_in`]) and
-//! computed there as an NCHW tile. A pixel's arithmetic does not depend on the tile or lane it lands in, so neither the tile width
-//! nor the split of the work changes a bit. Partial tiles load and store only their pixels.
+//! computed there as an NCHW tile. A pixel's arithmetic does not depend on the tile or lane it
+//! lands in, so neither the tile width nor the split of the work changes a bit. Partial tiles
+//! load and store only their pixels.
 
 use crate::lanes::F32x4;
 use crate::Layout;

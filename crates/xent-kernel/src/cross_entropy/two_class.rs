@@ -1,9 +1,9 @@
-//! Two classes (binary segmentation), a full 16-pixel tile of either layout: one exp per pixel instead of
-//! two, and the target class picked with vector selects instead of per-pixel loads.
+//! Two classes (binary segmentation), a full 16-pixel tile of either layout: one exp per pixel
+//! instead of two, and the target class picked with vector selects instead of per-pixel loads.
 //!
-//! With two classes the larger logit's term is `exp(0)`, which [`crate::math::exp_rr2_p5`] gives as exactly
-//! 1: only the other class's `exp(d)` is computed (`d` = the difference of the two logits,
-//! negated), so every output has the same bits as the general tile's (see
+//! With two classes the larger logit's term is `exp(0)`, which [`crate::math::exp_rr2_p5`]
+//! gives as exactly 1: only the other class's `exp(d)` is computed (`d` = the difference of the
+//! two logits, negated), so every output has the same bits as the general tile's (see
 //! [`super::index_tile`]), the same operations in the same order. The one exception is a pixel
 //! whose two differences are both non-zero, which only happens with an infinity among its
 //! logits (`+inf - +inf` is NaN): this tile then takes NaN for both exponentials where the
