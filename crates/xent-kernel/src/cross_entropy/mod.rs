@@ -339,21 +339,29 @@ impl Ctx<'_> {
         !(self.pred_u8.is_null() && self.pred_u16.is_null() && self.pred_confidence.is_null() && self.confusion.is_null())
     }
 
-    /// Writes the predicted class and its probability (`1 / se`) of the tile's pixels.
-    #[inline(always)]
-    unsafe fn store_pred<L: F32x4, const V: usize, const FULL: bool>(&self, pix0: usize, w: usize, idx: &[L; V], se: &[L; V]) {
-        if !self.pred_confidence.is_null() {
-            for v in 0..V {
-                st::<L, FULL, true>(L::splat(1.0).div(se[v]), self.pred_confidence.add(pix0), 1, w, v);
+    /// Writes the scoring outputs of pixels `pix0 .. pix0 + w` of a tile: the predicted class
+    /// `idx` and its probability `1 / se`, and with `labels` (index targets) the confusion
+    /// counts of the pixels not ignored. Not inlined: one copy for every tile.
+    #[inline(never)]
+    unsafe fn store_scores(&self, pix0: usize, w: usize, idx: &[f32; TILE], se: &[f32; TILE], labels: Option<&[i32; TILE]>) {
+        let w = w.min(TILE);
+        for j in 0..w {
+            if !self.pred_confidence.is_null() {
+                *self.pred_confidence.add(pix0 + j) = 1.0 / se[j];
             }
-        }
-        let idx = spill(idx);
-        for (j, &k) in idx.iter().enumerate().take(w) {
             if !self.pred_u8.is_null() {
-                *self.pred_u8.add(pix0 + j) = k as u8;
+                *self.pred_u8.add(pix0 + j) = idx[j] as u8;
             }
             if !self.pred_u16.is_null() {
-                *self.pred_u16.add(pix0 + j) = k as u16;
+                *self.pred_u16.add(pix0 + j) = idx[j] as u16;
+            }
+        }
+        let Some(l) = labels.filter(|_| !self.confusion.is_null()) else {
+            return;
+        };
+        for j in 0..w {
+            if l[j] != self.ignore_index {
+                *self.confusion.add(l[j] as usize * self.c + idx[j] as usize) += 1.0;
             }
         }
     }
@@ -376,8 +384,8 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // both. (32-pixel tiles are 20 % faster with 150 classes, but double the code.)
     match k.target {
         Target::Index(labels) => {
-            // Two classes: one exp per pixel (same bits; not for the scoring outputs).
-            let two = k.c == 2 && !k.wants_pred();
+            // Two classes: one exp per pixel (same bits).
+            let two = k.c == 2;
             // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
             let mut pend = Pending::<L>::new();
             // NHWC has wide tiles too, transposed through the scratch tiles, up to 256 classes.
@@ -613,15 +621,7 @@ unsafe fn index_tile<
     }
     sum.add_all(&spill(&loss)[..w]);
     if !grad && k.wants_pred() {
-        k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
-        if !k.confusion.is_null() {
-            let idx = spill(&idx);
-            for j in 0..w {
-                if live_a[j].to_bits() != 0 {
-                    *k.confusion.add(label[j] as usize * c + idx[j] as usize) += 1.0;
-                }
-            }
-        }
+        k.store_scores(pix0, w, &spill(&idx), &spill(&se), Some(&label));
     }
     for v in 0..V {
         if !k.loss_map.is_null() {
@@ -799,7 +799,7 @@ unsafe fn prob_tile<
     }
     sum.add_all(&spill(&loss)[..w]);
     if !grad && k.wants_pred() {
-        k.store_pred::<L, V, FULL>(pix0, w, &idx, &se);
+        k.store_scores(pix0, w, &spill(&idx), &spill(&se), None);
     }
     if !grad {
         return;
