@@ -384,8 +384,9 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // both. (32-pixel tiles are 20 % faster with 150 classes, but double the code.)
     match k.target {
         Target::Index(labels) => {
-            // Two classes: one exp per pixel (same bits).
-            let two = k.c == 2;
+            // Two classes: one exp per pixel (same bits; not for the scoring outputs, which would
+            // slow its hot path).
+            let two = k.c == 2 && !k.wants_pred();
             // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
             let mut pend = Pending::<L>::new();
             // NHWC has wide tiles too, transposed through the scratch tiles, up to 256 classes.

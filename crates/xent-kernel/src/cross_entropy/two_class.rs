@@ -8,9 +8,8 @@
 //! whose two differences are both non-zero, which only happens with an infinity among its
 //! logits (`+inf - +inf` is NaN): this tile then takes NaN for both exponentials where the
 //! general tile has `exp(-inf) = 0` for one of them, but both sum to NaN, so the loss, the
-//! confidence and the gradient (that 0 times a NaN scale) are NaN in both. With a NaN logit the
-//! scoring outputs' maximum (the NaN) differs from `pmax`'s, but every output is NaN in both
-//! tiles too. The general tile stays in use for the row tails.
+//! confidence and the gradient (that 0 times a NaN scale) are NaN in both. The general tile
+//! stays in use for the rest: row tails and the scoring outputs (prediction, confusion).
 
 use super::{Ctx, TILE};
 use crate::lanes::F32x4;
@@ -63,12 +62,9 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     let mut se = [zero; V];
     let mut d_t = [zero; V];
     let mut sd = [zero; V];
-    let mut idx = [zero; V];
     for v in 0..V {
         let (a, bb) = pair(x0, v);
         m[v] = a.pmax(bb);
-        // The predicted class, as the general tile's argmax (class 1 only if it overtakes 0).
-        idx[v] = L::select(bb.overtakes(a), L::splat(1.0), zero);
         let (da, db) = (a.sub(m[v]), bb.sub(m[v]));
         // One of da, db is 0 (both when the logits are equal), so da + db is exactly the other
         // one; a NaN in either gives NaN (and then so does the sum of the exponentials).
@@ -113,9 +109,6 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     }
     sum.add_all(&spill(&loss));
     if k.grad.is_null() {
-        if k.wants_pred() {
-            k.store_scores(pix0, TILE, &spill(&idx), &spill(&se), Some(&label));
-        }
         return;
     }
 
