@@ -52,8 +52,9 @@ impl<L: F32x4> Pending<L> {
         unsafe { (self.scratch.as_mut_ptr() as *mut f32).add(i * SCRATCH_FLOATS) }
     }
 
-    /// Both scratch tiles (nothing may be pending): NHWC tiles use them for their transposed
-    /// logits and gradient.
+    /// Both scratch tiles (nothing may be pending): an NHWC tile transposes its logits into the
+    /// first (its gradient is computed there, in place) and its probability targets into the
+    /// second.
     #[inline(always)]
     pub(super) fn both_scratch(&mut self) -> (*mut f32, *mut f32) {
         let base = self.scratch.as_mut_ptr() as *mut f32;
