@@ -345,14 +345,19 @@ impl Ctx<'_> {
     #[inline(never)]
     unsafe fn store_scores(&self, pix0: usize, w: usize, idx: &[f32; TILE], se: &[f32; TILE], labels: Option<&[i32; TILE]>) {
         let w = w.min(TILE);
-        for j in 0..w {
-            if !self.pred_confidence.is_null() {
+        // One loop per output (their conditions hoisted by hand: fewer loop versions).
+        if !self.pred_confidence.is_null() {
+            for j in 0..w {
                 *self.pred_confidence.add(pix0 + j) = 1.0 / se[j];
             }
-            if !self.pred_u8.is_null() {
+        }
+        if !self.pred_u8.is_null() {
+            for j in 0..w {
                 *self.pred_u8.add(pix0 + j) = idx[j] as u8;
             }
-            if !self.pred_u16.is_null() {
+        }
+        if !self.pred_u16.is_null() {
+            for j in 0..w {
                 *self.pred_u16.add(pix0 + j) = idx[j] as u16;
             }
         }
