@@ -674,24 +674,40 @@ unsafe fn index_tile<
 
     // (4) Scale the stored exponentials into the gradient.
     for ci in 0..c {
-        let (e_row, row) = (eb.add(ci * eb_cs), g0.add(ci * cs));
-        if k.smooth {
-            let wc = L::splat(k.class_weight(ci));
-            for v in 0..V {
-                let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
-                st::<L, FULL, CONTIG>(e.mul(scale[v]).sub(gk[v].mul(wc)), row, ps, w, v);
-            }
-        } else {
-            for v in 0..V {
-                let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
-                st::<L, FULL, CONTIG>(e.mul(scale[v]), row, ps, w, v);
-            }
-        }
+        scale_row::<L, V, FULL, CONTIG>(k, ci, eb.add(ci * eb_cs), g0.add(ci * cs), ps, w, &scale, &gk);
     }
 
     // (5) The target class (class 0 minus 0 for an ignored pixel: no change).
     for j in 0..w {
         *g0.add(t_a[j] * cs + j * ps) -= fix_a[j];
+    }
+}
+
+/// One class row `ci` of pass (4): the stored exponentials at `e_row` scaled (minus the
+/// smoothing term) into the gradient row at `row`, both at pixel stride `ps`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
+    k: &Ctx,
+    ci: usize,
+    e_row: *const f32,
+    row: *mut f32,
+    ps: usize,
+    w: usize,
+    scale: &[L; V],
+    gk: &[L; V],
+) {
+    if k.smooth {
+        let wc = L::splat(k.class_weight(ci));
+        for v in 0..V {
+            let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
+            st::<L, FULL, CONTIG>(e.mul(scale[v]).sub(gk[v].mul(wc)), row, ps, w, v);
+        }
+    } else {
+        for v in 0..V {
+            let e = ld::<L, FULL, CONTIG>(e_row, ps, w, v);
+            st::<L, FULL, CONTIG>(e.mul(scale[v]), row, ps, w, v);
+        }
     }
 }
 

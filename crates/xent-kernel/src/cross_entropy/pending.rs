@@ -10,7 +10,7 @@
 //! is pending first. The arithmetic of each element is the same as writing it at once (the
 //! tiles touch disjoint pixels), so are the bits.
 
-use super::{Ctx, TILE};
+use super::{scale_row, Ctx, TILE};
 use crate::lanes::F32x4;
 use crate::tile::SCRATCH_FLOATS;
 
@@ -90,18 +90,7 @@ impl<L: F32x4> Pending<L> {
     #[inline(always)]
     pub(super) unsafe fn write_row(&self, k: &Ctx, ci: usize) {
         let e_row = (self.scratch.as_ptr() as *const f32).add(self.buf * SCRATCH_FLOATS + ci * TILE);
-        let row = self.g0.add(ci * k.cs);
-        if k.smooth {
-            let wc = L::splat(k.class_weight(ci));
-            for v in 0..4 {
-                let e = L::load(e_row.add(4 * v));
-                e.mul(self.scale[v]).sub(self.gk[v].mul(wc)).store(row.add(4 * v));
-            }
-        } else {
-            for v in 0..4 {
-                L::load(e_row.add(4 * v)).mul(self.scale[v]).store(row.add(4 * v));
-            }
-        }
+        scale_row::<L, 4, true, true>(k, ci, e_row, self.g0.add(ci * k.cs), 1, TILE, &self.scale, &self.gk);
     }
 
     /// The target class of each pixel (class 0 minus 0 for an ignored pixel: no change), after
