@@ -455,16 +455,19 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut ExactSum, 
     let grad = !k.grad.is_null();
     let (xt, qt) = pend.both_scratch();
     tile::transpose_in::<L>(k.x.add(pix0 * c), c, xt);
-    let at = |p: *mut f32| if p.is_null() { p } else { p.add(pix0) };
+    // The tile's own per-pixel buffers (an absent one stays null).
+    unsafe fn at<T>(p: *mut T, i: usize) -> *mut T {
+        if p.is_null() { p } else { p.add(i) }
+    }
     let mut tile_k = Ctx {
         x: xt,
         grad: if grad { xt } else { core::ptr::null_mut() },
-        loss_map: at(k.loss_map),
-        confidence: at(k.confidence),
-        pred_confidence: at(k.pred_confidence),
-        pred_u8: if k.pred_u8.is_null() { k.pred_u8 } else { k.pred_u8.add(pix0) },
-        pred_u16: if k.pred_u16.is_null() { k.pred_u16 } else { k.pred_u16.add(pix0) },
-        grad_output: if k.grad_output.is_null() { k.grad_output } else { k.grad_output.add(pix0) },
+        loss_map: at(k.loss_map, pix0),
+        confidence: at(k.confidence, pix0),
+        pred_confidence: at(k.pred_confidence, pix0),
+        pred_u8: at(k.pred_u8, pix0),
+        pred_u16: at(k.pred_u16, pix0),
+        grad_output: at(k.grad_output.cast_mut(), pix0).cast_const(),
         s: TILE,
         cs: TILE,
         ps: 1,
