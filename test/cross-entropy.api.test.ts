@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { arrayMismatch, bitIdentical, lossMismatch } from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { lib, type Xent } from './reference/dist.js';
+import { lib, useBothBuilds, type Xent } from './reference/dist.js';
 import { Rng } from './reference/rng.js';
 
 let x: Xent;
@@ -13,6 +13,7 @@ beforeAll(async () => {
   x = await lib.Xent.create();
 });
 afterAll(() => x.dispose());
+const getBuilds = useBothBuilds();
 
 function randomProblem(seed: number, N: number, C: number, H: number, W: number) {
   const rng = new Rng(seed);
@@ -69,6 +70,39 @@ describe('results', () => {
     expect((a.sum + b.sum) / (a.weightSum + b.weightSum)).toBeCloseTo(full.loss, 10);
     // The mean of the two means is NOT the mean (different weightSums): that is why both are returned.
     expect(a.weightSum).not.toBe(b.weightSum);
+  });
+
+  it('sum is the exact sum of the float32 loss map, rounded once: losses from 1e-11 to 300, both builds', () => {
+    // The kernel adds most losses in f64 lanes (exact for magnitudes in [2^-17, 2^7)) and the
+    // others one by one into exact bins; both paths and their edges are crossed here, over
+    // enough 16-pixel tiles for the lanes to be flushed many times.
+    for (const C of [2, 7]) {
+      const [N, H, W] = [2, 32, 64];
+      const P = H * W;
+      const rng = new Rng(40 + C);
+      const logits = new Float32Array(N * C * P);
+      const target = new Uint8Array(N * P);
+      for (let n = 0; n < N; n++)
+        for (let i = 0; i < P; i++) {
+          const t = rng.chance(0.05) ? 255 : rng.int(0, C - 1);
+          target[n * P + i] = t;
+          // The target's margin: 25 gives a loss of ~1e-11, -300 one of 300.
+          if (t !== 255) logits[(n * C + t) * P + i] = rng.chance(0.5) ? -300 + 325 * rng.next() : -2 + 18 * rng.next();
+        }
+      for (const [build, xb] of Object.entries(getBuilds())) {
+        const r = xb.crossEntropy({ data: logits, shape: [N, C, H, W] }, { data: target, shape: [N, H, W] }, { ignoreIndex: 255, reduction: 'sum', lossMap: true });
+        const map = r.lossMap.toArray();
+        r.lossMap.dispose();
+        let exact = 0n; // in units of 2^-149: every float32 is a whole number of them
+        for (const v of map) exact += BigInt(v * 2 ** 149);
+        const [small, large] = [map.filter((v) => v > 0 && v < 2 ** -17).length, map.filter((v) => v >= 2 ** 7).length];
+        expect(small, `${build}, C = ${C}: losses below 2^-17`).toBeGreaterThan(50);
+        expect(large, `${build}, C = ${C}: losses of 2^7 or more`).toBeGreaterThan(50);
+        // Number(bigint) rounds to nearest, ties to even; the division by 2^149 is exact.
+        expect(Object.is(r.sum, Number(exact) / 2 ** 149), `${build}, C = ${C}: ${r.sum} vs ${Number(exact) / 2 ** 149}`).toBe(true);
+        expect(r.loss).toBe(r.sum);
+      }
+    }
   });
 
   it('tensors, plain inputs and the three weight kinds give the same bits', () => {

@@ -16,6 +16,7 @@ pub mod math;
 pub mod nll;
 pub mod softmax;
 pub mod tile;
+pub mod tile_sum;
 
 pub use cross_entropy::{
     cross_entropy, cross_entropy_range, cross_entropy_range_with, cross_entropy_with, reduce,
@@ -25,6 +26,7 @@ pub use cross_entropy::{
 pub use exact_sum::ExactSum;
 pub use labels::Labels;
 pub use nll::nll_loss;
+pub use tile_sum::TileSum;
 pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};
 
 /// Where the class axis is: `[n, c, s]` (NCHW, PyTorch's) or `[n, s, c]` (NHWC, channels-last).

@@ -69,3 +69,92 @@ fn special_values() {
     d.add(f32::NAN);
     assert!(d.value().is_nan());
 }
+
+/// A value for [`TileSum`]: mostly inside its f64 window `[2^-17, 2^7)`, some on its edges, some
+/// outside (tiny, subnormal, huge), zeros of both signs, and, when `special`, infinities and NaN.
+fn tile_value(rng: &mut Rng, special: bool) -> f32 {
+    let sign = if rng.below(4) == 0 { -1.0f32 } else { 1.0 };
+    let m = rng.uniform(1.0, 2.0) as f64;
+    let binade = |e: usize, lo: i32| (m * 2.0f64.powi(e as i32 + lo)) as f32;
+    sign * match rng.below(40) {
+        0..=23 => binade(rng.below(24), -17), // the window
+        24 => 2.0f32.powi(-17),
+        25 => f32::from_bits(2.0f32.powi(-17).to_bits() - 1), // just below the window
+        26 => 128.0,                                             // just above it
+        27 => f32::from_bits(128.0f32.to_bits() - 1),           // its largest value
+        28 | 29 => 0.0,
+        30 | 31 => binade(rng.below(100), -120),
+        32 => f32::from_bits(1 + rng.below(0x7f_ffff) as u32), // subnormal
+        33 | 34 => binade(rng.below(120), 7),
+        35 => f32::MAX,
+        36 if special => f32::INFINITY,
+        37 if special && rng.below(8) == 0 => f32::NAN,
+        _ => binade(rng.below(8), 0),
+    }
+}
+
+#[test]
+fn tile_sum_is_exact_sum() {
+    use xent_kernel::lanes::{portable::Portable, F32x4};
+    use xent_kernel::TileSum;
+    let mut rng = Rng(2024);
+    for round in 0..400 {
+        let special = round % 5 == 4;
+        // up to 2,400 values: many flushes (every 64 vectors), whole tiles, single vectors and
+        // partial tiles mixed
+        let n = rng.below(2400);
+        let vals: Vec<f32> = if round % 5 == 1 {
+            // The window's limits: lanes of large values (up to 2^13 per flush) with the
+            // smallest ulps in them (53 bits), and values just outside it (mostly, in half the
+            // rounds: a window one binade too wide would lose bits there).
+            let top = 6 + rng.below(2) as i32;
+            (0..n)
+                .map(|_| {
+                    let m = rng.uniform(1.0, 2.0);
+                    match rng.below(10) {
+                        0 => m * 2.0f32.powi(-17),
+                        1 => m * 2.0f32.powi(-18),
+                        2 => m * 2.0f32.powi(13 - top),
+                        _ => m * 2.0f32.powi(top),
+                    }
+                })
+                .collect()
+        } else {
+            (0..n).map(|_| tile_value(&mut rng, special)).collect()
+        };
+        let mut want = ExactSum::default();
+        vals.iter().for_each(|&v| want.add(v));
+        let mut got = ExactSum::default();
+        let mut sum = TileSum::new(&mut got);
+        let mut rest = &vals[..];
+        while !rest.is_empty() {
+            let vec = |k: usize| Portable::from_array(rest[4 * k..4 * k + 4].try_into().unwrap());
+            let take = match rng.below(4) {
+                0 if rest.len() >= 16 => {
+                    sum.add(&[vec(0), vec(1), vec(2), vec(3)]);
+                    16
+                }
+                1 if rest.len() >= 4 => {
+                    sum.add(&[vec(0)]);
+                    4
+                }
+                2 => {
+                    let k = 1 + rng.below(rest.len().min(7));
+                    sum.add_all(&rest[..k]);
+                    k
+                }
+                _ => continue,
+            };
+            rest = &rest[take..];
+        }
+        sum.finish();
+        let (g, w) = (got.value(), want.value());
+        assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "round {round}: {g} vs {w}");
+        if !special {
+            // Exact to the last bit, not only after rounding to f64 (huge values would hide a
+            // lost bit of the small ones): minus every value, the total is exactly 0.
+            vals.iter().for_each(|&v| got.add(-v));
+            assert_eq!(got.value(), 0.0, "round {round}");
+        }
+    }
+}

@@ -34,7 +34,7 @@
 use crate::lanes::{F32x4, Native};
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, gather, ld, spill, st, TILE};
-use crate::{Error, ExactSum, Labels, Layout, Reduction};
+use crate::{Error, ExactSum, Labels, Layout, Reduction, TileSum};
 
 mod pending;
 mod two_class;
@@ -292,12 +292,14 @@ unsafe fn run_range<L: F32x4>(
             _ => 1.0,
         },
     };
+    let mut sum = TileSum::new(acc);
     match (args.layout, k.grad.is_null()) {
-        (Layout::Nchw, true) => run::<L, false, true>(&k, lo, hi, acc),
-        (Layout::Nchw, false) => run::<L, true, true>(&k, lo, hi, acc),
-        (Layout::Nhwc, true) => run::<L, false, false>(&k, lo, hi, acc),
-        (Layout::Nhwc, false) => run::<L, true, false>(&k, lo, hi, acc),
+        (Layout::Nchw, true) => run::<L, false, true>(&k, lo, hi, &mut sum),
+        (Layout::Nchw, false) => run::<L, true, true>(&k, lo, hi, &mut sum),
+        (Layout::Nhwc, true) => run::<L, false, false>(&k, lo, hi, &mut sum),
+        (Layout::Nhwc, false) => run::<L, true, false>(&k, lo, hi, &mut sum),
     }
+    sum.finish();
 }
 
 /// Everything a tile needs, as raw pointers (bounds were checked once, up front).
@@ -381,7 +383,7 @@ impl Ctx<'_> {
     }
 }
 
-unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut ExactSum) {
+unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut TileSum) {
     // Wide tiles (16 pixels, whole lanes) along NCHW rows, and NHWC ones transposed through
     // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
     // row and NHWC beyond 256 classes. Narrow tiles load lane by lane at the pixel stride in
@@ -433,7 +435,7 @@ unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
     labels: Labels,
     b: usize,
     p0: usize,
-    sum: &mut ExactSum,
+    sum: &mut TileSum,
     pend: Option<&mut Pending<L>>,
 ) {
     if GRAD {
@@ -449,7 +451,7 @@ unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
 /// values, so the same bits as NCHW. Probability targets are transposed too, into the other
 /// scratch tile. One copy (the gradient a run-time switch).
 #[inline(never)]
-unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut ExactSum, pend: &mut Pending<L>) {
+unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, pend: &mut Pending<L>) {
     let c = k.c;
     let pix0 = b * k.s + p0;
     let grad = !k.grad.is_null();
@@ -504,7 +506,7 @@ unsafe fn index_tile_narrow<L: F32x4>(
     b: usize,
     p0: usize,
     w: usize,
-    sum: &mut ExactSum,
+    sum: &mut TileSum,
 ) {
     index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum, None)
 }
@@ -526,7 +528,7 @@ unsafe fn index_tile<
     b: usize,
     p0: usize,
     w: usize,
-    sum: &mut ExactSum,
+    sum: &mut TileSum,
     mut pend: Option<&mut Pending<L>>,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
@@ -628,7 +630,11 @@ unsafe fn index_tile<
         }
         loss[v] = l.and(live[v]);
     }
-    sum.add_all(&spill(&loss)[..w]);
+    if FULL {
+        sum.add(&loss);
+    } else {
+        sum.add_all(&spill(&loss)[..w]);
+    }
     if !grad && k.wants_pred() {
         k.store_scores(pix0, w, &spill(&idx), &spill(&se), Some(&label));
     }
@@ -766,7 +772,7 @@ unsafe fn prob_tile<
     b: usize,
     p0: usize,
     w: usize,
-    sum: &mut ExactSum,
+    sum: &mut TileSum,
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let grad = !k.grad.is_null();
@@ -822,7 +828,11 @@ unsafe fn prob_tile<
             st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }
     }
-    sum.add_all(&spill(&loss)[..w]);
+    if FULL {
+        sum.add(&loss);
+    } else {
+        sum.add_all(&spill(&loss)[..w]);
+    }
     if !grad && k.wants_pred() {
         k.store_scores(pix0, w, &spill(&idx), &spill(&se), None);
     }

@@ -14,8 +14,8 @@
 use super::{Ctx, TILE};
 use crate::lanes::F32x4;
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::tile::{gather, spill};
-use crate::{ExactSum, Labels};
+use crate::tile::gather;
+use crate::{Labels, TileSum};
 
 /// Vectors of a tile.
 const V: usize = TILE / 4;
@@ -27,7 +27,7 @@ const V: usize = TILE / 4;
 /// # Safety
 /// As [`super::index_tile`]: the lengths checked, the labels of the tile valid.
 #[inline(never)]
-pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut ExactSum) {
+pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut TileSum) {
     let s = k.s;
     let pix0 = b * s + p0;
     let nhwc = k.ps != 1;
@@ -107,7 +107,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
             exp_rr2_p5(d_t[v].sub(lse)).and(live[v]).store(k.confidence.add(pix0 + 4 * v));
         }
     }
-    sum.add_all(&spill(&loss));
+    sum.add(&loss);
     if k.grad.is_null() {
         return;
     }

@@ -122,6 +122,24 @@ pub trait F32x4: Copy {
     fn overtakes(self, m: Self) -> Self;
     /// A mask (all-ones lanes) where `self == o` (IEEE: never for NaN; `-0 == 0`).
     fn eq(self, o: Self) -> Self;
+    /// A mask (all-ones lanes) where `self < o` (IEEE: never for NaN).
+    fn lt(self, o: Self) -> Self;
+    /// A mask (all-ones lanes) where `self <= o` (IEEE: never for NaN).
+    fn le(self, o: Self) -> Self;
+    /// Bitwise OR of the lanes.
+    fn or(self, o: Self) -> Self;
+    /// The lanes' sign bits (a mask's lanes) as bits 0..4 of an integer, lane 0 in bit 0.
+    fn bitmask(self) -> u32;
+    /// Adds lane `i` of each of `v`, converted to f64 (exact), to `acc[i]`, in the order of `v`.
+    #[inline(always)]
+    fn add_widened<const V: usize>(v: &[Self; V], acc: &mut [f64; 4]) {
+        for x in v {
+            let a = x.to_array();
+            for i in 0..4 {
+                acc[i] += a[i] as f64;
+            }
+        }
+    }
     /// A mask (all-ones lanes) where `x` is finite.
     fn finite_mask(x: Self) -> Self;
     /// Lanes of `a` where `mask` is set, of `b` elsewhere.

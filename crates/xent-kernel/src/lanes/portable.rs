@@ -93,6 +93,22 @@ impl F32x4 for Portable {
         zip(self.0, o.0, |a, b| f32::from_bits(if a == b { u32::MAX } else { 0 }))
     }
     #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(if a < b { u32::MAX } else { 0 }))
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(if a <= b { u32::MAX } else { 0 }))
+    }
+    #[inline(always)]
+    fn or(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(a.to_bits() | b.to_bits()))
+    }
+    #[inline(always)]
+    fn bitmask(self) -> u32 {
+        (0..4).map(|i| (self.0[i].to_bits() >> 31) << i).sum()
+    }
+    #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
         let (m, a, b) = (mask.0, a.0, b.0);
         Portable([0, 1, 2, 3].map(|i| {

@@ -118,6 +118,36 @@ impl F32x4 for Simd128 {
         Simd128(f32x4_eq(self.0, o.0))
     }
     #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        Simd128(f32x4_lt(self.0, o.0))
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> Self {
+        Simd128(f32x4_le(self.0, o.0))
+    }
+    #[inline(always)]
+    fn or(self, o: Self) -> Self {
+        Simd128(v128_or(self.0, o.0))
+    }
+    #[inline(always)]
+    fn bitmask(self) -> u32 {
+        i32x4_bitmask(self.0) as u32
+    }
+    #[inline(always)]
+    fn add_widened<const V: usize>(v: &[Self; V], acc: &mut [f64; 4]) {
+        let p = acc.as_mut_ptr() as *mut v128;
+        // SAFETY: `acc` is 32 bytes (wasm loads and stores need no alignment).
+        unsafe {
+            let (mut lo, mut hi) = (v128_load(p), v128_load(p.add(1)));
+            for x in v {
+                lo = f64x2_add(lo, f64x2_promote_low_f32x4(x.0));
+                hi = f64x2_add(hi, f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(x.0, x.0)));
+            }
+            v128_store(p, lo);
+            v128_store(p.add(1), hi);
+        }
+    }
+    #[inline(always)]
     fn finite_mask(x: Self) -> Self {
         Simd128(f32x4_eq(f32x4_sub(x.0, x.0), f32x4_splat(0.0)))
     }
