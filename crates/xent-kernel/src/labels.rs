@@ -1,5 +1,6 @@
 //! Class-index label maps (PNG masks as u8/u16, or i32), their validation and weight sum.
 
+use crate::lanes::F32x4;
 use crate::{Error, ExactSum};
 
 /// A label map: one class index per sample, or the ignore index.
@@ -46,6 +47,23 @@ impl Labels<'_> {
             Labels::U16(l) => widen(l.get_unchecked(range), out),
             Labels::I32(l) => widen(l.get_unchecked(range), out),
         }
+    }
+
+    /// Labels `start .. start + 4 V` as vectors: each label (widened to i32) is the bit
+    /// pattern of a lane.
+    ///
+    /// # Safety
+    /// As [`Labels::gather`]: `start + 4 V` must not exceed [`Labels::len`].
+    #[inline(always)]
+    pub unsafe fn load_lanes<L: F32x4, const V: usize>(&self, start: usize) -> [L; V] {
+        core::array::from_fn(|v| {
+            let i = start + 4 * v;
+            match self {
+                Labels::U8(l) => L::load_u8_lanes(l.as_ptr().add(i)),
+                Labels::U16(l) => L::load_u16_lanes(l.as_ptr().add(i)),
+                Labels::I32(l) => L::load(l.as_ptr().add(i) as *const f32),
+            }
+        })
     }
 
     /// Checks every label is in `[0, c)` or equal to `ignore_index`, and returns the sum of the

@@ -14,7 +14,6 @@
 use super::{Ctx, TILE};
 use crate::lanes::F32x4;
 use crate::math::{exp_rr2_p5, log_atanh_p9};
-use crate::tile::gather;
 use crate::{Labels, TileSum};
 
 /// Vectors of a tile.
@@ -43,16 +42,10 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
 
     // Per pixel: live (not ignored) and "the target is class 1" masks. An ignored pixel's
     // target is class 0, as in the general tile.
-    let mut label = [0i32; TILE];
-    labels.gather(pix0, &mut label);
-    let mut live_a = [0.0f32; TILE];
-    let mut one_a = [0.0f32; TILE];
-    for j in 0..TILE {
-        let live = label[j] != k.ignore_index;
-        live_a[j] = f32::from_bits((live as u32).wrapping_neg());
-        one_a[j] = f32::from_bits(((live & (label[j] == 1)) as u32).wrapping_neg());
-    }
-    let (live, one) = (gather::<L, V>(&live_a), gather::<L, V>(&one_a));
+    let label = labels.load_lanes::<L, V>(pix0);
+    let ignored = label.map(|l| l.bits_eq(L::splat_bits(k.ignore_index as u32)));
+    let live = ignored.map(|i| L::splat_bits(!0).and_not(i));
+    let one: [L; V] = core::array::from_fn(|v| label[v].bits_eq(L::splat_bits(1)).and_not(ignored[v]));
     let (wa, wb) = (L::splat(k.class_weight(0)), L::splat(k.class_weight(1)));
     let zero = L::splat(0.0);
 

@@ -74,7 +74,28 @@ pub trait F32x4: Copy {
             *p.add(i * stride) = *v;
         }
     }
+    /// Loads 4 consecutive bytes, each widened (unsigned) to the 32 bits of a lane.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 4 bytes.
+    #[inline(always)]
+    unsafe fn load_u8_lanes(p: *const u8) -> Self {
+        Self::from_array([0, 1, 2, 3].map(|i| f32::from_bits(*p.add(i) as u32)))
+    }
+    /// Loads 4 consecutive u16, each widened (unsigned) to the 32 bits of a lane.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 4 u16 (no alignment needed).
+    #[inline(always)]
+    unsafe fn load_u16_lanes(p: *const u16) -> Self {
+        Self::from_array([0, 1, 2, 3].map(|i| f32::from_bits(p.add(i).read_unaligned() as u32)))
+    }
     fn splat(x: f32) -> Self;
+    /// Four lanes with the bit pattern `b`.
+    #[inline(always)]
+    fn splat_bits(b: u32) -> Self {
+        Self::splat(f32::from_bits(b))
+    }
     /// The even lanes of `a` then `b`, and the odd ones: `([a0, a2, b0, b2], [a1, a3, b1, b3])`.
     #[inline(always)]
     fn deinterleave(a: Self, b: Self) -> (Self, Self) {
@@ -122,6 +143,10 @@ pub trait F32x4: Copy {
     fn overtakes(self, m: Self) -> Self;
     /// A mask (all-ones lanes) where `self == o` (IEEE: never for NaN; `-0 == 0`).
     fn eq(self, o: Self) -> Self;
+    /// A mask (all-ones lanes) where the bit patterns of `self` and `o` are equal (integers).
+    fn bits_eq(self, o: Self) -> Self;
+    /// `self AND NOT o`, bitwise.
+    fn and_not(self, o: Self) -> Self;
     /// A mask (all-ones lanes) where `self < o` (IEEE: never for NaN).
     fn lt(self, o: Self) -> Self;
     /// A mask (all-ones lanes) where `self <= o` (IEEE: never for NaN).

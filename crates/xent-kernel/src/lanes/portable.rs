@@ -93,6 +93,14 @@ impl F32x4 for Portable {
         zip(self.0, o.0, |a, b| f32::from_bits(if a == b { u32::MAX } else { 0 }))
     }
     #[inline(always)]
+    fn bits_eq(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(if a.to_bits() == b.to_bits() { u32::MAX } else { 0 }))
+    }
+    #[inline(always)]
+    fn and_not(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(a.to_bits() & !b.to_bits()))
+    }
+    #[inline(always)]
     fn lt(self, o: Self) -> Self {
         zip(self.0, o.0, |a, b| f32::from_bits(if a < b { u32::MAX } else { 0 }))
     }

@@ -34,6 +34,14 @@ impl F32x4 for Simd128 {
         }
     }
     #[inline(always)]
+    unsafe fn load_u8_lanes(p: *const u8) -> Self {
+        Simd128(u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32))))
+    }
+    #[inline(always)]
+    unsafe fn load_u16_lanes(p: *const u16) -> Self {
+        Simd128(u32x4_load_extend_u16x4(p))
+    }
+    #[inline(always)]
     fn splat(x: f32) -> Self {
         Simd128(f32x4_splat(x))
     }
@@ -116,6 +124,14 @@ impl F32x4 for Simd128 {
     #[inline(always)]
     fn eq(self, o: Self) -> Self {
         Simd128(f32x4_eq(self.0, o.0))
+    }
+    #[inline(always)]
+    fn bits_eq(self, o: Self) -> Self {
+        Simd128(i32x4_eq(self.0, o.0))
+    }
+    #[inline(always)]
+    fn and_not(self, o: Self) -> Self {
+        Simd128(v128_andnot(self.0, o.0))
     }
     #[inline(always)]
     fn lt(self, o: Self) -> Self {
