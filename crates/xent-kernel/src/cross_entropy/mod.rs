@@ -594,7 +594,7 @@ unsafe fn index_tile<
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         let e_row = if grad { eb.add(ci * eb_cs) } else { core::ptr::null_mut() };
-        let d = exp_row::<L, V, FULL, CONTIG>(&exp, src.add(ci * src_cs), ps, w, &m, &mut se, e_row);
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, src.add(ci * src_cs), ps, w, &m, &mut se, grad, e_row);
         if k.smooth {
             let wc = L::splat(k.class_weight(ci));
             for v in 0..V {
@@ -721,9 +721,11 @@ unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bo
 }
 
 /// One class row of pass (2): `d = x - m` for the tile's vectors of the row at `row` (pixel
-/// stride `ps`), `exp(d)` stored at `e_row` (same stride; not when null) and added to `se`.
-/// Returns `d`.
+/// stride `ps`), `exp(d)` stored at `e_row` (same stride) when `store` and added to `se`.
+/// Returns `d`. (`store` rather than a null `e_row`: the tiles' `grad`, a constant in the wide
+/// tiles, so that their loops have no test per vector.)
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn exp_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     exp: &ExpRr2P5<L>,
     row: *const f32,
@@ -731,13 +733,14 @@ unsafe fn exp_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool
     w: usize,
     m: &[L; V],
     se: &mut [L; V],
+    store: bool,
     e_row: *mut f32,
 ) -> [L; V] {
     let mut d = [L::splat(0.0); V];
     for v in 0..V {
         d[v] = ld::<L, FULL, CONTIG>(row, ps, w, v).sub(m[v]);
         let e = exp.eval(d[v]);
-        if !e_row.is_null() {
+        if store {
             st::<L, FULL, CONTIG>(e, e_row, ps, w, v);
         }
         se[v] = se[v].add(e);
@@ -810,7 +813,7 @@ unsafe fn prob_tile<
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         let e_row = if grad { g0.add(ci * cs) } else { core::ptr::null_mut() };
-        let d = exp_row::<L, V, FULL, CONTIG>(&exp, x0.add(ci * cs), ps, w, &m, &mut se, e_row);
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, x0.add(ci * cs), ps, w, &m, &mut se, grad, e_row);
         let (qrow, wc) = (q0.add(ci * cs), L::splat(k.class_weight(ci)));
         for v in 0..V {
             let wq = wq(qrow, wc, v);
