@@ -115,7 +115,8 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
 }
 
 /// [`max_over_classes`] with the index of the maximum (the first one; NaN counts as the
-/// largest, the first NaN winning, as `torch.argmax`), as f32 lanes. The maximum is then the
+/// largest, the first NaN winning, as `torch.argmax`), as lanes whose bit patterns are the
+/// index (an i32; read it with `to_bits`). The maximum is then the
 /// value at that index (NaN when there is one), not `pmax`'s.
 #[inline(always)]
 pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
@@ -130,7 +131,7 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
     let mut idx = [L::splat(0.0); V];
     for ci in 0..c {
         let row = x0.add(ci * cs);
-        let k = L::splat(ci as f32);
+        let k = L::splat_bits(ci as u32);
         for v in 0..V {
             let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
             if !copy.is_null() {

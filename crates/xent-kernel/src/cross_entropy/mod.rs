@@ -342,8 +342,9 @@ impl Ctx<'_> {
     }
 
     /// Writes the scoring outputs of pixels `pix0 .. pix0 + w` of a tile: the predicted class
-    /// `idx` and its probability `1 / se`, and with `labels` (index targets) the confusion
-    /// counts of the pixels not ignored. Not inlined: one copy for every tile.
+    /// (the bit patterns of `idx`, see [`tile::argmax_over_classes`]) and its probability
+    /// `1 / se`, and with `labels` (index targets) the confusion counts of the pixels not
+    /// ignored. Not inlined: one copy for every tile.
     #[inline(never)]
     unsafe fn store_scores(&self, pix0: usize, w: usize, idx: &[f32; TILE], se: &[f32; TILE], labels: Option<&[i32; TILE]>) {
         let w = w.min(TILE);
@@ -355,12 +356,12 @@ impl Ctx<'_> {
         }
         if !self.pred_u8.is_null() {
             for j in 0..w {
-                *self.pred_u8.add(pix0 + j) = idx[j] as u8;
+                *self.pred_u8.add(pix0 + j) = idx[j].to_bits() as u8;
             }
         }
         if !self.pred_u16.is_null() {
             for j in 0..w {
-                *self.pred_u16.add(pix0 + j) = idx[j] as u16;
+                *self.pred_u16.add(pix0 + j) = idx[j].to_bits() as u16;
             }
         }
         let Some(l) = labels.filter(|_| !self.confusion.is_null()) else {
@@ -368,7 +369,7 @@ impl Ctx<'_> {
         };
         for j in 0..w {
             if l[j] != self.ignore_index {
-                *self.confusion.add(l[j] as usize * self.c + idx[j] as usize) += 1.0;
+                *self.confusion.add(l[j] as usize * self.c + idx[j].to_bits() as usize) += 1.0;
             }
         }
     }
