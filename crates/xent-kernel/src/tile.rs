@@ -156,15 +156,14 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
 pub const SCRATCH_FLOATS: usize = 4096;
 
 /// Copies the logits of 16 NHWC pixels (`x0`: 16 pixels of `c` contiguous floats) into `t`
-/// class-major: class row `ci` at `t + 16 ci`, as an NCHW tile. 4x4 blocks are transposed in
-/// registers; the last `c % 4` classes are gathered lane by lane.
+/// class-major: class row `ci` at `t + 16 ci`, as an NCHW tile, in 4x4 blocks transposed in
+/// registers (see [`for_each_block`] for the last classes).
 ///
 /// # Safety
 /// `x0` valid for reading `16 c` floats, `t` for writing them.
 #[inline(never)]
 pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
-    let mut ci = 0;
-    while ci + 4 <= c {
+    let block = |ci: usize| {
         for g in 0..TILE / 4 {
             let p = x0.add(4 * g * c + ci);
             let rows = [0, 1, 2, 3].map(|i| L::load(p.add(i * c)));
@@ -172,14 +171,13 @@ pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
                 col.store(t.add((ci + k) * TILE + 4 * g));
             }
         }
-        ci += 4;
-    }
-    while ci < c {
+    };
+    let single = |ci: usize| {
         for g in 0..TILE / 4 {
             L::load_strided(x0.add(4 * g * c + ci), c, 4).store(t.add(ci * TILE + 4 * g));
         }
-        ci += 1;
-    }
+    };
+    for_each_block(c, block, single);
 }
 
 /// The inverse of [`transpose_in`]: class-major `t` back to 16 NHWC pixels at `x0`.
@@ -188,8 +186,7 @@ pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
 /// `t` valid for reading `16 c` floats, `x0` for writing them.
 #[inline(never)]
 pub unsafe fn transpose_out<L: F32x4>(t: *const f32, c: usize, x0: *mut f32) {
-    let mut ci = 0;
-    while ci + 4 <= c {
+    let block = |ci: usize| {
         for g in 0..TILE / 4 {
             let p = x0.add(4 * g * c + ci);
             let cols = [0, 1, 2, 3].map(|k| L::load(t.add((ci + k) * TILE + 4 * g)));
@@ -197,13 +194,27 @@ pub unsafe fn transpose_out<L: F32x4>(t: *const f32, c: usize, x0: *mut f32) {
                 row.store(p.add(i * c));
             }
         }
-        ci += 4;
-    }
-    while ci < c {
+    };
+    let single = |ci: usize| {
         for g in 0..TILE / 4 {
             L::load(t.add(ci * TILE + 4 * g)).store_strided(x0.add(4 * g * c + ci), c, 4);
         }
-        ci += 1;
+    };
+    for_each_block(c, block, single);
+}
+
+/// The classes of the transpositions: `block(ci)` for the 4 classes from `ci = 0, 4, 8, ...`;
+/// when 2 or 3 classes are left, one more `block(c - 4)`, overlapping the one before (whose
+/// classes it moves again, the same values); when 1 is left, or below 4 classes, `single(ci)`
+/// for each (lane by lane: one class, or a block too few).
+#[inline(always)]
+fn for_each_block(c: usize, mut block: impl FnMut(usize), mut single: impl FnMut(usize)) {
+    let blocks_end = if c >= 4 && c % 4 >= 2 { c } else { c - c % 4 };
+    for ci in (0..blocks_end).step_by(4) {
+        block(ci.min(c - 4));
+    }
+    for ci in blocks_end..c {
+        single(ci);
     }
 }
 
