@@ -180,16 +180,18 @@ pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
     for_each_block(c, block, single);
 }
 
-/// The inverse of [`transpose_in`]: class-major `t` back to 16 NHWC pixels at `x0`.
+/// The inverse of [`transpose_in`]: class-major `t` back to 16 NHWC pixels at `x0`, with
+/// `f(ci, g, v)` applied to each vector `v` of `t` first (pixels `4 g .. 4 g + 4` of class
+/// `ci`); an overlapping block applies it again to the same values.
 ///
 /// # Safety
 /// `t` valid for reading `16 c` floats, `x0` for writing them.
-#[inline(never)]
-pub unsafe fn transpose_out<L: F32x4>(t: *const f32, c: usize, x0: *mut f32) {
+#[inline(always)]
+pub unsafe fn transpose_out_map<L: F32x4>(t: *const f32, c: usize, x0: *mut f32, f: impl Fn(usize, usize, L) -> L) {
     let block = |ci: usize| {
         for g in 0..TILE / 4 {
             let p = x0.add(4 * g * c + ci);
-            let cols = [0, 1, 2, 3].map(|k| L::load(t.add((ci + k) * TILE + 4 * g)));
+            let cols = [0, 1, 2, 3].map(|k| f(ci + k, g, L::load(t.add((ci + k) * TILE + 4 * g))));
             for (i, row) in L::transpose(cols).into_iter().enumerate() {
                 row.store(p.add(i * c));
             }
@@ -197,7 +199,7 @@ pub unsafe fn transpose_out<L: F32x4>(t: *const f32, c: usize, x0: *mut f32) {
     };
     let single = |ci: usize| {
         for g in 0..TILE / 4 {
-            L::load(t.add(ci * TILE + 4 * g)).store_strided(x0.add(4 * g * c + ci), c, 4);
+            f(ci, g, L::load(t.add(ci * TILE + 4 * g))).store_strided(x0.add(4 * g * c + ci), c, 4);
         }
     };
     for_each_block(c, block, single);

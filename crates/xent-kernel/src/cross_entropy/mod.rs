@@ -278,6 +278,7 @@ unsafe fn run_range<L: F32x4>(
         cs,
         ps,
         ignore_index: args.ignore_index,
+        in_scratch: false,
         smooth: eps > 0.0,
         keep: 1.0 - eps as f64,
         eps_c: eps as f64 / c as f64,
@@ -322,6 +323,9 @@ struct Ctx<'a> {
     cs: usize,
     ps: usize,
     ignore_index: i32,
+    /// The logits are a scratch tile (an NHWC tile transposed), with the gradient in place: a
+    /// wide tile given `pend` leaves its passes (4) and (5) there (see `tile_nhwc`).
+    in_scratch: bool,
     smooth: bool,
     /// 1 - eps.
     keep: f64,
@@ -448,9 +452,11 @@ unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
 
 /// A wide NHWC tile: its 16 pixels' logits (one contiguous block, pixel by pixel) are
 /// transposed into a scratch tile, class row by class row as in NCHW, and computed there by the
-/// NCHW tile, the gradient in place, then transposed back: the same arithmetic on the same
-/// values, so the same bits as NCHW. Probability targets are transposed too, into the other
-/// scratch tile. One copy (the gradient a run-time switch).
+/// NCHW tile, the exponentials in place; the gradient's scaling (pass (4)) is done on the way
+/// back through the transposition (probability targets: the gradient computed in place, then
+/// transposed back). The same arithmetic on the same values, so the same bits as NCHW.
+/// Probability targets are transposed too, into the other scratch tile. One copy (the gradient
+/// a run-time switch).
 #[inline(never)]
 unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, pend: &mut Pending<L>) {
     let c = k.c;
@@ -474,6 +480,7 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
         s: TILE,
         cs: TILE,
         ps: 1,
+        in_scratch: true,
         ..*k
     };
     match k.target {
@@ -482,7 +489,10 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
             let labels = labels.range(pix0, pix0 + TILE).unwrap_unchecked();
             tile_k.target = Target::Index(labels);
             if grad {
-                index_tile_wide::<L, true>(&tile_k, labels, 0, 0, sum, None)
+                // The tile leaves its passes (4) and (5) pending; they are done on the way
+                // back through the transposition.
+                index_tile_wide::<L, true>(&tile_k, labels, 0, 0, sum, Some(pend));
+                pend.write_nhwc(k, k.grad.add(pix0 * c));
             } else {
                 index_tile_wide::<L, false>(&tile_k, labels, 0, 0, sum, None)
             }
@@ -490,10 +500,10 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
         Target::Prob(q) => {
             tile::transpose_in::<L>(q.as_ptr().add(pix0 * c), c, qt);
             prob_tile::<L, 4, true, true>(&tile_k, qt, 0, 0, TILE, sum);
+            if grad {
+                pending::transpose_back(k, xt, k.grad.add(pix0 * c), &[L::splat(1.0); 4], None);
+            }
         }
-    }
-    if grad {
-        tile::transpose_out::<L>(xt, c, k.grad.add(pix0 * c));
     }
 }
 
@@ -571,7 +581,7 @@ unsafe fn index_tile<
     // (1) Max over classes, with a copy of the tile in the scratch tile when it has one.
     let use_scratch = CONTIG && FULL && c * 4 * V <= tile::SCRATCH_FLOATS;
     let sp = match pend.as_deref_mut() {
-        Some(p) if use_scratch => p.free_scratch(),
+        Some(p) if use_scratch && !k.in_scratch => p.free_scratch(),
         _ => core::ptr::null_mut(),
     };
     let use_scratch = !sp.is_null();
@@ -673,11 +683,11 @@ unsafe fn index_tile<
     }
     let fix_a = spill(&fix);
     if let Some(p) = pend {
-        if V == 4 && use_scratch {
-            // (4) and (5) are left to the next tile.
+        if V == 4 && (use_scratch || k.in_scratch) {
+            // (4) and (5) are left to the next tile (or, in a scratch tile, to `tile_nhwc`).
             let scale4 = core::array::from_fn(|v| scale[v % V]);
             let gk4 = core::array::from_fn(|v| gk[v % V]);
-            p.defer(sp, g0, scale4, gk4, t_a, fix_a);
+            p.defer(eb, g0, scale4, gk4, t_a, fix_a);
             return;
         }
     }

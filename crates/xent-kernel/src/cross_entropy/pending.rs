@@ -12,7 +12,7 @@
 
 use super::{scale_row, Ctx, TILE};
 use crate::lanes::F32x4;
-use crate::tile::SCRATCH_FLOATS;
+use crate::tile::{self, SCRATCH_FLOATS};
 
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
@@ -106,6 +106,21 @@ impl<L: F32x4> Pending<L> {
         self.active = false;
     }
 
+    /// Writes the pending gradient of an NHWC tile, whose exponentials are its class rows in
+    /// the scratch tile (see `tile_nhwc`), to its 16 pixels at `dst`: pass (4) on the way back
+    /// through the transposition, then (5). Then nothing is pending.
+    ///
+    /// # Safety
+    /// `dst` valid for writing `16 k.c` floats.
+    pub(super) unsafe fn write_nhwc(&mut self, k: &Ctx, dst: *mut f32) {
+        let e = (self.scratch.as_ptr() as *const f32).add(self.buf * SCRATCH_FLOATS);
+        transpose_back(k, e, dst, &self.scale, k.smooth.then_some(&self.gk));
+        for j in 0..TILE {
+            *dst.add(j * k.c + self.t[j]) -= self.fix[j];
+        }
+        self.active = false;
+    }
+
     /// Writes all of the pending gradient now (before a narrow tile, and at the end of a run).
     ///
     /// # Safety
@@ -117,5 +132,22 @@ impl<L: F32x4> Pending<L> {
             }
             self.finish(k);
         }
+    }
+}
+
+/// A scratch tile's class rows `e` back to the 16 NHWC pixels at `dst`, each vector multiplied
+/// by its pixels' `scale` and, with `gk`, minus `gk * w[ci]`: the operations of [`scale_row`].
+/// (A scale of 1 and no `gk` moves the values unchanged: `x * 1 = x`, -0 included, and a NaN
+/// stays NaN.)
+///
+/// # Safety
+/// `e` valid for reading `16 k.c` floats, `dst` for writing them.
+#[inline(never)]
+pub(super) unsafe fn transpose_back<L: F32x4>(k: &Ctx, e: *const f32, dst: *mut f32, scale: &[L; 4], gk: Option<&[L; 4]>) {
+    match gk {
+        Some(gk) => tile::transpose_out_map::<L>(e, k.c, dst, |ci, g, v| {
+            v.mul(scale[g]).sub(gk[g].mul(L::splat(k.class_weight(ci))))
+        }),
+        None => tile::transpose_out_map::<L>(e, k.c, dst, |_, g, v| v.mul(scale[g])),
     }
 }
