@@ -8,7 +8,8 @@
 //! the next wide tile writes them, one class row per class row of its own exp pass, so that the
 //! stores drain while the arithmetic runs. A narrow tile, or the end of the run, writes what
 //! is pending first. The arithmetic of each element is the same as writing it at once (the
-//! tiles touch disjoint pixels), so are the bits.
+//! tiles touch disjoint pixels), so are the bits. An NHWC tile defers its gradient here too, and
+//! writes it at once on the way back through the transposition ([`Pending::write_nhwc`]).
 
 use super::{scale_row, Ctx, TILE};
 use crate::lanes::F32x4;
