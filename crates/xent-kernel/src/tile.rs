@@ -114,10 +114,12 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
     m
 }
 
-/// [`max_over_classes`] with the index of the maximum (the first one; NaN counts as the
-/// largest, the first NaN winning, as `torch.argmax`), as lanes whose bit patterns are the
-/// index (an i32; read it with `to_bits`). The maximum is then the
-/// value at that index (NaN when there is one), not `pmax`'s.
+/// [`max_over_classes`] with the index of the maximum (the first one), as lanes whose bit
+/// patterns are the index (an i32; read it with `to_bits`). The maximum is `pmax`'s, the same
+/// bits as [`max_over_classes`]. The index is `torch.argmax`'s in every lane without a NaN
+/// logit; a lane with one (where NaN counts as the largest, the first NaN winning) is
+/// recomputed by [`argmax_with_nan`], which the caller runs on the tiles whose sum of
+/// exponentials is NaN: rare, and 3 operations a vector here instead of 6.
 #[inline(always)]
 pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
@@ -140,13 +142,43 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
             if ci == 0 {
                 m[v] = x;
             } else {
-                let up = x.overtakes(m[v]);
+                // m < x: pmax's choice, so m has pmax's bits.
+                let up = m[v].lt(x);
                 m[v] = L::select(up, x, m[v]);
                 idx[v] = L::select(up, k, idx[v]);
             }
         }
     }
     (m, idx)
+}
+
+/// The index of the maximum as `torch.argmax` gives it (the first one; NaN counts as the
+/// largest, the first NaN winning), per pixel of a tile of `w` pixels (`ps` apart), as
+/// [`argmax_over_classes`] gives it (spilled): for the tiles with a NaN logit. Not inlined,
+/// one copy for every tile kind (lane-by-lane loads): off the hot path.
+#[cold]
+#[inline(never)]
+pub unsafe fn argmax_with_nan<L: F32x4>(x0: *const f32, c: usize, cs: usize, ps: usize, w: usize) -> [f32; TILE] {
+    let mut out = [0.0f32; TILE];
+    for v in 0..w.min(TILE).div_ceil(4) {
+        let n = (w - 4 * v).min(4);
+        let mut m = L::load_strided(x0.add(4 * v * ps), ps, n);
+        let mut idx = L::splat(0.0);
+        for ci in 1..c {
+            let x = L::load_strided(x0.add(ci * cs + 4 * v * ps), ps, n);
+            let up = x.overtakes(m);
+            m = L::select(up, x, m);
+            idx = L::select(up, L::splat_bits(ci as u32), idx);
+        }
+        out[4 * v..4 * v + 4].copy_from_slice(&idx.to_array());
+    }
+    out
+}
+
+/// Whether a lane of `se` is NaN.
+#[inline(always)]
+pub fn any_nan<L: F32x4, const V: usize>(se: &[L; V]) -> bool {
+    se.iter().fold(L::splat_bits(!0), |a, s| a.and(s.eq(*s))).bitmask() != 0xf
 }
 
 /// Floats of the scratch tile on the stack (16 KiB): a wide NCHW tile of `c` classes and `4 V`

@@ -647,7 +647,8 @@ unsafe fn index_tile<
         sum.add_all(&spill(&loss)[..w]);
     }
     if !grad && k.wants_pred() {
-        k.store_scores(pix0, w, &spill(&idx), &spill(&se), Some(&label));
+        let idx = if tile::any_nan(&se) { tile::argmax_with_nan::<L>(x0, c, cs, ps, w) } else { spill(&idx) };
+        k.store_scores(pix0, w, &idx, &spill(&se), Some(&label));
     }
     for v in 0..V {
         if !k.loss_map.is_null() {
@@ -848,7 +849,8 @@ unsafe fn prob_tile<
         sum.add_all(&spill(&loss)[..w]);
     }
     if !grad && k.wants_pred() {
-        k.store_scores(pix0, w, &spill(&idx), &spill(&se), None);
+        let idx = if tile::any_nan(&se) { tile::argmax_with_nan::<L>(x0, c, cs, ps, w) } else { spill(&idx) };
+        k.store_scores(pix0, w, &idx, &spill(&se), None);
     }
     if !grad {
         return;
