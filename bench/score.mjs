@@ -11,14 +11,9 @@
 // crossEntropy's, and its confusion matrix counts every non-ignored pixel once.
 
 import { IGNORE_INDEX, makeData } from './data.mjs';
+import { keyValueArgs, timeInterleaved } from './interleaved.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const m = /^--(\w+)=(.*)$/.exec(a);
-    if (!m) throw new Error(`unknown argument ${a}`);
-    return [m[1], m[2]];
-  }),
-);
+const args = keyValueArgs(process.argv.slice(2));
 const WORKLOADS = (args.workloads ?? 'voc,ade,city,bin').split(',');
 const REPS = Number(args.reps ?? 15);
 
@@ -50,18 +45,8 @@ for (const name of WORKLOADS) {
     { what: 'score (loss, pred, confusion)', f: () => disposeAll(xent.score(logits, target, opts)) },
     { what: 'score + lossMap + predConfidence', f: () => disposeAll(xent.score(logits, target, { ...opts, lossMap: true, predConfidence: true })) },
     { what: 'scorer.update (loss, confusion)', f: () => scorer.update(logits, target) },
-  ].map((c) => ({ ...c, ts: [] }));
-  for (let round = -2; round < REPS; round++) {
-    for (const c of configs) {
-      const t0 = performance.now();
-      c.f();
-      if (round >= 0) c.ts.push(performance.now() - t0); // two warm-up rounds
-    }
-  }
-  const rows = configs.map((c) => {
-    const ts = c.ts.sort((a, b) => a - b);
-    return { ...c, min: ts[0], median: ts[ts.length >> 1] };
-  });
+  ];
+  const rows = await timeInterleaved(configs, REPS);
   console.log(`\n${name} [${d.shape.join(', ')}]`);
   console.log('call                                 min ms  median ms   ratio');
   for (const row of rows) console.log(`${row.what.padEnd(33)} ${f(row.min)}   ${f(row.median)}  ${f(row.median / rows[0].median)}x`);

@@ -11,14 +11,9 @@
 // build (loss and gradient) before its time counts.
 
 import { IGNORE_INDEX, makeData } from './data.mjs';
+import { keyValueArgs, timeInterleaved } from './interleaved.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const m = /^--(\w+)=(.*)$/.exec(a);
-    if (!m) throw new Error(`unknown argument ${a}`);
-    return [m[1], m[2]];
-  }),
-);
+const args = keyValueArgs(process.argv.slice(2));
 const THREADS = (args.threads ?? '2').split(',').map(Number);
 const REPS = Number(args.reps ?? 15);
 const WORKLOAD = args.workload ?? 'city';
@@ -50,37 +45,26 @@ function check(s, loss, what) {
   }
 }
 
-// Every configuration is set up first, then timed in interleaved rounds (one call of each per
-// round), so that drift on a shared machine hits them all alike.
-const configs = [{ mode: 'single-thread build', threads: 1, f: ref.sync, ts: [] }];
+// Every configuration is set up first, then timed in interleaved rounds.
+const configs = [{ mode: 'single-thread build', threads: 1, f: ref.sync }];
 const instances = [ref.xent];
 {
   // The threads build on this thread alone (no split: every call is below minElementsPerThread).
   const s = await setup(2, { minElementsPerThread: 2 ** 40 });
   instances.push(s.xent);
   check(s, s.sync().loss, 'threads build, 1 thread');
-  configs.push({ mode: 'threads build, no split', threads: 1, f: s.sync, ts: [] });
+  configs.push({ mode: 'threads build, no split', threads: 1, f: s.sync });
 }
 for (const t of THREADS) {
   const s = await setup(t);
   instances.push(s.xent);
   check(s, s.sync().loss, `sync, ${t} threads`);
   check(s, (await s.async()).loss, `async, ${t} threads`);
-  configs.push({ mode: 'crossEntropy (sync)', threads: t, f: s.sync, ts: [] });
-  configs.push({ mode: 'crossEntropyAsync', threads: t, f: s.async, ts: [] });
+  configs.push({ mode: 'crossEntropy (sync)', threads: t, f: s.sync });
+  configs.push({ mode: 'crossEntropyAsync', threads: t, f: s.async });
 }
-for (let round = -2; round < REPS; round++) {
-  for (const c of configs) {
-    const t0 = performance.now();
-    await c.f();
-    if (round >= 0) c.ts.push(performance.now() - t0); // two warm-up rounds
-  }
-}
+const rows = await timeInterleaved(configs, REPS);
 for (const x of instances) x.dispose();
-const rows = configs.map((c) => {
-  const ts = c.ts.sort((a, b) => a - b);
-  return { ...c, min: ts[0], median: ts[ts.length >> 1] };
-});
 const single = rows[0];
 
 const f = (x) => x.toFixed(2).padStart(8);

@@ -1,0 +1,33 @@
+// Shared by the side benchmarks (threads.mjs, score.mjs): their `--key=value` arguments, and
+// timing several calls in interleaved rounds.
+
+/** `--key=value` arguments as an object; an argument of another form is an error. */
+export function keyValueArgs(argv) {
+  return Object.fromEntries(
+    argv.map((a) => {
+      const m = /^--(\w+)=(.*)$/.exec(a);
+      if (!m) throw new Error(`unknown argument ${a}`);
+      return [m[1], m[2]];
+    }),
+  );
+}
+
+/**
+ * Times each config's `f` (synchronous or returning a promise) in interleaved rounds, one call
+ * of each per round after two warm-up rounds, so that drift on a shared machine hits them all
+ * alike. Returns the configs with `min` and `median` (ms) over `reps` rounds.
+ */
+export async function timeInterleaved(configs, reps) {
+  const ts = configs.map(() => []);
+  for (let round = -2; round < reps; round++) {
+    for (const [i, c] of configs.entries()) {
+      const t0 = performance.now();
+      await c.f();
+      if (round >= 0) ts[i].push(performance.now() - t0);
+    }
+  }
+  return configs.map((c, i) => {
+    const s = ts[i].sort((a, b) => a - b);
+    return { ...c, min: s[0], median: s[s.length >> 1] };
+  });
+}
