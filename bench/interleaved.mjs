@@ -15,14 +15,17 @@ export function keyValueArgs(argv) {
 /**
  * Times each config's `f` (synchronous or returning a promise) in interleaved rounds, one call
  * of each per round after two warm-up rounds, so that drift on a shared machine hits them all
- * alike. Returns the configs with `min` and `median` (ms) over `reps` rounds.
+ * alike; each round starts one config further on, so that none always runs first (right after
+ * the last one's worker threads, say). Returns the configs with `min` and `median` (ms) over
+ * `reps` rounds.
  */
 export async function timeInterleaved(configs, reps) {
   const ts = configs.map(() => []);
   for (let round = -2; round < reps; round++) {
-    for (const [i, c] of configs.entries()) {
+    for (let k = 0; k < configs.length; k++) {
+      const i = (k + Math.max(round, 0)) % configs.length;
       const t0 = performance.now();
-      await c.f();
+      await configs[i].f();
       if (round >= 0) ts[i].push(performance.now() - t0);
     }
   }
