@@ -156,6 +156,9 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
 /// largest, the first NaN winning), per pixel of a tile of `w` pixels (`ps` apart), as
 /// [`argmax_over_classes`] gives it (spilled): for the tiles with a NaN logit. Not inlined,
 /// one copy for every tile kind (lane-by-lane loads): off the hot path.
+///
+/// # Safety
+/// `x0 + ci cs + j ps` valid for reading for every class `ci < c` and pixel `j < w`.
 #[cold]
 #[inline(never)]
 pub unsafe fn argmax_with_nan<L: F32x4>(x0: *const f32, c: usize, cs: usize, ps: usize, w: usize) -> [f32; TILE] {
