@@ -62,10 +62,15 @@ impl<'a> TileSum<'a> {
         }
     }
 
-    /// Adds the values of `vals` exactly, one by one (the partial tiles).
+    /// Adds the first `w` lanes of `x` exactly: a whole 16-pixel tile as [`TileSum::add`], the
+    /// lanes of anything narrower one by one (one copy of [`TileSum::add`] in the code).
     #[inline(always)]
-    pub fn add_all(&mut self, vals: &[f32]) {
-        self.exact.add_all(vals);
+    pub fn add_lanes<L: F32x4, const V: usize>(&mut self, x: &[L; V], w: usize) {
+        if V == 4 && w == 16 {
+            self.add(x);
+        } else {
+            self.exact.add_all(&spill(x)[..w.min(4 * V)]);
+        }
     }
 
     /// Moves the lanes into the [`ExactSum`].

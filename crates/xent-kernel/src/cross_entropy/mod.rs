@@ -641,11 +641,7 @@ unsafe fn index_tile<
         }
         loss[v] = l.and(live[v]);
     }
-    if FULL {
-        sum.add(&loss);
-    } else {
-        sum.add_all(&spill(&loss)[..w]);
-    }
+    sum.add_lanes(&loss, w);
     if !grad && k.wants_pred() {
         let idx = if tile::any_nan(&se) { tile::argmax_with_nan::<L>(x0, c, cs, ps, w) } else { spill(&idx) };
         k.store_scores(pix0, w, &idx, &spill(&se), Some(&label));
@@ -791,7 +787,9 @@ unsafe fn prob_tile<
 ) {
     let (c, cs, ps) = (k.c, k.cs, k.ps);
     let grad = !k.grad.is_null();
-    let w = w.min(4 * V); // always true; lets the compiler drop the per-pixel bounds checks
+    // A full tile is 4 V pixels (its callers pass that); the min lets the compiler drop the
+    // per-pixel bounds checks of a partial one.
+    let w = if FULL { 4 * V } else { w.min(4 * V) };
     let off = b * c * k.s + p0 * ps;
     let (x0, q0) = (k.x.add(off), q0.add(off));
     let g0 = if grad { k.grad.add(off) } else { k.grad };
@@ -843,11 +841,7 @@ unsafe fn prob_tile<
             st::<L, FULL, true>(loss[v], k.loss_map.add(pix0), 1, w, v);
         }
     }
-    if FULL {
-        sum.add(&loss);
-    } else {
-        sum.add_all(&spill(&loss)[..w]);
-    }
+    sum.add_lanes(&loss, w);
     if !grad && k.wants_pred() {
         let idx = if tile::any_nan(&se) { tile::argmax_with_nan::<L>(x0, c, cs, ps, w) } else { spill(&idx) };
         k.store_scores(pix0, w, &idx, &spill(&se), None);
