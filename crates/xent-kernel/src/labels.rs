@@ -85,30 +85,12 @@ fn widen<T: Copy + Into<i32>>(src: &[T], out: &mut [i32]) {
     }
 }
 
-fn validate<T: Copy + Into<i32>>(
-    labels: &[T],
-    c: usize,
-    ignore_index: i32,
-    weight: Option<&[f32]>,
-) -> Result<f64, Error> {
-    // A branch-free first pass in i32 lanes (the compiler vectorises it): is any label bad, and
-    // how many are live. Only when one is bad, a second pass finds the first.
-    let c32 = u32::try_from(c).unwrap_or(u32::MAX);
-    let mut bad = false;
-    let mut count = 0usize;
-    for chunk in labels.chunks(4096) {
-        let mut bad_chunk = false;
-        let mut live_chunk = 0u32;
-        for v in chunk {
-            let value: i32 = (*v).into();
-            let live = value != ignore_index;
-            bad_chunk |= live & (value as u32 >= c32);
-            live_chunk += live as u32;
-        }
-        bad |= bad_chunk;
-        count += live_chunk as usize;
-    }
+fn validate<T: Scan>(labels: &[T], c: usize, ignore_index: i32, weight: Option<&[f32]>) -> Result<f64, Error> {
+    // A branch-free first pass (see `Scan`): is any label bad, and how many are live. Only when
+    // one is bad, a second pass finds the first.
+    let (bad, count) = T::scan(labels, c, ignore_index);
     if bad {
+        let c32 = u32::try_from(c).unwrap_or(u32::MAX);
         for (index, v) in labels.iter().enumerate() {
             let value: i32 = (*v).into();
             if value != ignore_index && (value as u32 >= c32) {
@@ -128,4 +110,110 @@ fn validate<T: Copy + Into<i32>>(
         }
     }
     Ok(sum.value())
+}
+
+/// The first pass of [`validate`]: is any label live (not `ignore_index`) and outside `[0, c)`,
+/// and how many are live. Branch-free, in lanes the compiler vectorises: u8 labels (PNG masks,
+/// the common case) in u8 lanes, 16 a vector (the two-class loss spent 5 % of its time here in
+/// i32 lanes; now 3-4 % less in all), the others in i32 lanes (a u16 copy of the u8 loop would
+/// cost 440 bytes of the `.wasm`).
+trait Scan: Copy + Into<i32> {
+    fn scan(labels: &[Self], c: usize, ignore_index: i32) -> (bool, usize);
+}
+
+/// [`Scan`] in i32 lanes, for any label type.
+fn scan_i32<T: Copy + Into<i32>>(labels: &[T], c: usize, ignore_index: i32) -> (bool, usize) {
+    let c32 = u32::try_from(c).unwrap_or(u32::MAX);
+    let mut bad = false;
+    let mut count = 0usize;
+    for chunk in labels.chunks(4096) {
+        let mut bad_chunk = false;
+        let mut live_chunk = 0u32;
+        for v in chunk {
+            let value: i32 = (*v).into();
+            let live = value != ignore_index;
+            bad_chunk |= live & (value as u32 >= c32);
+            live_chunk += live as u32;
+        }
+        bad |= bad_chunk;
+        count += live_chunk as usize;
+    }
+    (bad, count)
+}
+
+impl Scan for i32 {
+    fn scan(labels: &[i32], c: usize, ignore_index: i32) -> (bool, usize) {
+        scan_i32(labels, c, ignore_index)
+    }
+}
+
+impl Scan for u16 {
+    fn scan(labels: &[u16], c: usize, ignore_index: i32) -> (bool, usize) {
+        scan_i32(labels, c, ignore_index)
+    }
+}
+
+/// [`Scan`] in u8 lanes: a label is bad when it is above the last class and not the ignore
+/// index; the ignored labels are counted in chunks of 240 (a multiple of the vector width, at
+/// most 255, so the u8 count never wraps). An ignore index a u8 cannot hold matches no label:
+/// the loop then runs with 0 in its place (never bad, as 0 is a class) and its count is unused.
+impl Scan for u8 {
+    fn scan(labels: &[u8], c: usize, ignore_index: i32) -> (bool, usize) {
+        let Some(last) = c.checked_sub(1) else {
+            return scan_i32(labels, c, ignore_index);
+        };
+        let last = u8::try_from(last).unwrap_or(u8::MAX);
+        let ignore = u8::try_from(ignore_index);
+        let ignore_or_0 = ignore.unwrap_or(0);
+        let (mut bad, mut ignored) = (false, 0usize);
+        for chunk in labels.chunks(240) {
+            let (mut bad_chunk, mut ignored_chunk) = (false, 0u8);
+            for &v in chunk {
+                let is_ignored = v == ignore_or_0;
+                bad_chunk |= !is_ignored & (v > last);
+                ignored_chunk = ignored_chunk.wrapping_add(is_ignored as u8);
+            }
+            bad |= bad_chunk;
+            ignored += ignored_chunk as usize;
+        }
+        (bad, labels.len() - if ignore.is_ok() { ignored } else { 0 })
+    }
+}
+
+/// The u8 scan flags exactly the maps the i32 one does: a false alarm would still validate
+/// correctly (the second pass finds no bad label), only slower, so `tests/labels.rs` cannot
+/// see it.
+#[cfg(test)]
+mod tests {
+    use super::{scan_i32, Scan};
+
+    #[test]
+    fn u8_scan_is_the_i32_scan() {
+        let mut state = 1u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        };
+        for n in [0, 1, 15, 16, 17, 239, 240, 241, 481, 1000] {
+            for c in [0, 1, 2, 19, 255, 256, 300] {
+                for ignore in [-100, 0, 18, 19, 254, 255, 256] {
+                    for spread in [c.max(1), 256] {
+                        let mut buf = [0u8; 1000];
+                        let labels = &mut buf[..n];
+                        for v in labels.iter_mut() {
+                            *v = match next() % 4 {
+                                0 => ignore as u8,
+                                _ => (next() as usize % spread.min(256)) as u8,
+                            };
+                        }
+                        assert_eq!(
+                            u8::scan(labels, c, ignore),
+                            scan_i32(labels, c, ignore),
+                            "n={n} c={c} ignore={ignore} spread={spread}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
