@@ -70,11 +70,43 @@ impl Labels<'_> {
     /// weights of the non-ignored labels (their count without weights), summed exactly: the
     /// denominator of PyTorch's 'mean'. The first bad label is reported as `TargetOutOfBounds`.
     pub fn validate(&self, c: usize, ignore_index: i32, weight: Option<&[f32]>) -> Result<f64, Error> {
-        match self {
-            Labels::U8(l) => validate(l, c, ignore_index, weight),
-            Labels::U16(l) => validate(l, c, ignore_index, weight),
-            Labels::I32(l) => validate(l, c, ignore_index, weight),
+        // A branch-free first pass (see `Scan`): is any label bad, and how many are live. Only
+        // when one is bad, a second pass finds the first.
+        let (bad, count) = match self {
+            Labels::U8(l) => u8::scan(l, c, ignore_index),
+            Labels::U16(l) => u16::scan(l, c, ignore_index),
+            Labels::I32(l) => i32::scan(l, c, ignore_index),
+        };
+        if bad {
+            if let Some(e) = self.first_bad(c, ignore_index) {
+                return Err(e);
+            }
         }
+        let Some(w) = weight else {
+            return Ok(count as f64);
+        };
+        match self {
+            Labels::U8(l) => weight_sum(l, ignore_index, w),
+            Labels::U16(l) => weight_sum(l, ignore_index, w),
+            Labels::I32(l) => weight_sum(l, ignore_index, w),
+        }
+    }
+
+    /// The first label neither in `[0, c)` nor `ignore_index`, as the error to report (an error
+    /// path: one copy for every label type).
+    #[cold]
+    #[inline(never)]
+    fn first_bad(&self, c: usize, ignore_index: i32) -> Option<Error> {
+        let c32 = u32::try_from(c).unwrap_or(u32::MAX);
+        (0..self.len()).find_map(|index| {
+            let value = match self {
+                Labels::U8(l) => l[index] as i32,
+                Labels::U16(l) => l[index] as i32,
+                Labels::I32(l) => l[index],
+            };
+            (value != ignore_index && value as u32 >= c32)
+                .then_some(Error::TargetOutOfBounds { index, value: value as i64 })
+        })
     }
 }
 
@@ -85,34 +117,21 @@ fn widen<T: Copy + Into<i32>>(src: &[T], out: &mut [i32]) {
     }
 }
 
-fn validate<T: Scan>(labels: &[T], c: usize, ignore_index: i32, weight: Option<&[f32]>) -> Result<f64, Error> {
-    // A branch-free first pass (see `Scan`): is any label bad, and how many are live. Only when
-    // one is bad, a second pass finds the first.
-    let (bad, count) = T::scan(labels, c, ignore_index);
-    if bad {
-        let c32 = u32::try_from(c).unwrap_or(u32::MAX);
-        for (index, v) in labels.iter().enumerate() {
-            let value: i32 = (*v).into();
-            if value != ignore_index && (value as u32 >= c32) {
-                return Err(Error::TargetOutOfBounds { index, value: value as i64 });
-            }
-        }
-    }
-    let Some(w) = weight else {
-        return Ok(count as f64);
-    };
+/// The sum of the weights of the labels other than `ignore_index` (all checked against the
+/// class count), summed exactly: the denominator of PyTorch's 'mean' with class weights.
+fn weight_sum<T: Copy + Into<i32>>(labels: &[T], ignore_index: i32, w: &[f32]) -> Result<f64, Error> {
     let mut sum = ExactSum::default();
     for v in labels {
         let value: i32 = (*v).into();
         if value != ignore_index {
-            // `value` was checked against c above; a `weight` shorter than c is a bad argument.
+            // `value` was checked against c; a `weight` shorter than c is a bad argument.
             sum.add(*w.get(value as usize).ok_or(Error::BadArgument)?);
         }
     }
     Ok(sum.value())
 }
 
-/// The first pass of [`validate`]: is any label live (not `ignore_index`) and outside `[0, c)`,
+/// The first pass of [`Labels::validate`]: is any label live (not `ignore_index`) and outside `[0, c)`,
 /// and how many are live. Branch-free, in lanes the compiler vectorises: u8 labels (PNG masks,
 /// the common case) in u8 lanes, 16 a vector (the two-class loss spent 5 % of its time here in
 /// i32 lanes; now 3-4 % less in all), the others in i32 lanes (a u16 copy of the u8 loop would

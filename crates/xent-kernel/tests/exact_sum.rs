@@ -70,8 +70,9 @@ fn special_values() {
     assert!(d.value().is_nan());
 }
 
-/// A value for [`TileSum`]: mostly inside its f64 window `[2^-17, 2^7)`, some on its edges, some
-/// outside (tiny, subnormal, huge), zeros of both signs, and, when `special`, infinities and NaN.
+/// A value for [`TileSum`]: mostly inside its f64 windows `[2^-17, 2^7)` and `[2^-41, 2^-17)`,
+/// some on their edges, some outside (tinier, subnormal, huge), zeros of both signs, and, when
+/// `special`, infinities and NaN.
 fn tile_value(rng: &mut Rng, special: bool) -> f32 {
     let sign = if rng.below(4) == 0 { -1.0f32 } else { 1.0 };
     let m = rng.uniform(1.0, 2.0) as f64;
@@ -83,7 +84,10 @@ fn tile_value(rng: &mut Rng, special: bool) -> f32 {
         26 => 128.0,                                             // just above it
         27 => f32::from_bits(128.0f32.to_bits() - 1),           // its largest value
         28 | 29 => 0.0,
-        30 | 31 => binade(rng.below(100), -120),
+        30 => binade(rng.below(100), -120),
+        31 => binade(rng.below(24), -41), // the small window
+        38 => 2.0f32.powi(-41),
+        39 => f32::from_bits(2.0f32.powi(-41).to_bits() - 1), // just below it
         32 => f32::from_bits(1 + rng.below(0x7f_ffff) as u32), // subnormal
         33 | 34 => binade(rng.below(120), 7),
         35 => f32::MAX,
@@ -100,21 +104,38 @@ fn tile_sum_is_exact_sum() {
     let mut rng = Rng(2024);
     for round in 0..400 {
         let special = round % 5 == 4;
-        // up to 2,400 values: many flushes (every 64 vectors), whole tiles, single vectors and
-        // partial tiles mixed
-        let n = rng.below(2400);
+        // up to 2,400 values (6,000 at the limits of the large window): many flushes (every 64
+        // vectors), whole tiles, single vectors and partial tiles mixed
+        let n = rng.below(if round % 5 == 1 { 6000 } else { 2400 });
         let vals: Vec<f32> = if round % 5 == 1 {
-            // The window's limits: lanes of large values (up to 2^13 per flush) with the
-            // smallest ulps in them (53 bits), and values just outside it (mostly, in half the
-            // rounds: a window one binade too wide would lose bits there).
+            // The window's limits: lanes of large values (64 flush after flush, up to 2^13
+            // just below the bound, where 68 would cross it) with the smallest ulps among them
+            // (53 bits), and in half the rounds the large values just outside it (a window one
+            // binade too wide would lose bits there). Values outside both windows are rare, so
+            // that most tiles take the f64 lanes.
             let top = 6 + rng.below(2) as i32;
             (0..n)
                 .map(|_| {
+                    match rng.below(200) {
+                        0..=3 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-17),
+                        4 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-18),
+                        5 => rng.uniform(1.0, 2.0) * 2.0f32.powi(13 - top),
+                        _ => rng.uniform(1.96, 2.0) * 2.0f32.powi(top),
+                    }
+                })
+                .collect()
+        } else if round % 5 == 3 {
+            // The same for the small window: lanes of values up to 2^-11 per flush with ulps of
+            // 2^-64, values just below it (rare), and in half the rounds most values just above
+            // it (the tiles then split between the two windows).
+            let top = -18 + rng.below(2) as i32;
+            (0..n)
+                .map(|_| {
                     let m = rng.uniform(1.0, 2.0);
-                    match rng.below(10) {
-                        0 => m * 2.0f32.powi(-17),
-                        1 => m * 2.0f32.powi(-18),
-                        2 => m * 2.0f32.powi(13 - top),
+                    match rng.below(100) {
+                        0..=9 => m * 2.0f32.powi(-41),
+                        10 => m * 2.0f32.powi(-42),
+                        11..=13 => 0.0,
                         _ => m * 2.0f32.powi(top),
                     }
                 })

@@ -179,6 +179,10 @@ pub trait F32x4: Copy {
     fn bits_and(self, m: u32) -> Self;
     /// The lanes' bit patterns plus `k` (wrapping u32 add).
     fn bits_add(self, k: u32) -> Self;
+    /// The larger bit pattern of each lane pair, as i32.
+    fn bits_max_i32(self, o: Self) -> Self;
+    /// The smaller bit pattern of each lane pair, as u32.
+    fn bits_min_u32(self, o: Self) -> Self;
     /// The lanes' bit patterns read as i32 and converted to f32.
     fn bits_to_f32(self) -> Self;
 }

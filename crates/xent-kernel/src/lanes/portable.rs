@@ -145,6 +145,14 @@ impl F32x4 for Portable {
         map(self.0, |a| f32::from_bits(a.to_bits().wrapping_add(k)))
     }
     #[inline(always)]
+    fn bits_max_i32(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits((a.to_bits() as i32).max(b.to_bits() as i32) as u32))
+    }
+    #[inline(always)]
+    fn bits_min_u32(self, o: Self) -> Self {
+        zip(self.0, o.0, |a, b| f32::from_bits(a.to_bits().min(b.to_bits())))
+    }
+    #[inline(always)]
     fn bits_to_f32(self) -> Self {
         map(self.0, |a| a.to_bits() as i32 as f32)
     }

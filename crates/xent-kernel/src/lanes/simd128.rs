@@ -192,6 +192,14 @@ impl F32x4 for Simd128 {
         Simd128(i32x4_add(self.0, u32x4_splat(k)))
     }
     #[inline(always)]
+    fn bits_max_i32(self, o: Self) -> Self {
+        Simd128(i32x4_max(self.0, o.0))
+    }
+    #[inline(always)]
+    fn bits_min_u32(self, o: Self) -> Self {
+        Simd128(u32x4_min(self.0, o.0))
+    }
+    #[inline(always)]
     fn bits_to_f32(self) -> Self {
         Simd128(f32x4_convert_i32x4(self.0))
     }
