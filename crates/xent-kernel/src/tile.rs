@@ -192,7 +192,7 @@ pub const SCRATCH_FLOATS: usize = 4096;
 
 /// Copies the logits of 16 NHWC pixels (`x0`: 16 pixels of `c` contiguous floats) into `t`
 /// class-major: class row `ci` at `t + 16 ci`, as an NCHW tile, in 4x4 blocks transposed in
-/// registers (see [`for_each_block`] for the last classes).
+/// registers (see `for_each_block` for the last classes).
 ///
 /// # Safety
 /// `x0` valid for reading `16 c` floats, `t` for writing them.
