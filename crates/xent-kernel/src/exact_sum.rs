@@ -42,6 +42,22 @@ impl ExactSum {
         }
     }
 
+    /// Adds `v` `n` times, exactly: as `n` calls of [`ExactSum::add`], in a few operations
+    /// (`v` times a count below the next carry is exact in f64: 24 + 28 bits).
+    #[inline(never)]
+    pub fn add_times(&mut self, v: f32, mut n: u64) {
+        let e = ((v.to_bits() >> 23) & 0xff) as usize;
+        while n > 0 {
+            let k = n.min((CARRY_EVERY - self.count) as u64) as u32;
+            self.bins[e] += v as f64 * k as f64;
+            self.count += k;
+            n -= k as u64;
+            if self.count == CARRY_EVERY {
+                self.carry();
+            }
+        }
+    }
+
     /// Adds every value of `vals` exactly.
     #[inline(always)]
     pub fn add_all(&mut self, vals: &[f32]) {

@@ -185,3 +185,39 @@ fn tile_sum_is_exact_sum() {
         }
     }
 }
+
+/// `add_times(v, n)` is `n` calls of `add(v)`: exact products below 2^53, counts that cross the
+/// carry every 2^28 values (from an empty sum and from one about to carry), and sums that
+/// cancel to exactly 0.
+#[test]
+fn add_times_is_repeated_add() {
+    let mut rng = Rng(5);
+    let counts = [0u64, 1, 5, (1 << 28) - 1, 1 << 28, (1 << 28) + 1, 3 << 28, (1 << 29) - 3, 5_000_000_017];
+    for round in 0..200 {
+        let v = tile_value(&mut rng, false);
+        let n = counts[round % counts.len()];
+        let mut s = ExactSum::default();
+        s.add_times(v, n);
+        if n < 1 << 29 {
+            // 24 + 29 bits: the product is exact in f64 (a sum of -0s is +0, as with `add`)
+            assert_eq!(s.value(), v as f64 * n as f64, "round {round}: {v} x {n}");
+        }
+        // After 2^28 - 3 other values (the carry three values away), the same again.
+        let mut t = ExactSum::default();
+        t.add_times(1.0, (1 << 28) - 3);
+        t.add_times(v, n);
+        t.add_times(1.0, (1 << 28) + 3);
+        t.add_times(-1.0, 1 << 29);
+        assert_eq!(t.value().to_bits(), s.value().to_bits(), "round {round}: {v} x {n} after others");
+        // One call or several, one value at a time for the first few: the same bits.
+        let mut u = ExactSum::default();
+        let few = n.min(7);
+        (0..few).for_each(|_| u.add(v));
+        u.add_times(v, (n - few) / 2);
+        u.add_times(v, n - few - (n - few) / 2);
+        assert_eq!(u.value().to_bits(), s.value().to_bits(), "round {round}: {v} x {n} in parts");
+        // Minus the same: exactly 0.
+        s.add_times(-v, n);
+        assert_eq!(s.value(), 0.0, "round {round}");
+    }
+}
