@@ -196,42 +196,49 @@ unsafe fn loss_call(
     args: *const LossArgs,
     out: *mut f64,
 ) -> u32 {
-    if args.is_null() || out.is_null() {
+    if out.is_null() {
         return Status::BadArgument as u32;
+    }
+    match decode(args) {
+        Some((args, outputs)) => finish(kernel(&args, outputs), out),
+        None => Status::BadArgument as u32,
+    }
+}
+
+/// The kernel arguments and outputs that the [`LossArgs`] at `args` describe, or `None` when
+/// they are inconsistent. Not inlined: one copy for every entry point that takes them.
+#[inline(never)]
+unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>)> {
+    if args.is_null() {
+        return None;
     }
     let a = &*args;
     let (n, c, s) = (a.n as usize, a.c as usize, a.s as usize);
-    let (len, samples) = match n.checked_mul(s).and_then(|ns| Some((ns.checked_mul(c)?, ns))) {
-        Some(v) => v,
-        None => return Status::BadArgument as u32,
-    };
-    let Some(cc) = c.checked_mul(c) else {
-        return Status::BadArgument as u32;
-    };
+    let samples = n.checked_mul(s)?;
+    let len = samples.checked_mul(c)?;
+    let cc = c.checked_mul(c)?;
     if a.logits.is_null() || a.target.is_null() {
-        return Status::BadArgument as u32;
+        return None;
     }
     let reduction = match a.reduction {
         0 => Reduction::None,
         1 => Reduction::Mean,
         2 => Reduction::Sum,
-        _ => return Status::BadArgument as u32,
+        _ => return None,
     };
-    let Some(layout) = decode_layout(a.layout) else {
-        return Status::BadArgument as u32;
-    };
+    let layout = decode_layout(a.layout)?;
     let target = match a.target_kind {
         0 => Target::Index(Labels::U8(slice(a.target, samples))),
         1 => Target::Index(Labels::U16(slice(a.target as *const u16, samples))),
         2 => Target::Index(Labels::I32(slice(a.target as *const i32, samples))),
         3 => Target::Prob(slice(a.target as *const f32, len)),
-        _ => return Status::BadArgument as u32,
+        _ => return None,
     };
     let pred = match (a.pred.is_null(), a.pred_kind) {
         (true, _) => None,
         (false, 0) => Some(Pred::U8(core::slice::from_raw_parts_mut(a.pred, samples))),
         (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(a.pred as *mut u16, samples))),
-        _ => return Status::BadArgument as u32,
+        _ => return None,
     };
     let args = CrossEntropyArgs {
         logits: slice(a.logits, len),
@@ -254,7 +261,7 @@ unsafe fn loss_call(
         pred_confidence: opt_mut(a.pred_confidence, samples),
         confusion: opt_mut(a.confusion, cc),
     };
-    finish(kernel(&args, outputs), out)
+    Some((args, outputs))
 }
 
 fn decode_layout(layout: u32) -> Option<Layout> {
