@@ -161,11 +161,11 @@ fn count_classes<T: Copy + Into<i32>>(labels: &[T], base: usize, counts: &mut [u
     }
 }
 
-/// The first pass of [`Labels::validate`]: is any label live (not `ignore_index`) and outside `[0, c)`,
-/// and how many are live. Branch-free, in lanes the compiler vectorises: u8 labels (PNG masks,
-/// the common case) in u8 lanes, 16 a vector (the two-class loss spent 5 % of its time here in
-/// i32 lanes; now 3-4 % less in all), the others in i32 lanes (a u16 copy of the u8 loop would
-/// cost 440 bytes of the `.wasm`).
+/// The first pass of [`Labels::validate`]: is any label live (not `ignore_index`) and outside
+/// `[0, c)`, and how many are live. Branch-free, in lanes the compiler vectorises: u8 labels
+/// (PNG masks, the common case) in u8 lanes, 16 a vector (the two-class loss spent 5 % of its
+/// time here in i32 lanes; now 3-4 % less in all), the others in i32 lanes (a u16 copy of the
+/// u8 loop would cost 440 bytes of the `.wasm`).
 trait Scan: Copy + Into<i32> {
     fn scan(labels: &[Self], c: usize, ignore_index: i32) -> (bool, usize);
 }
