@@ -63,7 +63,12 @@ export default [
     // The CLI uses the published ESM entry, exactly what users get.
     input: 'ts/cli.ts',
     external: (id) => id === './index.js' || id.startsWith('node:'),
-    output: { file: 'dist/cli.mjs', format: 'es', banner: '#!/usr/bin/env node', paths: (id) => (id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id) ? './index.mjs' : id) },
+    output: {
+      file: 'dist/cli.mjs',
+      format: 'es',
+      banner: '#!/usr/bin/env node',
+      paths: (id) => (id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id) ? './index.mjs' : id),
+    },
     plugins: [ts({ node: true, sourceMap: false })],
   },
   {
@@ -71,8 +76,21 @@ export default [
     input: 'ts/tfjs.ts',
     external: (id) => isIndex(id) || id.startsWith('@tensorflow/'),
     output: [
-      { file: 'dist/tfjs.mjs', format: 'es', sourcemap: true, banner, paths: (id) => (isIndex(id) ? './index.mjs' : id) },
-      { file: 'dist/tfjs.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner, paths: (id) => (isIndex(id) ? './index.cjs' : id) },
+      {
+        file: 'dist/tfjs.mjs',
+        format: 'es',
+        sourcemap: true,
+        banner,
+        paths: (id) => (isIndex(id) ? './index.mjs' : id),
+      },
+      {
+        file: 'dist/tfjs.cjs',
+        format: 'cjs',
+        sourcemap: true,
+        exports: 'named',
+        banner,
+        paths: (id) => (isIndex(id) ? './index.cjs' : id),
+      },
     ],
     plugins: [ts()],
   },

@@ -58,7 +58,9 @@ export function renderChart(results) {
   const dHi = Math.max(dLo + 1, Math.ceil(Math.log10(hi) + 0.25)); // headroom for the labels
 
   // Per panel, only the peers with a bar in that op (the memory walls have one op each).
-  const panelPeers = ops.map((op) => peers.filter((p) => workloads.some((w) => w.results[p.id]?.[op] && w.results[p.id][op].status !== 'skipped')));
+  const panelPeers = ops.map((op) =>
+    peers.filter((p) => workloads.some((w) => w.results[p.id]?.[op] && w.results[p.id][op].status !== 'skipped')),
+  );
   const maxBars = Math.max(1, ...panelPeers.map((pp) => pp.length));
 
   const barW = 18;
@@ -84,7 +86,9 @@ export function renderChart(results) {
   );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   const m = results.machine;
-  out.push(`<text x="${left}" y="22" font-size="15" font-weight="bold">xent-wasm benchmark: softmax cross-entropy (NCHW, ignore index, mean)</text>`);
+  out.push(
+    `<text x="${left}" y="22" font-size="15" font-weight="bold">xent-wasm benchmark: softmax cross-entropy (NCHW, ignore index, mean)</text>`,
+  );
   out.push(
     `<text x="${left}" y="40" fill="#444">${esc('Median time per call, log scale; whiskers: min to p90. Lower is faster. One thread everywhere.')}</text>`,
   );
@@ -96,7 +100,9 @@ export function renderChart(results) {
   peers.forEach((p, i) => {
     const x = left + (i % legendCols) * legendColW;
     const y = 78 + Math.floor(i / legendCols) * 18;
-    out.push(`<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${color(p.id, i)}"${p.id.startsWith('memwall') ? ' fill-opacity="0.35" stroke="#333"' : ''}/>`);
+    out.push(
+      `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${color(p.id, i)}"${p.id.startsWith('memwall') ? ' fill-opacity="0.35" stroke="#333"' : ''}/>`,
+    );
     out.push(`<text x="${x + 18}" y="${y}">${esc(p.label)}</text>`);
   });
 
@@ -136,7 +142,9 @@ export function renderChart(results) {
         const x = bx + i * (barW + barGap);
         if (r?.status !== 'ok') {
           if (r && r.status !== 'skipped') {
-            out.push(`<text x="${num(x + barW / 2)}" y="${y0 + panelH - 4}" text-anchor="middle" font-size="9" fill="#c00">×</text>`);
+            out.push(
+              `<text x="${num(x + barW / 2)}" y="${y0 + panelH - 4}" text-anchor="middle" font-size="9" fill="#c00">×</text>`,
+            );
           }
           return;
         }

@@ -21,7 +21,9 @@ const REPS = Number(args.reps ?? 15);
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const xent = await Xent.create();
 const f = (x) => x.toFixed(2).padStart(8);
-console.log(`xent-wasm on uniform and confident logits (${xent.simd ? 'SIMD' : 'portable'} build), node ${process.version}; ${REPS} interleaved rounds; ratio = median / the uniform logits' median`);
+console.log(
+  `xent-wasm on uniform and confident logits (${xent.simd ? 'SIMD' : 'portable'} build), node ${process.version}; ${REPS} interleaved rounds; ratio = median / the uniform logits' median`,
+);
 
 for (const name of WORKLOADS) {
   const d = makeData(name);
@@ -45,19 +47,34 @@ for (const name of WORKLOADS) {
   for (const op of ['fwd', 'fwdbwd']) {
     for (const { what, logits } of inputs) {
       const opts = { ignoreIndex: IGNORE_INDEX, ...(op === 'fwdbwd' ? { grad } : {}) };
-      configs.push({ op, what, loss: xent.crossEntropy(logits, target, opts).loss, f: () => xent.crossEntropy(logits, target, opts) });
+      configs.push({
+        op,
+        what,
+        loss: xent.crossEntropy(logits, target, opts).loss,
+        f: () => xent.crossEntropy(logits, target, opts),
+      });
     }
     const opts = { ignoreIndex: IGNORE_INDEX, weight, ...(op === 'fwdbwd' ? { grad } : {}) };
     const logits = inputs[0].logits;
-    configs.push({ op, what: 'class weights 1..64', loss: xent.crossEntropy(logits, target, opts).loss, f: () => xent.crossEntropy(logits, target, opts) });
+    configs.push({
+      op,
+      what: 'class weights 1..64',
+      loss: xent.crossEntropy(logits, target, opts).loss,
+      f: () => xent.crossEntropy(logits, target, opts),
+    });
   }
   for (const c of configs) if (!Number.isFinite(c.loss)) throw new Error(`${name} ${c.op} ${c.what}: loss ${c.loss}`);
   console.log(`\n${name} [${d.shape.join(', ')}]`);
   console.log('op      logits                          mean loss     min ms  median ms   ratio');
   for (const op of ['fwd', 'fwdbwd']) {
-    const rows = await timeInterleaved(configs.filter((c) => c.op === op), REPS);
+    const rows = await timeInterleaved(
+      configs.filter((c) => c.op === op),
+      REPS,
+    );
     for (const row of rows) {
-      console.log(`${op.padEnd(7)} ${row.what.padEnd(30)} ${row.loss.toExponential(2).padStart(10)} ${f(row.min)}   ${f(row.median)}  ${f(row.median / rows[0].median)}x`);
+      console.log(
+        `${op.padEnd(7)} ${row.what.padEnd(30)} ${row.loss.toExponential(2).padStart(10)} ${f(row.min)}   ${f(row.median)}  ${f(row.median / rows[0].median)}x`,
+      );
     }
   }
   for (const { logits } of inputs) logits.dispose();

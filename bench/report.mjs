@@ -15,7 +15,10 @@ export function machineInfo() {
   }
   let commit;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     commit = undefined;
   }
@@ -87,7 +90,8 @@ function checkCell(peer, byOp) {
     } else parts.push(`${op}: ${r.status} (${r.reason})`);
   }
   if (peer.status !== 'ok') return `n/a (${peer.reason})`;
-  if (parts.length && String(byOp.fwd?.check ?? byOp.fwdbwd?.check).startsWith('reference;')) parts[0] = `vs JS f64: ${parts[0]}`;
+  if (parts.length && String(byOp.fwd?.check ?? byOp.fwdbwd?.check).startsWith('reference;'))
+    parts[0] = `vs JS f64: ${parts[0]}`;
   if (parts.length === 0) return byOp.fwd?.check === 'baseline' || byOp.fwdbwd?.check === 'baseline' ? 'baseline' : '';
   return parts.join('; ');
 }
@@ -111,7 +115,14 @@ export function workloadTable(w, peers) {
     ]);
   }
   return markdownTable(
-    ['peer', 'fwd ms: median (min–p90)', '× SIMD', 'fwdbwd ms: median (min–p90)', '× SIMD', 'check: rel. error vs reference'],
+    [
+      'peer',
+      'fwd ms: median (min–p90)',
+      '× SIMD',
+      'fwdbwd ms: median (min–p90)',
+      '× SIMD',
+      'check: rel. error vs reference',
+    ],
     rows,
     ['l', 'r', 'r', 'r', 'r', 'l'],
   );

@@ -24,11 +24,32 @@ import * as ortWeb from './peers/ort-web.mjs';
 import * as tfjs from './peers/tfjs-wasm.mjs';
 import * as torch from './peers/torch.mjs';
 import * as xent from './peers/xent.mjs';
-import { fmtBytes, fmtErr, fmtMs, fmtRatio, jsonReplacer, machineInfo, markdownTable, workloadTable } from './report.mjs';
+import {
+  fmtBytes,
+  fmtErr,
+  fmtMs,
+  fmtRatio,
+  jsonReplacer,
+  machineInfo,
+  markdownTable,
+  workloadTable,
+} from './report.mjs';
 import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, summarize } from './stats.mjs';
 
 /** Display order. The reference (xent-simd) and the float64 JS loop run first. */
-const ALL_PEERS = [xent.simd, xent.portable, xent.relaxed, xent.nhwc, tfjs, ortWeb, ortNode, torch, jsLoop, memwall.read, memwall.copy];
+const ALL_PEERS = [
+  xent.simd,
+  xent.portable,
+  xent.relaxed,
+  xent.nhwc,
+  tfjs,
+  ortWeb,
+  ortNode,
+  torch,
+  jsLoop,
+  memwall.read,
+  memwall.copy,
+];
 const REFERENCE = 'xent-simd';
 const FALLBACK_REFERENCE = 'js-loop';
 
@@ -37,9 +58,20 @@ const log = (...a) => console.error(...a);
 // Node 20 runs relaxed SIMD (the xent-relaxed peer) only with a V8 flag: run again with it.
 if (!process.env.XENT_BENCH_RELAXED_FLAG) {
   const v8 = execFileSync(process.execPath, ['--v8-options']).toString();
-  if (v8.includes('--experimental-wasm-relaxed-simd') && !process.execArgv.includes('--experimental-wasm-relaxed-simd')) {
-    const argv = [...process.execArgv, '--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), ...process.argv.slice(2)];
-    const r = spawnSync(process.execPath, argv, { stdio: 'inherit', env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' } });
+  if (
+    v8.includes('--experimental-wasm-relaxed-simd') &&
+    !process.execArgv.includes('--experimental-wasm-relaxed-simd')
+  ) {
+    const argv = [
+      ...process.execArgv,
+      '--experimental-wasm-relaxed-simd',
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ];
+    const r = spawnSync(process.execPath, argv, {
+      stdio: 'inherit',
+      env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' },
+    });
     process.exit(r.status ?? 1);
   }
 }
@@ -106,14 +138,29 @@ function check(peer, op, loss, gradSample, ref, data) {
   const out = { status: 'ok', check: ref.peer, loss, lossErr: relErr(loss, ref.loss) };
   if (op === 'fwdbwd' && gradSample && ref.grad) out.gradErr = gradErr(gradSample, ref.grad);
   if (!(out.lossErr <= TOLERANCE.loss) && peer.precision === 'float32' && out.lossErr <= 1e-2) {
-    data.f32Sequential ??= crossEntropyF32Sequential(data.logits, data.target, data.N, data.C, data.S, data.ignoreIndex);
+    data.f32Sequential ??= crossEntropyF32Sequential(
+      data.logits,
+      data.target,
+      data.N,
+      data.C,
+      data.S,
+      data.ignoreIndex,
+    );
     if (relErr(loss, data.f32Sequential) <= 1e-5) out.f32sum = true;
   }
   if (!(out.lossErr <= TOLERANCE.loss) && !out.f32sum) {
-    return { ...out, status: 'mismatch', reason: `loss ${loss} vs ${ref.loss} (rel. err. ${fmtErr(out.lossErr)} > ${TOLERANCE.loss})` };
+    return {
+      ...out,
+      status: 'mismatch',
+      reason: `loss ${loss} vs ${ref.loss} (rel. err. ${fmtErr(out.lossErr)} > ${TOLERANCE.loss})`,
+    };
   }
   if (out.gradErr !== undefined && !(out.gradErr <= TOLERANCE.grad)) {
-    return { ...out, status: 'mismatch', reason: `gradient off by ${fmtErr(out.gradErr)} of max |grad| (> ${TOLERANCE.grad})` };
+    return {
+      ...out,
+      status: 'mismatch',
+      reason: `gradient off by ${fmtErr(out.gradErr)} of max |grad| (> ${TOLERANCE.grad})`,
+    };
   }
   return out;
 }
@@ -175,7 +222,14 @@ async function runWorkload(name, peers, ops, policy) {
           if (!Number.isFinite(loss)) throw new Error(`reference loss is ${loss}`);
           refs[op] = { peer: peer.id, loss, grad };
         }
-        const c = check(peer, op, loss, grad, refs[op] === undefined || refs[op].peer === peer.id ? undefined : refs[op], data);
+        const c = check(
+          peer,
+          op,
+          loss,
+          grad,
+          refs[op] === undefined || refs[op].peer === peer.id ? undefined : refs[op],
+          data,
+        );
         if (c.status !== 'ok') {
           res[op] = c;
         } else {
@@ -234,7 +288,9 @@ function rank(id) {
 
 function progress(name, op, peer, r) {
   if (r.status === 'ok') {
-    log(`  ${op.padEnd(6)} ${peer.id.padEnd(14)} ${fmtMs(r.stats.median).padStart(8)} ms  (min ${fmtMs(r.stats.min)}, p90 ${fmtMs(r.stats.p90)}, n=${r.stats.n})`);
+    log(
+      `  ${op.padEnd(6)} ${peer.id.padEnd(14)} ${fmtMs(r.stats.median).padStart(8)} ms  (min ${fmtMs(r.stats.min)}, p90 ${fmtMs(r.stats.p90)}, n=${r.stats.n})`,
+    );
   } else log(`  ${op.padEnd(6)} ${peer.id.padEnd(14)} ${r.status}: ${r.reason ?? ''}`);
 }
 
@@ -246,7 +302,8 @@ async function main() {
   }
   const policy = args.quick ? POLICIES.quick : POLICIES.full;
   const workloadNames = args.workloads ?? (args.quick ? ['voc', 'bin'] : Object.keys(WORKLOADS));
-  for (const n of workloadNames) if (!WORKLOADS[n]) throw new Error(`unknown workload ${n}; known: ${Object.keys(WORKLOADS).join(', ')}`);
+  for (const n of workloadNames)
+    if (!WORKLOADS[n]) throw new Error(`unknown workload ${n}; known: ${Object.keys(WORKLOADS).join(', ')}`);
   const ops = args.ops ?? [...OPS];
   for (const o of ops) if (!OPS.includes(o)) throw new Error(`unknown op ${o}; known: ${OPS.join(', ')}`);
   const selected = args.peers ?? ALL_PEERS.map((p) => p.id);
@@ -266,17 +323,30 @@ async function main() {
   const lines = [];
   lines.push(`# xent-wasm benchmark${args.quick ? ' (--quick)' : ''}`);
   lines.push('');
-  lines.push(`${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}${machine.commit ? `, commit ${machine.commit}` : ''}`);
-  lines.push(`NCHW float32 logits uniform in [-4, 4), uint8 targets uniform in [0, C) with 5 % = ignore index ${IGNORE_INDEX}, mean reduction; 1 thread everywhere.`);
-  lines.push(`Times per call in ms: median (min–p90) of n runs after warm-up; "× SIMD" = peer median / xent-wasm SIMD median (lower is faster).`);
-  lines.push(`Check: relative loss error and gradient error (max abs diff / max |grad| over ~8k sampled entries) vs xent-wasm SIMD (tolerances ${TOLERANCE.loss} / ${TOLERANCE.grad}); xent-wasm SIMD's own row: vs the float64 JS loop.`);
-  lines.push(`"(f32 sum)": the loss is off by more than ${TOLERANCE.loss} but equals a sequential float32 sum of the per-pixel losses (accumulation error, not different semantics), so it is timed.`);
+  lines.push(
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}${machine.commit ? `, commit ${machine.commit}` : ''}`,
+  );
+  lines.push(
+    `NCHW float32 logits uniform in [-4, 4), uint8 targets uniform in [0, C) with 5 % = ignore index ${IGNORE_INDEX}, mean reduction; 1 thread everywhere.`,
+  );
+  lines.push(
+    `Times per call in ms: median (min–p90) of n runs after warm-up; "× SIMD" = peer median / xent-wasm SIMD median (lower is faster).`,
+  );
+  lines.push(
+    `Check: relative loss error and gradient error (max abs diff / max |grad| over ~8k sampled entries) vs xent-wasm SIMD (tolerances ${TOLERANCE.loss} / ${TOLERANCE.grad}); xent-wasm SIMD's own row: vs the float64 JS loop.`,
+  );
+  lines.push(
+    `"(f32 sum)": the loss is off by more than ${TOLERANCE.loss} but equals a sequential float32 sum of the per-pixel losses (accumulation error, not different semantics), so it is timed.`,
+  );
   lines.push('');
   lines.push('Peers:');
-  for (const p of shown) lines.push(`- ${p.id}: ${p.label}${p.status === 'ok' ? ` — ${p.version}` : ` — n/a (${p.reason})`}`);
+  for (const p of shown)
+    lines.push(`- ${p.id}: ${p.label}${p.status === 'ok' ? ` — ${p.version}` : ` — n/a (${p.reason})`}`);
   for (const w of workloads) {
     lines.push('');
-    lines.push(`## ${w.name} [${w.shape.join(', ')}] — ${fmtBytes(w.logitsBytes)} of logits, ${w.pixels} pixels (${w.ignored} ignored)`);
+    lines.push(
+      `## ${w.name} [${w.shape.join(', ')}] — ${fmtBytes(w.logitsBytes)} of logits, ${w.pixels} pixels (${w.ignored} ignored)`,
+    );
     lines.push('');
     lines.push(workloadTable(w, shown));
   }
@@ -285,10 +355,19 @@ async function main() {
   lines.push('');
   lines.push(
     markdownTable(
-      ['workload', 'SIMD read ms (GB/s)', 'fwd / read', 'SIMD copy ms (GB/s)', 'fwdbwd / copy', 'xent wasm memory (in use / reserved)'],
+      [
+        'workload',
+        'SIMD read ms (GB/s)',
+        'fwd / read',
+        'SIMD copy ms (GB/s)',
+        'fwdbwd / copy',
+        'xent wasm memory (in use / reserved)',
+      ],
       workloads.map((w) => {
         const m = w.memoryWall;
-        const mem = w.xentMemory ? `${fmtBytes(w.xentMemory.bytesInUse)} / ${fmtBytes(w.xentMemory.bytesReserved)}` : '-';
+        const mem = w.xentMemory
+          ? `${fmtBytes(w.xentMemory.bytesInUse)} / ${fmtBytes(w.xentMemory.bytesReserved)}`
+          : '-';
         return [
           w.name,
           Number.isFinite(m.readMs) ? `${fmtMs(m.readMs)} (${m.readGBps.toFixed(1)})` : '-',

@@ -20,7 +20,9 @@ const REPS = Number(args.reps ?? 15);
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const xent = await Xent.create();
 const f = (x) => x.toFixed(2).padStart(8);
-console.log(`xent-wasm scoring (${xent.simd ? 'SIMD' : 'portable'} build), node ${process.version}; ${REPS} interleaved rounds; ratio = median / crossEntropy's median`);
+console.log(
+  `xent-wasm scoring (${xent.simd ? 'SIMD' : 'portable'} build), node ${process.version}; ${REPS} interleaved rounds; ratio = median / crossEntropy's median`,
+);
 
 for (const name of WORKLOADS) {
   const d = makeData(name);
@@ -43,13 +45,17 @@ for (const name of WORKLOADS) {
   const configs = [
     { what: 'crossEntropy (loss)', f: () => xent.crossEntropy(logits, target, opts) },
     { what: 'score (loss, pred, confusion)', f: () => disposeAll(xent.score(logits, target, opts)) },
-    { what: 'score + lossMap + predConfidence', f: () => disposeAll(xent.score(logits, target, { ...opts, lossMap: true, predConfidence: true })) },
+    {
+      what: 'score + lossMap + predConfidence',
+      f: () => disposeAll(xent.score(logits, target, { ...opts, lossMap: true, predConfidence: true })),
+    },
     { what: 'scorer.update (loss, confusion)', f: () => scorer.update(logits, target) },
   ];
   const rows = await timeInterleaved(configs, REPS);
   console.log(`\n${name} [${d.shape.join(', ')}]`);
   console.log('call                                 min ms  median ms   ratio');
-  for (const row of rows) console.log(`${row.what.padEnd(33)} ${f(row.min)}   ${f(row.median)}  ${f(row.median / rows[0].median)}x`);
+  for (const row of rows)
+    console.log(`${row.what.padEnd(33)} ${f(row.min)}   ${f(row.median)}  ${f(row.median / rows[0].median)}x`);
   scorer.dispose();
   logits.dispose();
   target.dispose();

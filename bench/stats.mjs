@@ -36,8 +36,14 @@ export async function measure(fn, policy) {
     if (warm.length >= policy.maxReps || (warm.length >= policy.warmup && elapsed >= 10 * policy.warmupSeconds)) break;
     if (warm.length >= policy.warmup && elapsed >= policy.warmupSeconds && t <= 1.3 * min) break;
   }
-  const est = quantile(warm.slice(-3).sort((a, b) => a - b), 0.5);
-  const reps = Math.min(policy.maxReps, Math.max(policy.minReps, Math.round((policy.targetSeconds * 1e3) / Math.max(est, 1e-6))));
+  const est = quantile(
+    warm.slice(-3).sort((a, b) => a - b),
+    0.5,
+  );
+  const reps = Math.min(
+    policy.maxReps,
+    Math.max(policy.minReps, Math.round((policy.targetSeconds * 1e3) / Math.max(est, 1e-6))),
+  );
   const times = new Array(reps);
   for (let i = 0; i < reps; i++) {
     const t0 = now();

@@ -30,18 +30,26 @@ async function setup(threads, options = {}) {
   const target = xent.tensorFrom(d.target, tshape);
   const grad = OP === 'fwdbwd' ? xent.tensor('float32', d.shape) : undefined;
   const opts = { ignoreIndex: IGNORE_INDEX, reduction: 'mean', ...(grad ? { grad } : {}) };
-  return { xent, grad, sync: () => xent.crossEntropy(logits, target, opts), async: () => xent.crossEntropyAsync(logits, target, opts) };
+  return {
+    xent,
+    grad,
+    sync: () => xent.crossEntropy(logits, target, opts),
+    async: () => xent.crossEntropyAsync(logits, target, opts),
+  };
 }
 
 const ref = await setup(1);
 const refLoss = ref.sync().loss;
-const refGrad = ref.grad ? new Uint32Array(ref.grad.data.buffer, ref.grad.data.byteOffset, ref.grad.data.length).slice() : undefined;
+const refGrad = ref.grad
+  ? new Uint32Array(ref.grad.data.buffer, ref.grad.data.byteOffset, ref.grad.data.length).slice()
+  : undefined;
 
 function check(s, loss, what) {
   if (!Object.is(loss, refLoss)) throw new Error(`${what}: loss ${loss} != ${refLoss}`);
   if (refGrad) {
     const g = new Uint32Array(s.grad.data.buffer, s.grad.data.byteOffset, s.grad.data.length);
-    for (let i = 0; i < g.length; i++) if (g[i] !== refGrad[i]) throw new Error(`${what}: gradient bit difference at ${i}`);
+    for (let i = 0; i < g.length; i++)
+      if (g[i] !== refGrad[i]) throw new Error(`${what}: gradient bit difference at ${i}`);
   }
 }
 
@@ -68,7 +76,9 @@ for (const x of instances) x.dispose();
 const single = rows[0];
 
 const f = (x) => x.toFixed(2).padStart(8);
-console.log(`${WORKLOAD} ${OP} [${d.shape.join(', ')}], ${REPS} runs each, node ${process.version}; speed-up = single-thread build / this`);
+console.log(
+  `${WORKLOAD} ${OP} [${d.shape.join(', ')}], ${REPS} runs each, node ${process.version}; speed-up = single-thread build / this`,
+);
 console.log('mode                  threads   min ms  median ms  speed-up(min)  speed-up(median)');
 for (const r of rows) {
   console.log(

@@ -3,7 +3,16 @@
 // loss and the confidence side by side, with the metrics table and the confusion matrix.
 
 const $ = (id) => document.getElementById(id);
-const state = { index: null, palette: [], names: [], current: null, cache: new Map(), seq: 0, own: {}, simd: undefined };
+const state = {
+  index: null,
+  palette: [],
+  names: [],
+  current: null,
+  cache: new Map(),
+  seq: 0,
+  own: {},
+  simd: undefined,
+};
 
 // ---- The worker --------------------------------------------------------------------------
 const worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
@@ -20,7 +29,8 @@ worker.onmessage = (e) => {
   if (m.type === 'error') p.reject(Object.assign(new Error(m.message), { name: m.name }));
   else p.resolve(m);
 };
-worker.onerror = (e) => setStatus(`worker failed to start: ${e.message ?? 'see the console'} (is dist/ built? run npm run build)`, true);
+worker.onerror = (e) =>
+  setStatus(`worker failed to start: ${e.message ?? 'see the console'} (is dist/ built? run npm run build)`, true);
 function ask(msg, transfer = []) {
   const id = ++state.seq;
   return new Promise((resolve, reject) => {
@@ -37,8 +47,24 @@ function setStatus(text, error = false) {
 }
 
 // ---- Colours -----------------------------------------------------------------------------
-const INFERNO = [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]];
-const VIRIDIS = [[68, 1, 84], [65, 68, 135], [42, 120, 142], [34, 168, 132], [122, 209, 81], [253, 231, 37]];
+const INFERNO = [
+  [0, 0, 4],
+  [40, 11, 84],
+  [101, 21, 110],
+  [159, 42, 99],
+  [212, 72, 66],
+  [245, 125, 21],
+  [250, 193, 39],
+  [252, 255, 164],
+];
+const VIRIDIS = [
+  [68, 1, 84],
+  [65, 68, 135],
+  [42, 120, 142],
+  [34, 168, 132],
+  [122, 209, 81],
+  [253, 231, 37],
+];
 function ramp(stops, t) {
   const x = Math.min(1, Math.max(0, Number.isNaN(t) ? 0 : t)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
@@ -63,7 +89,8 @@ function extraColor(k) {
   const c = 0.6; // chroma at saturation 0.6, lightness 0.5
   const x = c * (1 - Math.abs((h % 2) - 1));
   const m = 0.5 - c / 2;
-  const [r, g, b] = h < 1 ? [c, x, 0] : h < 2 ? [x, c, 0] : h < 3 ? [0, c, x] : h < 4 ? [0, x, c] : h < 5 ? [x, 0, c] : [c, 0, x];
+  const [r, g, b] =
+    h < 1 ? [c, x, 0] : h < 2 ? [x, c, 0] : h < 3 ? [0, c, x] : h < 4 ? [0, x, c] : h < 5 ? [x, 0, c] : [c, 0, x];
   return [r + m, g + m, b + m].map((v) => Math.round(v * 255));
 }
 const LOSS_MAX = 4;
@@ -94,7 +121,18 @@ async function loadSample(s) {
   ]);
   const mask = new Uint8Array(maskImg.width * maskImg.height);
   for (let i = 0; i < mask.length; i++) mask[i] = maskImg.rgba[4 * i];
-  const item = { id: s.id, title: s.title, width: s.width, height: s.height, image, mask, logits: new Float32Array(logitsBuf), logitsShape: s.logitsShape, layout: s.layout, ignoreIndex: state.index.ignoreIndex };
+  const item = {
+    id: s.id,
+    title: s.title,
+    width: s.width,
+    height: s.height,
+    image,
+    mask,
+    logits: new Float32Array(logitsBuf),
+    logitsShape: s.logitsShape,
+    layout: s.layout,
+    ignoreIndex: state.index.ignoreIndex,
+  };
   state.cache.set(s.id, item);
   return item;
 }
@@ -148,10 +186,24 @@ function render() {
   const blend = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
   const ign = item.ignoreIndex;
   const gt = item.mask;
-  paint($('c-gt'), W, H, (i) => (gt[i] === ign ? blend(base(i), [0, 0, 0], 0.65) : blend(base(i), colorOf(gt[i]), alpha)));
+  paint($('c-gt'), W, H, (i) =>
+    gt[i] === ign ? blend(base(i), [0, 0, 0], 0.65) : blend(base(i), colorOf(gt[i]), alpha),
+  );
   const wrong = (i) => gt[i] !== ign && res.pred[i] !== gt[i];
-  paint($('c-pred'), W, H, (i) => blend(base(i), colorOf(res.pred[i]), alpha), (i, j) => wrong(i) && !wrong(j));
-  paint($('c-loss'), W, H, (i) => (gt[i] === ign ? ((i % W) + Math.floor(i / W)) % 2 ? [60, 60, 66] : [84, 84, 90] : ramp(INFERNO, lossScale(res.lossMap[i]))));
+  paint(
+    $('c-pred'),
+    W,
+    H,
+    (i) => blend(base(i), colorOf(res.pred[i]), alpha),
+    (i, j) => wrong(i) && !wrong(j),
+  );
+  paint($('c-loss'), W, H, (i) =>
+    gt[i] === ign
+      ? ((i % W) + Math.floor(i / W)) % 2
+        ? [60, 60, 66]
+        : [84, 84, 90]
+      : ramp(INFERNO, lossScale(res.lossMap[i])),
+  );
   const C = res.metrics.classes;
   paint($('c-conf'), W, H, (i) => ramp(VIRIDIS, (res.predConfidence[i] - 1 / C) / (1 - 1 / C)));
   $('conf-min').textContent = `1/C = ${(1 / C).toFixed(2)}`;
@@ -185,7 +237,8 @@ function showMetrics(item, res) {
     );
   }
   $('metrics').querySelector('tbody').innerHTML = rows.join('');
-  $('metrics').querySelector('tfoot').innerHTML = `<tr><td>mean (nanmean)</td><td>${fmt(m.meanIoU)}</td><td>${fmt(m.meanClassAccuracy)}</td><td>${fmtN(m.pixels)}</td><td></td></tr>`;
+  $('metrics').querySelector('tfoot').innerHTML =
+    `<tr><td>mean (nanmean)</td><td>${fmt(m.meanIoU)}</td><td>${fmt(m.meanClassAccuracy)}</td><td>${fmtN(m.pixels)}</td><td></td></tr>`;
   // The confusion matrix, each row shaded by its share.
   const short = (k) => name(k).slice(0, 4);
   let html = `<tr><th></th>${Array.from({ length: C }, (_, k) => `<th title="${name(k)}">${sw(k)}${short(k)}</th>`).join('')}</tr>`;
@@ -195,7 +248,10 @@ function showMetrics(item, res) {
     for (let p = 0; p < C; p++) {
       const v = m.confusion[t * C + p];
       const share = total > 0 ? v / total : 0;
-      const bg = t === p ? `rgba(46, 160, 67, ${0.12 + 0.6 * share})` : `rgba(207, 34, 46, ${share > 0 ? 0.08 + 0.9 * share : 0})`;
+      const bg =
+        t === p
+          ? `rgba(46, 160, 67, ${0.12 + 0.6 * share})`
+          : `rgba(207, 34, 46, ${share > 0 ? 0.08 + 0.9 * share : 0})`;
       html += `<td style="background: ${bg}">${v ? fmtN(v) : ''}</td>`;
     }
     html += '</tr>';
@@ -208,24 +264,23 @@ function showMetrics(item, res) {
 
 function legend() {
   $('legend').innerHTML =
-    state.names.map((n, k) => `<span><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</span>`).join('') +
-    `<span><i style="background: #222"></i>void (ignored)</span>`;
+    state.names
+      .map((n, k) => `<span><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</span>`)
+      .join('') + `<span><i style="background: #222"></i>void (ignored)</span>`;
 }
 
 // ---- Scoring -------------------------------------------------------------------------------
 async function score(item) {
   document.body.dataset.state = 'scoring';
   setStatus(`Scoring ${item.title} in the worker…`);
-  const res = await ask(
-    {
-      type: 'score',
-      logits: item.logits.slice(),
-      logitsShape: item.logitsShape,
-      layout: item.layout,
-      mask: item.mask,
-      ignoreIndex: item.ignoreIndex,
-    },
-  );
+  const res = await ask({
+    type: 'score',
+    logits: item.logits.slice(),
+    logitsShape: item.logitsShape,
+    layout: item.layout,
+    mask: item.mask,
+    ignoreIndex: item.ignoreIndex,
+  });
   state.current = { item, res };
   render();
   showMetrics(item, res);
@@ -233,7 +288,15 @@ async function score(item) {
     `${item.title}: ${res.metrics.classes} classes, ${fmtN(item.width * item.height)} pixels scored in ${res.ms.toFixed(1)} ms ` +
       `(${res.simd ? 'SIMD' : 'portable'} build, in a Web Worker).`,
   );
-  window.__demo = { id: item.id, loss: res.loss, sum: res.sum, weightSum: res.weightSum, metrics: res.metrics, simd: res.simd, pred: res.pred };
+  window.__demo = {
+    id: item.id,
+    loss: res.loss,
+    sum: res.sum,
+    weightSum: res.weightSum,
+    metrics: res.metrics,
+    simd: res.simd,
+    pred: res.pred,
+  };
   document.body.dataset.state = 'done';
 }
 
@@ -255,7 +318,12 @@ async function scoreAll() {
     `<div class="summary"><div><b>${fmt(r.meanIoU)} %</b><span>mIoU</span></div><div><b>${fmt(r.pixelAccuracy)} %</b><span>aAcc</span></div>` +
     `<div><b>${r.loss.toFixed(4)}</b><span>mean loss (Σ sum / Σ weightSum)</span></div></div>` +
     `<table><thead><tr><th>Class</th><th>IoU</th><th>Acc</th></tr></thead><tbody>` +
-    state.names.map((n, k) => `<tr><td><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</td><td>${fmt(r.iou[k])}</td><td>${fmt(r.classAccuracy[k])}</td></tr>`).join('') +
+    state.names
+      .map(
+        (n, k) =>
+          `<tr><td><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</td><td>${fmt(r.iou[k])}</td><td>${fmt(r.classAccuracy[k])}</td></tr>`,
+      )
+      .join('') +
     `</tbody></table>`;
   window.__demoAll = r;
   document.body.dataset.state = 'done';
@@ -268,11 +336,14 @@ async function scoreOwn() {
   const W = m.width;
   const H = m.height;
   const img = image ? await decodeImage(image) : undefined;
-  if (img && (img.width !== W || img.height !== H)) throw new Error(`the image is ${img.width}×${img.height} but the mask is ${W}×${H}`);
+  if (img && (img.width !== W || img.height !== H))
+    throw new Error(`the image is ${img.width}×${img.height} but the mask is ${W}×${H}`);
   const buf = await logits.arrayBuffer();
   const n = buf.byteLength / 4;
   if (!Number.isInteger(n) || n % (W * H) !== 0) {
-    throw new Error(`the logits file has ${buf.byteLength} bytes: not float32 × C × ${H} × ${W} for any C (expected a multiple of ${4 * W * H})`);
+    throw new Error(
+      `the logits file has ${buf.byteLength} bytes: not float32 × C × ${H} × ${W} for any C (expected a multiple of ${4 * W * H})`,
+    );
   }
   const C = n / (W * H);
   const layout = $('layout').value;
@@ -317,7 +388,11 @@ async function main() {
   $('alpha').oninput = render;
   $('run-all').onclick = () => scoreAll().catch(fail);
   $('run-own').onclick = () => scoreOwn().catch(fail);
-  for (const [id, key] of [['f-image', 'image'], ['f-mask', 'mask'], ['f-logits', 'logits']]) {
+  for (const [id, key] of [
+    ['f-image', 'image'],
+    ['f-mask', 'mask'],
+    ['f-logits', 'logits'],
+  ]) {
     $(id).onchange = (e) => (state.own[key] = e.target.files[0]);
   }
   document.addEventListener('dragover', (e) => e.preventDefault());
@@ -329,7 +404,10 @@ async function main() {
       else if (f.type.startsWith('image/')) state.own.image = f;
     }
     if (state.own.mask && state.own.logits) scoreOwn().catch(fail);
-    else setStatus(`got ${[...e.dataTransfer.files].map((f) => f.name).join(', ')}; still need ${!state.own.mask ? 'a mask' : 'the logits'}`);
+    else
+      setStatus(
+        `got ${[...e.dataTransfer.files].map((f) => f.name).join(', ')}; still need ${!state.own.mask ? 'a mask' : 'the logits'}`,
+      );
   });
   await score(await loadSample(state.index.samples[Number(sel.value)]));
 }

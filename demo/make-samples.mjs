@@ -182,7 +182,7 @@ export function makeSample(seed, width = WIDTH, height = HEIGHT) {
       } else {
         const b = blockColor[x];
         const win = windowsOn[x] && (y - Math.floor(skyline[x])) % 4 >= 2 && y < yh + 2;
-        const shade = 1 - 0.25 * Math.abs(x - vx) / W + texture[i] * 0.06;
+        const shade = 1 - (0.25 * Math.abs(x - vx)) / W + texture[i] * 0.06;
         const c = win ? [48, 60, 78] : [b[0] * shade, b[1] * shade, b[2] * shade];
         paint(x, y, BUILDING, c);
       }
@@ -208,9 +208,12 @@ export function makeSample(seed, width = WIDTH, height = HEIGHT) {
   }
   // Things on the street, far to near.
   const things = [];
-  for (let k = r.int(2, 4); k > 0; k--) things.push({ kind: 'car', y: r.range(yh + 6, H + 4), u: r.range(-0.75, 0.75) });
-  for (let k = r.int(1, 4); k > 0; k--) things.push({ kind: 'person', y: r.range(yh + 8, H + 2), side: r.pick([-1, 1]), u: r.range(0.15, 0.8) });
-  for (let k = r.int(1, 3); k > 0; k--) things.push({ kind: 'tree', y: r.range(yh + 4, H - 4), side: r.pick([-1, 1]), u: r.range(0.3, 0.9) });
+  for (let k = r.int(2, 4); k > 0; k--)
+    things.push({ kind: 'car', y: r.range(yh + 6, H + 4), u: r.range(-0.75, 0.75) });
+  for (let k = r.int(1, 4); k > 0; k--)
+    things.push({ kind: 'person', y: r.range(yh + 8, H + 2), side: r.pick([-1, 1]), u: r.range(0.15, 0.8) });
+  for (let k = r.int(1, 3); k > 0; k--)
+    things.push({ kind: 'tree', y: r.range(yh + 4, H - 4), side: r.pick([-1, 1]), u: r.range(0.3, 0.9) });
   things.push({ kind: 'pole', y: r.range(yh + 10, H - 6), side: r.pick([-1, 1]), u: r.range(0.4, 0.7) });
   things.sort((a, b) => a.y - b.y);
   for (const t of things) {
@@ -264,7 +267,11 @@ export function makeSample(seed, width = WIDTH, height = HEIGHT) {
         for (let x = Math.floor(tx - rad); x <= tx + rad; x++) {
           const dx = x - tx;
           const dy = y - cy;
-          const inCrown = dx * dx + dy * dy * 1.3 <= rad * rad * (0.85 + 0.3 * (texture[Math.max(0, Math.min(H - 1, y)) * W + Math.max(0, Math.min(W - 1, x))] + 0.5));
+          const inCrown =
+            dx * dx + dy * dy * 1.3 <=
+            rad *
+              rad *
+              (0.85 + 0.3 * (texture[Math.max(0, Math.min(H - 1, y)) * W + Math.max(0, Math.min(W - 1, x))] + 0.5));
           const inTrunk = y > cy && Math.abs(dx) <= Math.max(0.6, th * 0.04);
           if (inCrown) {
             const i = Math.max(0, Math.min(H - 1, y)) * W + Math.max(0, Math.min(W - 1, x));
@@ -280,7 +287,8 @@ export function makeSample(seed, width = WIDTH, height = HEIGHT) {
       for (let y = Math.floor(yb - ph); y <= yb; y++) paint(px, y, IGNORE, [120, 120, 124], BUILDING);
       const sw = Math.max(2, Math.floor(8 * s));
       for (let y = Math.floor(yb - ph); y < yb - ph + sw; y++) {
-        for (let x = px - Math.floor(sw / 2); x <= px + Math.floor(sw / 2); x++) paint(x, y, IGNORE, [30, 70, 170], BUILDING);
+        for (let x = px - Math.floor(sw / 2); x <= px + Math.floor(sw / 2); x++)
+          paint(x, y, IGNORE, [30, 70, 170], BUILDING);
       }
     }
   }

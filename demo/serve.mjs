@@ -56,7 +56,8 @@ export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, l
       if (path.includes('\0')) return send(400, 'bad path\n');
       let file = resolve(base, `.${path}`);
       // Nothing outside the root (no ../ escapes), and no dotfiles (.git, ...).
-      if ((file !== base && !file.startsWith(base + sep)) || /[\\/]\./.test(file.slice(base.length))) return send(404, 'not found\n');
+      if ((file !== base && !file.startsWith(base + sep)) || /[\\/]\./.test(file.slice(base.length)))
+        return send(404, 'not found\n');
       let st = await stat(file).catch(() => undefined);
       if (st?.isDirectory()) {
         if (!path.endsWith('/')) {
@@ -71,7 +72,9 @@ export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, l
       res.writeHead(200, { 'content-type': type, 'content-length': st.size, 'cache-control': 'no-store' });
       if (log) console.log(`${req.method} ${path} -> ${type}`);
       if (req.method === 'HEAD') return res.end();
-      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+      createReadStream(file)
+        .on('error', () => res.destroy())
+        .pipe(res);
     } catch (e) {
       send(500, `${e instanceof Error ? e.message : String(e)}\n`);
     }
@@ -104,6 +107,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     console.error('serve: dist/index.mjs is missing: run `npm run build` first');
     process.exit(1);
   }
-  const { url } = await startServer({ host: opt('host', '127.0.0.1'), port: Number(opt('port', 8080)), log: args.includes('--log') });
+  const { url } = await startServer({
+    host: opt('host', '127.0.0.1'),
+    port: Number(opt('port', 8080)),
+    log: args.includes('--log'),
+  });
   console.log(`serving ${ROOT} at ${url}\n  demo: ${url}demo/`);
 }

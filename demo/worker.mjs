@@ -19,7 +19,10 @@ self.onmessage = async (e) => {
     const xent = await ready;
     if (msg.type === 'score') {
       const t0 = performance.now();
-      const maskShape = [msg.logitsShape[0], ...(msg.layout === 'NHWC' ? msg.logitsShape.slice(1, -1) : msg.logitsShape.slice(2))];
+      const maskShape = [
+        msg.logitsShape[0],
+        ...(msg.layout === 'NHWC' ? msg.logitsShape.slice(1, -1) : msg.logitsShape.slice(2)),
+      ];
       const r = xent.score(
         { data: msg.logits, shape: msg.logitsShape },
         { data: msg.mask, shape: maskShape },
@@ -49,7 +52,10 @@ self.onmessage = async (e) => {
       const scorer = xent.scorer(msg.classes, { ignoreIndex: msg.ignoreIndex, layout: msg.layout });
       try {
         for (const it of msg.items) {
-          const maskShape = [it.logitsShape[0], ...(msg.layout === 'NHWC' ? it.logitsShape.slice(1, -1) : it.logitsShape.slice(2))];
+          const maskShape = [
+            it.logitsShape[0],
+            ...(msg.layout === 'NHWC' ? it.logitsShape.slice(1, -1) : it.logitsShape.slice(2)),
+          ];
           scorer.update({ data: it.logits, shape: it.logitsShape }, { data: it.mask, shape: maskShape });
         }
         postMessage({ type: 'scoredAll', id: msg.id, result: scorer.result(), ms: performance.now() - t0 });

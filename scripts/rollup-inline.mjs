@@ -35,7 +35,8 @@ function inlineWasm() {
       if (id !== BYTES_ID) return null;
       const lines = [];
       for (const [name, file] of Object.entries(WASM)) {
-        if (!existsSync(file)) this.error(`${file} is missing: run \`npm run build:wasm\` first (xent-wasm/inline embeds it)`);
+        if (!existsSync(file))
+          this.error(`${file} is missing: run \`npm run build:wasm\` first (xent-wasm/inline embeds it)`);
         lines.push(`export const ${name} = ${JSON.stringify(readFileSync(file).toString('base64'))};`);
       }
       // No source map content for 290 KB of base64.
@@ -44,12 +45,17 @@ function inlineWasm() {
     transform(code, id) {
       if (resolve(id) !== LOADER && resolve(id) !== THREADS_ENV) return null;
       // ts/threads/env.ts: the worker entry (never reached: the inline build has no threads build).
-      const out = code.replace(/new URL\((['"])\.\/([\w-]+\.(?:wasm|mjs))\1,\s*import\.meta\.url\)/g, "new URL('xent-inline:$2')");
+      const out = code.replace(
+        /new URL\((['"])\.\/([\w-]+\.(?:wasm|mjs))\1,\s*import\.meta\.url\)/g,
+        "new URL('xent-inline:$2')",
+      );
       return { code: out, map: null };
     },
     renderChunk(code, chunk) {
       if (/import\.meta\b/.test(code.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, ''))) {
-        this.error(`${chunk.fileName} still uses import.meta (ts/loader.ts changed how it finds the .wasm?): update scripts/rollup-inline.mjs`);
+        this.error(
+          `${chunk.fileName} still uses import.meta (ts/loader.ts changed how it finds the .wasm?): update scripts/rollup-inline.mjs`,
+        );
       }
       return null;
     },
@@ -73,8 +79,18 @@ export function inlineBuilds({ ts, banner, dtsBanner }) {
       external: (id) => isIndex(id),
       output: [
         { file: 'dist/inline.d.ts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.js' : id) },
-        { file: 'dist/inline.d.cts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.cjs' : id) },
-        { file: 'dist/inline.d.mts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.mjs' : id) },
+        {
+          file: 'dist/inline.d.cts',
+          format: 'es',
+          banner: dtsBanner,
+          paths: (id) => (isIndex(id) ? './index.cjs' : id),
+        },
+        {
+          file: 'dist/inline.d.mts',
+          format: 'es',
+          banner: dtsBanner,
+          paths: (id) => (isIndex(id) ? './index.mjs' : id),
+        },
       ],
       plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],
     },

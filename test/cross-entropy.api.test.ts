@@ -26,12 +26,22 @@ describe('results', () => {
   it("'none' returns a new float32 tensor of the target's shape, which the caller disposes", () => {
     const p = randomProblem(1, 2, 5, 3, 7);
     const before = x.memoryStats().liveTensors;
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { reduction: 'none', ignoreIndex: 255 });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { reduction: 'none', ignoreIndex: 255 },
+    );
     expect(r.loss).toBeInstanceOf(lib.Tensor);
     expect(r.loss.dtype).toBe('float32');
     expect(r.loss.shape).toEqual(p.tshape);
     expect(x.memoryStats().liveTensors).toBe(before + 1);
-    const ref = referenceCrossEntropy({ logits: p.logits, logitsShape: p.shape, target: p.target, ignoreIndex: 255, reduction: 'none' });
+    const ref = referenceCrossEntropy({
+      logits: p.logits,
+      logitsShape: p.shape,
+      target: p.target,
+      ignoreIndex: 255,
+      reduction: 'none',
+    });
     expect(arrayMismatch(r.loss.data, ref.losses, 2e-6, 'loss')).toBeUndefined();
     expect(lossMismatch(r.sum, ref.sum)).toBeUndefined();
     expect(r.weightSum).toBe(ref.weightSum);
@@ -42,12 +52,20 @@ describe('results', () => {
   it("'none' with out writes into out and returns it", () => {
     const p = randomProblem(2, 1, 3, 2, 2);
     using out = x.tensor('float32', p.tshape);
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { reduction: 'none', ignoreIndex: 255, out });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { reduction: 'none', ignoreIndex: 255, out },
+    );
     expect(r.loss).toBe(out);
   });
 
   it('unbatched logits (C) with a scalar target: loss shape []', () => {
-    const r = x.crossEntropy({ data: new Float32Array([1, 2, 3]), shape: [3] }, { data: new Int32Array([2]), shape: [] }, { reduction: 'none' });
+    const r = x.crossEntropy(
+      { data: new Float32Array([1, 2, 3]), shape: [3] },
+      { data: new Int32Array([2]), shape: [] },
+      { reduction: 'none' },
+    );
     expect(r.loss.shape).toEqual([]);
     expect(r.loss.size).toBe(1);
     expect(r.loss.data[0]).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)) - 3, 6);
@@ -90,7 +108,11 @@ describe('results', () => {
           if (t !== 255) logits[(n * C + t) * P + i] = rng.chance(0.5) ? -300 + 325 * rng.next() : -2 + 18 * rng.next();
         }
       for (const [build, xb] of Object.entries(getBuilds())) {
-        const r = xb.crossEntropy({ data: logits, shape: [N, C, H, W] }, { data: target, shape: [N, H, W] }, { ignoreIndex: 255, reduction: 'sum', lossMap: true });
+        const r = xb.crossEntropy(
+          { data: logits, shape: [N, C, H, W] },
+          { data: target, shape: [N, H, W] },
+          { ignoreIndex: 255, reduction: 'sum', lossMap: true },
+        );
         const map = r.lossMap.toArray();
         r.lossMap.dispose();
         let exact = 0n; // in units of 2^-149: every float32 is a whole number of them
@@ -99,7 +121,10 @@ describe('results', () => {
         expect(small, `${build}, C = ${C}: losses below 2^-17`).toBeGreaterThan(50);
         expect(large, `${build}, C = ${C}: losses of 2^7 or more`).toBeGreaterThan(50);
         // Number(bigint) rounds to nearest, ties to even; the division by 2^149 is exact.
-        expect(Object.is(r.sum, Number(exact) / 2 ** 149), `${build}, C = ${C}: ${r.sum} vs ${Number(exact) / 2 ** 149}`).toBe(true);
+        expect(
+          Object.is(r.sum, Number(exact) / 2 ** 149),
+          `${build}, C = ${C}: ${r.sum} vs ${Number(exact) / 2 ** 149}`,
+        ).toBe(true);
         expect(r.loss).toBe(r.sum);
       }
     }
@@ -108,7 +133,12 @@ describe('results', () => {
   it('tensors, plain inputs and the three weight kinds give the same bits', () => {
     const p = randomProblem(4, 2, 6, 5, 5);
     const w = [1, 2, 0.5, 0, 3, 1];
-    const opts = (weight: lib.CrossEntropyOptions['weight'], grad: lib.Tensor<'float32'>) => ({ weight, grad, ignoreIndex: 255, labelSmoothing: 0.2 });
+    const opts = (weight: lib.CrossEntropyOptions['weight'], grad: lib.Tensor<'float32'>) => ({
+      weight,
+      grad,
+      ignoreIndex: 255,
+      labelSmoothing: 0.2,
+    });
     using lt = x.tensorFrom(p.logits, p.shape);
     using tt = x.tensorFrom(p.target, p.tshape);
     using wt = x.tensorFrom(Float32Array.from(w));
@@ -154,7 +184,12 @@ describe('empty tensors, as PyTorch 1.13', () => {
         expect(mean.sum).toBe(0);
         expect(mean.weightSum).toBe(0);
         expect(x.crossEntropy(logits, target, { labelSmoothing, reduction: 'sum', grad }).loss).toBe(0);
-        const none = x.crossEntropy(logits, target, { labelSmoothing, reduction: 'none', grad, gradOutput: { data: new Float32Array(0), shape: ts } });
+        const none = x.crossEntropy(logits, target, {
+          labelSmoothing,
+          reduction: 'none',
+          grad,
+          gradOutput: { data: new Float32Array(0), shape: ts },
+        });
         expect(none.loss.shape).toEqual(ts);
         expect(none.loss.size).toBe(0);
         expect(none.loss.byteOffset).toBeGreaterThan(0);

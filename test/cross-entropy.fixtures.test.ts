@@ -11,7 +11,14 @@
  * - PyTorch's errors as typed errors, with memory left as it was.
  */
 import { describe, expect, it } from 'vitest';
-import { arrayMismatch, elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from './reference/compare.js';
+import {
+  arrayMismatch,
+  elementwiseMismatch,
+  firstBitDifference,
+  gradMismatch,
+  lossMismatch,
+  sameBits,
+} from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
 import { useBothBuilds, lib, type Xent } from './reference/dist.js';
 import { loadFixtures, type FixtureCase } from './reference/fixtures.js';
@@ -24,11 +31,17 @@ const getBuilds = useBothBuilds();
 
 type IndexDtype = 'uint8' | 'uint16' | 'int32';
 const INDEX_ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array } as const;
-const RANGE: Record<IndexDtype, [number, number]> = { uint8: [0, 255], uint16: [0, 65535], int32: [-(2 ** 31), 2 ** 31 - 1] };
+const RANGE: Record<IndexDtype, [number, number]> = {
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+};
 
 /** The index dtypes that hold every target value (the ignore index need not fit: then it never matches). */
 function fittingDtypes(c: FixtureCase): IndexDtype[] {
-  return (['uint8', 'uint16', 'int32'] as const).filter((d) => c.target.every((v) => v >= RANGE[d][0] && v <= RANGE[d][1]));
+  return (['uint8', 'uint16', 'int32'] as const).filter((d) =>
+    c.target.every((v) => v >= RANGE[d][0] && v <= RANGE[d][1]),
+  );
 }
 
 /** Shape of the per-sample outputs: the logits' shape without the class dim. */
@@ -105,7 +118,8 @@ function run(x: Xent, c: FixtureCase, v: Variant = {}): Run {
 
 /** Bit-identity of two runs (NaNs of any sign and payload are equal). */
 function sameRun(a: Run, b: Run, what: string): void {
-  if (typeof a.loss === 'number') expect(sameBits(a.loss, b.loss as number), `${what}: loss ${a.loss} vs ${b.loss}`).toBe(true);
+  if (typeof a.loss === 'number')
+    expect(sameBits(a.loss, b.loss as number), `${what}: loss ${a.loss} vs ${b.loss}`).toBe(true);
   else expect(firstBitDifference(a.loss, b.loss as Float32Array), `${what}: loss (first differing element)`).toBe(-1);
   expect(sameBits(a.sum, b.sum), `${what}: sum ${a.sum} vs ${b.sum}`).toBe(true);
   expect(sameBits(a.weightSum, b.weightSum), `${what}: weightSum`).toBe(true);
@@ -167,7 +181,8 @@ function fixtureSuite(file: typeof index): void {
           for (const x of [getBuilds().simd, getBuilds().portable]) {
             for (const layout of ['NCHW', 'NHWC'] as const) {
               // (NHWC transposes a probability target, which needs the logits' shape.)
-              const transposable = c.targetKind === 'index' || JSON.stringify(c.targetShape) === JSON.stringify(c.logitsShape);
+              const transposable =
+                c.targetKind === 'index' || JSON.stringify(c.targetShape) === JSON.stringify(c.logitsShape);
               if (layout === 'NHWC' && (c.logitsShape.length < 3 || !transposable)) continue;
               const before = x.memoryStats();
               const E = errorClassFor(c);
@@ -176,7 +191,8 @@ function fixtureSuite(file: typeof index): void {
                 const bad = /Target (-?\d+) is out of bounds/.exec(c.expectError!)?.[1];
                 expect(() => run(x, c, { layout })).toThrow(`Target ${bad} is out of bounds.`);
               }
-              if (/ignore_index/.test(c.expectError!)) expect(() => run(x, c, { layout })).toThrow('ignore_index is not supported for floating point target');
+              if (/ignore_index/.test(c.expectError!))
+                expect(() => run(x, c, { layout })).toThrow('ignore_index is not supported for floating point target');
               expect(x.memoryStats()).toEqual(before);
             }
           }
@@ -217,11 +233,17 @@ function fixtureSuite(file: typeof index): void {
           // ... and in both layouts, on the transposed data ...
           sameRun(run(x, c, { layout: 'NHWC' }), base, `${build}: NHWC vs NCHW`);
           // ... whatever the target dtype ...
-          if (kind === 'index') for (const dtype of fittingDtypes(c).slice(1)) sameRun(run(x, c, { dtype }), base, `${build}: ${dtype} targets`);
+          if (kind === 'index')
+            for (const dtype of fittingDtypes(c).slice(1))
+              sameRun(run(x, c, { dtype }), base, `${build}: ${dtype} targets`);
           // ... and whether or not the gradient and the maps are computed.
           const bare = run(x, c, { outputs: false });
-          expect(sameBits(bare.sum, base.sum) && sameBits(bare.weightSum, base.weightSum), `${build}: sum without outputs`).toBe(true);
-          if (typeof bare.loss === 'number') expect(sameBits(bare.loss, base.loss as number), `${build}: loss without outputs`).toBe(true);
+          expect(
+            sameBits(bare.sum, base.sum) && sameBits(bare.weightSum, base.weightSum),
+            `${build}: sum without outputs`,
+          ).toBe(true);
+          if (typeof bare.loss === 'number')
+            expect(sameBits(bare.loss, base.loss as number), `${build}: loss without outputs`).toBe(true);
           else expect(firstBitDifference(bare.loss, base.loss as Float32Array)).toBe(-1);
         }
       });
@@ -249,14 +271,28 @@ describe('target dtypes: uint8, uint16 and int32 label maps', () => {
     for (const x of [getBuilds().simd, getBuilds().portable]) {
       using g16 = x.tensor('float32', [2, C, S]);
       using g32 = x.tensor('float32', [2, C, S]);
-      const a = x.crossEntropy({ data: logits, shape: [2, C, S] }, { data: Uint16Array.from(labels), shape: [2, S] }, { ...opts, grad: g16 });
-      const b = x.crossEntropy({ data: logits, shape: [2, C, S] }, { data: Int32Array.from(labels), shape: [2, S] }, { ...opts, grad: g32 });
+      const a = x.crossEntropy(
+        { data: logits, shape: [2, C, S] },
+        { data: Uint16Array.from(labels), shape: [2, S] },
+        { ...opts, grad: g16 },
+      );
+      const b = x.crossEntropy(
+        { data: logits, shape: [2, C, S] },
+        { data: Int32Array.from(labels), shape: [2, S] },
+        { ...opts, grad: g32 },
+      );
       expect(sameBits(a.loss, b.loss)).toBe(true);
       expect(firstBitDifference(g16.data, g32.data)).toBe(-1);
       const ref = referenceCrossEntropy({ logits, logitsShape: [2, C, S], target: labels, ...opts });
       expect(lossMismatch(a.loss, ref.loss)).toBeUndefined();
       expect(gradMismatch(g16.data, ref.grad!, ref.gradTerms)).toBeUndefined();
-      expect(() => x.crossEntropy({ data: logits, shape: [2, C, S] }, { data: Uint8Array.from(labels, (v) => v & 255), shape: [2, S] }, opts)).not.toThrow();
+      expect(() =>
+        x.crossEntropy(
+          { data: logits, shape: [2, C, S] },
+          { data: Uint8Array.from(labels, (v) => v & 255), shape: [2, S] },
+          opts,
+        ),
+      ).not.toThrow();
     }
   });
 });
@@ -267,7 +303,8 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
     if (!c) throw new Error(`fixture ${name} is missing`);
     return c;
   };
-  const perPixel = (c: FixtureCase) => run(getBuilds().simd, { ...c, reduction: 'none', gradOutput: null }, { outputs: false }).loss as Float32Array;
+  const perPixel = (c: FixtureCase) =>
+    run(getBuilds().simd, { ...c, reduction: 'none', gradOutput: null }, { outputs: false }).loss as Float32Array;
 
   it('a NaN logit makes that sample NaN, and the reduced loss NaN', () => {
     const c = byName(index, 'nan-logit-nonignored-none');
@@ -302,7 +339,11 @@ describe('non-finite logits behave like PyTorch (fixtures)', () => {
     expect(Array.from(perPixel(byName(index, 'posinf-logit-none')), Number.isNaN)).toEqual([true, true, true, false]);
   });
   it('probability targets: NaN and +inf logits give NaN, -inf where q = 0 gives NaN (0 · -inf), where q > 0 +inf', () => {
-    expect(Array.from(perPixel(byName(prob, 'prob-nan-posinf-logits-none')), Number.isNaN)).toEqual([true, true, false]);
+    expect(Array.from(perPixel(byName(prob, 'prob-nan-posinf-logits-none')), Number.isNaN)).toEqual([
+      true,
+      true,
+      false,
+    ]);
     const l = perPixel(byName(prob, 'prob-neginf-logits-none'));
     expect([Number.isNaN(l[0]), Number.isNaN(l[1]), Number.isFinite(l[2]), l[3]]).toEqual([true, true, true, Infinity]);
     expect(run(getBuilds().simd, byName(prob, 'prob-neginf-logits-mean')).loss).toBeNaN();

@@ -18,7 +18,17 @@ import { elementwiseMismatch, arrayMismatch, firstBitDifference, lossMismatch, s
 import { classAxis, type Layout, type Reduction } from './reference/cross-entropy.js';
 import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from './reference/decomposition.js';
 import { useBothBuilds, lib, type Xent } from './reference/dist.js';
-import { describeCase, expectedOf, logitValues, makeCase, referenceMismatch, runKernel, spatialDims, type Case, type Outcome } from './reference/fuzz.js';
+import {
+  describeCase,
+  expectedOf,
+  logitValues,
+  makeCase,
+  referenceMismatch,
+  runKernel,
+  spatialDims,
+  type Case,
+  type Outcome,
+} from './reference/fuzz.js';
 import { Rng } from './reference/rng.js';
 
 const ENV_SEED = process.env['XENT_FUZZ_SEED'];
@@ -147,7 +157,8 @@ function makeOpCase(seed: number): OpCase {
   }
   const C = op === 'nllLoss' ? classAxis(shape, layout).C : 0;
   let weight: Float32Array | null = null;
-  if (op === 'nllLoss' && r.chance(0.4)) weight = Float32Array.from({ length: C }, () => (r.chance(0.1) ? 0 : r.next() * 3));
+  if (op === 'nllLoss' && r.chance(0.4))
+    weight = Float32Array.from({ length: C }, () => (r.chance(0.1) ? 0 : r.next() * 3));
   const reduction = r.pick(['mean', 'sum', 'none'] as const);
   const gsize = op === 'nllLoss' ? target.length : size;
   const gy = Float32Array.from({ length: gsize }, () => r.normal());
@@ -157,7 +168,9 @@ function makeOpCase(seed: number): OpCase {
 function describeOpCase(k: OpCase): string {
   return (
     `seed ${k.seed} (rerun: XENT_FUZZ_SEED=${k.seed} XENT_FUZZ_CASES=1): ${k.op} ${JSON.stringify(k.shape)} ${k.dist}` +
-    (k.op === 'nllLoss' ? ` ${k.layout} ${k.reduction} ignoreIndex=${k.ignoreIndex} weight=${k.weight ? 'yes' : 'no'}` : ` dim ${k.dim}`)
+    (k.op === 'nllLoss'
+      ? ` ${k.layout} ${k.reduction} ignoreIndex=${k.ignoreIndex} weight=${k.weight ? 'yes' : 'no'}`
+      : ` dim ${k.dim}`)
   );
 }
 
@@ -177,24 +190,39 @@ function runOp(x: Xent, k: OpCase): OpOutcome {
       using logp = x.tensorFrom(k.x, k.shape);
       using grad = x.tensor('float32', k.shape);
       // Class-index targets: the shape without the class dim.
-      const tshape = k.shape.length === 1 ? [] : k.shape.filter((_, i) => i !== (k.layout === 'NHWC' && k.shape.length >= 3 ? k.shape.length - 1 : 1));
-      const r = x.nllLoss(logp, { data: Int32Array.from(k.target), shape: tshape }, {
-        weight: k.weight ?? undefined,
-        ignoreIndex: k.ignoreIndex,
-        reduction: k.reduction,
-        layout: k.layout,
-        grad,
-        gradOutput: k.reduction === 'none' ? { data: k.gy, shape: tshape } : undefined,
-        lossMap: true,
-      });
+      const tshape =
+        k.shape.length === 1
+          ? []
+          : k.shape.filter((_, i) => i !== (k.layout === 'NHWC' && k.shape.length >= 3 ? k.shape.length - 1 : 1));
+      const r = x.nllLoss(
+        logp,
+        { data: Int32Array.from(k.target), shape: tshape },
+        {
+          weight: k.weight ?? undefined,
+          ignoreIndex: k.ignoreIndex,
+          reduction: k.reduction,
+          layout: k.layout,
+          grad,
+          gradOutput: k.reduction === 'none' ? { data: k.gy, shape: tshape } : undefined,
+          lossMap: true,
+        },
+      );
       const losses = r.lossMap.toArray();
       r.lossMap.dispose();
-      return { loss: typeof r.loss === 'number' ? r.loss : undefined, losses, sum: r.sum, weightSum: r.weightSum, gx: grad.toArray() };
+      return {
+        loss: typeof r.loss === 'number' ? r.loss : undefined,
+        losses,
+        sum: r.sum,
+        weightSum: r.weightSum,
+        gx: grad.toArray(),
+      };
     }
     const log = k.op === 'logSoftmax';
     using input = x.tensorFrom(k.x, k.shape);
     using y = log ? x.logSoftmax(input, { dim: k.dim }) : x.softmax(input, { dim: k.dim });
-    using gx = log ? x.logSoftmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim }) : x.softmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim });
+    using gx = log
+      ? x.logSoftmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim })
+      : x.softmaxBackward(y, { data: k.gy, shape: k.shape }, { dim: k.dim });
     return { y: y.toArray(), gx: gx.toArray() };
   } catch (error) {
     return { error };
@@ -207,14 +235,30 @@ function checkOp(k: OpCase): string | undefined {
     const fail = (m: string) => `${build}: ${m}`;
     if (o.error) return fail(`unexpected error ${String(o.error)}`);
     if (k.op === 'nllLoss') {
-      const r = referenceNllLoss({ logp: k.x, shape: k.shape, target: k.target, weight: k.weight, ignoreIndex: k.ignoreIndex, reduction: k.reduction, gradOutput: k.gy, layout: k.layout });
+      const r = referenceNllLoss({
+        logp: k.x,
+        shape: k.shape,
+        target: k.target,
+        weight: k.weight,
+        ignoreIndex: k.ignoreIndex,
+        reduction: k.reduction,
+        gradOutput: k.gy,
+        layout: k.layout,
+      });
       // Each per-sample loss is rounded to float32 (as in the loss map) before the exact sum:
       // with inputs of both signs (raw logits rather than log-probabilities) those roundings,
       // 2^-24 |loss_i| each, are what remains of a cancelling sum.
       let abs = 0;
       for (const v of r.losses) if (Number.isFinite(v)) abs += Math.abs(v) * 2 ** -24;
       const m =
-        (k.reduction === 'none' ? undefined : lossMismatch(o.loss!, r.loss, 2e-6, k.reduction === 'mean' ? (r.weightSum > 0 ? abs / r.weightSum : 0) : abs)) ??
+        (k.reduction === 'none'
+          ? undefined
+          : lossMismatch(
+              o.loss!,
+              r.loss,
+              2e-6,
+              k.reduction === 'mean' ? (r.weightSum > 0 ? abs / r.weightSum : 0) : abs,
+            )) ??
         elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map') ??
         lossMismatch(o.sum!, r.sum, 2e-6, abs) ??
         lossMismatch(o.weightSum!, r.weightSum, 1e-6) ??
@@ -229,14 +273,19 @@ function checkOp(k: OpCase): string | undefined {
     const gx = referenceSoftmaxBackward(o.y!, k.gy, k.shape, dim, log);
     let terms = 0;
     for (const v of k.gy) terms = Math.max(terms, Math.abs(v));
-    const m = elementwiseMismatch(o.y!, y, 2e-6, 'output') ?? arrayMismatch(o.gx!, gx, 1e-5, 'gradInput', 8 * 2 ** -24 * terms);
+    const m =
+      elementwiseMismatch(o.y!, y, 2e-6, 'output') ?? arrayMismatch(o.gx!, gx, 1e-5, 'gradInput', 8 * 2 ** -24 * terms);
     if (m) return fail(m);
   }
   for (const f of ['y', 'gx', 'losses'] as const) {
     const [p, q] = [outs.simd[f], outs.portable[f]];
-    if (p && firstBitDifference(p, q!) !== -1) return `SIMD and portable builds: ${f} differ at ${firstBitDifference(p, q!)}`;
+    if (p && firstBitDifference(p, q!) !== -1)
+      return `SIMD and portable builds: ${f} differ at ${firstBitDifference(p, q!)}`;
   }
-  if (!sameBits(outs.simd.loss ?? 0, outs.portable.loss ?? 0) || !sameBits(outs.simd.sum ?? 0, outs.portable.sum ?? 0)) {
+  if (
+    !sameBits(outs.simd.loss ?? 0, outs.portable.loss ?? 0) ||
+    !sameBits(outs.simd.sum ?? 0, outs.portable.sum ?? 0)
+  ) {
     return `SIMD and portable builds: loss ${outs.simd.loss} vs ${outs.portable.loss}`;
   }
   return undefined;

@@ -64,26 +64,37 @@ function runNll(x: Xent, c: DecompositionCase, nhwc = false): LossRun {
   using grad = x.tensor('float32', shape);
   const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: lossShape } : undefined;
   const wantGrad = c.reduction !== 'none' || gradOutput !== undefined;
-  const r = x.nllLoss(logp, { data: targetArray(c.target!), shape: c.targetShape! }, {
-    weight: c.weight ?? undefined,
-    ignoreIndex: c.ignoreIndex,
-    reduction: c.reduction,
-    grad: wantGrad ? grad : undefined,
-    gradOutput,
-    layout: nhwc ? 'NHWC' : 'NCHW',
-    lossMap: true,
-  });
+  const r = x.nllLoss(
+    logp,
+    { data: targetArray(c.target!), shape: c.targetShape! },
+    {
+      weight: c.weight ?? undefined,
+      ignoreIndex: c.ignoreIndex,
+      reduction: c.reduction,
+      grad: wantGrad ? grad : undefined,
+      gradOutput,
+      layout: nhwc ? 'NHWC' : 'NCHW',
+      lossMap: true,
+    },
+  );
   const lossMap = r.lossMap.toArray();
   const loss = r.loss instanceof lib.Tensor ? r.loss.toArray() : r.loss;
   if (r.loss instanceof lib.Tensor) expect(r.loss).toBe(r.lossMap);
   r.lossMap.dispose();
-  return { loss, sum: r.sum, weightSum: r.weightSum, lossMap, grad: wantGrad ? (nhwc ? toNCHW(grad.toArray(), c.inputShape) : grad.toArray()) : undefined };
+  return {
+    loss,
+    sum: r.sum,
+    weightSum: r.weightSum,
+    lossMap,
+    grad: wantGrad ? (nhwc ? toNCHW(grad.toArray(), c.inputShape) : grad.toArray()) : undefined,
+  };
 }
 
 function sameArrays(a: Record<string, unknown>, b: Record<string, unknown>, what: string): void {
   for (const k of Object.keys(a)) {
     const [p, q] = [a[k], b[k]];
-    if (p instanceof Float32Array) expect(firstBitDifference(p, q as Float32Array), `${what}: ${k} (first differing element)`).toBe(-1);
+    if (p instanceof Float32Array)
+      expect(firstBitDifference(p, q as Float32Array), `${what}: ${k} (first differing element)`).toBe(-1);
     else if (typeof p === 'number') expect(sameBits(p, q as number), `${what}: ${k} ${p} vs ${q}`).toBe(true);
     else expect(q, `${what}: ${k}`).toBe(p);
   }
@@ -91,8 +102,12 @@ function sameArrays(a: Record<string, unknown>, b: Record<string, unknown>, what
 
 describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decomposition.cases.length} cases)`, () => {
   it('has cases of every op, and softmax along other dims than the class dim', () => {
-    for (const op of ['softmax', 'log_softmax', 'nll_loss']) expect(decomposition.cases.some((c) => c.op === op)).toBe(true);
-    for (const dim of [-1, 0, 2, 3]) expect(decomposition.cases.some((c) => c.op !== 'nll_loss' && c.dim === dim && c.inputShape.length >= 2)).toBe(true);
+    for (const op of ['softmax', 'log_softmax', 'nll_loss'])
+      expect(decomposition.cases.some((c) => c.op === op)).toBe(true);
+    for (const dim of [-1, 0, 2, 3])
+      expect(decomposition.cases.some((c) => c.op !== 'nll_loss' && c.dim === dim && c.inputShape.length >= 2)).toBe(
+        true,
+      );
   });
   for (const c of decomposition.cases) {
     if (c.op === 'nll_loss') {
@@ -118,7 +133,8 @@ describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decompo
         }
         sameArrays({ ...runs.simd }, { ...runs.portable }, 'SIMD vs portable');
         if (c.inputShape.length >= 3) {
-          for (const [build, x] of Object.entries(getBuilds())) sameArrays({ ...runNll(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
+          for (const [build, x] of Object.entries(getBuilds()))
+            sameArrays({ ...runNll(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
         }
       });
       continue;
@@ -137,7 +153,8 @@ describe(`PyTorch ${decomposition.torch} fixtures: decomposition.json (${decompo
       sameArrays({ ...runs.simd }, { ...runs.portable }, 'SIMD vs portable');
       if (c.inputShape.length >= 3 && c.dim === 1) {
         // dim 1 of NCHW data and dim -1 of the same data in NHWC: the same bits.
-        for (const [build, x] of Object.entries(getBuilds())) sameArrays({ ...runSoftmax(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
+        for (const [build, x] of Object.entries(getBuilds()))
+          sameArrays({ ...runSoftmax(x, c, true) }, { ...runs[build as 'simd'] }, `${build}: NHWC vs NCHW`);
       }
     });
   }
@@ -152,7 +169,13 @@ function decomposed(x: Xent, c: FixtureCase) {
   using gLogp = x.tensor('float32', c.logitsShape);
   const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
   const wantGrad = c.reduction !== 'none' || gradOutput !== undefined;
-  const r = x.nllLoss(logp, target, { weight: c.weight ?? undefined, ignoreIndex: c.ignoreIndex, reduction: c.reduction, grad: wantGrad ? gLogp : undefined, gradOutput });
+  const r = x.nllLoss(logp, target, {
+    weight: c.weight ?? undefined,
+    ignoreIndex: c.ignoreIndex,
+    reduction: c.reduction,
+    grad: wantGrad ? gLogp : undefined,
+    gradOutput,
+  });
   const loss = r.loss instanceof lib.Tensor ? r.loss.toArray() : r.loss;
   if (r.loss instanceof lib.Tensor) r.loss.dispose();
   let grad: Float32Array | undefined;
@@ -173,13 +196,17 @@ describe('nllLoss(logSoftmax(x)) and its chained backward equal crossEntropy(x)'
         const d = decomposed(x, c);
         using grad = x.tensor('float32', c.logitsShape);
         const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
-        const f = x.crossEntropy({ data: Float32Array.from(c.logits), shape: c.logitsShape }, { data: targetArray(c.target), shape: c.targetShape }, {
-          weight: c.weight ?? undefined,
-          ignoreIndex: c.ignoreIndex,
-          reduction: c.reduction,
-          grad: d.grad ? grad : undefined,
-          gradOutput,
-        });
+        const f = x.crossEntropy(
+          { data: Float32Array.from(c.logits), shape: c.logitsShape },
+          { data: targetArray(c.target), shape: c.targetShape },
+          {
+            weight: c.weight ?? undefined,
+            ignoreIndex: c.ignoreIndex,
+            reduction: c.reduction,
+            grad: d.grad ? grad : undefined,
+            gradOutput,
+          },
+        );
         if (f.loss instanceof lib.Tensor) {
           const m = elementwiseMismatch(d.loss as Float32Array, f.loss.data, 2e-6, 'decomposed vs fused loss');
           f.loss.dispose();
@@ -192,7 +219,9 @@ describe('nllLoss(logSoftmax(x)) and its chained backward equal crossEntropy(x)'
         if (d.grad) {
           // Against PyTorch (the fixture) and against the fused gradient, NaN and ±inf
           // placement included (e.g. a zero weight sum: -0 · (1/0) = NaN at every target).
-          const m = gradMismatch(d.grad, c.grad, ref.gradTerms, 'decomposed grad vs PyTorch') ?? gradMismatch(d.grad, grad.data, ref.gradTerms, 'decomposed vs fused grad');
+          const m =
+            gradMismatch(d.grad, c.grad, ref.gradTerms, 'decomposed grad vs PyTorch') ??
+            gradMismatch(d.grad, grad.data, ref.gradTerms, 'decomposed vs fused grad');
           expect(m, m).toBeUndefined();
         }
       }

@@ -98,7 +98,8 @@ beforeAll(async () => {
   const r = rng(2024);
   logits = Float32Array.from({ length: N * C * P }, () => r() * 8 - 4);
   target = new Uint8Array(N * P);
-  for (let n = 0; n < N; n++) for (let i = 0; i < P; i++) target[n * P + i] = r() < IGNORED[n]! ? IGNORE : Math.floor(r() * C);
+  for (let n = 0; n < N; n++)
+    for (let i = 0; i < P; i++) target[n * P + i] = r() < IGNORED[n]! ? IGNORE : Math.floor(r() * C);
   // The well-labelled images are also the easy ones (a margin for the target class), as when
   // the hard, cluttered scenes are the ones with the most void.
   for (let n = 0; n < N; n++)
@@ -128,7 +129,11 @@ describe('distributed mean: all-reduce sum and weightSum, then divide', () => {
 
       // The single-process reference, on the whole batch.
       const grad = xent.tensor('float32', [N, C, H, W]);
-      const one = xent.crossEntropy({ data: logits, shape: [N, C, H, W] }, { data: target, shape: [N, H, W] }, { ignoreIndex: IGNORE, weight: w, grad, lossMap: true });
+      const one = xent.crossEntropy(
+        { data: logits, shape: [N, C, H, W] },
+        { data: target, shape: [N, H, W] },
+        { ignoreIndex: IGNORE, weight: w, grad, lossMap: true },
+      );
 
       // The recipe: all-reduce both numbers, then divide.
       const sum = shards.reduce((a, s) => a + s.sum, 0);
@@ -138,7 +143,10 @@ describe('distributed mean: all-reduce sum and weightSum, then divide', () => {
       expect(sum).toBe(one.sum);
       expect(weightSum).toBe(one.weightSum);
       // Any order of the all-reduce gives the same bits.
-      expect((shards[2]!.sum + shards[0]!.sum + shards[1]!.sum) / (shards[1]!.weightSum + shards[2]!.weightSum + shards[0]!.weightSum)).toBe(one.loss);
+      expect(
+        (shards[2]!.sum + shards[0]!.sum + shards[1]!.sum) /
+          (shards[1]!.weightSum + shards[2]!.weightSum + shards[0]!.weightSum),
+      ).toBe(one.loss);
       // 'mean' carries the same numerator and denominator.
       for (const s of shards) {
         expect(s.meanSum).toBe(s.sum);

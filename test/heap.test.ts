@@ -8,16 +8,18 @@ function checkInvariants(heap: Heap, memory: WebAssembly.Memory): void {
   const used = heap.usedBlocks();
   const free = heap.freeBlocks();
   const end = memory.buffer.byteLength;
-  const all: Array<HeapBlock & { free: boolean }> = [...used.map((b) => ({ ...b, free: false })), ...free.map((b) => ({ ...b, free: true }))].sort(
-    (a, b) => a.offset - b.offset,
-  );
+  const all: Array<HeapBlock & { free: boolean }> = [
+    ...used.map((b) => ({ ...b, free: false })),
+    ...free.map((b) => ({ ...b, free: true })),
+  ].sort((a, b) => a.offset - b.offset);
   let cursor = heap.base;
   for (let i = 0; i < all.length; i++) {
     const b = all[i]!;
     if (b.offset % heap.alignment !== 0) throw new Error(`block at ${b.offset} is not aligned`);
     if (b.size <= 0 || b.size % heap.alignment !== 0) throw new Error(`block at ${b.offset} has size ${b.size}`);
     if (b.offset !== cursor) throw new Error(`gap or overlap at ${cursor}: next block starts at ${b.offset}`);
-    if (b.free && i > 0 && all[i - 1]!.free) throw new Error(`adjacent free blocks at ${all[i - 1]!.offset} and ${b.offset} were not coalesced`);
+    if (b.free && i > 0 && all[i - 1]!.free)
+      throw new Error(`adjacent free blocks at ${all[i - 1]!.offset} and ${b.offset} were not coalesced`);
     cursor = b.offset + b.size;
   }
   if (cursor !== end && cursor !== heap.base) throw new Error(`blocks end at ${cursor}, memory at ${end}`);
@@ -47,7 +49,8 @@ describe('Heap', () => {
         const { size, fill } = live.get(off)!;
         // The contents survived every other allocation, growth and free.
         const bytes = new Uint8Array(memory.buffer, off, size);
-        if (size > 0 && (bytes[0] !== fill || bytes[size - 1] !== fill)) throw new Error(`block ${off} was overwritten`);
+        if (size > 0 && (bytes[0] !== fill || bytes[size - 1] !== fill))
+          throw new Error(`block ${off} was overwritten`);
         heap.free(off);
         live.delete(off);
       } else {

@@ -74,7 +74,8 @@ describe('wasm sources', () => {
     beforeAll(async () => {
       server = createServer((req, res) => {
         if (req.url === '/streaming.wasm') res.writeHead(200, { 'content-type': 'application/wasm' }).end(simdBytes);
-        else if (req.url === '/octet.wasm') res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(portableBytes);
+        else if (req.url === '/octet.wasm')
+          res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(portableBytes);
         else res.writeHead(404).end('not here');
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -88,7 +89,9 @@ describe('wasm sources', () => {
       await expectLoads({ wasm: `${base}/octet.wasm` }, false);
     });
     it('HTTP errors are XentLoadError', async () => {
-      await expect(lib.Xent.create({ wasm: `${base}/missing.wasm` })).rejects.toThrow(/could not fetch the wasm module .*missing\.wasm: HTTP 404/);
+      await expect(lib.Xent.create({ wasm: `${base}/missing.wasm` })).rejects.toThrow(
+        /could not fetch the wasm module .*missing\.wasm: HTTP 404/,
+      );
     });
   });
 });
@@ -122,22 +125,35 @@ describe('memory', () => {
 describe('load errors', () => {
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   it('a missing file', async () => {
-    await expect(lib.Xent.create({ wasm: '/nonexistent/xent.wasm' })).rejects.toThrow(/could not read the wasm module \/nonexistent\/xent\.wasm/);
+    await expect(lib.Xent.create({ wasm: '/nonexistent/xent.wasm' })).rejects.toThrow(
+      /could not read the wasm module \/nonexistent\/xent\.wasm/,
+    );
   });
   it('bytes that are not wasm', async () => {
-    await expect(lib.Xent.create({ wasm: new Uint8Array([1, 2, 3, 4]) })).rejects.toThrow(/could not compile the wasm module from the given Uint8Array/);
+    await expect(lib.Xent.create({ wasm: new Uint8Array([1, 2, 3, 4]) })).rejects.toThrow(
+      /could not compile the wasm module from the given Uint8Array/,
+    );
   });
   it('a module without env.memory, or with other imports', async () => {
     await expect(lib.Xent.create({ wasm: new Uint8Array(header) })).rejects.toThrow(/does not import env\.memory/);
     // (import "env" "foo" (func))
     const importsFunc = [...header, 1, 4, 1, 0x60, 0, 0, 2, 11, 1, 3, 0x65, 0x6e, 0x76, 3, 0x66, 0x6f, 0x6f, 0, 0];
-    await expect(lib.Xent.create({ wasm: new Uint8Array(importsFunc) })).rejects.toThrow(/is not an xent module: it imports env\.foo \(function\)/);
+    await expect(lib.Xent.create({ wasm: new Uint8Array(importsFunc) })).rejects.toThrow(
+      /is not an xent module: it imports env\.foo \(function\)/,
+    );
   });
   it('a module with env.memory but not the exports', async () => {
     // (import "env" "memory" (memory 1))
     const onlyMemory = [...header, 2, 15, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 0, 1];
-    expect(memoryImportLimits(new Uint8Array(onlyMemory))).toEqual({ min: 1, max: undefined, shared: false, memory64: false });
-    await expect(lib.Xent.create({ wasm: new Uint8Array(onlyMemory) })).rejects.toThrow(/does not export the function xent_abi_version/);
+    expect(memoryImportLimits(new Uint8Array(onlyMemory))).toEqual({
+      min: 1,
+      max: undefined,
+      shared: false,
+      memory64: false,
+    });
+    await expect(lib.Xent.create({ wasm: new Uint8Array(onlyMemory) })).rejects.toThrow(
+      /does not export the function xent_abi_version/,
+    );
   });
   it('an unsupported source type', async () => {
     await expect(lib.Xent.create({ wasm: 42 as never })).rejects.toThrow(lib.XentLoadError);
@@ -162,15 +178,41 @@ describe('load errors', () => {
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
     // A module of ABI version 1 (16-argument exports) gets the version message, not an arity one.
-    const v1 = { ...ok, xent_abi_version: () => 1, xent_cross_entropy: Object.defineProperty(() => 0, 'length', { value: 16 }) };
-    expect(() => checkExports(v1 as unknown as WebAssembly.Exports)).toThrow(/ABI version 1, but this xent-wasm TypeScript code needs version 2/);
-    expect(() => checkExports({ ...ok, xent_cross_entropy: (_a: number) => 0 } as unknown as WebAssembly.Exports)).toThrow(/takes 1 arguments, expected 2/);
-    expect(() => checkExports({ ...ok, xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 14 }) } as unknown as WebAssembly.Exports)).toThrow(/xent_nll_loss takes 14 arguments, expected 2/);
-    for (const f of ['xent_loss_args_size', 'xent_softmax', 'xent_softmax_backward', 'xent_nll_loss', 'xent_cross_entropy_range', 'xent_exact_sum_merge']) {
-      expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(`does not export the function ${f}`);
+    const v1 = {
+      ...ok,
+      xent_abi_version: () => 1,
+      xent_cross_entropy: Object.defineProperty(() => 0, 'length', { value: 16 }),
+    };
+    expect(() => checkExports(v1 as unknown as WebAssembly.Exports)).toThrow(
+      /ABI version 1, but this xent-wasm TypeScript code needs version 2/,
+    );
+    expect(() =>
+      checkExports({ ...ok, xent_cross_entropy: (_a: number) => 0 } as unknown as WebAssembly.Exports),
+    ).toThrow(/takes 1 arguments, expected 2/);
+    expect(() =>
+      checkExports({
+        ...ok,
+        xent_nll_loss: Object.defineProperty(() => 0, 'length', { value: 14 }),
+      } as unknown as WebAssembly.Exports),
+    ).toThrow(/xent_nll_loss takes 14 arguments, expected 2/);
+    for (const f of [
+      'xent_loss_args_size',
+      'xent_softmax',
+      'xent_softmax_backward',
+      'xent_nll_loss',
+      'xent_cross_entropy_range',
+      'xent_exact_sum_merge',
+    ]) {
+      expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(
+        `does not export the function ${f}`,
+      );
     }
-    expect(() => checkExports({ ...ok, xent_loss_args_size: () => 80 } as unknown as WebAssembly.Exports)).toThrow(/LossArgs has 80 bytes, this TypeScript code writes 76/);
-    expect(() => checkExports({ ...ok, __heap_base: undefined } as unknown as WebAssembly.Exports)).toThrow(/__heap_base/);
+    expect(() => checkExports({ ...ok, xent_loss_args_size: () => 80 } as unknown as WebAssembly.Exports)).toThrow(
+      /LossArgs has 80 bytes, this TypeScript code writes 76/,
+    );
+    expect(() => checkExports({ ...ok, __heap_base: undefined } as unknown as WebAssembly.Exports)).toThrow(
+      /__heap_base/,
+    );
   });
 });
 
@@ -191,7 +233,10 @@ describe('the CommonJS build and the CLI', () => {
                                  { data: new Uint8Array([1,0,0,1]), shape: [1,2,2] });
         console.log(JSON.stringify({ loss: r.loss, simd: x.simd }));
       });`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: '/' })) as { loss: number; simd: boolean };
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: '/' })) as {
+      loss: number;
+      simd: boolean;
+    };
     expect(out.simd).toBe(false);
     expect(Math.abs(out.loss - SEED.torch)).toBeLessThan(2e-6);
   });

@@ -20,8 +20,14 @@ async function withXent<T>(f: (x: Xent) => T | Promise<T>, options?: lib.XentOpt
 describe('views are never stale', () => {
   it('survive memory.grow: contents intact and data.buffer === memory.buffer', async () => {
     await withXent((x) => {
-      const a = x.tensorFrom(Float32Array.from({ length: 1000 }, (_, i) => i * 0.5), [10, 100]);
-      const b = x.tensorFrom(Uint8Array.from({ length: 77 }, (_, i) => i), [77]);
+      const a = x.tensorFrom(
+        Float32Array.from({ length: 1000 }, (_, i) => i * 0.5),
+        [10, 100],
+      );
+      const b = x.tensorFrom(
+        Uint8Array.from({ length: 77 }, (_, i) => i),
+        [77],
+      );
       const oldView = a.data;
       const oldBuffer = x.memory.buffer;
       const reserved = x.memoryStats().bytesReserved;
@@ -47,7 +53,10 @@ describe('views are never stale', () => {
       const buffer = x.memory.buffer;
       // A plain input of 32 MiB is copied into scratch memory, which grows the memory.
       const n = 1 << 23;
-      const r = x.crossEntropy({ data: new Float32Array(n), shape: [n / 2, 2] }, { data: new Uint8Array(n / 2), shape: [n / 2] });
+      const r = x.crossEntropy(
+        { data: new Float32Array(n), shape: [n / 2, 2] },
+        { data: new Uint8Array(n / 2), shape: [n / 2] },
+      );
       expect(r.loss).toBeCloseTo(Math.log(2), 6);
       expect(x.memory.buffer).not.toBe(buffer);
       expect(view.length).toBe(0);
@@ -70,9 +79,14 @@ describe('inputs that view wasm memory', () => {
       const copy = x.tensorFrom(big.data, [1 << 20]); // grows the memory while copying
       expect(x.memory.buffer).not.toBe(buf1);
       expect(Array.from(copy.data.subarray(0, 4))).toEqual([1, 2, 3, 0]);
-      const pad = x.tensor('uint8', [Math.max(0, x.memoryStats().bytesReserved - x.memoryStats().bytesInUse - 100_000)]);
+      const pad = x.tensor('uint8', [
+        Math.max(0, x.memoryStats().bytesReserved - x.memoryStats().bytesInUse - 100_000),
+      ]);
       const n = 1 << 18;
-      using logits = x.tensorFrom(Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 ? 1 : 0)), [n, 2]);
+      using logits = x.tensorFrom(
+        Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 ? 1 : 0)),
+        [n, 2],
+      );
       const buf2 = x.memory.buffer;
       const r = x.crossEntropy({ data: logits.data, shape: [n, 2] }, { data: new Uint8Array(n).fill(1), shape: [n] });
       expect(x.memory.buffer).not.toBe(buf2);
@@ -126,7 +140,9 @@ describe('dispose', () => {
     expect(() => a.data).toThrow(/its Xent instance was disposed/);
     expect(() => a.dispose()).toThrow(XentDisposedError);
     expect(() => x.tensor('float32', [1])).toThrow(XentDisposedError);
-    expect(() => x.crossEntropy({ data: new Float32Array(2), shape: [2] }, { data: new Int32Array(1), shape: [] })).toThrow(XentDisposedError);
+    expect(() =>
+      x.crossEntropy({ data: new Float32Array(2), shape: [2] }, { data: new Int32Array(1), shape: [] }),
+    ).toThrow(XentDisposedError);
     expect(x.memoryStats().liveTensors).toBe(0);
     x.dispose(); // idempotent
   });
@@ -246,10 +262,16 @@ describe('memoryStats and the allocator', () => {
         using grad = x.tensor('float32', [1000, 2]);
         const before = x.memoryStats();
         const n = 1 << 20; // 8 MiB of plain logits: more than 40 pages
-        expect(() => x.crossEntropy({ data: new Float32Array(2 * n), shape: [n, 2] }, { data: new Uint8Array(n), shape: [n] })).toThrow(XentOutOfMemoryError);
+        expect(() =>
+          x.crossEntropy({ data: new Float32Array(2 * n), shape: [n, 2] }, { data: new Uint8Array(n), shape: [n] }),
+        ).toThrow(XentOutOfMemoryError);
         // The target fits, the loss map does not.
         expect(() =>
-          x.crossEntropy({ data: new Float32Array(2 * 300_000), shape: [300_000, 2] }, { data: new Uint8Array(300_000), shape: [300_000] }, { reduction: 'none' }),
+          x.crossEntropy(
+            { data: new Float32Array(2 * 300_000), shape: [300_000, 2] },
+            { data: new Uint8Array(300_000), shape: [300_000] },
+            { reduction: 'none' },
+          ),
         ).toThrow(XentOutOfMemoryError);
         expect(x.memoryStats().bytesInUse).toBe(before.bytesInUse);
         expect(x.memoryStats().liveTensors).toBe(before.liveTensors);
@@ -262,7 +284,9 @@ describe('memoryStats and the allocator', () => {
     await withXent((x) => {
       const before = x.memoryStats();
       expect(() => x.tensor('float32', [1 << 30])).toThrow(XentOutOfMemoryError);
-      expect(() => x.tensor('float32', [65536, 65536, 4])).toThrow(/tensor too large: tensor: a float32 tensor of shape \[65536, 65536, 4\]/);
+      expect(() => x.tensor('float32', [65536, 65536, 4])).toThrow(
+        /tensor too large: tensor: a float32 tensor of shape \[65536, 65536, 4\]/,
+      );
       expect(() => x.tensor('uint8', [2 ** 40])).toThrow(/at most 4 GiB/);
       expect(x.memoryStats()).toEqual(before);
     });
@@ -291,9 +315,18 @@ describe('the kernel writes only its outputs', () => {
           const C = unbatched ? shape[0]! : shape[1]!;
           const tShape = unbatched ? [] : [shape[0]!, ...shape.slice(2)];
           const samples = tShape.reduce((a, b) => a * b, 1);
-          using logits = x.tensorFrom(Float32Array.from({ length: samples * C }, (_, i) => Math.sin(i)), shape);
-          using target = x.tensorFrom(Int32Array.from({ length: samples }, (_, i) => (i % 5 === 4 ? -100 : i % C)), tShape);
-          using gradOutput = x.tensorFrom(Float32Array.from({ length: samples }, (_, i) => 1 + i), tShape);
+          using logits = x.tensorFrom(
+            Float32Array.from({ length: samples * C }, (_, i) => Math.sin(i)),
+            shape,
+          );
+          using target = x.tensorFrom(
+            Int32Array.from({ length: samples }, (_, i) => (i % 5 === 4 ? -100 : i % C)),
+            tShape,
+          );
+          using gradOutput = x.tensorFrom(
+            Float32Array.from({ length: samples }, (_, i) => 1 + i),
+            tShape,
+          );
           // Contiguous blocks: guard, grad, guard, loss map, guard (fresh blocks at the top).
           using g0 = x.tensor('uint8', [256]);
           using grad = x.tensor('float32', shape);
@@ -317,11 +350,14 @@ describe('the kernel writes only its outputs', () => {
           for (let p = from; p < to; p++) {
             if (inside(p, grad) || (reduction === 'none' && inside(p, loss))) continue;
             if (mem[p] !== SENTINEL) {
-              throw new Error(`shape ${JSON.stringify(shape)}: byte ${p} outside the outputs was written (grad @${grad.byteOffset}+${grad.byteLength}, loss @${loss.byteOffset}+${loss.byteLength})`);
+              throw new Error(
+                `shape ${JSON.stringify(shape)}: byte ${p} outside the outputs was written (grad @${grad.byteOffset}+${grad.byteLength}, loss @${loss.byteOffset}+${loss.byteLength})`,
+              );
             }
           }
           // Every element of the outputs was written.
-          const untouched = (t: lib.Tensor) => new Uint32Array(x.memory.buffer, t.byteOffset, t.size).indexOf(0xa5a5a5a5);
+          const untouched = (t: lib.Tensor) =>
+            new Uint32Array(x.memory.buffer, t.byteOffset, t.size).indexOf(0xa5a5a5a5);
           expect(untouched(grad), `grad of ${JSON.stringify(shape)}`).toBe(-1);
           if (reduction === 'none') expect(untouched(loss), `loss map of ${JSON.stringify(shape)}`).toBe(-1);
         }
@@ -335,9 +371,18 @@ describe('an erroring call writes nothing', () => {
     await withXent(async (x) => {
       const other = await XentClass.create();
       try {
-        const logits = x.tensorFrom(Float32Array.from({ length: 2 * 3 * 17 }, (_, i) => Math.cos(i)), [2, 3, 17]);
-        const badTarget = x.tensorFrom(Uint8Array.from({ length: 34 }, (_, i) => (i === 29 ? 3 : i % 3)), [2, 17]);
-        const target = x.tensorFrom(Uint8Array.from({ length: 34 }, (_, i) => i % 3), [2, 17]);
+        const logits = x.tensorFrom(
+          Float32Array.from({ length: 2 * 3 * 17 }, (_, i) => Math.cos(i)),
+          [2, 3, 17],
+        );
+        const badTarget = x.tensorFrom(
+          Uint8Array.from({ length: 34 }, (_, i) => (i === 29 ? 3 : i % 3)),
+          [2, 17],
+        );
+        const target = x.tensorFrom(
+          Uint8Array.from({ length: 34 }, (_, i) => i % 3),
+          [2, 17],
+        );
         const grad = x.tensor('float32', [2, 3, 17]);
         const out = x.tensor('float32', [2, 17]);
         const gradOutput = x.tensorFrom(new Float32Array(34).fill(1), [2, 17]);
@@ -349,16 +394,37 @@ describe('an erroring call writes nothing', () => {
         const disposed = x.tensor('float32', [2, 3, 17]);
         disposed.dispose();
         const calls: Array<[string, () => unknown, new (...a: never[]) => Error]> = [
-          ['target out of bounds (none)', () => x.crossEntropy(logits, badTarget, { reduction: 'none', grad, gradOutput, out }), lib.XentTargetError],
-          ['target out of bounds (mean, new loss tensor)', () => x.crossEntropy(logits, badTarget, { grad }), lib.XentTargetError],
-          ['target out of bounds (none, plain inputs)', () => x.crossEntropy({ data: logits.toArray(), shape: [2, 3, 17] }, { data: badTarget.toArray(), shape: [2, 17] }, { reduction: 'none' }), lib.XentTargetError],
+          [
+            'target out of bounds (none)',
+            () => x.crossEntropy(logits, badTarget, { reduction: 'none', grad, gradOutput, out }),
+            lib.XentTargetError,
+          ],
+          [
+            'target out of bounds (mean, new loss tensor)',
+            () => x.crossEntropy(logits, badTarget, { grad }),
+            lib.XentTargetError,
+          ],
+          [
+            'target out of bounds (none, plain inputs)',
+            () =>
+              x.crossEntropy(
+                { data: logits.toArray(), shape: [2, 3, 17] },
+                { data: badTarget.toArray(), shape: [2, 17] },
+                { reduction: 'none' },
+              ),
+            lib.XentTargetError,
+          ],
           ['grad shape', () => x.crossEntropy(logits, target, { grad: out }), lib.XentShapeError],
           ['alias', () => x.crossEntropy(logits, target, { grad: logits }), lib.XentAliasError],
           ['foreign', () => x.crossEntropy(logits, target, { grad: foreign }), lib.XentForeignTensorError],
           ['disposed', () => x.crossEntropy(logits, target, { grad: disposed }), lib.XentDisposedError],
           ['option', () => x.crossEntropy(logits, target, { grad, labelSmoothing: 2 }), lib.XentOptionError],
           ['weight', () => x.crossEntropy(logits, target, { grad, weight: [1, NaN, 1] }), lib.XentOptionError],
-          ['gradOutput missing', () => x.crossEntropy(logits, target, { grad, reduction: 'none', out }), lib.XentOptionError],
+          [
+            'gradOutput missing',
+            () => x.crossEntropy(logits, target, { grad, reduction: 'none', out }),
+            lib.XentOptionError,
+          ],
         ];
         const stats = x.memoryStats();
         const before = hashAll();

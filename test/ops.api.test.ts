@@ -5,7 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { arrayMismatch, elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from './reference/compare.js';
+import {
+  arrayMismatch,
+  elementwiseMismatch,
+  firstBitDifference,
+  gradMismatch,
+  lossMismatch,
+  sameBits,
+} from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
 import { referenceSoftmax } from './reference/decomposition.js';
 import { DIST, lib, type Xent } from './reference/dist.js';
@@ -33,14 +40,25 @@ describe('lossMap and confidence', () => {
     const p = problem(1, [2, 5, 3, 7]);
     const before = x.memoryStats().liveTensors;
     const weight = [1, 0.5, 2, 1, 0.25];
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, weight, labelSmoothing: 0.1, lossMap: true, confidence: true });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { ignoreIndex: 255, weight, labelSmoothing: 0.1, lossMap: true, confidence: true },
+    );
     expect(x.memoryStats().liveTensors).toBe(before + 2);
     for (const m of [r.lossMap, r.confidence]) {
       expect(m).toBeInstanceOf(lib.Tensor);
       expect(m.dtype).toBe('float32');
       expect(m.shape).toEqual(p.tshape);
     }
-    const ref = referenceCrossEntropy({ logits: p.logits, logitsShape: p.shape, target: p.target, ignoreIndex: 255, weight, labelSmoothing: 0.1 });
+    const ref = referenceCrossEntropy({
+      logits: p.logits,
+      logitsShape: p.shape,
+      target: p.target,
+      ignoreIndex: 255,
+      weight,
+      labelSmoothing: 0.1,
+    });
     expect(elementwiseMismatch(r.lossMap.data, ref.losses)).toBeUndefined();
     expect(elementwiseMismatch(r.confidence.data, ref.confidence!)).toBeUndefined();
     // Ignored pixels: 0 in both maps.
@@ -58,7 +76,11 @@ describe('lossMap and confidence', () => {
 
   it('confidence is the softmax probability of the target class', () => {
     const p = problem(2, [1, 4, 2, 9], 0);
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { confidence: true, reduction: 'none' });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { confidence: true, reduction: 'none' },
+    );
     using sm = x.softmax({ data: p.logits, shape: p.shape });
     const S = 18;
     p.target.forEach((t, i) => {
@@ -76,11 +98,19 @@ describe('lossMap and confidence', () => {
     using confidence = x.tensor('float32', p.tshape);
     lossMap.data.fill(NaN);
     confidence.data.fill(NaN);
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, lossMap, confidence, reduction: 'sum' });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { ignoreIndex: 255, lossMap, confidence, reduction: 'sum' },
+    );
     expect(r.lossMap).toBe(lossMap);
     expect(r.confidence).toBe(confidence);
     expect(lossMap.data.every(Number.isFinite) && confidence.data.every(Number.isFinite)).toBe(true);
-    const none = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, lossMap: false, confidence: undefined });
+    const none = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: p.target, shape: p.tshape },
+      { ignoreIndex: 255, lossMap: false, confidence: undefined },
+    );
     expect('lossMap' in none || 'confidence' in none).toBe(false);
   });
 
@@ -107,7 +137,9 @@ describe('lossMap and confidence', () => {
     using lp = x.logSoftmax({ data: p.logits, shape: p.shape });
     const r = x.nllLoss(lp, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, lossMap: true });
     expect(r.lossMap.shape).toEqual(p.tshape);
-    p.target.forEach((t, i) => expect(r.lossMap.data[i]).toBe(t === 255 ? 0 : -lp.data[Math.floor(i / 6) * 24 + t * 6 + (i % 6)]!));
+    p.target.forEach((t, i) =>
+      expect(r.lossMap.data[i]).toBe(t === 255 ? 0 : -lp.data[Math.floor(i / 6) * 24 + t * 6 + (i % 6)]!),
+    );
     r.lossMap.dispose();
   });
 });
@@ -121,8 +153,16 @@ describe('probability targets', () => {
     for (const labelSmoothing of [0, 0.3]) {
       using g1 = x.tensor('float32', p.shape);
       using g2 = x.tensor('float32', p.shape);
-      const a = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { labelSmoothing, grad: g1, reduction: 'sum', weight });
-      const b = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: onehot, shape: p.shape }, { labelSmoothing, grad: g2, reduction: 'sum', weight });
+      const a = x.crossEntropy(
+        { data: p.logits, shape: p.shape },
+        { data: p.target, shape: p.tshape },
+        { labelSmoothing, grad: g1, reduction: 'sum', weight },
+      );
+      const b = x.crossEntropy(
+        { data: p.logits, shape: p.shape },
+        { data: onehot, shape: p.shape },
+        { labelSmoothing, grad: g2, reduction: 'sum', weight },
+      );
       expect(lossMismatch(b.loss, a.loss)).toBeUndefined();
       expect(arrayMismatch(g2.data, g1.data, 1e-5)).toBeUndefined();
     }
@@ -135,7 +175,13 @@ describe('probability targets', () => {
       const m = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: q, shape: p.shape }, { weight });
       expect(m.weightSum).toBe(10);
       expect(m.loss).toBeCloseTo(m.sum / 10, 14);
-      const ref = referenceCrossEntropy({ logits: p.logits, logitsShape: p.shape, target: q, targetKind: 'prob', weight });
+      const ref = referenceCrossEntropy({
+        logits: p.logits,
+        logitsShape: p.shape,
+        target: q,
+        targetKind: 'prob',
+        weight,
+      });
       expect(lossMismatch(m.loss, ref.loss)).toBeUndefined();
     }
   });
@@ -146,20 +192,36 @@ describe('probability targets', () => {
     const q = Float32Array.from({ length: p.logits.length }, () => rng.next());
     const go = Float32Array.from({ length: 30 }, () => rng.normal());
     using grad = x.tensor('float32', p.shape);
-    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, { data: q, shape: p.shape }, { reduction: 'none', grad, gradOutput: { data: go, shape: p.tshape }, labelSmoothing: 0.2 });
-    const ref = referenceCrossEntropy({ logits: p.logits, logitsShape: p.shape, target: q, targetKind: 'prob', reduction: 'none', gradOutput: go, labelSmoothing: 0.2 });
+    const r = x.crossEntropy(
+      { data: p.logits, shape: p.shape },
+      { data: q, shape: p.shape },
+      { reduction: 'none', grad, gradOutput: { data: go, shape: p.tshape }, labelSmoothing: 0.2 },
+    );
+    const ref = referenceCrossEntropy({
+      logits: p.logits,
+      logitsShape: p.shape,
+      target: q,
+      targetKind: 'prob',
+      reduction: 'none',
+      gradOutput: go,
+      labelSmoothing: 0.2,
+    });
     expect(elementwiseMismatch(r.loss.data, ref.losses)).toBeUndefined();
     expect(gradMismatch(grad.data, ref.grad!, ref.gradTerms)).toBeUndefined();
     // NHWC on the transposed data: the same bits.
     const ns = nhwcShape(p.shape);
     using gradN = x.tensor('float32', ns);
-    const n = x.crossEntropy({ data: toNHWC(p.logits, p.shape), shape: ns }, { data: toNHWC(q, p.shape), shape: ns }, {
-      reduction: 'none',
-      grad: gradN,
-      gradOutput: { data: go, shape: p.tshape },
-      labelSmoothing: 0.2,
-      layout: 'NHWC',
-    });
+    const n = x.crossEntropy(
+      { data: toNHWC(p.logits, p.shape), shape: ns },
+      { data: toNHWC(q, p.shape), shape: ns },
+      {
+        reduction: 'none',
+        grad: gradN,
+        gradOutput: { data: go, shape: p.tshape },
+        labelSmoothing: 0.2,
+        layout: 'NHWC',
+      },
+    );
     expect(firstBitDifference(n.loss.data, r.loss.data)).toBe(-1);
     expect(firstBitDifference(toNCHW(gradN.toArray(), p.shape), grad.data)).toBe(-1);
     r.loss.dispose();
@@ -167,7 +229,11 @@ describe('probability targets', () => {
   });
 
   it('empty batches as PyTorch: mean NaN, sum 0, none empty', () => {
-    for (const shape of [[0, 4], [2, 3, 0], [0, 5, 2, 2]]) {
+    for (const shape of [
+      [0, 4],
+      [2, 3, 0],
+      [0, 5, 2, 2],
+    ]) {
       const L = { data: new Float32Array(0), shape };
       using grad = x.tensor('float32', shape);
       const m = x.crossEntropy(L, L, { grad, labelSmoothing: 0.1 });
@@ -189,8 +255,17 @@ describe('layouts', () => {
       const data = layout === 'NHWC' ? toNHWC(p.logits, p.shape) : p.logits;
       const shape = layout === 'NHWC' ? ns : p.shape;
       using grad = x.tensor('float32', shape);
-      const r = x.crossEntropy({ data, shape }, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, grad, layout, lossMap: true, confidence: true, labelSmoothing: 0.05 });
-      const out = { loss: r.loss, grad: layout === 'NHWC' ? toNCHW(grad.toArray(), p.shape) : grad.toArray(), lossMap: r.lossMap.toArray(), confidence: r.confidence.toArray() };
+      const r = x.crossEntropy(
+        { data, shape },
+        { data: p.target, shape: p.tshape },
+        { ignoreIndex: 255, grad, layout, lossMap: true, confidence: true, labelSmoothing: 0.05 },
+      );
+      const out = {
+        loss: r.loss,
+        grad: layout === 'NHWC' ? toNCHW(grad.toArray(), p.shape) : grad.toArray(),
+        lossMap: r.lossMap.toArray(),
+        confidence: r.confidence.toArray(),
+      };
       r.lossMap.dispose();
       r.confidence.dispose();
       return out;
@@ -203,19 +278,23 @@ describe('layouts', () => {
 
   it("(C) and (N, C) are the same in both layouts; 'NCHW' is the default", () => {
     const p = problem(10, [6, 4], 0);
-    const r = (layout?: 'NCHW' | 'NHWC') => x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { layout }).loss;
+    const r = (layout?: 'NCHW' | 'NHWC') =>
+      x.crossEntropy({ data: p.logits, shape: p.shape }, { data: p.target, shape: p.tshape }, { layout }).loss;
     expect(r('NHWC')).toBe(r('NCHW'));
     expect(r()).toBe(r('NCHW'));
-    const u = (layout?: 'NCHW' | 'NHWC') => x.crossEntropy({ data: p.logits.subarray(0, 4), shape: [4] }, { data: Int32Array.of(2), shape: [] }, { layout }).loss;
+    const u = (layout?: 'NCHW' | 'NHWC') =>
+      x.crossEntropy({ data: p.logits.subarray(0, 4), shape: [4] }, { data: Int32Array.of(2), shape: [] }, { layout })
+        .loss;
     expect(u('NHWC')).toBe(u());
   });
 });
 
 describe('softmax ops', () => {
   const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.cos(i) * 3);
-  const close = (got: Float32Array, want: Float64Array) => expect(elementwiseMismatch(got, want, 2e-6, 'y')).toBeUndefined();
+  const close = (got: Float32Array, want: Float64Array) =>
+    expect(elementwiseMismatch(got, want, 2e-6, 'y')).toBeUndefined();
 
-  it('default dim: 1 for rank >= 2 (the class dim, also for rank 3, unlike PyTorch\'s deprecated implicit 0), 0 for rank 1', () => {
+  it("default dim: 1 for rank >= 2 (the class dim, also for rank 3, unlike PyTorch's deprecated implicit 0), 0 for rank 1", () => {
     using y3 = x.softmax({ data, shape: [2, 3, 4] });
     close(y3.data, referenceSoftmax(data, [2, 3, 4], 1, false));
     using y2 = x.logSoftmax({ data, shape: [6, 4] });
@@ -225,7 +304,11 @@ describe('softmax ops', () => {
   });
 
   it('any dim, negative dims counting from the end', () => {
-    for (const [dim, neg] of [[0, -3], [1, -2], [2, -1]] as const) {
+    for (const [dim, neg] of [
+      [0, -3],
+      [1, -2],
+      [2, -1],
+    ] as const) {
       using a = x.logSoftmax({ data, shape: [2, 3, 4] }, { dim });
       using b = x.logSoftmax({ data, shape: [2, 3, 4] }, { dim: neg });
       close(a.data, referenceSoftmax(data, [2, 3, 4], dim, true));
@@ -255,10 +338,16 @@ describe('softmax ops', () => {
   });
 
   it('empty tensors, including an empty softmax dim (as PyTorch)', () => {
-    for (const [shape, dim] of [[[2, 0, 3], 1], [[0, 5], 1], [[3, 0], 0]] as const) {
+    for (const [shape, dim] of [
+      [[2, 0, 3], 1],
+      [[0, 5], 1],
+      [[3, 0], 0],
+    ] as const) {
       using y = x.logSoftmax({ data: new Float32Array(0), shape: [...shape] }, { dim });
       expect(y.shape).toEqual(shape);
-      using g = x.logSoftmaxBackward(y, y.toArray().length ? y : { data: new Float32Array(0), shape: [...shape] }, { dim });
+      using g = x.logSoftmaxBackward(y, y.toArray().length ? y : { data: new Float32Array(0), shape: [...shape] }, {
+        dim,
+      });
       expect(g.size).toBe(0);
     }
   });
@@ -267,7 +356,9 @@ describe('softmax ops', () => {
     const shape = [1, 5, 2];
     const gy = Float32Array.from({ length: 10 }, (_, i) => Math.sin(3 * i));
     for (const log of [false, true]) {
-      using y = log ? x.logSoftmax({ data: data.subarray(0, 10), shape }) : x.softmax({ data: data.subarray(0, 10), shape });
+      using y = log
+        ? x.logSoftmax({ data: data.subarray(0, 10), shape })
+        : x.softmax({ data: data.subarray(0, 10), shape });
       using gx = log ? x.logSoftmaxBackward(y, { data: gy, shape }) : x.softmaxBackward(y, { data: gy, shape });
       const f = (z: ArrayLike<number>) => referenceSoftmax(z, shape, 1, log).reduce((a, v, i) => a + v * gy[i]!, 0);
       for (let i = 0; i < 10; i++) {
@@ -295,7 +386,9 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       const C = 11;
       memory.grow(4);
       let top = Math.ceil(Number(e.__heap_base.value) / 64) * 64;
-      const alloc = (bytes: number) => ((top += Math.ceil(bytes / 64) * 64 + 64), top - Math.ceil(bytes / 64) * 64 - 64);
+      const alloc = (bytes: number) => (
+        (top += Math.ceil(bytes / 64) * 64 + 64), top - Math.ceil(bytes / 64) * 64 - 64
+      );
       const rng = new Rng(11);
       const px = alloc(4 * N * C);
       const pt = alloc(4 * N);
@@ -303,22 +396,46 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       const pw = alloc(4 * C);
       const pgo = alloc(4 * N);
       new Float32Array(memory.buffer, px, N * C).set(Float32Array.from({ length: N * C }, () => rng.normal() * 3));
-      new Int32Array(memory.buffer, pt, N).set(Int32Array.from({ length: N }, () => (rng.chance(0.2) ? -100 : rng.int(0, C - 1))));
+      new Int32Array(memory.buffer, pt, N).set(
+        Int32Array.from({ length: N }, () => (rng.chance(0.2) ? -100 : rng.int(0, C - 1))),
+      );
       new Float32Array(memory.buffer, pq, N * C).set(Float32Array.from({ length: N * C }, () => rng.next()));
       new Float32Array(memory.buffer, pw, C).set(Float32Array.from({ length: C }, () => rng.next() * 2));
       new Float32Array(memory.buffer, pgo, N).set(Float32Array.from({ length: N }, () => rng.normal()));
       const outs = [alloc(4 * N * C), alloc(4 * N), alloc(4 * N), alloc(32)];
       const pargs = alloc(lib.LOSS_ARGS_BYTES);
       const noScoring = { pred: 0, predKind: 0, predConfidence: 0, confusion: 0 };
-      const read = () => [new Float32Array(memory.buffer, outs[0]!, N * C).slice(), new Float32Array(memory.buffer, outs[1]!, N).slice(), new Float32Array(memory.buffer, outs[2]!, N).slice(), new Float32Array(new Float64Array(memory.buffer, outs[3]!, 3).slice().buffer)];
-      const same = (a: Float32Array[], b: Float32Array[]) => a.forEach((v, i) => expect(firstBitDifference(v, b[i]!), `output ${i}`).toBe(-1));
-      for (const [kind, target] of [[2, pt], [3, pq]] as const) {
+      const read = () => [
+        new Float32Array(memory.buffer, outs[0]!, N * C).slice(),
+        new Float32Array(memory.buffer, outs[1]!, N).slice(),
+        new Float32Array(memory.buffer, outs[2]!, N).slice(),
+        new Float32Array(new Float64Array(memory.buffer, outs[3]!, 3).slice().buffer),
+      ];
+      const same = (a: Float32Array[], b: Float32Array[]) =>
+        a.forEach((v, i) => expect(firstBitDifference(v, b[i]!), `output ${i}`).toBe(-1));
+      for (const [kind, target] of [
+        [2, pt],
+        [3, pq],
+      ] as const) {
         for (const reduction of [0, 1, 2]) {
           const call = (n: number, s: number, layout: number) => {
             lib.writeLossArgs(memory.buffer, pargs, {
               ...noScoring,
-              logits: px, target, targetKind: kind, n, c: C, s, layout, weight: pw, ignoreIndex: -100, reduction, labelSmoothing: 0.1,
-              grad: outs[0]!, gradOutput: reduction === 0 ? pgo : 0, lossMap: outs[1]!, confidence: kind === 2 ? outs[2]! : 0,
+              logits: px,
+              target,
+              targetKind: kind,
+              n,
+              c: C,
+              s,
+              layout,
+              weight: pw,
+              ignoreIndex: -100,
+              reduction,
+              labelSmoothing: 0.1,
+              grad: outs[0]!,
+              gradOutput: reduction === 0 ? pgo : 0,
+              lossMap: outs[1]!,
+              confidence: kind === 2 ? outs[2]! : 0,
             });
             expect(e.xent_cross_entropy(pargs, outs[3]!)).toBe(0);
             return read();
@@ -329,17 +446,34 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       const nll = (n: number, s: number, layout: number) => {
         lib.writeLossArgs(memory.buffer, pargs, {
           ...noScoring,
-          logits: px, target: pt, targetKind: 2, n, c: C, s, layout, weight: pw, ignoreIndex: -100, reduction: 1, labelSmoothing: 0,
-          grad: outs[0]!, gradOutput: 0, lossMap: outs[1]!, confidence: 0,
+          logits: px,
+          target: pt,
+          targetKind: 2,
+          n,
+          c: C,
+          s,
+          layout,
+          weight: pw,
+          ignoreIndex: -100,
+          reduction: 1,
+          labelSmoothing: 0,
+          grad: outs[0]!,
+          gradOutput: 0,
+          lossMap: outs[1]!,
+          confidence: 0,
         });
         expect(e.xent_nll_loss(pargs, outs[3]!)).toBe(0);
         return read();
       };
       same(nll(1, N, 1), nll(N, 1, 0));
       for (const log of [0, 1]) {
-        const sm = (n: number, s: number, layout: number) => (expect(e.xent_softmax(px, outs[0]!, n, C, s, layout, log)).toBe(0), read());
+        const sm = (n: number, s: number, layout: number) => (
+          expect(e.xent_softmax(px, outs[0]!, n, C, s, layout, log)).toBe(0), read()
+        );
         same(sm(1, N, 1), sm(N, 1, 0));
-        const bw = (n: number, s: number, layout: number) => (expect(e.xent_softmax_backward(pq, px, outs[0]!, n, C, s, layout, log)).toBe(0), read());
+        const bw = (n: number, s: number, layout: number) => (
+          expect(e.xent_softmax_backward(pq, px, outs[0]!, n, C, s, layout, log)).toBe(0), read()
+        );
         same(bw(1, N, 1), bw(N, 1, 0));
       }
     });

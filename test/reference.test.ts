@@ -58,11 +58,15 @@ for (const file of [index, prob]) {
           const C = c.logitsShape.length === 1 ? c.logitsShape[0]! : c.logitsShape[1]!;
           const S = c.target.length === 0 ? 1 : c.logitsShape.slice(2).reduce((a, b) => a * b, 1);
           const sm = referenceSoftmax(c.logits, c.logitsShape, c.logitsShape.length === 1 ? 0 : 1, false);
-          const want = c.target.map((t, i) => (t === c.ignoreIndex ? 0 : sm[(Math.floor(i / S) * C + t) * S + (i % S)]!));
+          const want = c.target.map((t, i) =>
+            t === c.ignoreIndex ? 0 : sm[(Math.floor(i / S) * C + t) * S + (i % S)]!,
+          );
           expect(arrayMismatch(r.confidence!, want, 1e-12, 'confidence')).toBeUndefined();
         } else {
           expect(r.confidence).toBeUndefined();
-          expect(r.weightSum).toBe(c.target.length / (c.logitsShape.length === 1 ? c.logitsShape[0]! : c.logitsShape[1]!));
+          expect(r.weightSum).toBe(
+            c.target.length / (c.logitsShape.length === 1 ? c.logitsShape[0]! : c.logitsShape[1]!),
+          );
         }
         // NHWC on the transposed data: the same operations in the same order.
         if (c.logitsShape.length >= 3) {
@@ -78,13 +82,15 @@ for (const file of [index, prob]) {
 
 describe(`float64 decomposition references vs PyTorch ${decomposition.torch}`, () => {
   it('has cases of every op', () => {
-    for (const op of ['softmax', 'log_softmax', 'nll_loss']) expect(decomposition.cases.some((c) => c.op === op)).toBe(true);
+    for (const op of ['softmax', 'log_softmax', 'nll_loss'])
+      expect(decomposition.cases.some((c) => c.op === op)).toBe(true);
   });
   for (const c of decomposition.cases) {
     it(c.name, () => {
       if (c.op === 'nll_loss') {
         const r = referenceNllLoss({ ...c, logp: c.input, shape: c.inputShape, target: c.target! });
-        if (c.reduction === 'none') expect(arrayMismatch(r.losses, c.output as number[], 1e-12, 'loss')).toBeUndefined();
+        if (c.reduction === 'none')
+          expect(arrayMismatch(r.losses, c.output as number[], 1e-12, 'loss')).toBeUndefined();
         else expect(lossMismatch(r.loss, c.output as number, 1e-12)).toBeUndefined();
         if (c.reduction !== 'none' || c.gradOutput) expect(arrayMismatch(r.grad!, c.gradInput, 1e-12)).toBeUndefined();
         return;

@@ -59,8 +59,12 @@ describe('loading', () => {
 describe('option errors', () => {
   it('relaxed: true with simd: false contradicts itself; relaxed must be a boolean', async () => {
     await expect(lib.Xent.create({ relaxed: true, simd: false })).rejects.toThrow(lib.XentOptionError);
-    await expect(lib.Xent.create({ relaxed: true, simd: false })).rejects.toThrow(/relaxed: true and options\.simd: false contradict/);
-    await expect(lib.Xent.create({ relaxed: true, simd: false, wasm: `${DIST}xent.wasm` })).rejects.toThrow(lib.XentOptionError);
+    await expect(lib.Xent.create({ relaxed: true, simd: false })).rejects.toThrow(
+      /relaxed: true and options\.simd: false contradict/,
+    );
+    await expect(lib.Xent.create({ relaxed: true, simd: false, wasm: `${DIST}xent.wasm` })).rejects.toThrow(
+      lib.XentOptionError,
+    );
     for (const bad of ['yes', 1, {}]) {
       await expect(lib.Xent.create({ relaxed: bad as never })).rejects.toThrow(/options\.relaxed must be a boolean/);
     }
@@ -74,11 +78,18 @@ describe('falling back, with one warning', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       using a = await lib.Xent.create({ relaxed: true, threads: 2 });
-      expect([a.threads, a.relaxed, a.simd, a.memory.buffer instanceof SharedArrayBuffer]).toEqual([2, false, true, true]);
+      expect([a.threads, a.relaxed, a.simd, a.memory.buffer instanceof SharedArrayBuffer]).toEqual([
+        2,
+        false,
+        true,
+        true,
+      ]);
       using b = await lib.Xent.create({ relaxed: true, threads: 2 });
       expect(b.relaxed).toBe(false);
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0]![0])).toMatch(/^xent-wasm: relaxed: true was asked for, but this instance runs the normal build: there is no relaxed-SIMD threads build/);
+      expect(String(warn.mock.calls[0]![0])).toMatch(
+        /^xent-wasm: relaxed: true was asked for, but this instance runs the normal build: there is no relaxed-SIMD threads build/,
+      );
     } finally {
       warn.mockRestore();
     }
@@ -100,12 +111,22 @@ describe('falling back, with one warning', () => {
   // A child process without the flag (and without NODE_OPTIONS): Node 20 then has no relaxed SIMD.
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
-  const childSupports = execFileSync(process.execPath, ['--input-type=module', '-e', `import { relaxedSimdSupported } from ${JSON.stringify(INDEX)}; console.log(relaxedSimdSupported());`], {
-    encoding: 'utf8',
-    env,
-  }).trim();
-  it.skipIf(childSupports === 'true')(`an engine without relaxed SIMD (node ${process.version} without the flag): the SIMD build, one warning, the same loss`, () => {
-    const script = `import { Xent, relaxedSimdSupported } from ${JSON.stringify(INDEX)};
+  const childSupports = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { relaxedSimdSupported } from ${JSON.stringify(INDEX)}; console.log(relaxedSimdSupported());`,
+    ],
+    {
+      encoding: 'utf8',
+      env,
+    },
+  ).trim();
+  it.skipIf(childSupports === 'true')(
+    `an engine without relaxed SIMD (node ${process.version} without the flag): the SIMD build, one warning, the same loss`,
+    () => {
+      const script = `import { Xent, relaxedSimdSupported } from ${JSON.stringify(INDEX)};
 const logits = { data: Float32Array.from({ length: 2 * 5 * 300 }, (_, i) => Math.sin(i * 0.37) * 3), shape: [2, 5, 300] };
 const target = { data: Uint8Array.from({ length: 600 }, (_, i) => i % 5), shape: [2, 300] };
 const x = await Xent.create({ relaxed: true });
@@ -113,16 +134,17 @@ const y = await Xent.create({ relaxed: true });
 const z = await Xent.create();
 console.log(relaxedSimdSupported(), x.relaxed, x.simd, y.relaxed, x.crossEntropy(logits, target).loss === z.crossEntropy(logits, target).loss);
 `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe('false false true false true');
-    const stderr = r.stderr;
-    const warnings = stderr.trim().split('\n');
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(
-      /^xent-wasm: relaxed: true was asked for, but this instance runs the normal build: this engine does not support WebAssembly relaxed SIMD .*--experimental-wasm-relaxed-simd/,
-    );
-  });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('false false true false true');
+      const stderr = r.stderr;
+      const warnings = stderr.trim().split('\n');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /^xent-wasm: relaxed: true was asked for, but this instance runs the normal build: this engine does not support WebAssembly relaxed SIMD .*--experimental-wasm-relaxed-simd/,
+      );
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -140,7 +162,10 @@ function indexArray(c: FixtureCase) {
 function runFixture(x: lib.Xent, c: FixtureCase) {
   const isProb = c.targetKind === 'prob';
   using logits = x.tensorFrom(Float32Array.from(c.logits), c.logitsShape);
-  using target = x.tensorFrom(isProb ? Float32Array.from(c.target) : (indexArray(c).from(c.target) as Uint8Array), c.targetShape);
+  using target = x.tensorFrom(
+    isProb ? Float32Array.from(c.target) : (indexArray(c).from(c.target) as Uint8Array),
+    c.targetShape,
+  );
   using grad = x.tensor('float32', c.logitsShape);
   const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
   const wantGrad = c.reduction !== 'none' || gradOutput !== undefined;
@@ -162,7 +187,14 @@ function runFixture(x: lib.Xent, c: FixtureCase) {
   const loss = r.loss instanceof lib.Tensor ? r.loss.toArray() : r.loss;
   const lossMap = r.lossMap === r.loss ? undefined : take(r.lossMap);
   if (r.loss instanceof lib.Tensor) r.loss.dispose();
-  return { loss, sum: r.sum, weightSum: r.weightSum, grad: wantGrad ? grad.toArray() : undefined, lossMap, confidence: take(r.confidence) };
+  return {
+    loss,
+    sum: r.sum,
+    weightSum: r.weightSum,
+    grad: wantGrad ? grad.toArray() : undefined,
+    lossMap,
+    confidence: take(r.confidence),
+  };
 }
 
 for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cross_entropy_prob.json')]) {
@@ -179,9 +211,13 @@ for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cros
         const r = runFixture(relaxed, c);
         const ref = referenceCrossEntropy(c);
         const m =
-          (typeof r.loss === 'number' ? lossMismatch(r.loss, c.loss as number) : arrayMismatch(r.loss, c.loss as number[], 2e-6, 'loss')) ??
+          (typeof r.loss === 'number'
+            ? lossMismatch(r.loss, c.loss as number)
+            : arrayMismatch(r.loss, c.loss as number[], 2e-6, 'loss')) ??
           lossMismatch(r.sum, ref.sum) ??
-          (Math.abs(r.weightSum - ref.weightSum) <= 1e-6 * Math.max(1, Math.abs(ref.weightSum)) ? undefined : `weightSum ${r.weightSum} vs ${ref.weightSum}`) ??
+          (Math.abs(r.weightSum - ref.weightSum) <= 1e-6 * Math.max(1, Math.abs(ref.weightSum))
+            ? undefined
+            : `weightSum ${r.weightSum} vs ${ref.weightSum}`) ??
           (r.grad ? gradMismatch(r.grad, c.grad, ref.gradTerms) : undefined) ??
           (r.lossMap ? elementwiseMismatch(r.lossMap, ref.losses, 2e-6, 'lossMap') : undefined) ??
           (r.confidence ? elementwiseMismatch(r.confidence, ref.confidence!, 2e-6, 'confidence') : undefined);
@@ -190,28 +226,31 @@ for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cros
       expect(relaxed.memoryStats().liveTensors).toBe(0);
       expect(failures, failures.join('\n')).toEqual([]);
     });
-    it.runIf(errors.length > 0)(`${errors.length} error cases: the same typed error as the SIMD build, memory as it was`, async () => {
-      using simd = await lib.Xent.create({ simd: true });
-      for (const c of errors) {
-        let expected: unknown;
-        try {
-          runFixture(simd, c);
-        } catch (e) {
-          expected = e;
+    it.runIf(errors.length > 0)(
+      `${errors.length} error cases: the same typed error as the SIMD build, memory as it was`,
+      async () => {
+        using simd = await lib.Xent.create({ simd: true });
+        for (const c of errors) {
+          let expected: unknown;
+          try {
+            runFixture(simd, c);
+          } catch (e) {
+            expected = e;
+          }
+          const before = relaxed.memoryStats();
+          if (expected === undefined) {
+            // int32 targets, which PyTorch rejects (it wants int64), are accepted: check the result.
+            const r = runFixture(relaxed, c);
+            const ref = referenceCrossEntropy(c);
+            expect(lossMismatch(r.loss as number, ref.loss), c.name).toBeUndefined();
+            continue;
+          }
+          expect(() => runFixture(relaxed, c), c.name).toThrow((expected as Error).constructor as new () => Error);
+          expect(() => runFixture(relaxed, c), c.name).toThrow((expected as Error).message);
+          expect(relaxed.memoryStats()).toEqual(before);
         }
-        const before = relaxed.memoryStats();
-        if (expected === undefined) {
-          // int32 targets, which PyTorch rejects (it wants int64), are accepted: check the result.
-          const r = runFixture(relaxed, c);
-          const ref = referenceCrossEntropy(c);
-          expect(lossMismatch(r.loss as number, ref.loss), c.name).toBeUndefined();
-          continue;
-        }
-        expect(() => runFixture(relaxed, c), c.name).toThrow((expected as Error).constructor as new () => Error);
-        expect(() => runFixture(relaxed, c), c.name).toThrow((expected as Error).message);
-        expect(relaxed.memoryStats()).toEqual(before);
-      }
-    });
+      },
+    );
   });
 }
 
@@ -220,7 +259,8 @@ for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cros
 
 /** The seeds of the first cases of test/cross-entropy.fuzz.test.ts (its default XENT_FUZZ_SEED). */
 const FUZZ_BASE_SEED = 0x5eed;
-const fuzzSeed = (i: number) => (Math.imul(FUZZ_BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+const fuzzSeed = (i: number) =>
+  (Math.imul(FUZZ_BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
 const FUZZ_CASES = 8000;
 const FUZZ_BATCH = 1000;
 

@@ -42,8 +42,12 @@ function makeCase(seed: number): Case {
     else if (mode === 'special' && rng.chance(0.05)) logits[i] = rng.pick([NaN, Infinity, -Infinity]);
     else logits[i] = rng.normal() * 3;
   }
-  const ctor = C > 256 ? rng.pick([Uint16Array, Int32Array] as TargetCtor[]) : rng.pick([Uint8Array, Uint16Array, Int32Array] as TargetCtor[]);
-  const ignoreIndex = ctor === Int32Array ? rng.pick([-100, -1, 0, 255]) : ctor === Uint8Array ? 255 : rng.pick([255, 65535, 0]);
+  const ctor =
+    C > 256
+      ? rng.pick([Uint16Array, Int32Array] as TargetCtor[])
+      : rng.pick([Uint8Array, Uint16Array, Int32Array] as TargetCtor[]);
+  const ignoreIndex =
+    ctor === Int32Array ? rng.pick([-100, -1, 0, 255]) : ctor === Uint8Array ? 255 : rng.pick([255, 65535, 0]);
   const pixels = size / C;
   const target = Array.from({ length: pixels }, () => (rng.chance(0.1) ? ignoreIndex : rng.int(0, C - 1)));
   const weight = rng.chance(0.3) ? Float32Array.from({ length: C }, () => rng.next() * 2) : null;
@@ -137,7 +141,8 @@ describe('score against the float64 references (seeded random cases, both builds
 
       // The portable build: the same bits.
       const portable = snapshot(run(getBuilds().portable, k, 'NCHW'));
-      for (const key of ['loss', 'sum', 'weightSum'] as const) expect(sameBits(portable[key], simd[key]), `${where}: ${key}`).toBe(true);
+      for (const key of ['loss', 'sum', 'weightSum'] as const)
+        expect(sameBits(portable[key], simd[key]), `${where}: ${key}`).toBe(true);
       expect(firstDifference(portable.pred, simd.pred), `${where}: pred`).toBe(-1);
       for (const key of ['lossMap', 'confidence', 'predConfidence'] as const) {
         expect(firstBitDifference(portable[key], simd[key]), `${where}: ${key} (portable vs SIMD)`).toBe(-1);
@@ -147,7 +152,8 @@ describe('score against the float64 references (seeded random cases, both builds
       // NHWC on the transposed logits: the same bits.
       if (k.shape.length >= 3) {
         const nhwc = snapshot(run(getBuilds().simd, k, 'NHWC'));
-        for (const key of ['loss', 'sum', 'weightSum'] as const) expect(sameBits(nhwc[key], simd[key]), `${where}: NHWC ${key}`).toBe(true);
+        for (const key of ['loss', 'sum', 'weightSum'] as const)
+          expect(sameBits(nhwc[key], simd[key]), `${where}: NHWC ${key}`).toBe(true);
         expect(firstDifference(nhwc.pred, simd.pred), `${where}: pred`).toBe(-1);
         for (const key of ['lossMap', 'confidence', 'predConfidence'] as const) {
           expect(firstBitDifference(nhwc[key], simd[key]), `${where}: ${key} (NHWC vs NCHW)`).toBe(-1);
@@ -176,7 +182,11 @@ describe('score against the float64 references (seeded random cases, both builds
 describe('score: torch.argmax rules, by hand', () => {
   const x = () => getBuilds().simd;
   const one = (row: number[]) => {
-    const r = x().score({ data: Float32Array.from(row), shape: [1, row.length] }, { data: new Int32Array([0]), shape: [1] }, { predConfidence: true });
+    const r = x().score(
+      { data: Float32Array.from(row), shape: [1, row.length] },
+      { data: new Int32Array([0]), shape: [1] },
+      { predConfidence: true },
+    );
     const out = { pred: r.pred.data[0]!, p: r.predConfidence.data[0]! };
     r.pred.dispose();
     r.predConfidence.dispose();
@@ -214,8 +224,14 @@ describe('score: torch.argmax rules, by hand', () => {
 describe('score: outputs and shapes', () => {
   it('writes into given tensors (uint8 or uint16 pred, float32 maps) and returns them', () => {
     const x = getBuilds().simd;
-    using logits = x.tensorFrom(Float32Array.from({ length: 2 * 4 * 6 }, (_, i) => Math.sin(i * 1.7)), [2, 4, 6]);
-    using target = x.tensorFrom(Uint8Array.from({ length: 12 }, (_, i) => i % 4), [2, 6]);
+    using logits = x.tensorFrom(
+      Float32Array.from({ length: 2 * 4 * 6 }, (_, i) => Math.sin(i * 1.7)),
+      [2, 4, 6],
+    );
+    using target = x.tensorFrom(
+      Uint8Array.from({ length: 12 }, (_, i) => i % 4),
+      [2, 6],
+    );
     using pred16 = x.tensor('uint16', [2, 6]);
     using lossMap = x.tensor('float32', [2, 6]);
     const r = x.score(logits, target, { pred: pred16, lossMap, confidence: false });

@@ -56,8 +56,16 @@ describe('score: errors', () => {
   });
 
   it('shapes: batch, spatial dims, rank, C = 0, NHWC', () => {
-    expectThrows(() => x.score(logits(), { data: new Uint8Array(4), shape: [1, 4] }), E.XentShapeError, /batch_size \(2\).*\(1\)/);
-    expectThrows(() => x.score(logits(), { data: new Uint8Array(6), shape: [2, 3] }), E.XentShapeError, /Expected target size \[2, 4\]/);
+    expectThrows(
+      () => x.score(logits(), { data: new Uint8Array(4), shape: [1, 4] }),
+      E.XentShapeError,
+      /batch_size \(2\).*\(1\)/,
+    );
+    expectThrows(
+      () => x.score(logits(), { data: new Uint8Array(6), shape: [2, 3] }),
+      E.XentShapeError,
+      /Expected target size \[2, 4\]/,
+    );
     expectThrows(() => x.score(logits(), { data: new Uint8Array(2), shape: [2] }), E.XentShapeError, /rank/);
     expectThrows(() => x.score({ data: new Float32Array(0), shape: [2, 0, 4] }, target()), E.XentShapeError, /C = 0/);
     // (2, 3, 4) read as NHWC has C = 4 and target (2, 3).
@@ -65,8 +73,16 @@ describe('score: errors', () => {
   });
 
   it('dtypes of logits and target', () => {
-    expectThrows(() => x.score({ data: new Float64Array(24), shape: [2, 3, 4] } as never, target()), E.XentDtypeError, /Float32Array/);
-    expectThrows(() => x.score(logits(), { data: new Int8Array(8), shape: [2, 4] } as never), E.XentDtypeError, /Int8Array/);
+    expectThrows(
+      () => x.score({ data: new Float64Array(24), shape: [2, 3, 4] } as never, target()),
+      E.XentDtypeError,
+      /Float32Array/,
+    );
+    expectThrows(
+      () => x.score(logits(), { data: new Int8Array(8), shape: [2, 4] } as never),
+      E.XentDtypeError,
+      /Int8Array/,
+    );
   });
 
   it('target out of bounds: PyTorch wording, position; nothing written into given outputs', () => {
@@ -89,13 +105,30 @@ describe('score: errors', () => {
     expect(Array.from(lossMap.data).every((v) => v === 7)).toBe(true);
     expect(x.memoryStats().liveTensors).toBe(2); // the predConfidence tensor was freed
     t.data[6] = 255;
-    expectThrows(() => x.score(logits(), t), E.XentTargetError, /Target 255 is out of bounds.*ignoreIndex = -100/, false);
+    expectThrows(
+      () => x.score(logits(), t),
+      E.XentTargetError,
+      /Target 255 is out of bounds.*ignoreIndex = -100/,
+      false,
+    );
   });
 
   it('options: unknown names with suggestions, bad values', () => {
-    expectThrows(() => x.score(logits(), target(), { ignore_index: 255 } as never), E.XentOptionError, /did you mean "ignoreIndex"/);
-    expectThrows(() => x.score(logits(), target(), { pred_confidence: true } as never), E.XentOptionError, /did you mean "predConfidence"/);
-    expectThrows(() => x.score(logits(), target(), { reduction: 'sum' } as never), E.XentOptionError, /unknown option "reduction"/);
+    expectThrows(
+      () => x.score(logits(), target(), { ignore_index: 255 } as never),
+      E.XentOptionError,
+      /did you mean "ignoreIndex"/,
+    );
+    expectThrows(
+      () => x.score(logits(), target(), { pred_confidence: true } as never),
+      E.XentOptionError,
+      /did you mean "predConfidence"/,
+    );
+    expectThrows(
+      () => x.score(logits(), target(), { reduction: 'sum' } as never),
+      E.XentOptionError,
+      /unknown option "reduction"/,
+    );
     expectThrows(() => x.score(logits(), target(), { ignoreIndex: 1.5 }), E.XentOptionError, /integer/);
     expectThrows(() => x.score(logits(), target(), { layout: 'nhwc' as never }), E.XentOptionError, /'NHWC'/);
     expectThrows(() => x.score(logits(), target(), { weight: [1, 2] }), E.XentOptionError, /C = 3/);
@@ -112,7 +145,11 @@ describe('score: errors', () => {
     expectThrows(() => x.score(logits(), target(), { pred: f32 as never }), E.XentDtypeError, /uint8 or uint16/);
     expectThrows(() => x.score(logits(), target(), { pred: i32 as never }), E.XentDtypeError, /uint8 or uint16/);
     expectThrows(() => x.score(logits(), target(), { pred: wrong }), E.XentShapeError, /\[2, 4\]/);
-    expectThrows(() => x.score(logits(), target(), { pred: new Uint8Array(8) as never }), E.XentOptionError, /Tensor of shape \[2, 4\]/);
+    expectThrows(
+      () => x.score(logits(), target(), { pred: new Uint8Array(8) as never }),
+      E.XentOptionError,
+      /Tensor of shape \[2, 4\]/,
+    );
     expectThrows(() => x.score(logits(), target(), { pred: mine }), E.XentForeignTensorError, /another Xent instance/);
     expectThrows(() => x.score(logits(), target(), { lossMap: f32, confidence: f32 }), E.XentAliasError, /overlaps/);
     const view = x.tensor('float32', [2, 4]);
@@ -121,7 +158,12 @@ describe('score: errors', () => {
     // An output that is also an input: the weight tensor as the loss map of (N = 3, C = 3) logits.
     using w = x.tensorFrom(new Float32Array([1, 2, 3]), [3]);
     expectThrows(
-      () => x.score({ data: new Float32Array(9), shape: [3, 3] }, { data: new Uint8Array(3), shape: [3] }, { weight: w, lossMap: w }),
+      () =>
+        x.score(
+          { data: new Float32Array(9), shape: [3, 3] },
+          { data: new Uint8Array(3), shape: [3] },
+          { weight: w, lossMap: w },
+        ),
       E.XentAliasError,
       /options\.lossMap overlaps options\.weight/,
     );
@@ -131,7 +173,12 @@ describe('score: errors', () => {
   it('uint8 predictions need C ≤ 256', () => {
     using pred = x.tensor('uint8', [1, 2]);
     expectThrows(
-      () => x.score({ data: new Float32Array(257 * 2), shape: [1, 257, 2] }, { data: new Uint16Array(2), shape: [1, 2] }, { pred }),
+      () =>
+        x.score(
+          { data: new Float32Array(257 * 2), shape: [1, 257, 2] },
+          { data: new Uint16Array(2), shape: [1, 2] },
+          { pred },
+        ),
       E.XentDtypeError,
       /uint16/,
     );
@@ -155,7 +202,9 @@ describe('Scorer: errors and lifetime', () => {
     t.data[0] = 9;
     expect(() => s.update(logits(), t)).toThrow(E.XentTargetError);
     expect(() => s.update({ data: new Float32Array(16), shape: [2, 2, 4] }, target())).toThrow(/made for C = 3/);
-    expect(() => s.update(logits(), { data: new Float32Array(24), shape: [2, 3, 4] } as never)).toThrow(E.XentDtypeError);
+    expect(() => s.update(logits(), { data: new Float32Array(24), shape: [2, 3, 4] } as never)).toThrow(
+      E.XentDtypeError,
+    );
     const after = s.result();
     expect(after.updates).toBe(1);
     expect(after.confusion).toEqual(before.confusion);
@@ -201,7 +250,10 @@ describe('memory', () => {
     const C = 19;
     const shape = [2, C, 16, 24];
     const make = (n: number) => ({
-      logits: { data: Float32Array.from({ length: n * C * 16 * 24 }, (_, i) => Math.sin(i * 0.37)), shape: [n, C, 16, 24] },
+      logits: {
+        data: Float32Array.from({ length: n * C * 16 * 24 }, (_, i) => Math.sin(i * 0.37)),
+        shape: [n, C, 16, 24],
+      },
       target: { data: Uint8Array.from({ length: n * 16 * 24 }, (_, i) => (i * 7) % C), shape: [n, 16, 24] },
     });
     const big = make(2);

@@ -16,7 +16,8 @@ const getBuilds = useBothBuilds();
 
 /** Every metric of `m` equals the reference's (same NaNs; |Δ| ≤ 1e-12 relative). */
 function expectMmseg(m: lib.SegmentationMetrics, ref: MmsegMetrics, where = ''): void {
-  const scalar = (a: number, b: number, what: string) => expect(close(a, b), `${where}${what}: ${a} vs reference ${b}`).toBe(true);
+  const scalar = (a: number, b: number, what: string) =>
+    expect(close(a, b), `${where}${what}: ${a} vs reference ${b}`).toBe(true);
   const array = (a: Float64Array, b: readonly number[], what: string) => {
     expect(a.length, `${where}${what} length`).toBe(b.length);
     for (let i = 0; i < b.length; i++) scalar(a[i]!, b[i]!, `${what}[${i}]`);
@@ -38,7 +39,8 @@ function expectMmseg(m: lib.SegmentationMetrics, ref: MmsegMetrics, where = ''):
 /** A confusion matrix from (pred, label) pairs, counted the obvious way. */
 function countConfusion(samples: readonly MmsegSample[], C: number, ignore: number): Float64Array {
   const m = new Float64Array(C * C);
-  for (const { pred, label } of samples) for (let i = 0; i < label.length; i++) if (label[i] !== ignore) m[label[i]! * C + pred[i]!]! += 1;
+  for (const { pred, label } of samples)
+    for (let i = 0; i < label.length; i++) if (label[i] !== ignore) m[label[i]! * C + pred[i]!]! += 1;
   return m;
 }
 
@@ -55,12 +57,18 @@ describe('segmentationMetrics = mmsegmentation (random predictions)', () => {
       const samples: MmsegSample[] = Array.from({ length: rng.int(1, 4) }, () => {
         const n = rng.int(0, 300);
         const label = Array.from({ length: n }, () => (rng.chance(0.1) ? ignore : draw(labelClasses)));
-        const pred = label.map((l) => (rng.chance(0.6) && l >= 0 && l < C ? l : predClasses.length ? rng.pick(predClasses) : rng.int(0, C - 1)));
+        const pred = label.map((l) =>
+          rng.chance(0.6) && l >= 0 && l < C ? l : predClasses.length ? rng.pick(predClasses) : rng.int(0, C - 1),
+        );
         return { pred, label };
       });
       // A label equal to the ignore index is ignored even when it is a class (ignore = 0).
       const ref = referenceMmseg(samples, C, ignore);
-      expectMmseg(segmentationMetrics(countConfusion(samples, C, ignore), C), ref, `case ${t} (C=${C}, ignore ${ignore}): `);
+      expectMmseg(
+        segmentationMetrics(countConfusion(samples, C, ignore), C),
+        ref,
+        `case ${t} (C=${C}, ignore ${ignore}): `,
+      );
     }
   });
 });
@@ -69,7 +77,14 @@ describe('segmentationMetrics: hand-made patterns (mmsegmentation edge cases)', 
   const cm = (rows: number[][]) => Float64Array.from(rows.flat());
 
   it('a class in neither prediction nor target: IoU and accuracy NaN, left out of the means', () => {
-    const m = segmentationMetrics(cm([[3, 1, 0], [0, 4, 0], [0, 0, 0]]), 3);
+    const m = segmentationMetrics(
+      cm([
+        [3, 1, 0],
+        [0, 4, 0],
+        [0, 0, 0],
+      ]),
+      3,
+    );
     expect(m.iou[0]).toBeCloseTo(3 / 4, 15);
     expect(m.iou[1]).toBeCloseTo(4 / 5, 15);
     expect(m.iou[2]).toBeNaN();
@@ -82,7 +97,13 @@ describe('segmentationMetrics: hand-made patterns (mmsegmentation edge cases)', 
   });
 
   it('a class predicted but absent from the target: IoU 0 (counted), accuracy NaN', () => {
-    const m = segmentationMetrics(cm([[2, 2], [0, 0]]), 2);
+    const m = segmentationMetrics(
+      cm([
+        [2, 2],
+        [0, 0],
+      ]),
+      2,
+    );
     expect(Array.from(m.iou)).toEqual([0.5, 0]);
     expect(m.classAccuracy[0]).toBe(0.5);
     expect(m.classAccuracy[1]).toBeNaN();
@@ -94,16 +115,38 @@ describe('segmentationMetrics: hand-made patterns (mmsegmentation edge cases)', 
   it('every pixel ignored (an all-zero matrix): everything NaN, zero pixels', () => {
     const m = segmentationMetrics(new Float64Array(9), 3);
     expect(m.pixels).toBe(0);
-    for (const v of [m.pixelAccuracy, m.meanIoU, m.meanClassAccuracy, m.frequencyWeightedIoU, ...m.iou, ...m.classAccuracy]) expect(v).toBeNaN();
+    for (const v of [
+      m.pixelAccuracy,
+      m.meanIoU,
+      m.meanClassAccuracy,
+      m.frequencyWeightedIoU,
+      ...m.iou,
+      ...m.classAccuracy,
+    ])
+      expect(v).toBeNaN();
   });
 
   it('one class: everything is 1', () => {
     const m = segmentationMetrics([42], 1);
-    expect([m.pixelAccuracy, m.meanIoU, m.meanClassAccuracy, m.frequencyWeightedIoU, m.iou[0], m.classAccuracy[0]]).toEqual([1, 1, 1, 1, 1, 1]);
+    expect([
+      m.pixelAccuracy,
+      m.meanIoU,
+      m.meanClassAccuracy,
+      m.frequencyWeightedIoU,
+      m.iou[0],
+      m.classAccuracy[0],
+    ]).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
   it('perfect prediction: 1 for the present classes, NaN for the absent one', () => {
-    const m = segmentationMetrics(cm([[5, 0, 0], [0, 0, 0], [0, 0, 9]]), 3);
+    const m = segmentationMetrics(
+      cm([
+        [5, 0, 0],
+        [0, 0, 0],
+        [0, 0, 9],
+      ]),
+      3,
+    );
     expect(m.iou[0]).toBe(1);
     expect(m.iou[1]).toBeNaN();
     expect(m.iou[2]).toBe(1);
@@ -111,7 +154,13 @@ describe('segmentationMetrics: hand-made patterns (mmsegmentation edge cases)', 
   });
 
   it('frequency-weighted IoU weights each present class by its pixel share', () => {
-    const m = segmentationMetrics(cm([[6, 2], [1, 1]]), 2);
+    const m = segmentationMetrics(
+      cm([
+        [6, 2],
+        [1, 1],
+      ]),
+      2,
+    );
     const iou0 = 6 / (6 + 2 + 1);
     const iou1 = 1 / (1 + 1 + 2);
     expect(m.frequencyWeightedIoU).toBeCloseTo(0.8 * iou0 + 0.2 * iou1, 15);
@@ -145,12 +194,18 @@ function validationSet(seed: number) {
     for (let b = 0; b < N; b++) {
       for (let p = 0; p < H * W; p++) {
         const t = target[b * H * W + p]!;
-        for (let c = 0; c < C; c++) logits[(b * C + c) * H * W + p] = rng.normal() + (c === t && rng.chance(0.7) ? 3 : 0);
+        for (let c = 0; c < C; c++)
+          logits[(b * C + c) * H * W + p] = rng.normal() + (c === t && rng.chance(0.7) ? 3 : 0);
       }
     }
     return { logits, target, shape: [N, C, H, W] };
   });
-  return { C, ignore, batches, weight: rng.chance(0.5) ? Float32Array.from({ length: C }, () => 0.5 + rng.next()) : undefined };
+  return {
+    C,
+    ignore,
+    batches,
+    weight: rng.chance(0.5) ? Float32Array.from({ length: C }, () => 0.5 + rng.next()) : undefined,
+  };
 }
 
 describe('Scorer = mmsegmentation over a validation set', () => {
@@ -163,7 +218,13 @@ describe('Scorer = mmsegmentation over a validation set', () => {
       let refW = 0;
       for (const b of batches) {
         samples.push({ pred: referenceArgmax(b.logits, b.shape).pred, label: b.target });
-        const ce = referenceCrossEntropy({ logits: b.logits, logitsShape: b.shape, target: b.target, ignoreIndex: ignore, weight: weight ?? null });
+        const ce = referenceCrossEntropy({
+          logits: b.logits,
+          logitsShape: b.shape,
+          target: b.target,
+          ignoreIndex: ignore,
+          weight: weight ?? null,
+        });
         refSum += ce.sum;
         refW += ce.weightSum;
       }
@@ -171,13 +232,20 @@ describe('Scorer = mmsegmentation over a validation set', () => {
       const results = (['simd', 'portable'] as const).map((which) => {
         const x = getBuilds()[which];
         using scorer = x.scorer(C, { ignoreIndex: ignore, ...(weight ? { weight } : {}) });
-        for (const b of batches) scorer.update({ data: b.logits, shape: b.shape }, { data: b.target, shape: [b.shape[0]!, ...b.shape.slice(2)] });
+        for (const b of batches)
+          scorer.update(
+            { data: b.logits, shape: b.shape },
+            { data: b.target, shape: [b.shape[0]!, ...b.shape.slice(2)] },
+          );
         return scorer.result();
       });
       const [r, p] = results as [lib.ScorerResult, lib.ScorerResult];
       expectMmseg(r, ref, `set ${seed} (C=${C}): `);
       expect(r.updates).toBe(batches.length);
-      expect(Math.abs(r.loss - refSum / refW) <= 1e-5 * Math.abs(refSum / refW), `loss ${r.loss} vs ${refSum / refW}`).toBe(true);
+      expect(
+        Math.abs(r.loss - refSum / refW) <= 1e-5 * Math.abs(refSum / refW),
+        `loss ${r.loss} vs ${refSum / refW}`,
+      ).toBe(true);
       expect(r.loss).toBe(r.sum / r.weightSum);
       // Both builds: the same numbers, bit for bit.
       expect(p.loss).toBe(r.loss);
@@ -190,8 +258,10 @@ describe('Scorer = mmsegmentation over a validation set', () => {
     const { C, ignore, batches } = validationSet(77);
     using a = x.scorer(C, { ignoreIndex: ignore });
     using b = x.scorer(C, { ignoreIndex: ignore });
-    for (const t of batches) a.update({ data: t.logits, shape: t.shape }, { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] });
-    for (const t of [...batches].reverse()) b.update({ data: t.logits, shape: t.shape }, { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] });
+    for (const t of batches)
+      a.update({ data: t.logits, shape: t.shape }, { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] });
+    for (const t of [...batches].reverse())
+      b.update({ data: t.logits, shape: t.shape }, { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] });
     const ra = a.result();
     const rb = b.result();
     expect(rb.sum).toBe(ra.sum);
@@ -201,7 +271,11 @@ describe('Scorer = mmsegmentation over a validation set', () => {
     // One score() call per batch, summed by hand: the same confusion matrix.
     const sum = new Float64Array(C * C);
     for (const t of batches) {
-      const r = x.score({ data: t.logits, shape: t.shape }, { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] }, { ignoreIndex: ignore });
+      const r = x.score(
+        { data: t.logits, shape: t.shape },
+        { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] },
+        { ignoreIndex: ignore },
+      );
       r.confusion.forEach((v, i) => (sum[i]! += v));
       r.pred.dispose();
     }
@@ -232,14 +306,21 @@ describe('Scorer = mmsegmentation over a validation set', () => {
     const weight = new Float32Array([1, -1]);
     for (const which of ['simd', 'portable'] as const) {
       const x = getBuilds()[which];
-      const whole = x.crossEntropy({ data: logits, shape: [N, C, H, W] }, { data: target, shape: [N, H, W] }, { weight, reduction: 'sum' });
+      const whole = x.crossEntropy(
+        { data: logits, shape: [N, C, H, W] },
+        { data: target, shape: [N, H, W] },
+        { weight, reduction: 'sum' },
+      );
       expect(whole.sum).toBeGreaterThan(0.05); // the big losses cancel, the small ones add up
       expect(whole.sum).toBeLessThan(1);
       for (const sizes of [[6], [1, 5], [2, 2, 2], [3, 1, 2], [1, 1, 1, 1, 1, 1]]) {
         using scorer = x.scorer(C, { weight });
         let b0 = 0;
         for (const n of sizes) {
-          scorer.update({ data: logits.subarray(b0 * per, (b0 + n) * per), shape: [n, C, H, W] }, { data: target.subarray(b0 * H * W, (b0 + n) * H * W), shape: [n, H, W] });
+          scorer.update(
+            { data: logits.subarray(b0 * per, (b0 + n) * per), shape: [n, C, H, W] },
+            { data: target.subarray(b0 * H * W, (b0 + n) * H * W), shape: [n, H, W] },
+          );
           b0 += n;
         }
         const r = scorer.result();
@@ -273,7 +354,10 @@ describe('Scorer = mmsegmentation over a validation set', () => {
   it('all ignored, one class, perfect prediction, through the kernel', () => {
     const x = getBuilds().portable;
     using all = x.scorer(3, { ignoreIndex: 255 });
-    all.update({ data: new Float32Array(3 * 4), shape: [1, 3, 2, 2] }, { data: new Uint8Array(4).fill(255), shape: [1, 2, 2] });
+    all.update(
+      { data: new Float32Array(3 * 4), shape: [1, 3, 2, 2] },
+      { data: new Uint8Array(4).fill(255), shape: [1, 2, 2] },
+    );
     const ra = all.result();
     expect([ra.pixels, ra.weightSum]).toEqual([0, 0]);
     expect(ra.loss).toBeNaN();

@@ -18,8 +18,14 @@ describe('soak', () => {
       const rng = new Rng(20261128);
       // The working data: small, so that the call overhead (validation, ABI) dominates.
       const [N, C, S] = [1, 5, 7];
-      const logits = xent.tensorFrom(Float32Array.from({ length: N * C * S }, () => rng.normal() * 3), [N, C, S]);
-      const target = xent.tensorFrom(Uint8Array.from({ length: N * S }, (_, i) => (i % 4 === 3 ? 255 : i % C)), [N, S]);
+      const logits = xent.tensorFrom(
+        Float32Array.from({ length: N * C * S }, () => rng.normal() * 3),
+        [N, C, S],
+      );
+      const target = xent.tensorFrom(
+        Uint8Array.from({ length: N * S }, (_, i) => (i % 4 === 3 ? 255 : i % C)),
+        [N, S],
+      );
       const grad = xent.tensor('float32', [N, C, S]);
       const first = xent.crossEntropy(logits, target, { ignoreIndex: 255, labelSmoothing: 0.1, grad });
       const firstGrad = Uint32Array.from(new Uint32Array(grad.data.buffer, grad.data.byteOffset, grad.size));

@@ -22,7 +22,14 @@ function rand(seed: number) {
 }
 
 /** A PNG built by hand (filter 0 rows), for what the encoder does not write. */
-function rawPng(width: number, height: number, depth: number, type: number, rows: Uint8Array, interlace = 0): Uint8Array {
+function rawPng(
+  width: number,
+  height: number,
+  depth: number,
+  type: number,
+  rows: Uint8Array,
+  interlace = 0,
+): Uint8Array {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -43,17 +50,29 @@ function rawPng(width: number, height: number, depth: number, type: number, rows
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr.set([depth, type, 0, 0, interlace], 8);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 describe('demo/train/png.mjs', () => {
   it('round-trips gray, RGB, RGBA and palette images, using every row filter', () => {
     const filters = new Set<number>();
-    for (const [w, h] of [[1, 1], [7, 5], [33, 17]] as const) {
+    for (const [w, h] of [
+      [1, 1],
+      [7, 5],
+      [33, 17],
+    ] as const) {
       for (const channels of [1, 3, 4] as const) {
         const r = rand(w * 100 + channels);
         // Smooth gradients plus noise, so that different rows prefer different filters.
-        const data = Uint8Array.from({ length: w * h * channels }, (_, i) => (((i % (w * channels)) * 3 + Math.floor(i / (w * channels)) * 5) & 0xff) ^ (r() & 3));
+        const data = Uint8Array.from(
+          { length: w * h * channels },
+          (_, i) => (((i % (w * channels)) * 3 + Math.floor(i / (w * channels)) * 5) & 0xff) ^ (r() & 3),
+        );
         const png = encodePng(w, h, channels, data);
         const d = decodePng(png);
         expect([d.width, d.height, d.channels]).toEqual([w, h, channels]);
@@ -67,7 +86,9 @@ describe('demo/train/png.mjs', () => {
     // An image that the Average filter predicts exactly: v = (left + up) >> 1 inside, random edges.
     const r = rand(99);
     const avg = new Uint8Array(20 * 20);
-    for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) avg[y * 20 + x] = x === 0 || y === 0 ? r() : (avg[y * 20 + x - 1]! + avg[(y - 1) * 20 + x]!) >> 1;
+    for (let y = 0; y < 20; y++)
+      for (let x = 0; x < 20; x++)
+        avg[y * 20 + x] = x === 0 || y === 0 ? r() : (avg[y * 20 + x - 1]! + avg[(y - 1) * 20 + x]!) >> 1;
     const png = encodePng(20, 20, 1, avg);
     expect(decodePng(png).data).toEqual(avg);
     const raw = inflateSync(png.subarray(41, png.length - 16));
@@ -83,7 +104,9 @@ describe('demo/train/png.mjs', () => {
 
   it('reads 16-bit and gray+alpha images, and rejects interlaced, truncated or corrupt files', () => {
     // 2x2 16-bit RGB: each sample's high byte is kept.
-    const rows16 = Uint8Array.from([0, 10, 1, 20, 2, 30, 3, 40, 4, 50, 5, 60, 6, 0, 70, 7, 80, 8, 90, 9, 100, 10, 110, 11, 120, 12]);
+    const rows16 = Uint8Array.from([
+      0, 10, 1, 20, 2, 30, 3, 40, 4, 50, 5, 60, 6, 0, 70, 7, 80, 8, 90, 9, 100, 10, 110, 11, 120, 12,
+    ]);
     const d16 = decodePng(rawPng(2, 2, 16, 2, rows16));
     expect(d16.channels).toBe(3);
     expect(Array.from(d16.data)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]);
@@ -132,7 +155,9 @@ describe('demo/train/data.mjs', () => {
     execFileSync('mkdir', ['-p', flat]);
     for (let i = 0; i < 3; i++) {
       const rgba = new Uint8Array(128 * 128 * 4).fill(200);
-      const mask = Uint8Array.from({ length: 128 * 128 }, (_, k) => (Math.floor(k / 128) < 64 ? 0 : k % 128 < 64 ? 1 : IGNORE));
+      const mask = Uint8Array.from({ length: 128 * 128 }, (_, k) =>
+        Math.floor(k / 128) < 64 ? 0 : k % 128 < 64 ? 1 : IGNORE,
+      );
       writeFileSync(join(flat, `s${i}.png`), encodePng(128, 128, 4, rgba));
       writeFileSync(join(flat, `s${i}.mask.png`), encodePng(128, 128, 1, mask));
     }
@@ -151,7 +176,10 @@ describe('demo/train/data.mjs', () => {
 describe('demo/train/train.mjs (end to end)', () => {
   it('trains on a small generated set: one line per epoch without a TTY, mIoU rises, grid.png written', () => {
     const out = join(tmp, 'out');
-    const stdout = execFileSync(process.execPath, [TRAIN, '--count', '48', '--epochs', '3', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+    const stdout = execFileSync(process.execPath, [TRAIN, '--count', '48', '--epochs', '3', '--out', out], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/TF\.js 4\.\d+\.\d+ \((wasm|cpu) backend\)/);
     expect(stdout).not.toContain('\r'); // not a TTY: no progress bar

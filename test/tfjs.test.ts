@@ -35,8 +35,16 @@ const C = 4;
 /** A tiny model: a 1×1 convolution with bias (CIN → C), NHWC logits; and its data. */
 function setup(seed = 1) {
   const r = rng(seed);
-  const x = tf.tensor4d(Float32Array.from({ length: N * H * W * CIN }, () => r() * 2 - 1), [N, H, W, CIN]);
-  const kernel = tf.variable(tf.tensor4d(Float32Array.from({ length: CIN * C }, () => r() - 0.5), [1, 1, CIN, C]));
+  const x = tf.tensor4d(
+    Float32Array.from({ length: N * H * W * CIN }, () => r() * 2 - 1),
+    [N, H, W, CIN],
+  );
+  const kernel = tf.variable(
+    tf.tensor4d(
+      Float32Array.from({ length: CIN * C }, () => r() - 0.5),
+      [1, 1, CIN, C],
+    ),
+  );
   const bias = tf.variable(tf.tensor1d(Float32Array.from({ length: C }, () => r() * 0.2 - 0.1)));
   const labels = Int32Array.from({ length: N * H * W }, () => Math.floor(r() * C));
   const model = () => tf.add(tf.conv2d(x, kernel, 1, 'same'), bias) as tf.Tensor4D;
@@ -99,9 +107,15 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const m = setup(2);
     const loss = crossEntropyLoss(xent); // NHWC is the default for TF.js
     const onehot = tf.oneHot(tf.tensor3d(m.labels, [N, H, W], 'int32'), C).toFloat();
-    const raw = tf.tensor4d(Float32Array.from({ length: N * H * W * C }, () => m.r()), [N, H, W, C]);
+    const raw = tf.tensor4d(
+      Float32Array.from({ length: N * H * W * C }, () => m.r()),
+      [N, H, W, C],
+    );
     const soft = tf.div(raw, tf.sum(raw, -1, true));
-    for (const [name, target] of [['one-hot', onehot], ['soft', soft]] as const) {
+    for (const [name, target] of [
+      ['one-hot', onehot],
+      ['soft', soft],
+    ] as const) {
       const ours = grads(() => loss(target, m.model()), m.vars);
       const theirs = grads(() => tf.losses.softmaxCrossEntropy(target, m.model()) as tf.Scalar, m.vars);
       expect(Math.abs(ours.value - theirs.value), name).toBeLessThanOrEqual(1e-5 * theirs.value);
@@ -120,7 +134,11 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const sum = crossEntropyLoss(xent, { reduction: 'sum' });
     const mean = crossEntropyLoss(xent);
     const cases: [string, () => tf.Scalar, () => tf.Scalar][] = [
-      ['sum', () => sum(labels, m.model()), () => tf.losses.softmaxCrossEntropy(onehot, m.model(), undefined, 0, tf.Reduction.SUM) as tf.Scalar],
+      [
+        'sum',
+        () => sum(labels, m.model()),
+        () => tf.losses.softmaxCrossEntropy(onehot, m.model(), undefined, 0, tf.Reduction.SUM) as tf.Scalar,
+      ],
       [
         '2·mean + 3',
         () => tf.add(tf.mul(mean(labels, m.model()), 2), 3) as tf.Scalar,
@@ -144,13 +162,22 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const m = setup(4);
     const labels = tf.tensor3d(m.labels, [N, H, W], 'int32');
     const onehot = tf.oneHot(labels, C).toFloat();
-    const perPixel = tf.tensor3d(Float32Array.from({ length: N * H * W }, () => m.r() * 2 - 0.5), [N, H, W]);
+    const perPixel = tf.tensor3d(
+      Float32Array.from({ length: N * H * W }, () => m.r() * 2 - 0.5),
+      [N, H, W],
+    );
     const none = crossEntropyLoss(xent, { reduction: 'none' });
     const map = none(labels, m.model());
     const ref = tf.losses.softmaxCrossEntropy(onehot, m.model(), undefined, 0, tf.Reduction.NONE);
     expectClose(map, ref, 1e-6, 'loss map');
     const ours = grads(() => tf.sum(tf.mul(none(labels, m.model()), perPixel)) as tf.Scalar, m.vars);
-    const theirs = grads(() => tf.sum(tf.mul(tf.losses.softmaxCrossEntropy(onehot, m.model(), undefined, 0, tf.Reduction.NONE), perPixel)) as tf.Scalar, m.vars);
+    const theirs = grads(
+      () =>
+        tf.sum(
+          tf.mul(tf.losses.softmaxCrossEntropy(onehot, m.model(), undefined, 0, tf.Reduction.NONE), perPixel),
+        ) as tf.Scalar,
+      m.vars,
+    );
     ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `none var ${i}`));
     tf.dispose([labels, onehot, perPixel, map, ref, ...ours.g, ...theirs.g]);
     m.dispose();
@@ -165,17 +192,25 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const labels = tf.tensor3d(lab, [N, H, W], 'int32');
     // TF.js: one-hot of the ignored pixels is all zeros (oneHot of 255 ≥ C), and weight 0.
     const onehot = tf.oneHot(labels, C).toFloat();
-    const pixelWeight = tf.tensor3d(Float32Array.from(lab, (t) => (t === 255 ? 0 : classWeight[t]!)), [N, H, W]);
+    const pixelWeight = tf.tensor3d(
+      Float32Array.from(lab, (t) => (t === 255 ? 0 : classWeight[t]!)),
+      [N, H, W],
+    );
     const loss = crossEntropyLoss(xent, { weight: classWeight, ignoreIndex: 255 });
     const ours = grads(() => loss(labels, m.model()), m.vars);
-    const theirs = grads(() => tf.losses.softmaxCrossEntropy(onehot, m.model(), pixelWeight, 0, tf.Reduction.MEAN) as tf.Scalar, m.vars);
+    const theirs = grads(
+      () => tf.losses.softmaxCrossEntropy(onehot, m.model(), pixelWeight, 0, tf.Reduction.MEAN) as tf.Scalar,
+      m.vars,
+    );
     expect(Math.abs(ours.value - theirs.value)).toBeLessThanOrEqual(1e-5 * theirs.value);
     expect(loss.last!.weightSum).toBeCloseTo(tf.sum(pixelWeight).dataSync()[0]!, 4);
     ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `weighted var ${i}`));
     // The weight may also be a 1-D TF.js tensor.
     const w = tf.tensor1d(classWeight);
     const loss2 = crossEntropyLoss(xent, { weight: w, ignoreIndex: 255 });
-    expect(tf.tidy(() => loss2(labels, m.model()).dataSync()[0])).toBe(tf.tidy(() => loss(labels, m.model()).dataSync()[0]));
+    expect(tf.tidy(() => loss2(labels, m.model()).dataSync()[0])).toBe(
+      tf.tidy(() => loss(labels, m.model()).dataSync()[0]),
+    );
     tf.dispose([labels, onehot, pixelWeight, w, ...ours.g, ...theirs.g]);
     m.dispose();
     loss.dispose();
@@ -197,7 +232,11 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
       // And the 4-D NHWC call equals the core API with the same options.
       const logits = m.model();
       const v = tf.tidy(() => loss(tf.reshape(labels, [N, H, W]), logits).dataSync()[0]);
-      const core = xent.crossEntropy({ data: logits.dataSync() as Float32Array, shape: logits.shape }, { data: m.labels, shape: [N, H, W] }, { layout: 'NHWC', labelSmoothing: eps });
+      const core = xent.crossEntropy(
+        { data: logits.dataSync() as Float32Array, shape: logits.shape },
+        { data: m.labels, shape: [N, H, W] },
+        { layout: 'NHWC', labelSmoothing: eps },
+      );
       expect(v).toBe(Math.fround(core.loss));
       logits.dispose();
       loss.dispose();
@@ -213,7 +252,10 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const nchw = crossEntropyLoss(xent, { layout: 'NCHW' });
     const toNCHW = (t: tf.Tensor4D) => tf.transpose(t, [0, 3, 1, 2]);
     const theirs = grads(() => tf.losses.softmaxCrossEntropy(onehot, m.model()) as tf.Scalar, m.vars);
-    for (const [name, target] of [['int32', labels], ['probabilities', toNCHW(onehot as tf.Tensor4D)]] as const) {
+    for (const [name, target] of [
+      ['int32', labels],
+      ['probabilities', toNCHW(onehot as tf.Tensor4D)],
+    ] as const) {
       const ours = grads(() => nchw(target, toNCHW(m.model())), m.vars);
       expect(Math.abs(ours.value - theirs.value), name).toBeLessThanOrEqual(1e-5 * theirs.value);
       ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `NCHW ${name} var ${i}`));
@@ -234,7 +276,9 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     const m = setup(8);
     const loss = crossEntropyLoss(xent);
     const a = tf.tidy(() => loss(tf.tensor3d(m.labels, [N, H, W], 'int32'), m.model()).dataSync()[0]);
-    const b = tf.tidy(() => loss(tf.tensor3d(Float32Array.from(m.labels), [N, H, W], 'float32'), m.model()).dataSync()[0]);
+    const b = tf.tidy(
+      () => loss(tf.tensor3d(Float32Array.from(m.labels), [N, H, W], 'float32'), m.model()).dataSync()[0],
+    );
     expect(b).toBe(a);
     expect(() => tf.tidy(() => loss(tf.fill([N, H, W], 0.5), m.model()))).toThrow(XentDtypeError);
     m.dispose();
@@ -287,14 +331,18 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
   });
 
   it('options are checked when the loss is made, with the core errors', () => {
-    expect(() => crossEntropyLoss(xent, { ignore_index: 255 } as never)).toThrow(/unknown option "ignore_index".*ignoreIndex/);
+    expect(() => crossEntropyLoss(xent, { ignore_index: 255 } as never)).toThrow(
+      /unknown option "ignore_index".*ignoreIndex/,
+    );
     expect(() => crossEntropyLoss(xent, { reduction: 'avg' } as never)).toThrow(XentOptionError);
     expect(() => crossEntropyLoss(xent, { labelSmoothing: 2 })).toThrow(XentOptionError);
     expect(() => crossEntropyLoss(xent, { layout: 'nhwc' } as never)).toThrow(/did you mean 'NHWC'/);
     expect(() => crossEntropyLoss(xent, { weight: [1, NaN] })).toThrow(XentOptionError);
     const loss = crossEntropyLoss(xent);
     expect(() => tf.tidy(() => loss(tf.zeros([2], 'bool'), tf.zeros([2, 3])))).toThrow(XentDtypeError);
-    expect(() => tf.tidy(() => loss(tf.zeros([2], 'int32'), tf.zeros([2, 3], 'int32')))).toThrow(/logits must be float32/);
+    expect(() => tf.tidy(() => loss(tf.zeros([2], 'int32'), tf.zeros([2, 3], 'int32')))).toThrow(
+      /logits must be float32/,
+    );
     loss.dispose();
   });
 });

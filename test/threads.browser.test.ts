@@ -16,7 +16,15 @@ import { DIST, lib } from './reference/dist.js';
 import { run } from './threads.browser.run.mjs';
 
 const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const RUN = readFileSync(new URL('./threads.browser.run.mjs', import.meta.url), 'utf8');
 const COMPUTE = readFileSync(new URL('./browser/compute.mjs', import.meta.url), 'utf8');
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>xent-wasm threads</title>
@@ -27,12 +35,19 @@ const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,
   window.isolated = self.crossOriginIsolated === true;
   window.ready = true;
 </script>`;
-const TYPES: Record<string, string> = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json',
+};
 
 /** Serves the page, run.mjs (and the helpers it imports) and dist/; with `isolated`, every response has COOP + COEP. */
 function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    const headers: Record<string, string> = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+    const headers: Record<string, string> = isolated
+      ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+      : {};
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     let body: string | Buffer | undefined;
     let type = 'text/html';
@@ -41,7 +56,8 @@ function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
     else if (path === '/browser/compute.mjs') [body, type] = [COMPUTE, 'text/javascript'];
     else if (path.startsWith('/dist/')) {
       const file = normalize(join(DIST, path.slice('/dist/'.length)));
-      if (file.startsWith(DIST) && existsSync(file)) [body, type] = [readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream'];
+      if (file.startsWith(DIST) && existsSync(file))
+        [body, type] = [readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream'];
     }
     if (body === undefined) {
       res.writeHead(404, headers).end();
@@ -49,14 +65,20 @@ function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
     }
     res.writeHead(200, { ...headers, 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }),
+    ),
+  );
 }
 
 let browser: Browser;
 const servers: Server[] = [];
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}, and this test needs it: \`apt-get install -y chromium\`, or set XENT_CHROMIUM.`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}, and this test needs it: \`apt-get install -y chromium\`, or set XENT_CHROMIUM.`,
+    );
   }
   const pw = await import('playwright-core');
   browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -78,7 +100,9 @@ async function open(isolated: boolean): Promise<{ page: Page; problems: string[]
     if (m.type() === 'warning') warnings.push(m.text());
   });
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, { timeout: 20_000 });
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, {
+    timeout: 20_000,
+  });
   return { page, problems, warnings };
 }
 
@@ -111,7 +135,9 @@ describe('worker threads in Chromium', () => {
       expect(await inPage(page, { seed: 3, threads: 2, mode })).toEqual({ threads: 1, shared: false, ...expected });
     }
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/threads: 2 was asked for, but this instance runs on 1 thread: the page is not cross-origin isolated/);
+    expect(warnings[0]).toMatch(
+      /threads: 2 was asked for, but this instance runs on 1 thread: the page is not cross-origin isolated/,
+    );
     expect(problems).toEqual([]);
     await page.close();
   });

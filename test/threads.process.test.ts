@@ -44,7 +44,7 @@ function node(name: string, script: string, args: string[] = [], timeout = 30_00
   const t0 = Date.now();
   return new Promise((resolve) => {
     execFile(process.execPath, [...args, file], { timeout, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: unknown }).code as number | null) ?? null : 0;
+      const code = err ? (((err as { code?: unknown }).code as number | null) ?? null) : 0;
       resolve({ code: typeof code === 'number' ? code : null, stdout, stderr, ms: Date.now() - t0 });
     });
   });
@@ -122,13 +122,16 @@ x.dispose(); y.dispose();
     expect(r.stdout.trim()).toBe('1 1 true true true true');
     const warnings = r.stderr.trim().split('\n');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^xent-wasm: threads: 4 was asked for, but this instance runs on 1 thread: SharedArrayBuffer is not available/);
+    expect(warnings[0]).toMatch(
+      /^xent-wasm: threads: 4 was asked for, but this instance runs on 1 thread: SharedArrayBuffer is not available/,
+    );
     expect(r.code).toBe(0);
   });
 
   it('when worker.mjs is missing beside the bundle (the threads build then runs on this thread)', async () => {
     const dir = mkdtempSync(join(tmp, 'noworker-'));
-    for (const f of ['index.mjs', 'xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm']) copyFileSync(`${DIST}${f}`, join(dir, f));
+    for (const f of ['index.mjs', 'xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm'])
+      copyFileSync(`${DIST}${f}`, join(dir, f));
     const r = await node(
       'noworker.mjs',
       `import { Xent } from ${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)};
@@ -141,7 +144,9 @@ x.dispose(); one.dispose();
 `,
     );
     expect(r.stdout.trim()).toBe('1 true true true');
-    expect(r.stderr).toMatch(/^xent-wasm: threads: 2 was asked for, but this instance runs on 1 thread: the worker threads could not be started \(.*worker\.mjs/);
+    expect(r.stderr).toMatch(
+      /^xent-wasm: threads: 2 was asked for, but this instance runs on 1 thread: the worker threads could not be started \(.*worker\.mjs/,
+    );
     expect(r.code).toBe(0);
   });
 
@@ -151,7 +156,9 @@ x.dispose(); one.dispose();
       using a = await lib.Xent.create({ threads: 2, simd: false });
       expect([a.threads, a.simd]).toEqual([1, false]);
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0]![0])).toMatch(/threads: 2 was asked for, .*1 thread: the threads build needs WebAssembly SIMD, and simd: false/);
+      expect(String(warn.mock.calls[0]![0])).toMatch(
+        /threads: 2 was asked for, .*1 thread: the threads build needs WebAssembly SIMD, and simd: false/,
+      );
       const memory = new WebAssembly.Memory({ initial: 2, maximum: 1000 });
       using b = await lib.Xent.create({ threads: 2, memory });
       expect([b.threads, b.memory]).toEqual([1, memory]);
@@ -189,7 +196,9 @@ describe('the threads option', () => {
     using x = await lib.Xent.create({ threads: 1 });
     expect(x.threads).toBe(1);
     expect(x.memory.buffer).toBeInstanceOf(ArrayBuffer);
-    await expect(lib.Xent.create({ wasm: `${DIST}xent-simd-threads.wasm` })).rejects.toThrow(/shared memory.*threads > 1/);
+    await expect(lib.Xent.create({ wasm: `${DIST}xent-simd-threads.wasm` })).rejects.toThrow(
+      /shared memory.*threads > 1/,
+    );
   });
   it('bad values are XentOptionErrors', async () => {
     for (const threads of [0, -1, 1.5, 257, NaN, '2']) {

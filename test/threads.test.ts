@@ -26,7 +26,14 @@ interface Problem {
 }
 
 /** Logits of shape `dims` = [N, C, d1..dk] (NCHW) with random targets and options. */
-function problem(seed: number, dims: number[], kind: Target, layout: 'NCHW' | 'NHWC', reduction: Reduction, extra: { weight?: boolean; smoothing?: number; ignoredFraction?: number } = {}): Problem {
+function problem(
+  seed: number,
+  dims: number[],
+  kind: Target,
+  layout: 'NCHW' | 'NHWC',
+  reduction: Reduction,
+  extra: { weight?: boolean; smoothing?: number; ignoredFraction?: number } = {},
+): Problem {
   const rng = new Rng(seed);
   const c = dims.length === 1 ? dims[0]! : dims[1]!;
   const nhwc = layout === 'NHWC' && dims.length >= 3;
@@ -46,7 +53,8 @@ function problem(seed: number, dims: number[], kind: Target, layout: 'NCHW' | 'N
   }
   const options: Record<string, unknown> = { reduction, layout };
   if (kind !== 'prob') options['ignoreIndex'] = ignore;
-  if (extra.weight) options['weight'] = Float32Array.from({ length: c }, (_, i) => (i % 5 === 3 ? 0 : 0.25 + rng.next() * 2));
+  if (extra.weight)
+    options['weight'] = Float32Array.from({ length: c }, (_, i) => (i % 5 === 3 ? 0 : 0.25 + rng.next() * 2));
   if (extra.smoothing) options['labelSmoothing'] = extra.smoothing;
   const p: Problem = { shape, tshape, c, layout, logits, target, options };
   if (reduction === 'none') p.gradOutput = Float32Array.from({ length: samples }, () => rng.normal());
@@ -71,7 +79,9 @@ async function run(x: Xent, p: Problem, mode: 'sync' | 'async'): Promise<Outcome
   if (!(p.target instanceof Float32Array)) opts['confidence'] = true;
   if (p.gradOutput) opts['gradOutput'] = { data: p.gradOutput, shape: p.tshape };
   try {
-    const r = (mode === 'sync' ? x.crossEntropy(logits, target, opts) : await x.crossEntropyAsync(logits, target, opts)) as unknown as {
+    const r = (mode === 'sync'
+      ? x.crossEntropy(logits, target, opts)
+      : await x.crossEntropyAsync(logits, target, opts)) as unknown as {
       loss: number | lib.Tensor<'float32'>;
       sum: number;
       weightSum: number;
@@ -101,7 +111,8 @@ function difference(a: Outcome, b: Outcome): string | undefined {
   for (const k of ['sum', 'weightSum'] as const) if (!Object.is(a[k], b[k])) return `${k}: ${a[k]} vs ${b[k]}`;
   if (typeof a.loss === 'number' || typeof b.loss === 'number') {
     if (!Object.is(a.loss, b.loss)) return `loss: ${String(a.loss)} vs ${String(b.loss)}`;
-  } else if (firstBitDifference(a.loss, b.loss) !== -1) return `loss tensor differs at ${firstBitDifference(a.loss, b.loss)}`;
+  } else if (firstBitDifference(a.loss, b.loss) !== -1)
+    return `loss tensor differs at ${firstBitDifference(a.loss, b.loss)}`;
   for (const k of ['grad', 'lossMap', 'confidence'] as const) {
     const x = a[k];
     const y = b[k];
@@ -121,7 +132,8 @@ const threaded: Array<[string, Xent]> = [];
 beforeAll(async () => {
   single = await lib.Xent.create({ simd: true });
   // minElementsPerThread: 1 splits even these small problems between every thread.
-  for (const t of [2, 3, 4]) threaded.push([`${t} threads`, await lib.Xent.create({ threads: t, minElementsPerThread: 1 })]);
+  for (const t of [2, 3, 4])
+    threaded.push([`${t} threads`, await lib.Xent.create({ threads: t, minElementsPerThread: 1 })]);
   threaded.push(['1 range', await lib.Xent.create({ threads: 2, minElementsPerThread: 2 ** 40 })]);
   for (const [label, x] of threaded) if (x.threads < 2) throw new Error(`${label}: got ${x.threads} thread(s)`);
 });
@@ -150,8 +162,18 @@ describe('bit-identical to the single-thread build for 1 to 4 threads', () => {
         const s = seed++;
         it(`${kind} targets, ${layout}, ${reduction} (weights, smoothing, ignored pixels; grad, lossMap, confidence)`, async () => {
           // 2 × 117 samples: ranges of every size, off the 16-sample grid at the end.
-          await expectSameBits(problem(s, [2, 7, 9, 13], kind, layout, reduction, { weight: s % 2 === 0, smoothing: s % 3 === 0 ? 0.1 : 0 }));
-          await expectSameBits(problem(s + 1000, [3, 19, 24, 40], kind, layout, reduction, { weight: s % 2 === 1, smoothing: s % 3 === 1 ? 0.2 : 0 }));
+          await expectSameBits(
+            problem(s, [2, 7, 9, 13], kind, layout, reduction, {
+              weight: s % 2 === 0,
+              smoothing: s % 3 === 0 ? 0.1 : 0,
+            }),
+          );
+          await expectSameBits(
+            problem(s + 1000, [3, 19, 24, 40], kind, layout, reduction, {
+              weight: s % 2 === 1,
+              smoothing: s % 3 === 1 ? 0.2 : 0,
+            }),
+          );
         });
       }
     }
@@ -168,7 +190,8 @@ describe('bit-identical to the single-thread build for 1 to 4 threads', () => {
     const p = problem(7, [2, 4, 16, 16], 'uint8', 'NCHW', 'mean', { smoothing: 0.1 });
     p.options['weight'] = new Float32Array([0, 0, 0, 0]);
     await expectSameBits(p);
-    for (const r of ['mean', 'sum', 'none'] as const) await expectSameBits(problem(8, [0, 4, 5, 5], 'uint8', 'NCHW', r));
+    for (const r of ['mean', 'sum', 'none'] as const)
+      await expectSameBits(problem(8, [0, 4, 5, 5], 'uint8', 'NCHW', r));
     await expectSameBits(problem(9, [0, 4, 5, 5], 'prob', 'NHWC', 'mean'));
   });
   it('the default split (65536 elements per thread) of a larger batch, sync and async', async () => {
@@ -211,7 +234,12 @@ describe('the split', () => {
   });
   it('weight sums are split only where float64 adds them exactly', () => {
     expect(exactWeightSums(new Float32Array([1, 0.5, 2, 0.25, 3.75]), 2 * 512 * 1024)).toBe(true);
-    expect(exactWeightSums(Float32Array.from({ length: 19 }, (_, i) => 0.3 + i / 7), 2 * 512 * 1024)).toBe(true);
+    expect(
+      exactWeightSums(
+        Float32Array.from({ length: 19 }, (_, i) => 0.3 + i / 7),
+        2 * 512 * 1024,
+      ),
+    ).toBe(true);
     expect(exactWeightSums(new Float32Array([0, -0, 0]), 1e9)).toBe(true);
     expect(exactWeightSums(new Float32Array([1e-3, 1e3]), 2 * 512 * 1024)).toBe(false);
     expect(exactWeightSums(new Float32Array([1e-30, 1]), 10)).toBe(false);
@@ -250,7 +278,10 @@ describe('bad labels', () => {
           } catch (e) {
             expect((e as lib.XentTargetError).index, `${label} sync`).toBe(first);
           }
-          await expect(x.crossEntropyAsync(logits, target, opts), `${label} async`).rejects.toMatchObject({ index: first, target: labels[first] });
+          await expect(x.crossEntropyAsync(logits, target, opts), `${label} async`).rejects.toMatchObject({
+            index: first,
+            target: labels[first],
+          });
         }
         expect(grad.data.every((v) => v === 3)).toBe(true);
       }
@@ -271,7 +302,11 @@ describe('async calls', () => {
   afterAll(() => x?.dispose());
 
   it('many calls in flight at once are queued; each result is right; sync calls meanwhile run on this thread', async () => {
-    const problems = [0, 1, 2, 3, 4, 5].map((i) => problem(200 + i, [2, 5, 8, 16], i % 2 ? 'uint8' : 'prob', i % 3 ? 'NCHW' : 'NHWC', 'mean', { weight: i % 2 === 0 }));
+    const problems = [0, 1, 2, 3, 4, 5].map((i) =>
+      problem(200 + i, [2, 5, 8, 16], i % 2 ? 'uint8' : 'prob', i % 3 ? 'NCHW' : 'NHWC', 'mean', {
+        weight: i % 2 === 0,
+      }),
+    );
     const refs = await Promise.all(problems.map((p) => run(single, p, 'sync')));
     const pending = problems.map((p) => run(x, p, 'async'));
     const during = await run(x, problems[0]!, 'sync');
@@ -281,7 +316,10 @@ describe('async calls', () => {
   });
 
   it('errors reject the promise, and nothing is written', async () => {
-    using logits = x.tensorFrom(Float32Array.from({ length: 2 * 3 * 40 }, (_, i) => Math.sin(i)), [2, 3, 40]);
+    using logits = x.tensorFrom(
+      Float32Array.from({ length: 2 * 3 * 40 }, (_, i) => Math.sin(i)),
+      [2, 3, 40],
+    );
     using grad = x.tensor('float32', [2, 3, 40]);
     grad.data.fill(7);
     const labels = new Uint8Array(80).fill(1);
@@ -289,8 +327,12 @@ describe('async calls', () => {
     const p = x.crossEntropyAsync(logits, { data: labels, shape: [2, 40] }, { grad });
     await expect(p).rejects.toBeInstanceOf(lib.XentTargetError);
     await expect(p).rejects.toMatchObject({ target: 3, index: 57, position: [1, 17] });
-    await expect(x.crossEntropyAsync(logits, { data: labels, shape: [2, 41] })).rejects.toBeInstanceOf(lib.XentShapeError);
-    await expect(x.crossEntropyAsync(logits, { data: labels, shape: [2, 40] }, { ignore_index: 3 } as never)).rejects.toBeInstanceOf(lib.XentOptionError);
+    await expect(x.crossEntropyAsync(logits, { data: labels, shape: [2, 41] })).rejects.toBeInstanceOf(
+      lib.XentShapeError,
+    );
+    await expect(
+      x.crossEntropyAsync(logits, { data: labels, shape: [2, 40] }, { ignore_index: 3 } as never),
+    ).rejects.toBeInstanceOf(lib.XentOptionError);
     expect(grad.data.every((v) => v === 7)).toBe(true);
     expect(x.memoryStats().liveTensors).toBe(2);
   });

@@ -63,16 +63,49 @@ export interface LossArgs {
 
 /** The fields of {@link LossArgs} in memory order, 4 bytes each. */
 const LOSS_ARGS_FIELDS = [
-  'logits', 'target', 'targetKind', 'n', 'c', 's', 'layout', 'weight', 'ignoreIndex', 'reduction',
-  'labelSmoothing', 'grad', 'gradOutput', 'lossMap', 'confidence', 'pred', 'predKind', 'predConfidence', 'confusion',
+  'logits',
+  'target',
+  'targetKind',
+  'n',
+  'c',
+  's',
+  'layout',
+  'weight',
+  'ignoreIndex',
+  'reduction',
+  'labelSmoothing',
+  'grad',
+  'gradOutput',
+  'lossMap',
+  'confidence',
+  'pred',
+  'predKind',
+  'predConfidence',
+  'confusion',
 ] as const satisfies ReadonlyArray<keyof LossArgs>;
 
 /** Bytes of a {@link LossArgs} in memory (the module's `xent_loss_args_size()`). */
 export const LOSS_ARGS_BYTES = 4 * LOSS_ARGS_FIELDS.length;
 
 /** @internal A {@link LossArgs} with every optional buffer absent and no scoring outputs. */
-export function lossArgs(a: Omit<LossArgs, 'grad' | 'gradOutput' | 'lossMap' | 'confidence' | 'pred' | 'predKind' | 'predConfidence' | 'confusion'> & Partial<LossArgs>): LossArgs {
-  return { grad: 0, gradOutput: 0, lossMap: 0, confidence: 0, pred: 0, predKind: 0, predConfidence: 0, confusion: 0, ...a };
+export function lossArgs(
+  a: Omit<
+    LossArgs,
+    'grad' | 'gradOutput' | 'lossMap' | 'confidence' | 'pred' | 'predKind' | 'predConfidence' | 'confusion'
+  > &
+    Partial<LossArgs>,
+): LossArgs {
+  return {
+    grad: 0,
+    gradOutput: 0,
+    lossMap: 0,
+    confidence: 0,
+    pred: 0,
+    predKind: 0,
+    predConfidence: 0,
+    confusion: 0,
+    ...a,
+  };
 }
 
 /**
@@ -115,7 +148,16 @@ export interface XentExports {
    * The gradient `gx` w.r.t. the input of `xent_softmax`, from its output `y` and the upstream
    * gradient `gy` (all `n*c*s` f32; `gx` must not overlap the others).
    */
-  xent_softmax_backward(y: number, gy: number, gx: number, n: number, c: number, s: number, layout: number, log: number): number;
+  xent_softmax_backward(
+    y: number,
+    gy: number,
+    gx: number,
+    n: number,
+    c: number,
+    s: number,
+    layout: number,
+    log: number,
+  ): number;
   /**
    * `nll_loss` of log-probabilities (`args.logits`, `[n, c, s]` in `layout`) against class
    * indices; as `xent_cross_entropy`, without label smoothing, probability targets, confidence

@@ -87,7 +87,14 @@ export function resolve(rt: Runtime, value: unknown, what: string, allowed: read
 }
 
 /** @internal Checks an output tensor given by the caller (float32, of `shape`, of this instance). */
-export function outputTensor(rt: Runtime, value: unknown, what: string, shape: readonly number[], shapeOf: string, orTrue = false): OutArg {
+export function outputTensor(
+  rt: Runtime,
+  value: unknown,
+  what: string,
+  shape: readonly number[],
+  shapeOf: string,
+  orTrue = false,
+): OutArg {
   if (!(value instanceof Tensor)) {
     throw new XentOptionError(
       `${what} must be a float32 Tensor of shape ${formatShape(shape)} (${shapeOf}) in this instance's memory, ` +
@@ -97,7 +104,9 @@ export function outputTensor(rt: Runtime, value: unknown, what: string, shape: r
   const offset = ownTensorOffset(rt, value, what);
   if (value.dtype !== 'float32') throw new XentDtypeError(`${what} must be a float32 tensor, got ${value.dtype}`);
   if (!sameShape(value.shape, shape)) {
-    throw new XentShapeError(`${what} must have shape ${formatShape(shape)} (${shapeOf}), got ${formatShape(value.shape)}`);
+    throw new XentShapeError(
+      `${what} must have shape ${formatShape(shape)} (${shapeOf}), got ${formatShape(value.shape)}`,
+    );
   }
   return {
     what,
@@ -121,7 +130,13 @@ export function newOutput(what: string, shape: readonly number[]): OutArg {
  * @internal An optional output option: `undefined` (not requested), `true` (a new tensor) or a
  * float32 tensor of `shape`.
  */
-export function requestedOutput(rt: Runtime, value: unknown, what: string, shape: readonly number[], shapeOf: string): OutArg | undefined {
+export function requestedOutput(
+  rt: Runtime,
+  value: unknown,
+  what: string,
+  shape: readonly number[],
+  shapeOf: string,
+): OutArg | undefined {
   if (value === undefined) return undefined;
   if (value === true) return newOutput(what, shape);
   return outputTensor(rt, value, what, shape, shapeOf, true);
@@ -152,7 +167,9 @@ export function checkAliases(outputs: ReadonlyArray<Arg | undefined>, inputs: Re
   for (let a = 0; a < outs.length; a++) {
     for (let b = a + 1; b < outs.length; b++) {
       if (overlaps(outs[a]!, outs[b]!)) {
-        throw new XentAliasError(`${outs[a]!.what} overlaps ${outs[b]!.what} in wasm memory: outputs must not share memory; use separate tensors`);
+        throw new XentAliasError(
+          `${outs[a]!.what} overlaps ${outs[b]!.what} in wasm memory: outputs must not share memory; use separate tensors`,
+        );
       }
     }
   }
@@ -182,7 +199,8 @@ export function resolveWeight(rt: Runtime, w: unknown, c: number): Arg | undefin
     const data = new Float32Array(c);
     for (let i = 0; i < c; i++) {
       const v: unknown = (w as ArrayLike<unknown>)[i];
-      if (typeof v !== 'number') throw new XentOptionError(`options.weight[${i}] must be a number, got ${describeValue(v)}`);
+      if (typeof v !== 'number')
+        throw new XentOptionError(`options.weight[${i}] must be a number, got ${describeValue(v)}`);
       data[i] = v;
     }
     checkFinite(data, 'options.weight');
@@ -218,7 +236,10 @@ export class Scratch {
    * Allocates scratch for the plain inputs and tensors for the new outputs, copies the plain
    * data in, and returns the address of every argument (0 for `undefined`), inputs first.
    */
-  prepare(inputs: ReadonlyArray<Arg | undefined>, outputs: ReadonlyArray<OutArg | undefined>): { inputs: number[]; outputs: number[] } {
+  prepare(
+    inputs: ReadonlyArray<Arg | undefined>,
+    outputs: ReadonlyArray<OutArg | undefined>,
+  ): { inputs: number[]; outputs: number[] } {
     const rt = this.#rt;
     const pin = inputs.map((a) => {
       if (a === undefined) return 0;
@@ -262,7 +283,9 @@ export function invoke(name: string, f: () => number): number {
   try {
     return f() >>> 0;
   } catch (e) {
-    throw new XentError(`${name} trapped (${e instanceof Error ? e.message : String(e)}): this is a bug in xent-wasm`, { cause: e });
+    throw new XentError(`${name} trapped (${e instanceof Error ? e.message : String(e)}): this is a bug in xent-wasm`, {
+      cause: e,
+    });
   }
 }
 

@@ -23,9 +23,28 @@ async function main(): Promise<void> {
   console.log(`xent-wasm — ${xent.simd ? 'SIMD (simd128)' : 'portable'} build\n`);
 
   // ---- the seed example -------------------------------------------------------------------
-  const N = 1, C = 2, H = 2, W = 2;
-  const logitsNested = [[[[0.12, 0.36], [0.22, 0.66]], [[0.13, 0.34], [0.52, -0.96]]]];
-  const targetNested = [[[1, 0], [0, 1]]];
+  const N = 1,
+    C = 2,
+    H = 2,
+    W = 2;
+  const logitsNested = [
+    [
+      [
+        [0.12, 0.36],
+        [0.22, 0.66],
+      ],
+      [
+        [0.13, 0.34],
+        [0.52, -0.96],
+      ],
+    ],
+  ];
+  const targetNested = [
+    [
+      [1, 0],
+      [0, 1],
+    ],
+  ];
   const logits = new Float32Array(logitsNested.flat(3));
   const target = new Uint8Array(targetNested.flat(2));
   const S = H * W;
@@ -37,9 +56,13 @@ async function main(): Promise<void> {
   const z = (c: number, p: number) => logits[c * S + p]!;
   const pixels = Array.from({ length: S }, (_, p) => p);
   const maxz = pixels.map((p) => Math.max(...Array.from({ length: C }, (_, c) => z(c, p))));
-  const lse = pixels.map((p) => maxz[p]! + Math.log(Array.from({ length: C }, (_, c) => Math.exp(z(c, p) - maxz[p]!)).reduce((a, b) => a + b)));
+  const lse = pixels.map(
+    (p) =>
+      maxz[p]! + Math.log(Array.from({ length: C }, (_, c) => Math.exp(z(c, p) - maxz[p]!)).reduce((a, b) => a + b)),
+  );
   console.log('Step 1 — softmax over the class dim, per pixel (pixel order (h, w) = (0,0) (0,1) (1,0) (1,1)):');
-  for (let c = 0; c < C; c++) console.log(`  p[class ${c}]      = ${row(pixels.map((p) => Math.exp(z(c, p) - lse[p]!)))}`);
+  for (let c = 0; c < C; c++)
+    console.log(`  p[class ${c}]      = ${row(pixels.map((p) => Math.exp(z(c, p) - lse[p]!)))}`);
   console.log('Step 2 — log-softmax = z − logsumexp(z):');
   for (let c = 0; c < C; c++) console.log(`  logp[class ${c}]   = ${row(pixels.map((p) => z(c, p) - lse[p]!))}`);
   const nll = pixels.map((p) => -(z(target[p]!, p) - lse[p]!));
@@ -61,7 +84,9 @@ async function main(): Promise<void> {
   // PyTorch 1.13 in float64 on the float32-rounded logits:
   //   F.cross_entropy(x.float().double(), t) — case "seed" of test/fixtures/cross_entropy_index.json.
   const torchValue = 1.0065702579739924;
-  console.log(`  PyTorch float64 = ${torchValue.toPrecision(17)}  (|Δ| = ${Math.abs(r.loss - torchValue).toExponential(2)})\n`);
+  console.log(
+    `  PyTorch float64 = ${torchValue.toPrecision(17)}  (|Δ| = ${Math.abs(r.loss - torchValue).toExponential(2)})\n`,
+  );
 
   if (flag('no-bench')) return;
 
@@ -69,14 +94,18 @@ async function main(): Promise<void> {
   const shape = [2, 19, 512, 1024];
   const [bn, bc, bh, bw] = shape as [number, number, number, number];
   const npx = bn * bh * bw;
-  console.log(`Timing a Cityscapes-sized batch: logits ${JSON.stringify(shape)} float32 (${((bn * bc * bh * bw * 4) / 2 ** 20).toFixed(0)} MiB), ` +
-    `uint8 targets with 5 % = 255 (ignoreIndex: 255); median of ${RUNS} runs`);
+  console.log(
+    `Timing a Cityscapes-sized batch: logits ${JSON.stringify(shape)} float32 (${((bn * bc * bh * bw * 4) / 2 ** 20).toFixed(0)} MiB), ` +
+      `uint8 targets with 5 % = 255 (ignoreIndex: 255); median of ${RUNS} runs`,
+  );
   using bl = xent.tensor('float32', shape);
   using bt = xent.tensor('uint8', [bn, bh, bw]);
   using bg = xent.tensor('float32', shape);
   let seed = 0x9e3779b9;
   const rand = () => {
-    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
     return (seed >>> 0) / 2 ** 32;
   };
   const ld = bl.data;
@@ -96,12 +125,18 @@ async function main(): Promise<void> {
     return ms[Math.floor(ms.length / 2)]!;
   };
   let loss = 0;
-  const fwd = time(() => { loss = xent.crossEntropy(bl, bt, { ignoreIndex: 255 }).loss; });
-  const bwd = time(() => { loss = xent.crossEntropy(bl, bt, { ignoreIndex: 255, grad: bg }).loss; });
+  const fwd = time(() => {
+    loss = xent.crossEntropy(bl, bt, { ignoreIndex: 255 }).loss;
+  });
+  const bwd = time(() => {
+    loss = xent.crossEntropy(bl, bt, { ignoreIndex: 255, grad: bg }).loss;
+  });
   const mpx = (ms: number) => (npx / 1e6 / (ms / 1e3)).toFixed(1);
   console.log(`  forward          ${fwd.toFixed(1).padStart(8)} ms  ${mpx(fwd).padStart(7)} Mpixel/s`);
   console.log(`  forward+backward ${bwd.toFixed(1).padStart(8)} ms  ${mpx(bwd).padStart(7)} Mpixel/s`);
-  console.log(`  (loss ${loss.toFixed(6)}, ${xent.simd ? 'SIMD' : 'portable'} build, wasm memory ${(xent.memoryStats().bytesReserved / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `  (loss ${loss.toFixed(6)}, ${xent.simd ? 'SIMD' : 'portable'} build, wasm memory ${(xent.memoryStats().bytesReserved / 2 ** 20).toFixed(0)} MiB)`,
+  );
 }
 
 main().catch((e: unknown) => {

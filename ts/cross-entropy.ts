@@ -5,7 +5,19 @@
  */
 
 import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from './abi.js';
-import { Scratch, checkAliases, checkStatus, invoke, newOutput, outputTensor, requestedOutput, resolve, resolveWeight, type Arg, type OutArg } from './args.js';
+import {
+  Scratch,
+  checkAliases,
+  checkStatus,
+  invoke,
+  newOutput,
+  outputTensor,
+  requestedOutput,
+  resolve,
+  resolveWeight,
+  type Arg,
+  type OutArg,
+} from './args.js';
 import type { DType, TargetDType } from './dtype.js';
 import { XentOptionError, XentShapeError, XentTargetError } from './errors.js';
 import { kernelDims, lossGeometry, type LossGeometry } from './geometry.js';
@@ -37,7 +49,13 @@ interface LossPlan {
  * threads (and where the calling thread may block), crossEntropy is split between the calling
  * thread and the workers; otherwise it runs here.
  */
-export function lossOp(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, optionsIn: unknown): CrossEntropyResult {
+export function lossOp(
+  rt: Runtime,
+  op: OpName,
+  inputIn: unknown,
+  targetIn: unknown,
+  optionsIn: unknown,
+): CrossEntropyResult {
   const plan = planLoss(rt, op, inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
@@ -55,7 +73,12 @@ export function lossOp(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unkn
  * @internal The body of {@link Xent.crossEntropyAsync}: validated and prepared now, run on the
  * worker threads (queued behind earlier async calls), or here at once without threads.
  */
-export async function crossEntropyAsyncOp(rt: Runtime, inputIn: unknown, targetIn: unknown, optionsIn: unknown): Promise<CrossEntropyResult> {
+export async function crossEntropyAsyncOp(
+  rt: Runtime,
+  inputIn: unknown,
+  targetIn: unknown,
+  optionsIn: unknown,
+): Promise<CrossEntropyResult> {
   const plan = planLoss(rt, 'crossEntropy', inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
@@ -81,8 +104,20 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   const opts = normalizeOptions(optionsIn, op);
   const input = resolve(rt, inputIn, what, ['float32'], 'float32');
   const target = nll
-    ? resolve(rt, targetIn, 'target', INDEX_DTYPES, 'uint8, uint16 or int32 class indices (nllLoss has no probability targets)')
-    : resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], 'uint8, uint16 or int32 class indices, or float32 class probabilities');
+    ? resolve(
+        rt,
+        targetIn,
+        'target',
+        INDEX_DTYPES,
+        'uint8, uint16 or int32 class indices (nllLoss has no probability targets)',
+      )
+    : resolve(
+        rt,
+        targetIn,
+        'target',
+        [...INDEX_DTYPES, 'float32'],
+        'uint8, uint16 or int32 class indices, or float32 class probabilities',
+      );
   const g = lossGeometry(input.shape, target, opts.layout, what);
   const { c, lossShape } = g;
   const { reduction, ignoreIndex } = opts;
@@ -101,7 +136,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   }
 
   const weight = resolveWeight(rt, opts.weight, c);
-  const grad = opts.grad === undefined ? undefined : outputTensor(rt, opts.grad, 'options.grad', input.shape, `the ${what} shape`);
+  const grad =
+    opts.grad === undefined ? undefined : outputTensor(rt, opts.grad, 'options.grad', input.shape, `the ${what} shape`);
 
   let gradOutput: Arg | undefined;
   if (opts.gradOutput !== undefined) {
@@ -111,7 +147,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
           `scale grad yourself for another value`,
       );
     }
-    if (grad === undefined) throw new XentOptionError(`options.gradOutput was given without options.grad: there is no gradient to compute`);
+    if (grad === undefined)
+      throw new XentOptionError(`options.gradOutput was given without options.grad: there is no gradient to compute`);
     gradOutput = resolve(rt, opts.gradOutput, 'options.gradOutput', ['float32'], 'float32');
     if (!sameShape(gradOutput.shape, lossShape)) {
       throw new XentShapeError(
@@ -135,7 +172,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
       );
     }
     if (opts.out !== undefined) lossOut = outputTensor(rt, opts.out, 'options.out', lossShape, lossOf);
-    else if (lm !== undefined && lm !== true) lossOut = outputTensor(rt, lm, 'options.lossMap', lossShape, lossOf, true);
+    else if (lm !== undefined && lm !== true)
+      lossOut = outputTensor(rt, lm, 'options.lossMap', lossShape, lossOf, true);
     else lossOut = newOutput('loss', lossShape);
   } else {
     if (opts.out !== undefined) {

@@ -51,7 +51,10 @@ export class XentTargetError extends XentError {
 
   /** @internal */
   constructor(target: number, index: number, position: readonly number[], classes: number, ignoreIndex: number) {
-    const where = position.length > 0 ? `target[${position.join(', ')}] (flat index ${index})` : `the scalar target (flat index ${index})`;
+    const where =
+      position.length > 0
+        ? `target[${position.join(', ')}] (flat index ${index})`
+        : `the scalar target (flat index ${index})`;
     super(
       `Target ${target} is out of bounds. ${where} is ${target}, but the logits have C = ${classes} ` +
         `classes (valid targets are 0..${classes - 1}, or ignoreIndex = ${ignoreIndex}).`,

@@ -101,7 +101,8 @@ export function lossGeometry(
       );
     }
   }
-  if (c === 0) throw new XentShapeError(`${what} have C = 0 classes (shape ${formatShape(input)}); at least 1 class is needed`);
+  if (c === 0)
+    throw new XentShapeError(`${what} have C = 0 classes (shape ${formatShape(input)}); at least 1 class is needed`);
   const n = rank === 1 ? 1 : input[0]!;
   return {
     n,
@@ -151,6 +152,11 @@ export function softmaxGeometry(shape: readonly number[], dimIn: number | undefi
  * samples instead of running one narrow tile per sample (over 10x faster for `(N, C)`; the
  * per-sample results do not depend on the tiling, so the bits are the same).
  */
-export function kernelDims(n: number, c: number, s: number, layout: number): { n: number; c: number; s: number; layout: number } {
+export function kernelDims(
+  n: number,
+  c: number,
+  s: number,
+  layout: number,
+): { n: number; c: number; s: number; layout: number } {
   return s === 1 ? { n: 1, c, s: n, layout: LAYOUT_CODE.nhwc } : { n, c, s, layout };
 }

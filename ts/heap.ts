@@ -63,7 +63,12 @@ export class Heap {
 
   constructor(memory: WebAssembly.Memory, heapBase: number, options: HeapOptions = {}) {
     const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
-    if (!Number.isInteger(alignment) || alignment < 16 || (alignment & (alignment - 1)) !== 0 || alignment > PAGE_BYTES) {
+    if (
+      !Number.isInteger(alignment) ||
+      alignment < 16 ||
+      (alignment & (alignment - 1)) !== 0 ||
+      alignment > PAGE_BYTES
+    ) {
       throw new RangeError(`heap alignment must be a power of two in [16, 65536], got ${alignment}`);
     }
     this.alignment = alignment;

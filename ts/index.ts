@@ -41,7 +41,13 @@ export { Scorer } from './scorer.js';
 export type { ScorerOptions, ScorerUpdate, ScorerResult } from './scorer.js';
 export { segmentationMetrics } from './metrics.js';
 export type { SegmentationMetrics } from './metrics.js';
-export { simdSupported, relaxedSimdSupported, defaultWasmUrl, defaultThreadsWasmUrl, defaultRelaxedWasmUrl } from './loader.js';
+export {
+  simdSupported,
+  relaxedSimdSupported,
+  defaultWasmUrl,
+  defaultThreadsWasmUrl,
+  defaultRelaxedWasmUrl,
+} from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';
 export type { ThreadOptions } from './threads/start.js';
 export { ABI_VERSION, LOSS_ARGS_BYTES, Status, writeLossArgs } from './abi.js';

@@ -71,7 +71,8 @@ export async function load(options: LoadOptions = {}): Promise<Loaded> {
     const loaded = await loadModule({ ...options, wasm: bytes });
     return { ...loaded, source: name };
   } catch (e) {
-    if (e instanceof XentLoadError) throw new XentLoadError(e.message.split('the given Uint8Array').join(name), { cause: e.cause ?? e });
+    if (e instanceof XentLoadError)
+      throw new XentLoadError(e.message.split('the given Uint8Array').join(name), { cause: e.cause ?? e });
     throw e;
   }
 }

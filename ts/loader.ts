@@ -90,14 +90,45 @@ export function simdSupported(): boolean {
  * f32x4.relaxed_madd is the instruction the relaxed build uses (0xfd 0x105, LEB128 0x85 0x02).
  */
 const RELAXED_SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, // magic "\0asm", version 1
-  1, 5, 1, 96, 0, 1, 123, // type section: 1 type, func () -> (v128)
-  3, 2, 1, 0, // function section: 1 function of type 0
-  10, 19, 1, 17, 0, // code section (19 bytes): 1 body of 17 bytes, no locals
-  65, 0, 253, 15, // i32.const 0, i8x16.splat
-  65, 0, 253, 15, // i32.const 0, i8x16.splat
-  65, 0, 253, 15, // i32.const 0, i8x16.splat
-  253, 133, 2, // f32x4.relaxed_madd
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0, // magic "\0asm", version 1
+  1,
+  5,
+  1,
+  96,
+  0,
+  1,
+  123, // type section: 1 type, func () -> (v128)
+  3,
+  2,
+  1,
+  0, // function section: 1 function of type 0
+  10,
+  19,
+  1,
+  17,
+  0, // code section (19 bytes): 1 body of 17 bytes, no locals
+  65,
+  0,
+  253,
+  15, // i32.const 0, i8x16.splat
+  65,
+  0,
+  253,
+  15, // i32.const 0, i8x16.splat
+  65,
+  0,
+  253,
+  15, // i32.const 0, i8x16.splat
+  253,
+  133,
+  2, // f32x4.relaxed_madd
   11, // end
 ]);
 
@@ -159,8 +190,13 @@ async function compileBytes(bytes: Uint8Array, source: string): Promise<Compiled
   try {
     return { module: await WebAssembly.compile(bytes as BufferSource), bytes, source };
   } catch (e) {
-    const simdHint = !simdSupported() && source.includes('simd') ? ' (this engine does not support WebAssembly SIMD: use simd: false)' : '';
-    throw new XentLoadError(`could not compile the wasm module from ${source}: ${errorMessage(e)}${simdHint}`, { cause: e });
+    const simdHint =
+      !simdSupported() && source.includes('simd')
+        ? ' (this engine does not support WebAssembly SIMD: use simd: false)'
+        : '';
+    throw new XentLoadError(`could not compile the wasm module from ${source}: ${errorMessage(e)}${simdHint}`, {
+      cause: e,
+    });
   }
 }
 
@@ -182,7 +218,9 @@ async function fetchUrl(url: URL): Promise<Compiled> {
     throw new XentLoadError(`could not fetch the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
   }
   if (!response.ok) {
-    throw new XentLoadError(`could not fetch the wasm module ${source}: HTTP ${response.status} ${response.statusText}`);
+    throw new XentLoadError(
+      `could not fetch the wasm module ${source}: HTTP ${response.status} ${response.statusText}`,
+    );
   }
   const type = response.headers.get('content-type') ?? '';
   if (typeof WebAssembly.compileStreaming === 'function' && type.split(';')[0]!.trim() === 'application/wasm') {
@@ -203,7 +241,8 @@ async function fetchUrl(url: URL): Promise<Compiled> {
 
 async function compileSource(options: LoadOptions, threads = false): Promise<Compiled> {
   const wasm = options.wasm;
-  if (wasm === undefined) return fetchUrl(threads ? defaultThreadsWasmUrl() : defaultWasmUrl(options.simd ?? simdSupported()));
+  if (wasm === undefined)
+    return fetchUrl(threads ? defaultThreadsWasmUrl() : defaultWasmUrl(options.simd ?? simdSupported()));
   if (wasm instanceof WebAssembly.Module) return { module: wasm, source: 'the given WebAssembly.Module' };
   if (wasm instanceof URL) return fetchUrl(wasm);
   if (typeof wasm === 'string') {
@@ -218,13 +257,17 @@ async function compileSource(options: LoadOptions, threads = false): Promise<Com
       }
       return compileBytes(bytes, wasm);
     }
-    const base = (globalThis as { document?: { baseURI?: string }; location?: { href?: string } }).document?.baseURI ??
+    const base =
+      (globalThis as { document?: { baseURI?: string }; location?: { href?: string } }).document?.baseURI ??
       (globalThis as { location?: { href?: string } }).location?.href;
     return fetchUrl(new URL(wasm, base));
   }
   if (wasm instanceof ArrayBuffer) return compileBytes(new Uint8Array(wasm), 'the given ArrayBuffer');
   if (ArrayBuffer.isView(wasm)) {
-    return compileBytes(new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength), `the given ${wasm.constructor.name}`);
+    return compileBytes(
+      new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength),
+      `the given ${wasm.constructor.name}`,
+    );
   }
   throw new XentLoadError(
     `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or a WebAssembly.Module; got ${typeof wasm}`,
@@ -316,7 +359,9 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
     );
   }
   if (imports.length === 0) {
-    throw new XentLoadError(`${source} is not an xent module: it does not import env.memory (build it with --import-memory)`);
+    throw new XentLoadError(
+      `${source} is not an xent module: it does not import env.memory (build it with --import-memory)`,
+    );
   }
 
   const limits = bytes ? memoryImportLimits(bytes) : undefined;
@@ -349,10 +394,15 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
         continue;
       }
       const which = createdMemory ? 'the memory created for it' : 'options.memory';
-      const what = e instanceof WebAssembly.LinkError ? `could not link ${source} with ${which}` : `could not instantiate ${source}`;
+      const what =
+        e instanceof WebAssembly.LinkError
+          ? `could not link ${source} with ${which}`
+          : `could not instantiate ${source}`;
       throw new XentLoadError(
         `${what}: ${errorMessage(e)}` +
-          (limits ? ` (the module asks for at least ${limits.min} pages${limits.max !== undefined ? ` and at most ${limits.max}` : ''})` : ''),
+          (limits
+            ? ` (the module asks for at least ${limits.min} pages${limits.max !== undefined ? ` and at most ${limits.max}` : ''})`
+            : ''),
         { cause: e },
       );
     }

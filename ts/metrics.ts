@@ -81,11 +81,15 @@ export function segmentationMetrics(confusion: ArrayLike<number>, classes: numbe
     throw new XentShapeError(`segmentationMetrics: classes must be a positive integer, got ${describeValue(classes)}`);
   }
   if (confusion === null || typeof confusion !== 'object' || typeof confusion.length !== 'number') {
-    throw new XentShapeError(`segmentationMetrics: confusion must be an array of ${classes}² numbers, got ${describeValue(confusion)}`);
+    throw new XentShapeError(
+      `segmentationMetrics: confusion must be an array of ${classes}² numbers, got ${describeValue(confusion)}`,
+    );
   }
   const c = classes;
   if (confusion.length !== c * c) {
-    throw new XentShapeError(`segmentationMetrics: confusion must have classes² = ${c * c} entries (C = ${c}), got ${confusion.length}`);
+    throw new XentShapeError(
+      `segmentationMetrics: confusion must have classes² = ${c * c} entries (C = ${c}), got ${confusion.length}`,
+    );
   }
   const m = Float64Array.from(confusion);
   for (let i = 0; i < m.length; i++) {

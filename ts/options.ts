@@ -88,7 +88,10 @@ export type RequestedOutput<M> = [M] extends [undefined | false]
       : Tensor<'float32'>;
 
 /** Options shared by {@link Xent.crossEntropy} and {@link Xent.nllLoss}. */
-export interface LossOptions<R extends Reduction = Reduction, M extends OutputRequest | undefined = OutputRequest | undefined> {
+export interface LossOptions<
+  R extends Reduction = Reduction,
+  M extends OutputRequest | undefined = OutputRequest | undefined,
+> {
   /**
    * A manual rescaling weight per class, of length C (PyTorch `weight`). Values must be
    * finite. Default: all ones.
@@ -162,10 +165,16 @@ export interface CrossEntropyOptions<
 }
 
 /** Options of {@link Xent.nllLoss}: those of {@link LossOptions} (no label smoothing, no confidence). */
-export type NllLossOptions<R extends Reduction = Reduction, M extends OutputRequest | undefined = OutputRequest | undefined> = LossOptions<R, M>;
+export type NllLossOptions<
+  R extends Reduction = Reduction,
+  M extends OutputRequest | undefined = OutputRequest | undefined,
+> = LossOptions<R, M>;
 
 /** The result of {@link Xent.nllLoss} (and the common part of {@link CrossEntropyResult}). */
-export interface LossResult<R extends Reduction = Reduction, M extends OutputRequest | undefined = OutputRequest | undefined> {
+export interface LossResult<
+  R extends Reduction = Reduction,
+  M extends OutputRequest | undefined = OutputRequest | undefined,
+> {
   /**
    * The loss: a number for `'mean'` and `'sum'`; for `'none'` a float32 tensor of the loss
    * shape (`options.out` or `options.lossMap` if given, else a new tensor that the caller must
@@ -217,7 +226,16 @@ export const OPTION_NAMES = [
 ] as const;
 
 /** @internal The option names of {@link Xent.nllLoss}. */
-export const NLL_OPTION_NAMES = ['weight', 'ignoreIndex', 'reduction', 'grad', 'gradOutput', 'out', 'layout', 'lossMap'] as const;
+export const NLL_OPTION_NAMES = [
+  'weight',
+  'ignoreIndex',
+  'reduction',
+  'grad',
+  'gradOutput',
+  'out',
+  'layout',
+  'lossMap',
+] as const;
 
 /** @internal The option names of the softmax ops. */
 export const SOFTMAX_OPTION_NAMES = ['dim', 'out'] as const;
@@ -270,7 +288,12 @@ export interface NormalizedOptions {
 /** @internal Checks that `options` is undefined, null or a plain options object. */
 function optionsObject(options: unknown, op: string): Record<string, unknown> {
   if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options) || options instanceof Tensor) {
+  if (
+    typeof options !== 'object' ||
+    Array.isArray(options) ||
+    ArrayBuffer.isView(options) ||
+    options instanceof Tensor
+  ) {
     throw new XentOptionError(`${op}: options must be an object, got ${describeValue(options)}`);
   }
   return options as Record<string, unknown>;
@@ -293,7 +316,9 @@ function checkNames(o: Record<string, unknown>, op: string, names: readonly stri
       `${op}: unknown option ${JSON.stringify(key)}` +
         (hint ? `; did you mean ${JSON.stringify(hint)}?` : '') +
         ` Valid options: ${names.join(', ')}.` +
-        (hint === 'reduction' && /size_?average|reduce/i.test(key) ? ` (PyTorch deprecated ${key}: use reduction: 'mean' | 'sum' | 'none'.)` : ''),
+        (hint === 'reduction' && /size_?average|reduce/i.test(key)
+          ? ` (PyTorch deprecated ${key}: use reduction: 'mean' | 'sum' | 'none'.)`
+          : ''),
     );
   }
 }
@@ -310,7 +335,9 @@ export function parseLayout(value: unknown, op: string): Layout {
         : typeof value === 'string' && /^(channels_?first|ncl|ncdhw)$/i.test(value)
           ? "; did you mean 'NCHW'? (any channels-first shape (N, C, d1, ..., dk) is 'NCHW')"
           : '';
-  throw new XentOptionError(`${op}: options.layout must be exactly 'NCHW' or 'NHWC', got ${describeValue(value)}${hint}`);
+  throw new XentOptionError(
+    `${op}: options.layout must be exactly 'NCHW' or 'NHWC', got ${describeValue(value)}${hint}`,
+  );
 }
 
 /**
@@ -334,15 +361,21 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
     throw new XentOptionError(`${op}: options.ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   }
   if (ignoreIndex < -(2 ** 31) || ignoreIndex > 2 ** 31 - 1) {
-    throw new XentOptionError(`${op}: options.ignoreIndex must fit in 32 bits ([-2147483648, 2147483647]), got ${ignoreIndex}`);
+    throw new XentOptionError(
+      `${op}: options.ignoreIndex must fit in 32 bits ([-2147483648, 2147483647]), got ${ignoreIndex}`,
+    );
   }
 
   const labelSmoothing = o['labelSmoothing'] ?? 0;
   if (typeof labelSmoothing !== 'number') {
-    throw new XentOptionError(`${op}: options.labelSmoothing must be a number in [0, 1], got ${describeValue(labelSmoothing)}`);
+    throw new XentOptionError(
+      `${op}: options.labelSmoothing must be a number in [0, 1], got ${describeValue(labelSmoothing)}`,
+    );
   }
   if (Number.isNaN(labelSmoothing) || labelSmoothing < 0 || labelSmoothing > 1) {
-    throw new XentOptionError(`${op}: options.labelSmoothing: label_smoothing must be between 0.0 and 1.0. Got: ${labelSmoothing}`);
+    throw new XentOptionError(
+      `${op}: options.labelSmoothing: label_smoothing must be between 0.0 and 1.0. Got: ${labelSmoothing}`,
+    );
   }
 
   return {

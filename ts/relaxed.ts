@@ -15,7 +15,9 @@ export function relaxedOption(options: LoadOptions): boolean {
   const r = options.relaxed ?? false;
   if (typeof r !== 'boolean') throw new XentOptionError(`options.relaxed must be a boolean, got ${describeValue(r)}`);
   if (r && options.simd === false) {
-    throw new XentOptionError('options.relaxed: true and options.simd: false contradict each other (the relaxed build is a SIMD build)');
+    throw new XentOptionError(
+      'options.relaxed: true and options.simd: false contradict each other (the relaxed build is a SIMD build)',
+    );
   }
   return r;
 }

@@ -6,7 +6,17 @@
  */
 
 import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from './abi.js';
-import { Scratch, checkAliases, checkStatus, invoke, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from './args.js';
+import {
+  Scratch,
+  checkAliases,
+  checkStatus,
+  invoke,
+  ownTensorOffset,
+  requestedOutput,
+  resolve,
+  resolveWeight,
+  type Arg,
+} from './args.js';
 import { describeValue, type DType, type TargetDType } from './dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError, XentTargetError } from './errors.js';
 import { kernelDims, lossGeometry } from './geometry.js';
@@ -97,7 +107,15 @@ export interface ScoreResult<
 }
 
 /** @internal The option names of {@link Xent.score}. */
-export const SCORE_OPTION_NAMES = ['ignoreIndex', 'weight', 'layout', 'lossMap', 'confidence', 'predConfidence', 'pred'] as const;
+export const SCORE_OPTION_NAMES = [
+  'ignoreIndex',
+  'weight',
+  'layout',
+  'lossMap',
+  'confidence',
+  'predConfidence',
+  'pred',
+] as const;
 /** @internal The option names of {@link Xent.scorer}. */
 export const SCORER_OPTION_NAMES = ['ignoreIndex', 'weight', 'layout'] as const;
 
@@ -116,14 +134,21 @@ export interface NormalizedScoreOptions {
 export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'): NormalizedScoreOptions {
   const names: readonly string[] = op === 'score' ? SCORE_OPTION_NAMES : SCORER_OPTION_NAMES;
   if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options) || options instanceof Tensor) {
+  if (
+    typeof options !== 'object' ||
+    Array.isArray(options) ||
+    ArrayBuffer.isView(options) ||
+    options instanceof Tensor
+  ) {
     throw new XentOptionError(`${op}: options must be an object, got ${describeValue(options)}`);
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (names.includes(key)) continue;
     const perCall = op === 'scorer' && (SCORE_OPTION_NAMES as readonly string[]).includes(key);
-    const hint = perCall ? undefined : suggestOption(key, names) ?? (/^pred_?conf/i.test(key) ? 'predConfidence' : undefined);
+    const hint = perCall
+      ? undefined
+      : (suggestOption(key, names) ?? (/^pred_?conf/i.test(key) ? 'predConfidence' : undefined));
     throw new XentOptionError(
       `${op}: ${perCall ? `option ${JSON.stringify(key)} is a per-call output of xent.score, not an option of a scorer` : `unknown option ${JSON.stringify(key)}`}` +
         (hint ? `; did you mean ${JSON.stringify(hint)}?` : '') +
@@ -135,7 +160,9 @@ export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'):
     throw new XentOptionError(`${op}: options.ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   }
   if (ignoreIndex < -(2 ** 31) || ignoreIndex > 2 ** 31 - 1) {
-    throw new XentOptionError(`${op}: options.ignoreIndex must fit in 32 bits ([-2147483648, 2147483647]), got ${ignoreIndex}`);
+    throw new XentOptionError(
+      `${op}: options.ignoreIndex must fit in 32 bits ([-2147483648, 2147483647]), got ${ignoreIndex}`,
+    );
   }
   const off = (v: unknown) => (v === false ? undefined : v);
   return {
@@ -165,7 +192,13 @@ export interface ScoreInputs {
 }
 
 /** @internal Resolves the logits and target of `op` and applies PyTorch's shape rules in `layout`. */
-export function resolveScoreInputs(rt: Runtime, op: string, logitsIn: unknown, targetIn: unknown, layout: Layout): ScoreInputs {
+export function resolveScoreInputs(
+  rt: Runtime,
+  op: string,
+  logitsIn: unknown,
+  targetIn: unknown,
+  layout: Layout,
+): ScoreInputs {
   const logits = resolve(rt, logitsIn, 'logits', ['float32'], 'float32');
   const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], 'uint8, uint16 or int32 class indices');
   const g = lossGeometry(logits.shape, target, layout);
@@ -176,7 +209,9 @@ export function resolveScoreInputs(rt: Runtime, op: string, logitsIn: unknown, t
     );
   }
   if (g.c > 65536) {
-    throw new XentShapeError(`${op}: logits ${formatShape(logits.shape)} have C = ${g.c} classes; scoring supports at most 65536 (a uint16 prediction map)`);
+    throw new XentShapeError(
+      `${op}: logits ${formatShape(logits.shape)} have C = ${g.c} classes; scoring supports at most 65536 (a uint16 prediction map)`,
+    );
   }
   return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout };
 }
@@ -192,12 +227,17 @@ function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: nu
     );
   }
   const offset = ownTensorOffset(rt, value, what);
-  if (value.dtype !== 'uint8' && value.dtype !== 'uint16') throw new XentDtypeError(`${what} must be a ${dtypes} tensor, got ${value.dtype}`);
+  if (value.dtype !== 'uint8' && value.dtype !== 'uint16')
+    throw new XentDtypeError(`${what} must be a ${dtypes} tensor, got ${value.dtype}`);
   if (value.dtype === 'uint8' && c > 256) {
-    throw new XentDtypeError(`${what} is a uint8 tensor but the logits have C = ${c} classes: class indices above 255 need a uint16 tensor`);
+    throw new XentDtypeError(
+      `${what} is a uint8 tensor but the logits have C = ${c} classes: class indices above 255 need a uint16 tensor`,
+    );
   }
   if (!sameShape(value.shape, shape)) {
-    throw new XentShapeError(`${what} must have shape ${formatShape(shape)} (the target's shape), got ${formatShape(value.shape)}`);
+    throw new XentShapeError(
+      `${what} must have shape ${formatShape(shape)} (the target's shape), got ${formatShape(value.shape)}`,
+    );
   }
   return { what, dtype: value.dtype, shape: value.shape, size: value.size, byteLength: value.byteLength, offset };
 }
@@ -252,7 +292,9 @@ export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; tota
     if (status === Status.Ok) {
       const ws = new Float64Array(rt.memory.buffer, rt.outPtr, 4)[2]!;
       x.xent_exact_sum_clear(acc.batch);
-      status = invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(rt.argsPtr, ws, 0, k.n * k.s, acc.batch, rt.outPtr));
+      status = invoke('xent_cross_entropy_range', () =>
+        x.xent_cross_entropy_range(rt.argsPtr, ws, 0, k.n * k.s, acc.batch, rt.outPtr),
+      );
       if (status === Status.Ok) {
         const sum = x.xent_exact_sum_value(acc.batch);
         x.xent_exact_sum_merge(acc.total, acc.batch);

@@ -100,7 +100,9 @@ export class Scorer {
   constructor(rt: Runtime, classes: unknown, options?: unknown) {
     rt.check('scorer');
     if (typeof classes !== 'number' || !Number.isSafeInteger(classes) || classes < 1 || classes > 65536) {
-      throw new XentOptionError(`scorer: the number of classes must be an integer in [1, 65536], got ${describeValue(classes)}`);
+      throw new XentOptionError(
+        `scorer: the number of classes must be an integer in [1, 65536], got ${describeValue(classes)}`,
+      );
     }
     const opts = normalizeScoreOptions(options, 'scorer');
     const weight = resolveWeight(rt, opts.weight, classes);
@@ -171,25 +173,32 @@ export class Scorer {
     const pTarget = this.#stage(inputs.target, this.#target);
     // Every allocation is done: views made now stay valid until the call returns.
     const buffer = rt.memory.buffer;
-    for (const [a, p] of [[inputs.logits, pLogits], [inputs.target, pTarget]] as const) {
+    for (const [a, p] of [
+      [inputs.logits, pLogits],
+      [inputs.target, pTarget],
+    ] as const) {
       if (a.data) new DTYPES[a.dtype].ctor(buffer, p, a.size).set(a.data);
     }
     const cc = c * c;
     const scratch = new Float64Array(buffer, this.#scratch.offset, cc);
     scratch.fill(0);
-    const [loss, sum, weightSum] = callScore(rt, {
-      inputs,
-      logits: pLogits,
-      target: pTarget,
-      weight: this.#weight?.offset ?? 0,
-      ignoreIndex: this.ignoreIndex,
-      lossMap: 0,
-      confidence: 0,
-      pred: 0,
-      predDtype: 'uint16',
-      predConfidence: 0,
-      confusion: this.#scratch.offset,
-    }, { batch: this.#acc.offset, total: this.#totalAcc() });
+    const [loss, sum, weightSum] = callScore(
+      rt,
+      {
+        inputs,
+        logits: pLogits,
+        target: pTarget,
+        weight: this.#weight?.offset ?? 0,
+        ignoreIndex: this.ignoreIndex,
+        lossMap: 0,
+        confidence: 0,
+        pred: 0,
+        predDtype: 'uint16',
+        predConfidence: 0,
+        confusion: this.#scratch.offset,
+      },
+      { batch: this.#acc.offset, total: this.#totalAcc() },
+    );
     let pixels = 0;
     const acc = this.#confusion;
     for (let i = 0; i < cc; i++) {
@@ -209,7 +218,13 @@ export class Scorer {
     this.#check('result');
     const sum = this.#rt.exports.xent_exact_sum_value(this.#totalAcc());
     const weightSum = this.#weightSum.value();
-    return { ...segmentationMetrics(this.#confusion, this.classes), loss: sum / weightSum, sum, weightSum, updates: this.#updates };
+    return {
+      ...segmentationMetrics(this.#confusion, this.classes),
+      loss: sum / weightSum,
+      sum,
+      weightSum,
+      updates: this.#updates,
+    };
   }
 
   /** Forgets every batch (keeps its wasm buffers for the next ones). */
@@ -229,7 +244,8 @@ export class Scorer {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#rt.disposed) return; // its memory went with the instance
-    for (const b of [this.#scratch, this.#acc, this.#weight, this.#logits, this.#target]) if (b && b.bytes > 0) this.#rt.heap.free(b.offset);
+    for (const b of [this.#scratch, this.#acc, this.#weight, this.#logits, this.#target])
+      if (b && b.bytes > 0) this.#rt.heap.free(b.offset);
   }
 
   /** Same as {@link Scorer.dispose}, for `using scorer = xent.scorer(C)`. */

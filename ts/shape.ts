@@ -19,12 +19,16 @@ export function formatShape(shape: Shape): string {
 /** @internal Checks that `shape` is an array of non-negative safe integers; returns a frozen copy. */
 export function checkShape(shape: unknown, what: string): readonly number[] {
   if (!Array.isArray(shape)) {
-    throw new XentShapeError(`${what}: shape must be an array of non-negative integers, got ${typeof shape === 'object' ? String(shape) : typeof shape}`);
+    throw new XentShapeError(
+      `${what}: shape must be an array of non-negative integers, got ${typeof shape === 'object' ? String(shape) : typeof shape}`,
+    );
   }
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new XentShapeError(`${what}: shape[${i}] must be a non-negative integer, got ${String(d)} in [${shape.map(String).join(', ')}]`);
+      throw new XentShapeError(
+        `${what}: shape[${i}] must be a non-negative integer, got ${String(d)} in [${shape.map(String).join(', ')}]`,
+      );
     }
   }
   return Object.freeze([...(shape as number[])]);

@@ -30,7 +30,9 @@ export function softmaxOp(rt: Runtime, op: SoftmaxOp, args: readonly unknown[], 
     : [resolve(rt, args[0], 'x', ['float32'], 'float32')];
   const shape = inputs[0]!.shape;
   if (backward && !sameShape(inputs[1]!.shape, shape)) {
-    throw new XentShapeError(`${op}: gradY must have the shape of y ${formatShape(shape)}, got ${formatShape(inputs[1]!.shape)}`);
+    throw new XentShapeError(
+      `${op}: gradY must have the shape of y ${formatShape(shape)}, got ${formatShape(inputs[1]!.shape)}`,
+    );
   }
   const g: SoftmaxGeometry = softmaxGeometry(shape, opts.dim, op);
   const out =

@@ -148,6 +148,12 @@ export function tensorInternals(t: Tensor): TensorInternals {
 }
 
 /** @internal Makes a tensor object for a block the caller allocated. */
-export function makeTensor<D extends DType>(host: TensorHost, dtype: D, shape: Shape, size: number, offset: number): Tensor<D> {
+export function makeTensor<D extends DType>(
+  host: TensorHost,
+  dtype: D,
+  shape: Shape,
+  size: number,
+  offset: number,
+): Tensor<D> {
   return new Tensor(TOKEN, host, dtype, shape, size, offset);
 }

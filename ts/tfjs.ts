@@ -18,7 +18,15 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { XentDtypeError, XentOptionError, XentShapeError, type Layout, type Reduction, type Tensor, type Xent } from './index.js';
+import {
+  XentDtypeError,
+  XentOptionError,
+  XentShapeError,
+  type Layout,
+  type Reduction,
+  type Tensor,
+  type Xent,
+} from './index.js';
 
 /** Options of {@link crossEntropyLoss}: {@link Xent.crossEntropy}'s loss options, and the layout. */
 export interface TfCrossEntropyOptions<R extends Reduction = Reduction> {
@@ -95,7 +103,10 @@ const OPTION_NAMES = ['layout', 'weight', 'ignoreIndex', 'reduction', 'labelSmoo
  * @param xent - the xent-wasm instance whose memory holds the staging tensors.
  * @param options - see {@link TfCrossEntropyOptions}.
  */
-export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, options: TfCrossEntropyOptions<R> = {}): TfCrossEntropyLoss<R> {
+export function crossEntropyLoss<R extends Reduction = 'mean'>(
+  xent: Xent,
+  options: TfCrossEntropyOptions<R> = {},
+): TfCrossEntropyLoss<R> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new XentOptionError(`crossEntropyLoss: options must be an object, got ${String(options)}`);
   }
@@ -103,7 +114,11 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
     if (!(OPTION_NAMES as readonly string[]).includes(key)) {
       throw new XentOptionError(
         `crossEntropyLoss: unknown option ${JSON.stringify(key)}. Valid options: ${OPTION_NAMES.join(', ')}` +
-          (key === 'ignore_index' ? ' (did you mean ignoreIndex?)' : key === 'label_smoothing' ? ' (did you mean labelSmoothing?)' : ''),
+          (key === 'ignore_index'
+            ? ' (did you mean ignoreIndex?)'
+            : key === 'label_smoothing'
+              ? ' (did you mean labelSmoothing?)'
+              : ''),
       );
     }
   }
@@ -111,7 +126,10 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
   const reduction: Reduction = options.reduction ?? 'mean';
   let weight: Float32Array | readonly number[] | undefined;
   if (options.weight instanceof tf.Tensor) {
-    if (options.weight.rank !== 1) throw new XentShapeError(`crossEntropyLoss: options.weight must be 1-D (length C), got shape [${options.weight.shape.join(', ')}]`);
+    if (options.weight.rank !== 1)
+      throw new XentShapeError(
+        `crossEntropyLoss: options.weight must be 1-D (length C), got shape [${options.weight.shape.join(', ')}]`,
+      );
     weight = Float32Array.from(options.weight.dataSync());
   } else if (options.weight !== undefined) {
     weight = options.weight;
@@ -124,7 +142,11 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
   };
   // Every option checked now, by the core itself, on a one-pixel problem of the right C.
   const c = weight?.length ?? 1;
-  const check = xent.crossEntropy({ data: new Float32Array(c), shape: [1, c] }, { data: new Int32Array(1), shape: [1] }, { ...core, reduction });
+  const check = xent.crossEntropy(
+    { data: new Float32Array(c), shape: [1, c] },
+    { data: new Int32Array(1), shape: [1] },
+    { ...core, reduction },
+  );
   if (typeof check.loss === 'object') check.loss.dispose(); // 'none' returned a new tensor
 
   const staging = new Staging(xent);
@@ -134,7 +156,9 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
   /** Copies logits and labels into the staging tensors; returns them. */
   const stage = (labels: tf.Tensor, logits: tf.Tensor) => {
     if (logits.dtype !== 'float32') {
-      throw new XentDtypeError(`crossEntropyLoss: logits must be float32, got a ${logits.dtype} tensor of shape [${logits.shape.join(', ')}]`);
+      throw new XentDtypeError(
+        `crossEntropyLoss: logits must be float32, got a ${logits.dtype} tensor of shape [${logits.shape.join(', ')}]`,
+      );
     }
     let kind: 'index' | 'prob';
     if (labels.dtype === 'int32') kind = 'index';
@@ -146,7 +170,8 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
     }
     // Allocate first (an allocation may grow the memory and detach older views), then copy.
     const x = staging.get('logits', 'float32', logits.shape);
-    const t = kind === 'prob' ? staging.get('probs', 'float32', labels.shape) : staging.get('labels', 'int32', labels.shape);
+    const t =
+      kind === 'prob' ? staging.get('probs', 'float32', labels.shape) : staging.get('labels', 'int32', labels.shape);
     x.data.set(logits.dataSync() as Float32Array);
     const src = labels.dataSync();
     if (labels.dtype === 'float32' && kind === 'index') {
@@ -181,7 +206,10 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
         value: tf.scalar(r.loss, 'float32'),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const g = saved[0];
-          if (g === undefined) throw new Error('crossEntropyLoss: the gradient was asked but not recorded (TF.js was not recording gradients in the forward pass)');
+          if (g === undefined)
+            throw new Error(
+              'crossEntropyLoss: the gradient was asked but not recorded (TF.js was not recording gradients in the forward pass)',
+            );
           const d = dy.dataSync();
           return [zeroLabelsGrad(), d.length === 1 && d[0] === 1 ? g.clone() : tf.mul(g, dy)];
         },
@@ -204,16 +232,29 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(xent: Xent, optio
         const gradOutput = staging.get('dy', 'float32', lossShape);
         const grad = staging.get('grad', 'float32', savedLogits.shape);
         gradOutput.data.set(dy.dataSync() as Float32Array);
-        xent.crossEntropy(staged.x, staged.t, { ...core, reduction: 'none', out: staging.get('loss', 'float32', lossShape), grad, gradOutput });
+        xent.crossEntropy(staged.x, staged.t, {
+          ...core,
+          reduction: 'none',
+          out: staging.get('loss', 'float32', lossShape),
+          grad,
+          gradOutput,
+        });
         return [zeroLabelsGrad(), tf.tensor(grad.data.slice(), savedLogits.shape, 'float32')];
       },
     };
   };
-  const custom = tf.customGrad(f as unknown as (...args: (tf.Tensor | tf.GradSaveFunc)[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] });
+  const custom = tf.customGrad(
+    f as unknown as (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      value: tf.Tensor;
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+    },
+  );
 
   const loss = ((labels: tf.Tensor, logits: tf.Tensor) => {
     if (!(labels instanceof tf.Tensor) || !(logits instanceof tf.Tensor)) {
-      throw new XentDtypeError('crossEntropyLoss: labels and logits must be TF.js tensors (from the same @tensorflow/tfjs-core as this adapter)');
+      throw new XentDtypeError(
+        'crossEntropyLoss: labels and logits must be TF.js tensors (from the same @tensorflow/tfjs-core as this adapter)',
+      );
     }
     return custom(labels, logits);
   }) as TfCrossEntropyLoss<R>;

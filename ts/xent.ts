@@ -5,7 +5,15 @@
 
 import { checkExports, heapBase } from './abi.js';
 import { crossEntropyAsyncOp, lossOp } from './cross-entropy.js';
-import { DTYPES, describeValue, dtypeOfArray, isDType, type DType, type DTypeOf, type SupportedTypedArray } from './dtype.js';
+import {
+  DTYPES,
+  describeValue,
+  dtypeOfArray,
+  isDType,
+  type DType,
+  type DTypeOf,
+  type SupportedTypedArray,
+} from './dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
@@ -145,7 +153,9 @@ export class Xent {
   tensor<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> {
     this.#rt.check('tensor');
     if (!isDType(dtype)) {
-      throw new XentDtypeError(`tensor: dtype must be one of ${Object.keys(DTYPES).join(', ')}; got ${describeValue(dtype)}`);
+      throw new XentDtypeError(
+        `tensor: dtype must be one of ${Object.keys(DTYPES).join(', ')}; got ${describeValue(dtype)}`,
+      );
     }
     return this.#rt.allocTensor(dtype, shape, 'tensor');
   }
@@ -166,7 +176,9 @@ export class Xent {
     }
     const s = shape === undefined ? [data.length] : checkShape(shape, 'tensorFrom');
     if (shapeSize(s) !== data.length) {
-      throw new XentShapeError(`tensorFrom: data has ${data.length} elements but shape ${formatShape(s)} has ${shapeSize(s)}`);
+      throw new XentShapeError(
+        `tensorFrom: data has ${data.length} elements but shape ${formatShape(s)} has ${shapeSize(s)}`,
+      );
     }
     // If `data` views this instance's memory, growing it would detach `data`: copy it first.
     const src = data.buffer === this.#rt.memory.buffer ? data.slice() : data;
@@ -253,7 +265,11 @@ export class Xent {
     R extends Reduction = 'mean',
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
-  >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): Promise<CrossEntropyResult<R, M, K>> {
+  >(
+    logits: Float32Input,
+    target: TargetInput,
+    options?: CrossEntropyOptions<R, M, K>,
+  ): Promise<CrossEntropyResult<R, M, K>> {
     return crossEntropyAsyncOp(this.#rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
   }
 

@@ -37,7 +37,9 @@ const str = (s) => [...u32(s.length), ...Buffer.from(s, 'utf8')];
 const vec = (items) => [...u32(items.length), ...items.flat()];
 const section = (id, bytes) => [id, ...u32(bytes.length), ...bytes];
 
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+const I32 = 0x7f,
+  F32 = 0x7d,
+  V128 = 0x7b;
 
 // Instructions (the text format in the comments).
 const op = {
@@ -63,7 +65,10 @@ const op = {
 const loop64 = (p, end, body, pointers) => [
   ...op.block,
   ...op.loop,
-  ...op.get(p), ...op.get(end), ...op.i32GeU, ...op.brIf(1), // if p >= end: break
+  ...op.get(p),
+  ...op.get(end),
+  ...op.i32GeU,
+  ...op.brIf(1), // if p >= end: break
   ...body,
   ...pointers.flatMap((q) => [...op.get(q), ...op.i32Const(64), ...op.i32Add, ...op.set(q)]), // q += 64
   ...op.br(0),
@@ -74,7 +79,10 @@ const loop64 = (p, end, body, pointers) => [
 // func copy(src: i32 (0), dst: i32 (1), n: i32 (2)), local end: i32 (3)
 // Copies n bytes (a multiple of 64), 4 × v128 per iteration.
 const copyBody = [
-  ...op.get(0), ...op.get(2), ...op.i32Add, ...op.set(3), // end = src + n
+  ...op.get(0),
+  ...op.get(2),
+  ...op.i32Add,
+  ...op.set(3), // end = src + n
   ...loop64(
     0,
     3,
@@ -87,16 +95,33 @@ const copyBody = [
 // func sum(src: i32 (0), n: i32 (1)) -> f32, locals end: i32 (2), acc0..acc3: v128 (3..6)
 // Sums n bytes (a multiple of 64) of f32 with 4 independent f32x4 accumulators.
 const sumBody = [
-  ...op.get(0), ...op.get(1), ...op.i32Add, ...op.set(2), // end = src + n
+  ...op.get(0),
+  ...op.get(1),
+  ...op.i32Add,
+  ...op.set(2), // end = src + n
   ...loop64(
     0,
     2,
-    [0, 1, 2, 3].flatMap((k) => [...op.get(3 + k), ...op.get(0), ...op.v128Load(16 * k), ...op.f32x4Add, ...op.set(3 + k)]), // acc_k += src[16k]
+    [0, 1, 2, 3].flatMap((k) => [
+      ...op.get(3 + k),
+      ...op.get(0),
+      ...op.v128Load(16 * k),
+      ...op.f32x4Add,
+      ...op.set(3 + k),
+    ]), // acc_k += src[16k]
     [0],
   ),
   // acc0 = acc0 + acc1 + acc2 + acc3; return lane0 + lane1 + lane2 + lane3
-  ...op.get(3), ...op.get(4), ...op.f32x4Add, ...op.get(5), ...op.f32x4Add, ...op.get(6), ...op.f32x4Add, ...op.set(3),
-  ...op.get(3), ...op.f32x4ExtractLane(0),
+  ...op.get(3),
+  ...op.get(4),
+  ...op.f32x4Add,
+  ...op.get(5),
+  ...op.f32x4Add,
+  ...op.get(6),
+  ...op.f32x4Add,
+  ...op.set(3),
+  ...op.get(3),
+  ...op.f32x4ExtractLane(0),
   ...[1, 2, 3].flatMap((l) => [...op.get(3), ...op.f32x4ExtractLane(l), ...op.f32Add]),
   ...op.end,
 ];
@@ -108,21 +133,46 @@ const code = (locals, body) => {
 };
 
 export const MODULE_BYTES = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-  ...section(1, vec([ // type section
-    [0x60, ...vec([I32, I32, I32]), ...vec([])], //  type 0: (i32, i32, i32) -> ()
-    [0x60, ...vec([I32, I32]), ...vec([F32])], //    type 1: (i32, i32) -> f32
-  ])),
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // "\0asm", version 1
+  ...section(
+    1,
+    vec([
+      // type section
+      [0x60, ...vec([I32, I32, I32]), ...vec([])], //  type 0: (i32, i32, i32) -> ()
+      [0x60, ...vec([I32, I32]), ...vec([F32])], //    type 1: (i32, i32) -> f32
+    ]),
+  ),
   ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, ...u32(1)]])), // (import "env" "memory" (memory 1))
   ...section(3, vec([u32(0), u32(1)])), // function section: func 0 has type 0, func 1 type 1
-  ...section(7, vec([ // export section
-    [...str('copy'), 0x00, ...u32(0)],
-    [...str('sum'), 0x00, ...u32(1)],
-  ])),
-  ...section(10, vec([ // code section
-    code([[1, I32]], copyBody),
-    code([[1, I32], [4, V128]], sumBody),
-  ])),
+  ...section(
+    7,
+    vec([
+      // export section
+      [...str('copy'), 0x00, ...u32(0)],
+      [...str('sum'), 0x00, ...u32(1)],
+    ]),
+  ),
+  ...section(
+    10,
+    vec([
+      // code section
+      code([[1, I32]], copyBody),
+      code(
+        [
+          [1, I32],
+          [4, V128],
+        ],
+        sumBody,
+      ),
+    ]),
+  ),
 ]);
 
 // ---- the peers -----------------------------------------------------------------------------

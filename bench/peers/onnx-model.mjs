@@ -47,7 +47,10 @@ class Msg {
       for (let x = u; ; ) {
         const b = Number(x & 0x7fn);
         x >>= 7n;
-        if (x === 0n) { this.out.push(b); break; }
+        if (x === 0n) {
+          this.out.push(b);
+          break;
+        }
         this.out.push(b | 0x80);
       }
     } else varint(this.out, v);
@@ -145,7 +148,9 @@ export function crossEntropyModels({ N, C, H, W, ignoreIndex, labelType = DT.INT
   const loss = valueInfo('loss', DT.FLOAT, []);
   const fwd = model({
     name: 'xent_fwd',
-    nodes: [node('SoftmaxCrossEntropyLoss', ['logits', 'target'], ['loss'], { ignore_index: ignoreIndex, reduction: 'mean' })],
+    nodes: [
+      node('SoftmaxCrossEntropyLoss', ['logits', 'target'], ['loss'], { ignore_index: ignoreIndex, reduction: 'mean' }),
+    ],
     inputs,
     outputs: [loss],
   });
@@ -154,7 +159,10 @@ export function crossEntropyModels({ N, C, H, W, ignoreIndex, labelType = DT.INT
   const fwdbwd = model({
     name: 'xent_fwdbwd',
     nodes: [
-      node('SoftmaxCrossEntropyLoss', ['logits', 'target'], ['loss', 'log_prob'], { ignore_index: ignoreIndex, reduction: 'mean' }),
+      node('SoftmaxCrossEntropyLoss', ['logits', 'target'], ['loss', 'log_prob'], {
+        ignore_index: ignoreIndex,
+        reduction: 'mean',
+      }),
       node('Exp', ['log_prob'], ['prob']),
       node('OneHot', ['target', 'depth', 'onehot_values'], ['onehot'], { axis: 1 }),
       node('Sub', ['prob', 'onehot'], ['dlogp']),

@@ -16,7 +16,10 @@ const PYTHON = process.env.XENT_BENCH_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch_peer.py', import.meta.url));
 
 export async function load() {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (probe.error) throw new Error(`${PYTHON}: ${probe.error.message}`);
   if (probe.status !== 0) {
     const last = (probe.stderr || '').trim().split('\n').pop();
@@ -34,7 +37,15 @@ export async function load() {
         const target = join(dir, 'target.u8');
         writeFileSync(logits, new Uint8Array(data.logits.buffer, data.logits.byteOffset, data.logits.byteLength));
         writeFileSync(target, data.target);
-        const job = { logits, target, shape: data.shape, ignoreIndex: data.ignoreIndex, ops, policy, sample: Array.from(sample) };
+        const job = {
+          logits,
+          target,
+          shape: data.shape,
+          ignoreIndex: data.ignoreIndex,
+          ops,
+          policy,
+          sample: Array.from(sample),
+        };
         const r = spawnSync(PYTHON, [SCRIPT], {
           input: JSON.stringify(job),
           encoding: 'utf8',
@@ -43,7 +54,8 @@ export async function load() {
           env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
         });
         if (r.error) throw new Error(`torch peer: ${r.error.message}`);
-        if (r.status !== 0) throw new Error(`torch peer exited ${r.status}: ${(r.stderr || '').trim().split('\n').pop()}`);
+        if (r.status !== 0)
+          throw new Error(`torch peer exited ${r.status}: ${(r.stderr || '').trim().split('\n').pop()}`);
         return JSON.parse(r.stdout).results;
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -56,7 +56,8 @@ function makePeer(simd, relaxed = false, layout = 'NCHW') {
           : 'xent-wasm portable',
     precision: 'float32',
     async load() {
-      if (!existsSync(fileURLToPath(DIST))) throw new Error('dist/index.mjs not built (run `npm run build` at the root)');
+      if (!existsSync(fileURLToPath(DIST)))
+        throw new Error('dist/index.mjs not built (run `npm run build` at the root)');
       if (relaxed) {
         try {
           new WebAssembly.Module(readFileSync(RELAXED_WASM));
@@ -66,7 +67,8 @@ function makePeer(simd, relaxed = false, layout = 'NCHW') {
       }
       const { Xent } = await import(DIST.href);
       const probe = await Xent.create(options);
-      if (!relaxed && probe.simd !== simd) throw new Error(`asked for simd: ${simd}, got the ${probe.simd ? 'SIMD' : 'portable'} build`);
+      if (!relaxed && probe.simd !== simd)
+        throw new Error(`asked for simd: ${simd}, got the ${probe.simd ? 'SIMD' : 'portable'} build`);
       probe.dispose();
       return {
         version: describeWasm(file) + (nhwc ? ' (logits and gradient [N, H, W, C]; transposed once, untimed)' : ''),
@@ -87,7 +89,10 @@ function makePeer(simd, relaxed = false, layout = 'NCHW') {
               const { loss } = xent.crossEntropy(logits, target, bwdOpts);
               if (!check) return loss;
               // The check compares NCHW gradients.
-              return { loss, grad: nhwc ? transpose(grad.data, data.shape, new Float32Array(grad.size), true) : grad.data };
+              return {
+                loss,
+                grad: nhwc ? transpose(grad.data, data.shape, new Float32Array(grad.size), true) : grad.data,
+              };
             },
             memory: () => xent.memoryStats(),
             dispose() {

@@ -16,7 +16,12 @@ export interface Dataset {
 }
 export const IGNORE: 255;
 export const CLASSES: readonly ClassInfo[];
-export function rng(seed: number): { next(): number; range(lo: number, hi: number): number; int(lo: number, hi: number): number; pick<T>(a: readonly T[]): T };
+export function rng(seed: number): {
+  next(): number;
+  range(lo: number, hi: number): number;
+  int(lo: number, hi: number): number;
+  pick<T>(a: readonly T[]): T;
+};
 export function makeScene(seed: number, size?: number): { rgb: Uint8Array; mask: Uint8Array };
 export function syntheticDataset(options?: { count?: number; size?: number }): Dataset;
 export function loadFolder(dir: string, options?: { size?: number }): Dataset;

@@ -40,10 +40,34 @@ export function rng(seed) {
   };
 }
 
-const CAR_COLORS = [[180, 30, 30], [30, 60, 170], [225, 225, 225], [30, 30, 35], [210, 180, 40], [120, 120, 130]];
-const SHIRTS = [[200, 40, 40], [40, 70, 160], [230, 230, 230], [40, 40, 40], [60, 140, 60], [230, 150, 40]];
-const SKIN = [[230, 190, 160], [190, 140, 100], [120, 80, 55]];
-const FACADES = [[150, 150, 150], [120, 110, 100], [170, 150, 120], [100, 100, 110], [140, 90, 70]];
+const CAR_COLORS = [
+  [180, 30, 30],
+  [30, 60, 170],
+  [225, 225, 225],
+  [30, 30, 35],
+  [210, 180, 40],
+  [120, 120, 130],
+];
+const SHIRTS = [
+  [200, 40, 40],
+  [40, 70, 160],
+  [230, 230, 230],
+  [40, 40, 40],
+  [60, 140, 60],
+  [230, 150, 40],
+];
+const SKIN = [
+  [230, 190, 160],
+  [190, 140, 100],
+  [120, 80, 55],
+];
+const FACADES = [
+  [150, 150, 150],
+  [120, 110, 100],
+  [170, 150, 120],
+  [100, 100, 110],
+  [140, 90, 70],
+];
 
 /**
  * One scene: `{ rgb: Uint8Array(H*W*3), mask: Uint8Array(H*W) }` (class ids, 255 = unlabelled).
@@ -91,7 +115,8 @@ export function makeScene(seed, size = 64) {
   for (let k = r.int(0, 3); k > 0; k--) {
     const cx = r.range(0, W);
     const cy = r.range(2 * s, horizon * 0.5);
-    for (let j = 0; j < 4; j++) disc(cx + r.range(-5, 5) * s, cy + r.range(-1.5, 1.5) * s, r.range(2, 4) * s, SKY, [235, 238, 245], 0.3);
+    for (let j = 0; j < 4; j++)
+      disc(cx + r.range(-5, 5) * s, cy + r.range(-1.5, 1.5) * s, r.range(2, 4) * s, SKY, [235, 238, 245], 0.3);
   }
   // Buildings: a skyline of rectangles with windows.
   for (let x = r.range(-6, 0) * s; x < W; ) {
@@ -158,7 +183,18 @@ export function makeScene(seed, size = 64) {
     const top = r.range(0.2, 0.6) * H;
     const bottom = r.range(horizon + 2 * s, H);
     rect(px, top, px + Math.max(1, 1.2 * s), bottom, IGNORE, [110, 110, 110]);
-    rect(px - 3 * s, top, px + 4 * s, top + 4 * s, IGNORE, r.pick([[30, 90, 200], [200, 40, 40], [240, 200, 30]]));
+    rect(
+      px - 3 * s,
+      top,
+      px + 4 * s,
+      top + 4 * s,
+      IGNORE,
+      r.pick([
+        [30, 90, 200],
+        [200, 40, 40],
+        [240, 200, 30],
+      ]),
+    );
   }
   if (r.next() < 0.4) {
     const hood = r.range(4, 9) * s;
@@ -170,7 +206,8 @@ export function makeScene(seed, size = 64) {
   // Lighting and sensor noise.
   const gain = r.range(0.75, 1.2);
   const out = new Uint8Array(W * H * 3);
-  for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(rgb[i] * gain + (r.next() + r.next() - 1) * 24)));
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.max(0, Math.min(255, Math.round(rgb[i] * gain + (r.next() + r.next() - 1) * 24)));
   return { rgb: out, mask };
 }
 
@@ -186,7 +223,15 @@ export function syntheticDataset({ count = 384, size = 64 } = {}) {
     images.set(rgb, i * rgb.length);
     masks.set(mask, i * mask.length);
   }
-  return { count, size, images, masks, classes: CLASSES, ignoreIndex: IGNORE, source: `synthetic street scenes (${count} × ${size}x${size}, generated)` };
+  return {
+    count,
+    size,
+    images,
+    masks,
+    classes: CLASSES,
+    ignoreIndex: IGNORE,
+    source: `synthetic street scenes (${count} × ${size}x${size}, generated)`,
+  };
 }
 
 /** Nearest-neighbour resize of `channels`-plane pixels (masks: exact ids; images: area average below). */
@@ -258,7 +303,10 @@ export function loadFolder(dir, { size = 64 } = {}) {
       pairs.push([img, join(dir, f)]);
     }
   }
-  if (pairs.length < 2) throw new Error(`--data ${dir}: found ${pairs.length} image/mask pairs; need at least 2 (images/ + masks/, or <name>.png + <name>.mask.png)`);
+  if (pairs.length < 2)
+    throw new Error(
+      `--data ${dir}: found ${pairs.length} image/mask pairs; need at least 2 (images/ + masks/, or <name>.png + <name>.mask.png)`,
+    );
   const count = pairs.length;
   const images = new Uint8Array(count * size * size * 3);
   const masks = new Uint8Array(count * size * size);
@@ -266,8 +314,12 @@ export function loadFolder(dir, { size = 64 } = {}) {
   pairs.forEach(([ip, mp], i) => {
     const img = decodePng(readFileSync(ip), ip);
     const m = decodePng(readFileSync(mp), mp);
-    if (m.channels !== 1) throw new Error(`${mp}: a mask must be an 8-bit gray or palette PNG of class ids (it has ${m.channels} channels)`);
-    if (m.width * img.height !== img.width * m.height) throw new Error(`${mp}: ${m.width}x${m.height}, but its image is ${img.width}x${img.height}`);
+    if (m.channels !== 1)
+      throw new Error(
+        `${mp}: a mask must be an 8-bit gray or palette PNG of class ids (it has ${m.channels} channels)`,
+      );
+    if (m.width * img.height !== img.width * m.height)
+      throw new Error(`${mp}: ${m.width}x${m.height}, but its image is ${img.width}x${img.height}`);
     images.set(resizeArea(toRgb(img), img.width, img.height, size), i * size * size * 3);
     const mm = resizeNearest(m.data, m.width, m.height, 1, size);
     masks.set(mm, i * size * size);
@@ -277,10 +329,22 @@ export function loadFolder(dir, { size = 64 } = {}) {
   const json = join(dir, 'samples.json');
   if (existsSync(json)) {
     const meta = JSON.parse(readFileSync(json, 'utf8'));
-    if (Array.isArray(meta.classes) && meta.classes.length > maxId) classes = meta.classes.map((c) => ({ name: String(c.name), color: c.color }));
+    if (Array.isArray(meta.classes) && meta.classes.length > maxId)
+      classes = meta.classes.map((c) => ({ name: String(c.name), color: c.color }));
   }
-  classes ??= Array.from({ length: maxId + 1 }, (_, c) => ({ name: `class ${c}`, color: c < CLASSES.length ? CLASSES[c].color : hashColor(c) }));
-  return { count, size, images, masks, classes, ignoreIndex: IGNORE, source: `${dir} (${count} image/mask pairs, resized to ${size}x${size})` };
+  classes ??= Array.from({ length: maxId + 1 }, (_, c) => ({
+    name: `class ${c}`,
+    color: c < CLASSES.length ? CLASSES[c].color : hashColor(c),
+  }));
+  return {
+    count,
+    size,
+    images,
+    masks,
+    classes,
+    ignoreIndex: IGNORE,
+    source: `${dir} (${count} image/mask pairs, resized to ${size}x${size})`,
+  };
 }
 
 function hashColor(c) {

@@ -39,7 +39,15 @@ function filterGrad(tf, x, dy, [kh, kw, ci, co]) {
   return tf.tidy(() => {
     const ph = (kh - 1) / 2;
     const pw = (kw - 1) / 2;
-    const xp = ph || pw ? tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]]) : x;
+    const xp =
+      ph || pw
+        ? tf.pad(x, [
+            [0, 0],
+            [ph, ph],
+            [pw, pw],
+            [0, 0],
+          ])
+        : x;
     // [Ci, H+2p, W+2p, N] * [H, W, N, Co] (valid) -> [Ci, kh, kw, Co]
     const g = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, 'valid');
     return tf.transpose(g, [1, 2, 0, 3]).reshape([kh, kw, ci, co]);

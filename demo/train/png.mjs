@@ -61,7 +61,8 @@ export function decodePng(bytes, name = 'PNG') {
     const kind = String.fromCharCode(bytes[o + 4], bytes[o + 5], bytes[o + 6], bytes[o + 7]);
     const body = bytes.subarray(o + 8, o + 8 + len);
     if (o + 12 + len > bytes.length) throw new Error(`${name}: truncated ${kind} chunk`);
-    if (dv.getUint32(o + 8 + len) !== crc32(bytes, o + 4, o + 8 + len)) throw new Error(`${name}: bad CRC in ${kind} chunk`);
+    if (dv.getUint32(o + 8 + len) !== crc32(bytes, o + 4, o + 8 + len))
+      throw new Error(`${name}: bad CRC in ${kind} chunk`);
     if (kind === 'IHDR') {
       const h = new DataView(body.buffer, body.byteOffset, 13);
       width = h.getUint32(0);
@@ -71,7 +72,10 @@ export function decodePng(bytes, name = 'PNG') {
       if (body[12] !== 0) throw new Error(`${name}: interlaced PNGs are not supported (save it without interlacing)`);
       if (!(type in SAMPLES)) throw new Error(`${name}: unknown colour type ${type}`);
       const ok = type === 3 ? depth === 8 : depth === 8 || depth === 16;
-      if (!ok) throw new Error(`${name}: bit depth ${depth} of colour type ${type} is not supported (8-bit images, 8-bit palettes, 16-bit gray/RGB)`);
+      if (!ok)
+        throw new Error(
+          `${name}: bit depth ${depth} of colour type ${type} is not supported (8-bit images, 8-bit palettes, 16-bit gray/RGB)`,
+        );
     } else if (kind === 'PLTE') {
       palette = Uint8Array.from(body);
     } else if (kind === 'IDAT') {
@@ -101,12 +105,23 @@ export function decodePng(bytes, name = 'PNG') {
       const x = raw[src + i];
       let v;
       switch (f) {
-        case 0: v = x; break;
-        case 1: v = x + a; break;
-        case 2: v = x + b; break;
-        case 3: v = x + ((a + b) >> 1); break;
-        case 4: v = x + paeth(a, b, c); break;
-        default: throw new Error(`${name}: bad filter type ${f} in row ${y}`);
+        case 0:
+          v = x;
+          break;
+        case 1:
+          v = x + a;
+          break;
+        case 2:
+          v = x + b;
+          break;
+        case 3:
+          v = x + ((a + b) >> 1);
+          break;
+        case 4:
+          v = x + paeth(a, b, c);
+          break;
+        default:
+          throw new Error(`${name}: bad filter type ${f} in row ${y}`);
       }
       rows[dst + i] = v & 0xff;
     }
@@ -138,8 +153,10 @@ function chunk(type, data) {
  */
 export function encodePng(width, height, channels, data, options = {}) {
   const type = options.palette ? 3 : { 1: 0, 3: 2, 4: 6 }[channels];
-  if (type === undefined || (options.palette && channels !== 1)) throw new Error('encodePng: channels must be 1, 3 or 4 (1 with a palette)');
-  if (data.length !== width * height * channels) throw new Error(`encodePng: ${data.length} bytes for ${width}x${height}x${channels}`);
+  if (type === undefined || (options.palette && channels !== 1))
+    throw new Error('encodePng: channels must be 1, 3 or 4 (1 with a palette)');
+  if (data.length !== width * height * channels)
+    throw new Error(`encodePng: ${data.length} bytes for ${width}x${height}x${channels}`);
   const bpp = channels;
   const stride = width * bpp;
   const raw = new Uint8Array(height * (stride + 1));

@@ -53,7 +53,13 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   const src = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
-  console.log(src.split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(
+    src
+      .split('\n')
+      .slice(1, 24)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n'),
+  );
   process.exit(0);
 }
 const int = (name, min) => {
@@ -101,11 +107,22 @@ if (opt['export-data']) {
   data.classes.forEach((c, i) => palette.set(c.color, 3 * i));
   for (let i = 0; i < data.count; i++) {
     const name = `${String(i).padStart(4, '0')}.png`;
-    writeFileSync(join(dir, 'images', name), encodePng(SIZE, SIZE, 3, data.images.subarray(i * P * 3, (i + 1) * P * 3)));
-    writeFileSync(join(dir, 'masks', name), encodePng(SIZE, SIZE, 1, data.masks.subarray(i * P, (i + 1) * P), { palette }));
+    writeFileSync(
+      join(dir, 'images', name),
+      encodePng(SIZE, SIZE, 3, data.images.subarray(i * P * 3, (i + 1) * P * 3)),
+    );
+    writeFileSync(
+      join(dir, 'masks', name),
+      encodePng(SIZE, SIZE, 1, data.masks.subarray(i * P, (i + 1) * P), { palette }),
+    );
   }
-  writeFileSync(join(dir, 'samples.json'), `${JSON.stringify({ classes: data.classes, ignoreIndex: IGNORE }, null, 2)}\n`);
-  console.log(`train: wrote ${data.count} images and palette masks to ${dir} (train on them with --data ${displayPath(dir)})`);
+  writeFileSync(
+    join(dir, 'samples.json'),
+    `${JSON.stringify({ classes: data.classes, ignoreIndex: IGNORE }, null, 2)}\n`,
+  );
+  console.log(
+    `train: wrote ${data.count} images and palette masks to ${dir} (train on them with --data ${displayPath(dir)})`,
+  );
   process.exit(0);
 }
 
@@ -122,7 +139,9 @@ if (opt.backend === 'wasm') {
     backendNote = e instanceof Error ? e.message : String(e);
   }
   if (!ok) {
-    console.log(`note: the TF.js wasm backend is not available here${backendNote ? ` (${backendNote})` : ''}; falling back to the CPU backend (much slower: try --epochs 2)`);
+    console.log(
+      `note: the TF.js wasm backend is not available here${backendNote ? ` (${backendNote})` : ''}; falling back to the CPU backend (much slower: try --epochs 2)`,
+    );
     await tf.setBackend('cpu');
   }
 } else if (opt.backend === 'cpu') {
@@ -155,13 +174,19 @@ const labelled = counts.reduce((a, b) => a + b, 0);
 // Inverse frequency, normalised so that each class present gets the same total weight (and the
 // weighted mean over the pixels stays ~1): w_c = N / (C' · n_c), capped at 20.
 const present = counts.filter((n) => n > 0).length;
-const weight = Float32Array.from(counts, (n) => (opt.unweighted ? 1 : n > 0 ? Math.min(20, labelled / (present * n)) : 0));
+const weight = Float32Array.from(counts, (n) =>
+  opt.unweighted ? 1 : n > 0 ? Math.min(20, labelled / (present * n)) : 0,
+);
 
 const tty = Boolean(process.stdout.isTTY);
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
-console.log(`xent-wasm training demo — TF.js ${tf.version.tfjs} (${tf.getBackend()} backend), xent-wasm ${xent.simd ? 'SIMD' : 'portable'} build`);
-console.log(`data: ${data.source}${opt.data ? '' : ` in ${sec(dataMs)}`}; ${nTrain} train, ${nVal} held out; ${C} classes + unlabelled (${IGNORE})`);
+console.log(
+  `xent-wasm training demo — TF.js ${tf.version.tfjs} (${tf.getBackend()} backend), xent-wasm ${xent.simd ? 'SIMD' : 'portable'} build`,
+);
+console.log(
+  `data: ${data.source}${opt.data ? '' : ` in ${sec(dataMs)}`}; ${nTrain} train, ${nVal} held out; ${C} classes + unlabelled (${IGNORE})`,
+);
 console.log(
   `class weights (${opt.unweighted ? 'none: --unweighted' : 'inverse frequency'}): ` +
     data.classes.map((c, i) => `${c.name} ${weight[i].toFixed(2)} (${pct(counts[i] / labelled)})`).join(', '),
@@ -171,7 +196,9 @@ console.log(
 const model = makeModel(tf, { classes: C, seed: 7 });
 const loss = crossEntropyLoss(xent, { layout: 'NHWC', ignoreIndex: IGNORE, weight });
 const optimizer = tf.train.adam(LR);
-console.log(`model: a small U-Net, ${model.params.toLocaleString('en')} parameters; loss: xent-wasm crossEntropyLoss (NHWC, weight, ignoreIndex 255); Adam lr ${LR}; batch ${BATCH}; ${EPOCHS} epochs`);
+console.log(
+  `model: a small U-Net, ${model.params.toLocaleString('en')} parameters; loss: xent-wasm crossEntropyLoss (NHWC, weight, ignoreIndex 255); Adam lr ${LR}; batch ${BATCH}; ${EPOCHS} epochs`,
+);
 
 /** Inputs [b, S, S, 3] in [-1, 1] and int32 labels [b, S, S] for the images `idx`, optionally flipped. */
 function batchOf(idx, flips) {
@@ -199,7 +226,10 @@ function validate() {
     const idx = Array.from({ length: Math.min(32, data.count - s) }, (_, k) => s + k);
     const { x, y } = batchOf(idx);
     const logits = tf.tidy(() => model.apply(x));
-    scorer.update({ data: logits.dataSync(), shape: logits.shape }, { data: data.masks.subarray(s * P, (s + idx.length) * P), shape: [idx.length, SIZE, SIZE] });
+    scorer.update(
+      { data: logits.dataSync(), shape: logits.shape },
+      { data: data.masks.subarray(s * P, (s + idx.length) * P), shape: [idx.length, SIZE, SIZE] },
+    );
     tf.dispose([x, y, logits]);
   }
   return scorer.result();
@@ -230,7 +260,10 @@ for (let epoch = 1; epoch <= EPOCHS; epoch++) {
   let weightSum = 0;
   for (let step = 0; step < steps; step++) {
     const idx = perm.slice(step * BATCH, (step + 1) * BATCH);
-    const { x, y } = batchOf(idx, idx.map(() => order.next() < 0.5));
+    const { x, y } = batchOf(
+      idx,
+      idx.map(() => order.next() < 0.5),
+    );
     optimizer.minimize(() => {
       const logits = model.apply(x);
       const t = performance.now();
@@ -253,14 +286,23 @@ for (let epoch = 1; epoch <= EPOCHS; epoch++) {
   lossMsTotal += lossMs;
   trainMsTotal += trainMs;
   valMsTotal += valMs;
-  history.push({ epoch, loss: sum / weightSum, valLoss: v.loss, mIoU: v.meanIoU, iou: Array.from(v.iou), acc: v.pixelAccuracy });
+  history.push({
+    epoch,
+    loss: sum / weightSum,
+    valLoss: v.loss,
+    mIoU: v.meanIoU,
+    iou: Array.from(v.iou),
+    acc: v.pixelAccuracy,
+  });
   const line =
     `epoch ${String(epoch).padStart(ew)}/${EPOCHS}  train loss ${(sum / weightSum).toFixed(3)}  val loss ${v.loss.toFixed(3)}  ` +
     `mIoU ${pct(v.meanIoU)}  pixel acc ${pct(v.pixelAccuracy)}  |  ${sec(trainMs)}: loss ${(lossMs / 1000).toFixed(2)} s (${pct(lossMs / trainMs)}), rest ${sec(trainMs - lossMs)}; val ${sec(valMs)}`;
   process.stdout.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`);
   const elapsed = performance.now() - t0;
   if (epoch < EPOCHS && elapsed + (trainMs + valMs) * 1.1 > BUDGET_MS) {
-    console.log(`note: stopping after epoch ${epoch} of ${EPOCHS}: another would overrun the ${BUDGET_MS / 1000} s budget (this machine is slower or busier than expected; --budget to change)`);
+    console.log(
+      `note: stopping after epoch ${epoch} of ${EPOCHS}: another would overrun the ${BUDGET_MS / 1000} s budget (this machine is slower or busier than expected; --budget to change)`,
+    );
     break;
   }
 }
@@ -270,8 +312,11 @@ const first = history[0];
 const last = history[history.length - 1];
 const f1 = (x) => (Number.isNaN(x) ? '  –  ' : (100 * x).toFixed(1).padStart(5));
 console.log('per-class IoU, first epoch → last:');
-for (let c = 0; c < C; c++) console.log(`  ${data.classes[c].name.padEnd(12)} ${f1(first.iou[c])} → ${f1(last.iou[c])}`);
-console.log(`mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU)} (${last.mIoU > first.mIoU ? '+' : ''}${(100 * (last.mIoU - first.mIoU)).toFixed(1)} points)`);
+for (let c = 0; c < C; c++)
+  console.log(`  ${data.classes[c].name.padEnd(12)} ${f1(first.iou[c])} → ${f1(last.iou[c])}`);
+console.log(
+  `mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU)} (${last.mIoU > first.mIoU ? '+' : ''}${(100 * (last.mIoU - first.mIoU)).toFixed(1)} points)`,
+);
 
 // The fused kernel alone on one training batch (the adapter's time above includes copying the
 // logits out of TF.js and the gradient back in).
@@ -296,7 +341,9 @@ console.log(`mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU
       `${sec(lossMsTotal)} = ${pct(lossMsTotal / trainMsTotal)} and the model (TF.js forward, backward, Adam) ${sec(trainMsTotal - lossMsTotal)}; ` +
       `validation ${sec(valMsTotal)}`,
   );
-  console.log(`the fused kernel alone (loss + gradient, ${b}×${SIZE}×${SIZE}×${C} NHWC, weights, ignore): ${kernelMs.toFixed(2)} ms per batch`);
+  console.log(
+    `the fused kernel alone (loss + gradient, ${b}×${SIZE}×${SIZE}×${C} NHWC, weights, ignore): ${kernelMs.toFixed(2)} ms per batch`,
+  );
 }
 
 // ---- the grid: inputs | ground truth | predictions ------------------------------------------
@@ -305,7 +352,11 @@ console.log(`mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU
   const idx = Array.from({ length: k }, (_, i) => nTrain + i);
   const { x, y } = batchOf(idx);
   const logits = tf.tidy(() => model.apply(x));
-  const { pred } = xent.score({ data: logits.dataSync(), shape: logits.shape }, { data: data.masks.subarray(nTrain * P, (nTrain + k) * P), shape: [k, SIZE, SIZE] }, { layout: 'NHWC', ignoreIndex: IGNORE });
+  const { pred } = xent.score(
+    { data: logits.dataSync(), shape: logits.shape },
+    { data: data.masks.subarray(nTrain * P, (nTrain + k) * P), shape: [k, SIZE, SIZE] },
+    { layout: 'NHWC', ignoreIndex: IGNORE },
+  );
   const predIds = pred.data.slice();
   pred.dispose();
   tf.dispose([x, y, logits]);
@@ -315,13 +366,17 @@ console.log(`mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU
   const W = 3 * tile + 4 * gap;
   const H = k * tile + (k + 1) * gap;
   const img = new Uint8Array(W * H * 3).fill(255);
-  const color = (id) => (id === IGNORE ? [0, 0, 0] : data.classes[id]?.color ?? [255, 255, 255]);
+  const color = (id) => (id === IGNORE ? [0, 0, 0] : (data.classes[id]?.color ?? [255, 255, 255]));
   for (let n = 0; n < k; n++) {
     for (let r = 0; r < tile; r++)
       for (let c = 0; c < tile; c++) {
         const src = (nTrain + n) * P + Math.floor(r / scale) * SIZE + Math.floor(c / scale);
         const py = gap + n * (tile + gap) + r;
-        const cols = [data.images.subarray(src * 3, src * 3 + 3), color(data.masks[src]), color(predIds[src - nTrain * P])];
+        const cols = [
+          data.images.subarray(src * 3, src * 3 + 3),
+          color(data.masks[src]),
+          color(predIds[src - nTrain * P]),
+        ];
         cols.forEach((rgb, j) => img.set(rgb, (py * W + gap + j * (tile + gap) + c) * 3));
       }
   }
@@ -329,7 +384,9 @@ console.log(`mIoU: first epoch ${pct(first.mIoU)} → last epoch ${pct(last.mIoU
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'grid.png');
   writeFileSync(file, encodePng(W, H, 3, img));
-  console.log(`wrote ${displayPath(file)}: ${k} held-out images, columns input | ground truth | prediction (unlabelled = black)`);
+  console.log(
+    `wrote ${displayPath(file)}: ${k} held-out images, columns input | ground truth | prediction (unlabelled = black)`,
+  );
   console.log(`palette: ${data.classes.map((c) => `${c.name} rgb(${c.color.join(',')})`).join(', ')}`);
 }
 

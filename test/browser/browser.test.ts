@@ -22,7 +22,15 @@ import { lib } from '../reference/dist.js';
 import { compute, type ComputeResult } from './compute.mjs';
 
 const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 
 let server: Awaited<ReturnType<typeof startServer>>;
@@ -68,7 +76,8 @@ async function openPage(path: string): Promise<{ page: Page; wasm: { url: string
     if (m.type() === 'error') problems.push(`${path}: console error: ${m.text()}`);
   });
   page.on('response', (r) => {
-    if (r.url().endsWith('.wasm')) wasm.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? '' });
+    if (r.url().endsWith('.wasm'))
+      wasm.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? '' });
     if (r.status() >= 400) problems.push(`${path}: HTTP ${r.status()} for ${r.url()}`);
   });
   await page.goto(new URL(path, server.url).href);
@@ -85,12 +94,17 @@ function inNode(seed: number, simd: boolean): Promise<ComputeResult> {
 describe('the package in Chromium (no bundler)', () => {
   it('the page imports dist/index.mjs; the .wasm is fetched beside it as application/wasm', async () => {
     const { page, wasm } = await openPage('test/browser/page.html');
-    await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, { timeout: 20_000 });
+    await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, {
+      timeout: 20_000,
+    });
     expect(await page.evaluate(() => (window as unknown as { simdSupported: boolean }).simdSupported)).toBe(true);
-    const r = (await page.evaluate((o) => (window as unknown as { runCompute: (o: unknown) => Promise<ComputeResult> }).runCompute(o), {
-      seed: 1,
-      simd: true,
-    })) as ComputeResult;
+    const r = (await page.evaluate(
+      (o) => (window as unknown as { runCompute: (o: unknown) => Promise<ComputeResult> }).runCompute(o),
+      {
+        seed: 1,
+        simd: true,
+      },
+    )) as ComputeResult;
     expect(r.simd).toBe(true);
     expect(wasm.map((w) => new URL(w.url).pathname)).toEqual(['/dist/xent-simd.wasm']);
     expect(wasm[0]!.status).toBe(200);
@@ -101,14 +115,22 @@ describe('the package in Chromium (no bundler)', () => {
 
   it('crossEntropy (forward + backward), score and the scorer: the same bits as Node, both builds, page and worker', async () => {
     const { page } = await openPage('test/browser/page.html');
-    await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, { timeout: 20_000 });
+    await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, {
+      timeout: 20_000,
+    });
     for (const seed of [1, 2, 3]) {
       for (const simd of [true, false]) {
         const expected = await inNode(seed, simd);
         expect(expected.simd).toBe(simd);
-        const onPage = await page.evaluate((o) => (window as unknown as { runCompute: (o: unknown) => Promise<ComputeResult> }).runCompute(o), { seed, simd });
+        const onPage = await page.evaluate(
+          (o) => (window as unknown as { runCompute: (o: unknown) => Promise<ComputeResult> }).runCompute(o),
+          { seed, simd },
+        );
         expect(onPage, `page, seed ${seed}, ${simd ? 'SIMD' : 'portable'}`).toEqual(expected);
-        const inWorker = await page.evaluate((o) => (window as unknown as { runInWorker: (o: unknown) => Promise<ComputeResult> }).runInWorker(o), { seed, simd });
+        const inWorker = await page.evaluate(
+          (o) => (window as unknown as { runInWorker: (o: unknown) => Promise<ComputeResult> }).runInWorker(o),
+          { seed, simd },
+        );
         expect(inWorker, `worker, seed ${seed}, ${simd ? 'SIMD' : 'portable'}`).toEqual(expected);
       }
       // And the two builds agree with each other on the scores.
@@ -134,11 +156,26 @@ describe('the demo page', () => {
     const m = makeSample(SAMPLES[0]!.seed);
     const x = await lib.Xent.create();
     const C = CLASSES.length;
-    const r = x.score({ data: m.logits, shape: [1, C, m.height, m.width] }, { data: m.mask, shape: [1, m.height, m.width] }, { ignoreIndex: IGNORE });
+    const r = x.score(
+      { data: m.logits, shape: [1, C, m.height, m.width] },
+      { data: m.mask, shape: [1, m.height, m.width] },
+      { ignoreIndex: IGNORE },
+    );
     const metrics = lib.segmentationMetrics(r.confusion, C);
     const demo = (await page.evaluate(() => {
-      const d = (window as unknown as { __demo: { loss: number; metrics: lib.SegmentationMetrics; pred: Uint8Array; simd: boolean } }).__demo;
-      return { loss: d.loss, meanIoU: d.metrics.meanIoU, iou: Array.from(d.metrics.iou), confusion: Array.from(d.metrics.confusion), pred: Array.from(d.pred), simd: d.simd };
+      const d = (
+        window as unknown as {
+          __demo: { loss: number; metrics: lib.SegmentationMetrics; pred: Uint8Array; simd: boolean };
+        }
+      ).__demo;
+      return {
+        loss: d.loss,
+        meanIoU: d.metrics.meanIoU,
+        iou: Array.from(d.metrics.iou),
+        confusion: Array.from(d.metrics.confusion),
+        pred: Array.from(d.pred),
+        simd: d.simd,
+      };
     })) as { loss: number; meanIoU: number; iou: number[]; confusion: number[]; pred: number[]; simd: boolean };
     expect(demo.simd).toBe(x.simd);
     expect(demo.loss).toBe(r.loss); // the same build: the same bits
@@ -153,11 +190,16 @@ describe('the demo page', () => {
 
     // The streaming scorer over every sample, in the worker.
     await page.click('#run-all');
-    await page.waitForFunction(() => (window as unknown as { __demoAll?: unknown }).__demoAll !== undefined, null, { timeout: 30_000 });
+    await page.waitForFunction(() => (window as unknown as { __demoAll?: unknown }).__demoAll !== undefined, null, {
+      timeout: 30_000,
+    });
     using scorer = x.scorer(C, { ignoreIndex: IGNORE });
     for (const s of SAMPLES) {
       const d = makeSample(s.seed);
-      scorer.update({ data: d.logits, shape: [1, C, d.height, d.width] }, { data: d.mask, shape: [1, d.height, d.width] });
+      scorer.update(
+        { data: d.logits, shape: [1, C, d.height, d.width] },
+        { data: d.mask, shape: [1, d.height, d.width] },
+      );
     }
     const all = scorer.result();
     const pageAll = (await page.evaluate(() => {
@@ -179,20 +221,28 @@ describe('the demo page', () => {
     await page.setInputFiles('#f-logits', join(dir, 'mine.nhwc.bin'));
     await page.selectOption('#layout', 'NHWC');
     await page.click('#run-own');
-    await page.waitForFunction(() => (window as unknown as { __demo: { id: string } }).__demo.id === 'own', null, { timeout: 30_000 });
+    await page.waitForFunction(() => (window as unknown as { __demo: { id: string } }).__demo.id === 'own', null, {
+      timeout: 30_000,
+    });
     rmSync(dir, { recursive: true, force: true });
     const own = (await page.evaluate(() => {
       const d = (window as unknown as { __demo: { loss: number; metrics: lib.SegmentationMetrics } }).__demo;
       return { loss: d.loss, confusion: Array.from(d.metrics.confusion) };
     })) as { loss: number; confusion: number[] };
-    const r2 = x.score({ data: s2.logits, shape: [1, C, s2.height, s2.width] }, { data: s2.mask, shape: [1, s2.height, s2.width] }, { ignoreIndex: IGNORE });
+    const r2 = x.score(
+      { data: s2.logits, shape: [1, C, s2.height, s2.width] },
+      { data: s2.mask, shape: [1, s2.height, s2.width] },
+      { ignoreIndex: IGNORE },
+    );
     expect(own).toEqual({ loss: r2.loss, confusion: Array.from(r2.confusion) }); // NHWC = NCHW, bit for bit
     r2.pred.dispose();
     x.dispose();
 
     // Back to the first sample for the screenshot.
     await page.selectOption('#sample', '0');
-    await page.waitForFunction(() => (window as unknown as { __demo: { id: string } }).__demo.id === 'street-1', null, { timeout: 30_000 });
+    await page.waitForFunction(() => (window as unknown as { __demo: { id: string } }).__demo.id === 'street-1', null, {
+      timeout: 30_000,
+    });
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
     await page.close();

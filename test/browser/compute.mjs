@@ -60,16 +60,35 @@ export async function compute(lib, { seed, simd }) {
     const logits = xent.tensorFrom(d.logits, d.shape);
     const target = xent.tensorFrom(d.target, d.targetShape);
     const grad = xent.tensor('float32', d.shape);
-    const ce = xent.crossEntropy(logits, target, { ignoreIndex: 255, weight: d.weight, labelSmoothing: 0.05, grad, lossMap: true });
+    const ce = xent.crossEntropy(logits, target, {
+      ignoreIndex: 255,
+      weight: d.weight,
+      labelSmoothing: 0.05,
+      grad,
+      lossMap: true,
+    });
     const sc = xent.score(logits, target, { ignoreIndex: 255, predConfidence: true });
     const scorer = xent.scorer(d.shape[1], { ignoreIndex: 255 });
     const batches = [d, makeData(seed + 1), makeData(seed + 2, 1)];
-    const updates = batches.map((b) => bits(scorer.update({ data: b.logits, shape: b.shape }, { data: b.target, shape: b.targetShape }).loss));
+    const updates = batches.map((b) =>
+      bits(scorer.update({ data: b.logits, shape: b.shape }, { data: b.target, shape: b.targetShape }).loss),
+    );
     const r = scorer.result();
     const out = {
       simd: xent.simd,
-      crossEntropy: { loss: bits(ce.loss), sum: bits(ce.sum), weightSum: bits(ce.weightSum), grad: hash(grad.data), lossMap: hash(ce.lossMap.data) },
-      score: { loss: bits(sc.loss), pred: hash(sc.pred.data), predConfidence: hash(sc.predConfidence.data), confusion: hash(sc.confusion) },
+      crossEntropy: {
+        loss: bits(ce.loss),
+        sum: bits(ce.sum),
+        weightSum: bits(ce.weightSum),
+        grad: hash(grad.data),
+        lossMap: hash(ce.lossMap.data),
+      },
+      score: {
+        loss: bits(sc.loss),
+        pred: hash(sc.pred.data),
+        predConfidence: hash(sc.predConfidence.data),
+        confusion: hash(sc.confusion),
+      },
       scorer: {
         updates,
         loss: bits(r.loss),

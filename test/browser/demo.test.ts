@@ -20,7 +20,10 @@ describe('demo samples', () => {
     for (const [name, bytes] of Object.entries(files)) {
       const disk = readFileSync(new URL(name, SAMPLES_DIR));
       total += statSync(new URL(name, SAMPLES_DIR)).size;
-      expect(Buffer.compare(disk, Buffer.from(bytes)), `demo/samples/${name} differs from the generator: run node demo/make-samples.mjs`).toBe(0);
+      expect(
+        Buffer.compare(disk, Buffer.from(bytes)),
+        `demo/samples/${name} differs from the generator: run node demo/make-samples.mjs`,
+      ).toBe(0);
     }
     expect(total).toBeLessThan(1 << 20);
   });
@@ -84,7 +87,14 @@ describe('demo/serve.mjs', () => {
     const r = await get('demo');
     expect(r.status).toBe(301);
     expect(r.headers.get('location')).toBe('/demo/');
-    for (const path of ['nope.html', '%2e%2e/%2e%2e/etc/passwd', '..%2f..%2fetc/passwd', '.git/config', 'demo/.hidden', '%00']) {
+    for (const path of [
+      'nope.html',
+      '%2e%2e/%2e%2e/etc/passwd',
+      '..%2f..%2fetc/passwd',
+      '.git/config',
+      'demo/.hidden',
+      '%00',
+    ]) {
       const res = await get(path);
       expect([400, 404], path).toContain(res.status);
       await res.text();

@@ -17,7 +17,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../demo/serve.mjs';
 import { compute, type ComputeResult } from '../browser/compute.mjs';
 import { lib } from '../reference/dist.js';
-import { DIST, checkPrerequisites, importTool, inPage, inWorker, launchChromium, listFiles, makeApp, makeWorkspace, openApp, tryCreate } from './helpers.js';
+import {
+  DIST,
+  checkPrerequisites,
+  importTool,
+  inPage,
+  inWorker,
+  launchChromium,
+  listFiles,
+  makeApp,
+  makeWorkspace,
+  openApp,
+  tryCreate,
+} from './helpers.js';
 
 let ws: ReturnType<typeof makeWorkspace>;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -37,7 +49,11 @@ async function serve(root: string): Promise<string> {
 }
 
 /** The package's .wasm files (dist/*.wasm) by name. */
-const DIST_WASM = new Map(readdirSync(DIST).filter((f) => f.endsWith('.wasm')).map((f) => [f, readFileSync(join(DIST, f))]));
+const DIST_WASM = new Map(
+  readdirSync(DIST)
+    .filter((f) => f.endsWith('.wasm'))
+    .map((f) => [f, readFileSync(join(DIST, f))]),
+);
 /** Which of dist's .wasm files has these bytes (undefined: none). */
 const whichWasm = (bytes: Buffer) => [...DIST_WASM].find(([, b]) => b.equals(bytes))?.[0];
 
@@ -52,7 +68,8 @@ async function checkEmittedApp(out: string, wasm: string[], seed: number): Promi
   const url = await serve(out);
   const { page, wasm: fetched, problems } = await openApp(browser.context, new URL('index.html', url).href);
   expect(await page.evaluate(() => (window as unknown as { simdSupported: boolean }).simdSupported)).toBe(true);
-  for (const simd of [true, false]) expect(await inPage(page, { seed, simd }), `page, simd ${simd}`).toEqual(await inNode(seed, simd));
+  for (const simd of [true, false])
+    expect(await inPage(page, { seed, simd }), `page, simd ${simd}`).toEqual(await inNode(seed, simd));
   expect(await inWorker(page, { seed: seed + 1, simd: true }), 'module worker').toEqual(await inNode(seed + 1, true));
   expect(fetched.length).toBe(3);
   for (const f of fetched) {
@@ -111,7 +128,10 @@ describe('Vite 7', () => {
     const emitted = wasm.map((f) => whichWasm(readFileSync(join(out, f))));
     expect(emitted).toContain('xent-simd.wasm');
     expect(emitted).toContain('xent.wasm');
-    expect(emitted.every((w) => w !== undefined), `emitted: ${wasm.join(', ')}`).toBe(true);
+    expect(
+      emitted.every((w) => w !== undefined),
+      `emitted: ${wasm.join(', ')}`,
+    ).toBe(true);
     expect(wasm.every((f) => f.startsWith('assets/'))).toBe(true);
     // The page's chunk and the worker's chunk(s).
     expect(files.filter((f) => f.endsWith('.js')).length).toBeGreaterThanOrEqual(2);
@@ -165,7 +185,11 @@ function xentWasmAssets(require: NodeJS.Require): Plugin {
   };
 }
 
-async function rollupBuild(app: string, out: string, extra: Plugin[] = []): Promise<{ files: string[]; warnings: string[] }> {
+async function rollupBuild(
+  app: string,
+  out: string,
+  extra: Plugin[] = [],
+): Promise<{ files: string[]; warnings: string[] }> {
   const { rollup } = await importTool('rollup', () => import('rollup'));
   const { nodeResolve } = await importTool('@rollup/plugin-node-resolve', () => import('@rollup/plugin-node-resolve'));
   const warnings: string[] = [];
@@ -199,7 +223,8 @@ describe('rollup', () => {
 
     const url = await serve(out);
     const { page, wasm, problems } = await openApp(browser.context, new URL('index.html', url).href);
-    for (const simd of [true, false]) expect(await inPage(page, { seed: 7, simd }), `page, simd ${simd}`).toEqual(await inNode(7, simd));
+    for (const simd of [true, false])
+      expect(await inPage(page, { seed: 7, simd }), `page, simd ${simd}`).toEqual(await inNode(7, simd));
     expect(wasm).toEqual([
       { path: '/xent-simd.wasm', status: 200, type: 'application/wasm' },
       { path: '/xent.wasm', status: 200, type: 'application/wasm' },
@@ -214,7 +239,11 @@ describe('rollup', () => {
     const { files } = await rollupBuild(app, out);
     expect(files).toEqual(['index.html', 'main.js']);
     const url = await serve(out);
-    const { page, problems } = await openApp(browser.context, new URL('index.html', url).href, (status, u) => status === 404 && u.endsWith('.wasm'));
+    const { page, problems } = await openApp(
+      browser.context,
+      new URL('index.html', url).href,
+      (status, u) => status === 404 && u.endsWith('.wasm'),
+    );
     const r = await tryCreate(page);
     expect(r.ok).toBe(false);
     expect(r.message).toMatch(/^could not fetch the wasm module http:\/\/127\.0\.0\.1:\d+\/xent-simd\.wasm: HTTP 404/);
@@ -231,7 +260,8 @@ describe('rollup', () => {
     expect(files).toEqual(['index.html', 'main.js']);
     const url = await serve(out);
     const { page, wasm, problems } = await openApp(browser.context, new URL('index.html', url).href);
-    for (const simd of [true, false]) expect(await inPage(page, { seed: 8, simd }), `page, simd ${simd}`).toEqual(await inNode(8, simd));
+    for (const simd of [true, false])
+      expect(await inPage(page, { seed: 8, simd }), `page, simd ${simd}`).toEqual(await inNode(8, simd));
     expect(wasm).toEqual([]);
     expect(problems).toEqual([]);
     await page.close();
@@ -254,11 +284,19 @@ describe('webpack 5', () => {
       output: { path: out, clean: true },
       resolve: { symlinks: false },
     });
-    const stats = await new Promise<import('webpack').Stats | undefined>((resolve, reject) => compiler.run((err, s) => (err ? reject(err) : resolve(s))));
+    const stats = await new Promise<import('webpack').Stats | undefined>((resolve, reject) =>
+      compiler.run((err, s) => (err ? reject(err) : resolve(s))),
+    );
     await new Promise<void>((resolve) => compiler.close(() => resolve()));
     const log = stats?.toJson({ all: false, errors: true, warnings: true });
-    expect(log?.errors?.map((e) => e.message), 'webpack errors').toEqual([]);
-    expect(log?.warnings?.map((w) => w.message), 'webpack warnings').toEqual([]);
+    expect(
+      log?.errors?.map((e) => e.message),
+      'webpack errors',
+    ).toEqual([]);
+    expect(
+      log?.warnings?.map((w) => w.message),
+      'webpack warnings',
+    ).toEqual([]);
     // webpack does not handle HTML: the page loads the entry chunk.
     copyFileSync(join(app, 'index.html'), join(out, 'index.html'));
 
@@ -266,7 +304,9 @@ describe('webpack 5', () => {
     const wasm = files.filter((f) => f.endsWith('.wasm'));
     // Every .wasm the loader names literally (new URL('./….wasm', import.meta.url)) is emitted
     // once, named by content hash, byte-identical to the package's.
-    expect(wasm.map((f) => whichWasm(readFileSync(join(out, f)))).sort(), `emitted: ${wasm.join(', ')}`).toEqual([...DIST_WASM.keys()].sort());
+    expect(wasm.map((f) => whichWasm(readFileSync(join(out, f)))).sort(), `emitted: ${wasm.join(', ')}`).toEqual(
+      [...DIST_WASM.keys()].sort(),
+    );
     // webpack rewrote every import.meta.url (its default output is classic scripts, where
     // import.meta would be a syntax error); the page's worker is a chunk of its own.
     const js = files.filter((f) => f.endsWith('.js'));
@@ -274,6 +314,10 @@ describe('webpack 5', () => {
     expect(js.length).toBeGreaterThanOrEqual(2);
 
     const fetched = await checkEmittedApp(out, wasm, 10);
-    expect(fetched.map((f) => whichWasm(readFileSync(join(out, f))))).toEqual(['xent-simd.wasm', 'xent.wasm', 'xent-simd.wasm']);
+    expect(fetched.map((f) => whichWasm(readFileSync(join(out, f))))).toEqual([
+      'xent-simd.wasm',
+      'xent.wasm',
+      'xent-simd.wasm',
+    ]);
   });
 });

@@ -3,7 +3,17 @@
  * node_modules/xent-wasm linking to the repository, as an installed package), Chromium, and a
  * page that records every .wasm response and every problem.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +25,22 @@ const APP = fileURLToPath(new URL('./app/', import.meta.url));
 const COMPUTE = fileURLToPath(new URL('../browser/compute.mjs', import.meta.url));
 
 const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /** Fails (never skips) with the fix when something the tests need is missing. */
 export function checkPrerequisites(): void {
   const need = ['dist/index.mjs', 'dist/inline.mjs', 'dist/inline.cjs', 'dist/xent-simd.wasm', 'dist/xent.wasm'];
   const missing = need.filter((f) => !existsSync(join(ROOT, f)));
-  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: run \`npm run build\` before the bundler tests`);
+  if (missing.length > 0)
+    throw new Error(`missing ${missing.join(', ')}: run \`npm run build\` before the bundler tests`);
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM}, and the bundler tests need it (they fail rather than skip). ` +
@@ -35,7 +54,9 @@ export async function importTool<T>(name: string, load: () => Promise<T>): Promi
   try {
     return await load();
   } catch (e) {
-    throw new Error(`${name} could not be loaded, and this bundler test needs it: \`npm ci\` (it is a devDependency). ${(e as Error).message}`);
+    throw new Error(
+      `${name} could not be loaded, and this bundler test needs it: \`npm ci\` (it is a devDependency). ${(e as Error).message}`,
+    );
   }
 }
 
@@ -81,7 +102,11 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     throw new Error(`playwright-core is not installed: \`npm ci\` (${(e as Error).message})`);
   }
   const userDataDir = mkdtempSync(join(tmpdir(), 'xent-chromium-'));
-  const context = await pw.chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  const context = await pw.chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+  });
   return {
     context,
     close: async () => {
@@ -100,20 +125,28 @@ export interface OpenedPage {
 }
 
 /** Opens `url` and waits for the app's `pageReady`. */
-export async function openApp(context: BrowserContext, url: string, allow: (status: number, url: string) => boolean = () => false): Promise<OpenedPage> {
+export async function openApp(
+  context: BrowserContext,
+  url: string,
+  allow: (status: number, url: string) => boolean = () => false,
+): Promise<OpenedPage> {
   const page = await context.newPage();
   const opened: OpenedPage = { page, wasm: [], problems: [] };
   page.on('pageerror', (e) => opened.problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) opened.problems.push(`console error: ${m.text()}`);
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
+      opened.problems.push(`console error: ${m.text()}`);
   });
   page.on('response', (r) => {
     const u = new URL(r.url());
-    if (u.pathname.endsWith('.wasm')) opened.wasm.push({ path: u.pathname, status: r.status(), type: r.headers()['content-type'] ?? '' });
+    if (u.pathname.endsWith('.wasm'))
+      opened.wasm.push({ path: u.pathname, status: r.status(), type: r.headers()['content-type'] ?? '' });
     if (r.status() >= 400 && !allow(r.status(), r.url())) opened.problems.push(`HTTP ${r.status()} for ${r.url()}`);
   });
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, { timeout: 20_000 });
+  await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, {
+    timeout: 20_000,
+  });
   return opened;
 }
 
@@ -123,6 +156,8 @@ type AppWindow = {
   tryCreate(): Promise<{ ok: boolean; simd?: boolean; name?: string; message?: string }>;
 };
 
-export const inPage = (page: Page, o: { seed: number; simd: boolean }) => page.evaluate((o) => (window as unknown as AppWindow).runCompute(o), o);
-export const inWorker = (page: Page, o: { seed: number; simd: boolean }) => page.evaluate((o) => (window as unknown as AppWindow).runInWorker(o), o);
+export const inPage = (page: Page, o: { seed: number; simd: boolean }) =>
+  page.evaluate((o) => (window as unknown as AppWindow).runCompute(o), o);
+export const inWorker = (page: Page, o: { seed: number; simd: boolean }) =>
+  page.evaluate((o) => (window as unknown as AppWindow).runInWorker(o), o);
 export const tryCreate = (page: Page) => page.evaluate(() => (window as unknown as AppWindow).tryCreate());

@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../demo/serve.mjs';
 import { compute, type ComputeResult } from '../browser/compute.mjs';
 import { lib } from '../reference/dist.js';
-import { DIST, checkPrerequisites, inPage, inWorker, launchChromium, makeApp, makeWorkspace, openApp } from './helpers.js';
+import {
+  DIST,
+  checkPrerequisites,
+  inPage,
+  inWorker,
+  launchChromium,
+  makeApp,
+  makeWorkspace,
+  openApp,
+} from './helpers.js';
 
 type Lib = typeof lib;
 let inline: Lib;
@@ -52,8 +61,16 @@ describe('xent-wasm/inline in Node', () => {
     expect(b.simd).toBe(false);
     // The default "URL" is the embedded module itself.
     expect(inline.defaultWasmUrl(true).href.startsWith(`data:application/wasm;base64,${WASM_MAGIC_BASE64}`)).toBe(true);
-    expect(readFileSync(join(DIST, 'xent-simd.wasm')).equals(Buffer.from(inline.defaultWasmUrl(true).href.split(',')[1]!, 'base64'))).toBe(true);
-    expect(readFileSync(join(DIST, 'xent.wasm')).equals(Buffer.from(inline.defaultWasmUrl(false).href.split(',')[1]!, 'base64'))).toBe(true);
+    expect(
+      readFileSync(join(DIST, 'xent-simd.wasm')).equals(
+        Buffer.from(inline.defaultWasmUrl(true).href.split(',')[1]!, 'base64'),
+      ),
+    ).toBe(true);
+    expect(
+      readFileSync(join(DIST, 'xent.wasm')).equals(
+        Buffer.from(inline.defaultWasmUrl(false).href.split(',')[1]!, 'base64'),
+      ),
+    ).toBe(true);
   });
 
   it('load errors name the embedded module', async () => {
@@ -87,7 +104,9 @@ describe('xent-wasm/inline in Node', () => {
   });
 
   it("package.json exports 'xent-wasm/inline' (import and require)", async () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      exports: Record<string, unknown>;
+    };
     expect(pkg.exports['./inline']).toEqual({
       import: { types: './dist/inline.d.mts', default: './dist/inline.mjs' },
       require: { types: './dist/inline.d.cts', default: './dist/inline.cjs' },
@@ -136,7 +155,8 @@ describe('xent-wasm/inline in Chromium, with no .wasm served', () => {
   it('the same bits as Node on the page (both builds) and in a module worker; no .wasm requested', async () => {
     const { page, wasm, problems } = await openApp(browser.context, new URL('index.html', server.url).href);
     expect(await page.evaluate(() => (window as unknown as { simdSupported: boolean }).simdSupported)).toBe(true);
-    for (const simd of [true, false]) expect(await inPage(page, { seed: 1, simd }), `page, simd ${simd}`).toEqual(await inNode(1, simd));
+    for (const simd of [true, false])
+      expect(await inPage(page, { seed: 1, simd }), `page, simd ${simd}`).toEqual(await inNode(1, simd));
     expect(await inWorker(page, { seed: 2, simd: true }), 'worker').toEqual(await inNode(2, true));
     expect(wasm).toEqual([]);
     expect(problems).toEqual([]);

@@ -12,7 +12,9 @@ export function lossMismatch(actual: number, expected: number, rel = 2e-6, floor
   }
   const tol = Math.max(rel * Math.max(1, Math.abs(expected)), floor);
   const d = Math.abs(actual - expected);
-  return d <= tol ? undefined : `loss ${actual}, expected ${expected} (|Δ| ${d.toExponential(3)} > ${tol.toExponential(3)})`;
+  return d <= tol
+    ? undefined
+    : `loss ${actual}, expected ${expected} (|Δ| ${d.toExponential(3)} > ${tol.toExponential(3)})`;
 }
 
 /**
@@ -114,7 +116,13 @@ export function elementwiseMismatch(
  * one-hot probability target equal to the softmax) leave float32 rounding of their own size,
  * and 1e-5 · 0 would demand an exact 0.
  */
-export function gradMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, terms: number, what = 'grad', rel = 1e-5): string | undefined {
+export function gradMismatch(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  terms: number,
+  what = 'grad',
+  rel = 1e-5,
+): string | undefined {
   let maxAbs = 0;
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i]!;

@@ -84,7 +84,9 @@ export function classAxis(shape: readonly number[], layout: Layout = 'NCHW') {
   const C = rank === 1 ? shape[0]! : nhwc ? shape[rank - 1]! : shape[1]!;
   let S = 1;
   for (let i = 2; i < rank; i++) S *= nhwc ? shape[i - 1]! : shape[i]!;
-  const at = nhwc ? (b: number, c: number, p: number) => (b * S + p) * C + c : (b: number, c: number, p: number) => (b * C + c) * S + p;
+  const at = nhwc
+    ? (b: number, c: number, p: number) => (b * S + p) * C + c
+    : (b: number, c: number, p: number) => (b * C + c) * S + p;
   return { N, C, S, at };
 }
 
@@ -199,7 +201,8 @@ export function referenceCrossEntropy(input: ReferenceInput): ReferenceOutput {
               for (let c = 0; c < C; c++) glogp[c] = glogp[c]! - w(c) * bs;
             }
           }
-          for (let c = 0; c < C; c++) if (Number.isFinite(glogp[c]!)) gradTerms = Math.max(gradTerms, Math.abs(glogp[c]!));
+          for (let c = 0; c < C; c++)
+            if (Number.isFinite(glogp[c]!)) gradTerms = Math.max(gradTerms, Math.abs(glogp[c]!));
         }
         let gsum = 0;
         for (let c = 0; c < C; c++) gsum += glogp[c]!;

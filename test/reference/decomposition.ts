@@ -35,7 +35,12 @@ function rowMax(x: ArrayLike<number>, at: (c: number) => number, C: number): num
   return m;
 }
 
-export function referenceSoftmax(x: ArrayLike<number>, shape: readonly number[], dim: number, log: boolean): Float64Array {
+export function referenceSoftmax(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  dim: number,
+  log: boolean,
+): Float64Array {
   const y = new Float64Array(x.length);
   forEachRow(shape, dim, (at, C) => {
     const m = rowMax(x, at, C);

@@ -42,7 +42,13 @@ export function decode(v: unknown): unknown {
 export function loadFixtures(file: string): FixtureFile {
   const url = new URL(`../fixtures/${file}`, import.meta.url);
   const raw = JSON.parse(readFileSync(url, 'utf8')) as FixtureFile;
-  return { ...raw, cases: raw.cases.map((c) => { const d = decode(c) as FixtureCase; return { ...d, targetKind: d.targetKind ?? 'index' }; }) };
+  return {
+    ...raw,
+    cases: raw.cases.map((c) => {
+      const d = decode(c) as FixtureCase;
+      return { ...d, targetKind: d.targetKind ?? 'index' };
+    }),
+  };
 }
 
 /** A case of test/fixtures/decomposition.json. */

@@ -4,7 +4,13 @@
  * one run against the float64 reference with the fuzz tolerances.
  */
 import { arrayMismatch, elementwiseMismatch, lossMismatch } from './compare.js';
-import { ReferenceTargetError, classAxis, referenceCrossEntropy, type Layout, type Reduction } from './cross-entropy.js';
+import {
+  ReferenceTargetError,
+  classAxis,
+  referenceCrossEntropy,
+  type Layout,
+  type Reduction,
+} from './cross-entropy.js';
 import { lib, type Xent } from './dist.js';
 import { toNCHW } from './layout.js';
 import { Rng } from './rng.js';
@@ -38,7 +44,6 @@ export interface Case {
   confidence: MapRequest;
   dist: string;
 }
-
 
 export function spatialDims(r: Rng, form: string): number[] {
   // The spatial size covers every remainder mod 16 (tiles of 16 pixels in the kernel).
@@ -101,7 +106,15 @@ export function makeCase(seed: number): Case {
         const se = e.reduce((a, v) => a + v, 0);
         for (let c = 0; c < C; c++) {
           q[at(b, c, p)] =
-            style === 'softmax' ? e[c]! / se : style === 'onehot' ? +(c === hot) : r.chance(0.3) ? 0 : r.chance(0.05) ? -r.next() : r.next() * 2;
+            style === 'softmax'
+              ? e[c]! / se
+              : style === 'onehot'
+                ? +(c === hot)
+                : r.chance(0.3)
+                  ? 0
+                  : r.chance(0.05)
+                    ? -r.next()
+                    : r.next() * 2;
         }
       }
     }
@@ -109,9 +122,11 @@ export function makeCase(seed: number): Case {
   } else {
     const maxValue = dtype === 'uint8' ? 255 : dtype === 'uint16' ? 65535 : 2 ** 31 - 1;
     const ig = r.int(0, 4);
-    if (ig === 0) ignoreIndex = undefined; // -100
+    if (ig === 0)
+      ignoreIndex = undefined; // -100
     else if (ig === 1) ignoreIndex = Math.min(255, maxValue);
-    else if (ig === 2) ignoreIndex = r.int(0, C - 1); // a real class, as PyTorch allows
+    else if (ig === 2)
+      ignoreIndex = r.int(0, C - 1); // a real class, as PyTorch allows
     else if (ig === 3) ignoreIndex = dtype === 'int32' ? -1 : maxValue;
     else ignoreIndex = dtype === 'int32' ? -(2 ** 31) : maxValue;
     const ignoreValue = ignoreIndex ?? -100;
@@ -120,7 +135,9 @@ export function makeCase(seed: number): Case {
     for (let i = 0; i < samples; i++) target.push(r.chance(pIgnore) ? ignoreValue : r.int(0, C - 1));
     if (samples > 0 && r.chance(0.03)) {
       // An out-of-range target somewhere.
-      const bad = r.pick([C, C + 1, maxValue, ...(dtype === 'int32' ? [-1, -7] : [])].filter((v) => v !== ignoreValue && v <= maxValue));
+      const bad = r.pick(
+        [C, C + 1, maxValue, ...(dtype === 'int32' ? [-1, -7] : [])].filter((v) => v !== ignoreValue && v <= maxValue),
+      );
       if ((bad !== undefined && bad >= C) || (bad !== undefined && bad < 0)) target[r.int(0, samples - 1)] = bad;
     }
   }
@@ -190,7 +207,10 @@ export interface Outcome {
 export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
   const live: lib.Tensor[] = [];
   const keep = <T extends lib.Tensor>(t: T): T => (live.push(t), t);
-  const nchwShape = k.layout === 'NHWC' && k.logitsShape.length >= 3 ? [k.logitsShape[0]!, k.logitsShape.at(-1)!, ...k.logitsShape.slice(1, -1)] : k.logitsShape;
+  const nchwShape =
+    k.layout === 'NHWC' && k.logitsShape.length >= 3
+      ? [k.logitsShape[0]!, k.logitsShape.at(-1)!, ...k.logitsShape.slice(1, -1)]
+      : k.logitsShape;
   const tr = transposed && nchwShape !== k.logitsShape;
   const toNchw = (a: Float32Array) => {
     // NHWC data (of NCHW shape nchwShape) → NCHW
@@ -201,7 +221,8 @@ export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
     const [N, C] = nchwShape as [number, number];
     const S = a.length / Math.max(N * C, 1);
     const out = new Float32Array(a.length);
-    for (let b = 0; b < N; b++) for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * S + p) * C + c] = a[(b * C + c) * S + p]!;
+    for (let b = 0; b < N; b++)
+      for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * S + p) * C + c] = a[(b * C + c) * S + p]!;
     return out;
   };
   const shape = tr ? nchwShape : k.logitsShape;
@@ -214,9 +235,14 @@ export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
     const target = k.plain ? { data: tdata, shape: tshape } : keep(x.tensorFrom(tdata as Float32Array, tshape));
     const grad = k.wantGrad ? keep(x.tensor('float32', shape)) : undefined;
     const weight = k.weight ? (k.plain ? k.weight : keep(x.tensorFrom(k.weight))) : undefined;
-    const gradOutput = k.gradOutput ? (k.plain ? { data: k.gradOutput, shape: k.lossShape } : keep(x.tensorFrom(k.gradOutput, k.lossShape))) : undefined;
+    const gradOutput = k.gradOutput
+      ? k.plain
+        ? { data: k.gradOutput, shape: k.lossShape }
+        : keep(x.tensorFrom(k.gradOutput, k.lossShape))
+      : undefined;
     const out = k.reduction === 'none' && k.useOut ? keep(x.tensor('float32', k.lossShape)) : undefined;
-    const map = (m: MapRequest) => (m === 'no' ? undefined : m === 'new' ? true : keep(x.tensor('float32', k.lossShape)));
+    const map = (m: MapRequest) =>
+      m === 'no' ? undefined : m === 'new' ? true : keep(x.tensor('float32', k.lossShape));
     const lossMap = map(k.lossMap);
     const confidence = map(k.confidence);
     const r = x.crossEntropy(logits, target as lib.TargetInput, {
@@ -235,17 +261,22 @@ export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
     const o: Outcome = { sum: r.sum, weightSum: r.weightSum, grad: grad && fromNchw(grad.toArray()) };
     if (typeof r.loss === 'number') o.loss = r.loss;
     else {
-      if (out && !(lossMap instanceof lib.Tensor) && r.loss !== out) throw new Error('options.out was not returned as the loss');
+      if (out && !(lossMap instanceof lib.Tensor) && r.loss !== out)
+        throw new Error('options.out was not returned as the loss');
       o.losses = r.loss.toArray();
     }
-    for (const [name, req, got] of [['lossMap', lossMap, r.lossMap], ['confidence', confidence, r.confidence]] as const) {
+    for (const [name, req, got] of [
+      ['lossMap', lossMap, r.lossMap],
+      ['confidence', confidence, r.confidence],
+    ] as const) {
       if (req === undefined) {
         if (got !== undefined) throw new Error(`${name} was returned without being asked for`);
         continue;
       }
       if (!(got instanceof lib.Tensor)) throw new Error(`${name} was asked for but not returned`);
       if (req instanceof lib.Tensor && got !== req) throw new Error(`the given ${name} tensor was not returned`);
-      if (name === 'lossMap' && typeof r.loss !== 'number' && got !== r.loss) throw new Error("'none': lossMap is not the loss tensor");
+      if (name === 'lossMap' && typeof r.loss !== 'number' && got !== r.loss)
+        throw new Error("'none': lossMap is not the loss tensor");
       o[name] = got.toArray();
       if (req === true && !(name === 'lossMap' && got === r.loss)) keep(got);
     }
@@ -279,7 +310,8 @@ export function gradFloor(k: Case, W: number): number {
       const g = k.reduction === 'mean' ? 1 / W : k.reduction === 'sum' ? 1 : k.gradOutput![i]!;
       if (k.dtype === 'float32') {
         let s = 0;
-        for (let c = 0; c < C; c++) s += Math.abs(w(c) * (eps > 0 ? k.target[at(b, c, p)]! * (1 - eps) + eps / C : k.target[at(b, c, p)]!));
+        for (let c = 0; c < C; c++)
+          s += Math.abs(w(c) * (eps > 0 ? k.target[at(b, c, p)]! * (1 - eps) + eps / C : k.target[at(b, c, p)]!));
         term = Math.abs(g) * s;
       } else {
         const t = k.target[i]!;
@@ -370,9 +402,11 @@ export function expectedOf(k: Case): Expected {
  */
 export function referenceMismatch(k: Case, o: Outcome, { ref, refError }: Expected): string | undefined {
   if (refError) {
-    if (!(o.error instanceof lib.XentTargetError)) return `expected XentTargetError, got ${String(o.error ?? 'no error')}`;
+    if (!(o.error instanceof lib.XentTargetError))
+      return `expected XentTargetError, got ${String(o.error ?? 'no error')}`;
     if (!o.error.message.startsWith(`Target ${refError.value} is out of bounds.`)) return `message: ${o.error.message}`;
-    if (o.error.index !== refError.index) return `reported flat index ${o.error.index}, first bad one is ${refError.index}`;
+    if (o.error.index !== refError.index)
+      return `reported flat index ${o.error.index}, first bad one is ${refError.index}`;
     return undefined;
   }
   if (o.error) return `unexpected error ${String(o.error)}`;

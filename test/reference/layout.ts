@@ -18,7 +18,8 @@ export function toNHWC<A extends Float32Array | Float64Array>(data: A, nchwShape
   if (nchwShape.length <= 2) return data.slice() as A;
   const { N, C, S } = dims(nchwShape);
   const out = new (data.constructor as new (n: number) => A)(data.length);
-  for (let b = 0; b < N; b++) for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * S + p) * C + c] = data[(b * C + c) * S + p]!;
+  for (let b = 0; b < N; b++)
+    for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * S + p) * C + c] = data[(b * C + c) * S + p]!;
   return out;
 }
 
@@ -27,6 +28,7 @@ export function toNCHW<A extends Float32Array | Float64Array>(data: A, nchwShape
   if (nchwShape.length <= 2) return data.slice() as A;
   const { N, C, S } = dims(nchwShape);
   const out = new (data.constructor as new (n: number) => A)(data.length);
-  for (let b = 0; b < N; b++) for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * C + c) * S + p] = data[(b * S + p) * C + c]!;
+  for (let b = 0; b < N; b++)
+    for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) out[(b * C + c) * S + p] = data[(b * S + p) * C + c]!;
   return out;
 }

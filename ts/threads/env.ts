@@ -99,7 +99,9 @@ function messageOf(e: unknown): string {
 export async function spawnWorker(): Promise<WorkerHandle> {
   if (isNode()) {
     const name = 'node:worker_threads';
-    const wt = (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as { Worker: new (url: URL) => NodeWorker };
+    const wt = (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as {
+      Worker: new (url: URL) => NodeWorker;
+    };
     const w = new wt.Worker(new URL('./worker.mjs', import.meta.url));
     let done = false;
     return {

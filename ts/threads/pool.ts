@@ -98,7 +98,16 @@ export class Pool {
   #started = false;
   #terminated = false;
 
-  private constructor(rt: Runtime, x: ThreadExports, workers: WorkerHandle[], places: Place[], mainAcc: number, ctl: number, callArgs: number, minElements: number) {
+  private constructor(
+    rt: Runtime,
+    x: ThreadExports,
+    workers: WorkerHandle[],
+    places: Place[],
+    mainAcc: number,
+    ctl: number,
+    callArgs: number,
+    minElements: number,
+  ) {
     this.#rt = rt;
     this.#x = x;
     this.#workers = workers;
@@ -141,7 +150,12 @@ export class Pool {
         (w, i) =>
           new Promise<void>((resolve, reject) => {
             w.listen(
-              (m) => (m.type === 'ready' ? resolve() : m.type === 'fail' && m.id === undefined ? reject(new Error(m.message)) : pool.#onMessage(m)),
+              (m) =>
+                m.type === 'ready'
+                  ? resolve()
+                  : m.type === 'fail' && m.id === undefined
+                    ? reject(new Error(m.message))
+                    : pool.#onMessage(m),
               (message) => {
                 reject(new Error(message));
                 pool.#onFailure(i, message);
@@ -151,7 +165,10 @@ export class Pool {
           }),
       );
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`the workers did not start within ${START_TIMEOUT_MS / 1000} s`)),
+          START_TIMEOUT_MS,
+        );
       });
       await Promise.race([Promise.all(ready), timeout]);
       // Idle workers must not keep a Node process alive (a forgotten dispose() would hang it).
@@ -180,7 +197,10 @@ export class Pool {
     // This thread is participant 0, worker j participant j + 1.
     const places = [this.#here, ...this.#places];
     const ws = this.#weightSumTasks(call, k, places);
-    const pre = this.#weightSumOutcome(ws, ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : this.#roundSync(ws.tasks));
+    const pre = this.#weightSumOutcome(
+      ws,
+      ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : this.#roundSync(ws.tasks),
+    );
     if (pre.status !== Status.Ok) return pre;
     const ranges = splitRanges(call.samples, k);
     const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
@@ -212,7 +232,10 @@ export class Pool {
     const ws = this.#weightSumTasks(call, k, this.#places);
     // A weight sum that is not split (probability targets: nothing to read; small calls) runs
     // here, in the idle worker 0's out block.
-    const pre = this.#weightSumOutcome(ws, ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : await this.#roundAsync(ws.tasks));
+    const pre = this.#weightSumOutcome(
+      ws,
+      ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : await this.#roundAsync(ws.tasks),
+    );
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
     const ranges = splitRanges(call.samples, k);
@@ -385,7 +408,8 @@ export class Pool {
 }
 
 function checkTrap(status: number): number {
-  if (status === STATUS_TRAPPED) throw new XentError('a kernel call trapped in a worker thread: this is a bug in xent-wasm');
+  if (status === STATUS_TRAPPED)
+    throw new XentError('a kernel call trapped in a worker thread: this is a bug in xent-wasm');
   return status >>> 0;
 }
 

@@ -83,7 +83,12 @@ export async function loadThreadsBuild(options: LoadOptions, threads: number): P
 }
 
 /** @internal Starts the workers of an instance of the threads build (warns once and runs on one thread on failure). */
-export async function startThreads(rt: Runtime, module: WebAssembly.Module, threads: number, minElements: number): Promise<void> {
+export async function startThreads(
+  rt: Runtime,
+  module: WebAssembly.Module,
+  threads: number,
+  minElements: number,
+): Promise<void> {
   try {
     rt.pool = await Pool.start(rt, module, threads, minElements);
   } catch (e) {

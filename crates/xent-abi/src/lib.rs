@@ -10,9 +10,8 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{
-    cross_entropy, cross_entropy_range, nll_loss, softmax, softmax_backward, weight_sum,
-    CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels, Layout, Outputs, Pred,
-    Reduction, Softmax, Status, Target,
+    cross_entropy, cross_entropy_range, nll_loss, softmax, softmax_backward, weight_sum, CrossEntropyArgs,
+    CrossEntropyResult, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -151,8 +150,11 @@ pub unsafe extern "C" fn xent_cross_entropy_range(
         return Status::BadArgument as u32;
     }
     let kernel = |a: &CrossEntropyArgs, o: Outputs| {
-        cross_entropy_range(a, o, weight_sum, lo as usize, hi as usize, &mut *acc)
-            .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
+        cross_entropy_range(a, o, weight_sum, lo as usize, hi as usize, &mut *acc).map(|()| CrossEntropyResult {
+            loss: 0.0,
+            sum: 0.0,
+            weight_sum,
+        })
     };
     loss_call(kernel, args, out)
 }
@@ -323,7 +325,15 @@ pub unsafe extern "C" fn xent_softmax(
     if x.is_null() || y.is_null() {
         return Status::BadArgument as u32;
     }
-    let r = softmax(kind, slice(x, len), core::slice::from_raw_parts_mut(y, len), n as usize, c as usize, s as usize, layout);
+    let r = softmax(
+        kind,
+        slice(x, len),
+        core::slice::from_raw_parts_mut(y, len),
+        n as usize,
+        c as usize,
+        s as usize,
+        layout,
+    );
     r.map_or_else(|e| e.status(), |_| Status::Ok) as u32
 }
 
@@ -385,7 +395,12 @@ pub unsafe extern "C" fn xent_nll_loss(args: *const LossArgs, out: *mut f64) -> 
         return Status::BadArgument as u32;
     }
     let a = &*args;
-    if a.target_kind > 2 || !a.confidence.is_null() || !a.pred.is_null() || !a.pred_confidence.is_null() || !a.confusion.is_null() {
+    if a.target_kind > 2
+        || !a.confidence.is_null()
+        || !a.pred.is_null()
+        || !a.pred_confidence.is_null()
+        || !a.confusion.is_null()
+    {
         return Status::BadArgument as u32;
     }
     loss_call(nll_loss, args, out)

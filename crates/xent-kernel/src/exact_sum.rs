@@ -157,7 +157,11 @@ impl ExactSum {
             }
         }
         let magnitude = round_to_f64(&limbs);
-        if negative { -magnitude } else { magnitude }
+        if negative {
+            -magnitude
+        } else {
+            magnitude
+        }
     }
 }
 

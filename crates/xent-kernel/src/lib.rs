@@ -19,15 +19,14 @@ pub mod tile;
 pub mod tile_sum;
 
 pub use cross_entropy::{
-    cross_entropy, cross_entropy_range, cross_entropy_range_with, cross_entropy_with, reduce,
-    weight_sum,
+    cross_entropy, cross_entropy_range, cross_entropy_range_with, cross_entropy_with, reduce, weight_sum,
     CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target,
 };
 pub use exact_sum::ExactSum;
 pub use labels::Labels;
 pub use nll::nll_loss;
-pub use tile_sum::TileSum;
 pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};
+pub use tile_sum::TileSum;
 
 /// Where the class axis is: `[n, c, s]` (NCHW, PyTorch's) or `[n, s, c]` (NHWC, channels-last).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,15 @@ pub enum Softmax {
 }
 
 /// `y = softmax(x)` or `log_softmax(x)` over the class axis of `[n, c, s]` tensors in `layout`.
-pub fn softmax(kind: Softmax, x: &[f32], y: &mut [f32], n: usize, c: usize, s: usize, layout: Layout) -> Result<(), Error> {
+pub fn softmax(
+    kind: Softmax,
+    x: &[f32],
+    y: &mut [f32],
+    n: usize,
+    c: usize,
+    s: usize,
+    layout: Layout,
+) -> Result<(), Error> {
     softmax_with::<Native>(kind, x, y, n, c, s, layout)
 }
 

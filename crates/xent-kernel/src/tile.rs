@@ -39,12 +39,7 @@ pub fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
 
 /// Loads vector `v` of the tile row at `p` (pixel stride `ps`; `CONTIG` means `ps == 1`).
 #[inline(always)]
-pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(
-    p: *const f32,
-    ps: usize,
-    w: usize,
-    v: usize,
-) -> L {
+pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(p: *const f32, ps: usize, w: usize, v: usize) -> L {
     if CONTIG {
         if FULL {
             L::load(p.add(4 * v))
@@ -58,13 +53,7 @@ pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(
 
 /// Stores vector `v` of the tile row at `p`; only the tile's pixels are written.
 #[inline(always)]
-pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(
-    x: L,
-    p: *mut f32,
-    ps: usize,
-    w: usize,
-    v: usize,
-) {
+pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(x: L, p: *mut f32, ps: usize, w: usize, v: usize) {
     if CONTIG {
         if FULL {
             x.store(p.add(4 * v))

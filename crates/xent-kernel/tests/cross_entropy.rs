@@ -8,8 +8,7 @@ mod common;
 use common::{close, reference, reference_prob, Reference, Rng};
 use xent_kernel::lanes::portable::Portable;
 use xent_kernel::{
-    cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Pred,
-    Reduction, Target,
+    cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Pred, Reduction, Target,
 };
 
 const GUARD: f32 = 12345.678;
@@ -156,7 +155,8 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
         .unwrap();
         assert!(r2.loss.to_bits() == r.loss.to_bits() || (r.loss.is_nan() && r2.loss.is_nan()));
         let (mut g, mut p, mut m) = (vec![0.0f32; n * c * s], vec![0u16; n * s], vec![0.0f32; n * s]);
-        let both = Outputs { grad: Some(&mut g), pred: Some(Pred::U16(&mut p)), loss_map: Some(&mut m), ..Default::default() };
+        let both =
+            Outputs { grad: Some(&mut g), pred: Some(Pred::U16(&mut p)), loss_map: Some(&mut m), ..Default::default() };
         assert_eq!(cross_entropy_with::<Portable>(&args, both).unwrap_err(), Error::BadArgument);
     }
     assert!(pred8[..PAD].iter().chain(&pred8[PAD + n * s..]).all(|&v| v == 0xa5));
@@ -202,11 +202,26 @@ fn want(case: &Case) -> Reference {
     let red = red_name(case.reduction);
     match &case.target {
         Tgt::Index(l) => reference(
-            &case.x, l, n, c, s, case.weight.as_deref(), case.ignore_index, red,
-            case.eps as f64, case.grad_output.as_deref(),
+            &case.x,
+            l,
+            n,
+            c,
+            s,
+            case.weight.as_deref(),
+            case.ignore_index,
+            red,
+            case.eps as f64,
+            case.grad_output.as_deref(),
         ),
         Tgt::Prob(q) => reference_prob(
-            &case.x, q, n, c, s, case.weight.as_deref(), red, case.eps as f64,
+            &case.x,
+            q,
+            n,
+            c,
+            s,
+            case.weight.as_deref(),
+            red,
+            case.eps as f64,
             case.grad_output.as_deref(),
         ),
     }
@@ -225,15 +240,27 @@ fn check(case: &Case, dtype: usize) {
     let t = run(case, dtype, Layout::Nhwc, extras);
     let tag = format!(
         "n={} c={} s={} red={:?} eps={} w={} ii={} dtype={dtype} index={}",
-        case.n, case.c, case.s, case.reduction, case.eps, case.weight.is_some(), case.ignore_index,
+        case.n,
+        case.c,
+        case.s,
+        case.reduction,
+        case.eps,
+        case.weight.is_some(),
+        case.ignore_index,
         matches!(case.target, Tgt::Index(_))
     );
     assert!(
         t.r.loss.to_bits() == got.r.loss.to_bits() || (t.r.loss.is_nan() && got.r.loss.is_nan()),
         "{tag}: NHWC loss differs"
     );
-    assert!(same_bits(&t.grad, &got.grad) && same_bits(&t.map, &got.map) && same_bits(&t.conf, &got.conf), "{tag}: NHWC differs");
-    assert!(t.pred == got.pred && same_bits(&t.pred_conf, &got.pred_conf) && t.confusion == got.confusion, "{tag}: NHWC differs");
+    assert!(
+        same_bits(&t.grad, &got.grad) && same_bits(&t.map, &got.map) && same_bits(&t.conf, &got.conf),
+        "{tag}: NHWC differs"
+    );
+    assert!(
+        t.pred == got.pred && same_bits(&t.pred_conf, &got.pred_conf) && t.confusion == got.confusion,
+        "{tag}: NHWC differs"
+    );
     if extras {
         check_pred(case, &got, &tag);
     }
@@ -256,7 +283,12 @@ fn check(case: &Case, dtype: usize) {
     if case.want_grad {
         let scale = want.grad.iter().filter(|v| v.is_finite()).fold(want.grad_terms, |a, v| a.max(v.abs()));
         for (i, (&a, &b)) in got.grad.iter().zip(&want.grad).enumerate() {
-            assert!(close(a as f64, b, 1e-5 * scale), "{tag}: grad [{i}] {a} vs {b}\nx={:?}\nw={:?}", case.x, case.weight);
+            assert!(
+                close(a as f64, b, 1e-5 * scale),
+                "{tag}: grad [{i}] {a} vs {b}\nx={:?}\nw={:?}",
+                case.x,
+                case.weight
+            );
         }
     }
 }
@@ -282,7 +314,12 @@ fn check_pred(case: &Case, got: &Got, tag: &str) {
             assert_eq!(got.pred[i] as usize, best, "{tag}: pred [{i}] of {xs:?}");
             let m = xs[best] as f64;
             let z: f64 = xs.iter().map(|&v| (v as f64 - m).exp()).sum();
-            assert!(close(got.pred_conf[i] as f64, 1.0 / z, 1e-6), "{tag}: pred confidence [{i}] {} vs {}", got.pred_conf[i], 1.0 / z);
+            assert!(
+                close(got.pred_conf[i] as f64, 1.0 / z, 1e-6),
+                "{tag}: pred confidence [{i}] {} vs {}",
+                got.pred_conf[i],
+                1.0 / z
+            );
             if let Tgt::Index(l) = &case.target {
                 if l[i] != case.ignore_index {
                     confusion[l[i] as usize * c + best] += 1.0;
@@ -332,15 +369,10 @@ fn random_case(rng: &mut Rng, finite_only: bool) -> Case {
         Tgt::Prob(q)
     } else {
         let p_ignore = [0.0, 0.05, 0.5, 1.0][rng.below(4)];
-        Tgt::Index(
-            (0..n * s)
-                .map(|_| if rng.f64() < p_ignore { ignore_index } else { rng.below(c) as i64 })
-                .collect(),
-        )
+        Tgt::Index((0..n * s).map(|_| if rng.f64() < p_ignore { ignore_index } else { rng.below(c) as i64 }).collect())
     };
-    let weight = (rng.below(2) == 0).then(|| {
-        (0..c).map(|_| if rng.below(6) == 0 { 0.0 } else { rng.uniform(0.1, 3.0) }).collect()
-    });
+    let weight = (rng.below(2) == 0)
+        .then(|| (0..c).map(|_| if rng.below(6) == 0 { 0.0 } else { rng.uniform(0.1, 3.0) }).collect());
     let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][rng.below(3)];
     let eps = [0.0f32, 0.0, 0.1, 0.37, 1.0][rng.below(5)];
     let grad_output = Some((0..n * s).map(|_| rng.uniform(-2.0, 2.0)).collect());
@@ -431,8 +463,17 @@ fn every_tail_of_the_tile() {
             for reduction in [Reduction::Mean, Reduction::None] {
                 for target in [Tgt::Index(labels.clone()), Tgt::Prob(q.clone())] {
                     let case = Case {
-                        n: 2, c, s, x: x.clone(), target, weight: None, ignore_index: -100,
-                        reduction, eps: 0.1, grad_output: Some(vec![1.5; 2 * s]), want_grad: true,
+                        n: 2,
+                        c,
+                        s,
+                        x: x.clone(),
+                        target,
+                        weight: None,
+                        ignore_index: -100,
+                        reduction,
+                        eps: 0.1,
+                        grad_output: Some(vec![1.5; 2 * s]),
+                        want_grad: true,
                     };
                     check(&case, 2);
                     check(&Case { n: 1, s: 2 * s, ..case }, 2);
@@ -444,8 +485,17 @@ fn every_tail_of_the_tile() {
 
 fn index_args<'a>(x: &'a [f32], labels: Labels<'a>, n: usize, c: usize, s: usize) -> CrossEntropyArgs<'a> {
     CrossEntropyArgs {
-        logits: x, target: Target::Index(labels), n, c, s, layout: Layout::Nchw, weight: None,
-        ignore_index: -100, reduction: Reduction::Mean, label_smoothing: 0.0, grad_output: None,
+        logits: x,
+        target: Target::Index(labels),
+        n,
+        c,
+        s,
+        layout: Layout::Nchw,
+        weight: None,
+        ignore_index: -100,
+        reduction: Reduction::Mean,
+        label_smoothing: 0.0,
+        grad_output: None,
     }
 }
 
@@ -468,8 +518,17 @@ fn huge_logits_do_not_overflow() {
         for target in [Tgt::Index(vec![1, 0, 1, 1]), Tgt::Prob(vec![0.25, 0.75, 1.0, 0.0, 0.5, 0.5, 0.0, 1.0])] {
             check(
                 &Case {
-                    n: 4, c: 2, s: 1, x: x.clone(), target, weight: None, ignore_index: -100,
-                    reduction, eps: 0.25, grad_output: Some(vec![1.0; 4]), want_grad: true,
+                    n: 4,
+                    c: 2,
+                    s: 1,
+                    x: x.clone(),
+                    target,
+                    weight: None,
+                    ignore_index: -100,
+                    reduction,
+                    eps: 0.25,
+                    grad_output: Some(vec![1.0; 4]),
+                    want_grad: true,
                 },
                 2,
             );
@@ -482,7 +541,8 @@ fn all_ignored_mean_is_nan_like_pytorch() {
     let x = [0.5f32; 8];
     for eps in [0.0, 0.2] {
         let args = CrossEntropyArgs {
-            ignore_index: 255, label_smoothing: eps,
+            ignore_index: 255,
+            label_smoothing: eps,
             ..index_args(&x, Labels::U8(&[255; 4]), 1, 2, 4)
         };
         let mut g = [9.0f32; 8];
@@ -500,7 +560,10 @@ fn bad_input_writes_nothing() {
     let mut map = [7.0f32; 4];
     let args = index_args(&x, Labels::I32(&[0, 1, 3, 2]), 1, 3, 4);
     let mut call = |a: &CrossEntropyArgs| {
-        cross_entropy_with::<Portable>(a, Outputs { grad: Some(&mut g), loss_map: Some(&mut map), ..Default::default() })
+        cross_entropy_with::<Portable>(
+            a,
+            Outputs { grad: Some(&mut g), loss_map: Some(&mut map), ..Default::default() },
+        )
     };
     assert_eq!(call(&args), Err(Error::TargetOutOfBounds { index: 2, value: 3 }));
     let neg = [0i32, -1, 1, 2];
@@ -593,9 +656,17 @@ fn split_matches_whole(case: &Case, layout: Layout, cuts: &[usize], tag: &str) {
     };
     let none = case.reduction == Reduction::None;
     let args = CrossEntropyArgs {
-        logits: &case.x, target, n, c, s, layout, weight: case.weight.as_deref(),
-        ignore_index: case.ignore_index as i32, reduction: case.reduction,
-        label_smoothing: case.eps, grad_output: none.then(|| case.grad_output.as_deref().unwrap()),
+        logits: &case.x,
+        target,
+        n,
+        c,
+        s,
+        layout,
+        weight: case.weight.as_deref(),
+        ignore_index: case.ignore_index as i32,
+        reduction: case.reduction,
+        label_smoothing: case.eps,
+        grad_output: none.then(|| case.grad_output.as_deref().unwrap()),
     };
     let (mut g1, mut m1) = (vec![0.0f32; n * c * s], vec![0.0f32; n * s]);
     let whole = cross_entropy_with::<Portable>(

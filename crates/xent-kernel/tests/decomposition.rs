@@ -6,8 +6,8 @@ mod common;
 use common::{close, reference, Rng};
 use xent_kernel::lanes::portable::Portable;
 use xent_kernel::{
-    cross_entropy_with, nll_loss, softmax_backward_with, softmax_with, CrossEntropyArgs, Labels,
-    Layout, Outputs, Reduction, Softmax, Target,
+    cross_entropy_with, nll_loss, softmax_backward_with, softmax_with, CrossEntropyArgs, Labels, Layout, Outputs,
+    Reduction, Softmax, Target,
 };
 
 fn f64_softmax(x: &[f32], n: usize, c: usize, s: usize) -> (Vec<f64>, Vec<f64>) {
@@ -52,7 +52,9 @@ fn softmax_forward_and_backward_against_float64() {
                         .sum();
                     // float32 accumulates the sum: its error scales with the sum of magnitudes
                     let mag: f64 = (0..c)
-                        .map(|k| (gy[at(k)] as f64 * if kind == Softmax::Softmax { y[at(k)] as f64 } else { 1.0 }).abs())
+                        .map(|k| {
+                            (gy[at(k)] as f64 * if kind == Softmax::Softmax { y[at(k)] as f64 } else { 1.0 }).abs()
+                        })
                         .sum();
                     for k in 0..c {
                         let (yk, gk) = (y[at(k)] as f64, gy[at(k)] as f64);
@@ -75,24 +77,41 @@ fn nll_of_log_softmax_matches_fused_cross_entropy() {
     for i in 0..400 {
         let (n, c, s) = (1 + rng.below(3), 1 + rng.below(20), 1 + rng.below(40));
         let x: Vec<f32> = (0..n * c * s).map(|_| rng.uniform(-8.0, 8.0)).collect();
-        let labels: Vec<i32> = (0..n * s).map(|_| if rng.below(10) == 0 { -100 } else { rng.below(c) as i32 }).collect();
+        let labels: Vec<i32> =
+            (0..n * s).map(|_| if rng.below(10) == 0 { -100 } else { rng.below(c) as i32 }).collect();
         let weight: Option<Vec<f32>> = (i % 2 == 0).then(|| (0..c).map(|_| rng.uniform(0.1, 2.0)).collect());
         let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][i % 3];
         let go: Vec<f32> = (0..n * s).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let layout = if i % 4 < 2 { Layout::Nchw } else { Layout::Nhwc };
         let none = reduction == Reduction::None;
         let args = CrossEntropyArgs {
-            logits: &x, target: Target::Index(Labels::I32(&labels)), n, c, s, layout,
-            weight: weight.as_deref(), ignore_index: -100, reduction, label_smoothing: 0.0,
+            logits: &x,
+            target: Target::Index(Labels::I32(&labels)),
+            n,
+            c,
+            s,
+            layout,
+            weight: weight.as_deref(),
+            ignore_index: -100,
+            reduction,
+            label_smoothing: 0.0,
             grad_output: none.then_some(&go[..]),
         };
         let (mut g1, mut m1) = (vec![0.0f32; x.len()], vec![0.0f32; n * s]);
-        let fused = cross_entropy_with::<Portable>(&args, Outputs { grad: Some(&mut g1), loss_map: none.then_some(&mut m1[..]), ..Default::default() }).unwrap();
+        let fused = cross_entropy_with::<Portable>(
+            &args,
+            Outputs { grad: Some(&mut g1), loss_map: none.then_some(&mut m1[..]), ..Default::default() },
+        )
+        .unwrap();
 
         let mut logp = vec![0.0f32; x.len()];
         softmax_with::<Portable>(Softmax::LogSoftmax, &x, &mut logp, n, c, s, layout).unwrap();
         let (mut glogp, mut m2) = (vec![0.0f32; x.len()], vec![0.0f32; n * s]);
-        let nll = nll_loss(&CrossEntropyArgs { logits: &logp, ..args }, Outputs { grad: Some(&mut glogp), loss_map: none.then_some(&mut m2[..]), ..Default::default() }).unwrap();
+        let nll = nll_loss(
+            &CrossEntropyArgs { logits: &logp, ..args },
+            Outputs { grad: Some(&mut glogp), loss_map: none.then_some(&mut m2[..]), ..Default::default() },
+        )
+        .unwrap();
         let mut g2 = vec![0.0f32; x.len()];
         softmax_backward_with::<Portable>(Softmax::LogSoftmax, &logp, &glogp, &mut g2, n, c, s, layout).unwrap();
 
@@ -108,7 +127,8 @@ fn nll_of_log_softmax_matches_fused_cross_entropy() {
         // and both against float64
         let l64: Vec<i64> = labels.iter().map(|&v| v as i64).collect();
         if layout == Layout::Nchw {
-            let want = reference(&x, &l64, n, c, s, weight.as_deref(), -100, ["mean", "sum", "none"][i % 3], 0.0, Some(&go));
+            let want =
+                reference(&x, &l64, n, c, s, weight.as_deref(), -100, ["mean", "sum", "none"][i % 3], 0.0, Some(&go));
             assert!(close(nll.loss, want.loss, 2e-6 * want.loss.abs().max(1.0)));
         }
     }

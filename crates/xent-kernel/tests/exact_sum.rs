@@ -81,8 +81,8 @@ fn tile_value(rng: &mut Rng, special: bool) -> f32 {
         0..=23 => binade(rng.below(24), -17), // the window
         24 => 2.0f32.powi(-17),
         25 => f32::from_bits(2.0f32.powi(-17).to_bits() - 1), // just below the window
-        26 => 128.0,                                             // just above it
-        27 => f32::from_bits(128.0f32.to_bits() - 1),           // its largest value
+        26 => 128.0,                                          // just above it
+        27 => f32::from_bits(128.0f32.to_bits() - 1),         // its largest value
         28 | 29 => 0.0,
         30 => binade(rng.below(100), -120),
         31 => binade(rng.below(24), -41), // the small window
@@ -118,13 +118,11 @@ fn tile_sum_is_exact_sum() {
             // that most tiles take the f64 lanes.
             let top = if long { 6 } else { 6 + rng.below(2) as i32 };
             (0..n)
-                .map(|_| {
-                    match rng.below(200) {
-                        0..=3 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-17),
-                        4 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-18),
-                        5 => rng.uniform(1.0, 2.0) * 2.0f32.powi(13 - top),
-                        _ => rng.uniform(1.96, 2.0) * 2.0f32.powi(top),
-                    }
+                .map(|_| match rng.below(200) {
+                    0..=3 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-17),
+                    4 => rng.uniform(1.0, 2.0) * 2.0f32.powi(-18),
+                    5 => rng.uniform(1.0, 2.0) * 2.0f32.powi(13 - top),
+                    _ => rng.uniform(1.96, 2.0) * 2.0f32.powi(top),
                 })
                 .collect()
         } else if round % 5 == 3 {

@@ -126,10 +126,7 @@ pub fn cross_entropy(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntro
 /// Softmax cross-entropy over `[n, c, s]` logits.
 ///
 /// Validates every length, option and label first: on error nothing has been written.
-pub fn cross_entropy_with<L: F32x4>(
-    args: &CrossEntropyArgs,
-    out: Outputs,
-) -> Result<CrossEntropyResult, Error> {
+pub fn cross_entropy_with<L: F32x4>(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
     let weight_sum = weight_sum(args, &out)?;
     let mut acc = ExactSum::default();
     // SAFETY: `weight_sum` validated the lengths and every label.
@@ -213,8 +210,7 @@ fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
             Some(m) => m.len() == c * c && matches!(args.target, Target::Index(_)),
             None => true,
         }
-        && (out.grad.is_none()
-            || (out.pred.is_none() && out.pred_confidence.is_none() && out.confusion.is_none()))
+        && (out.grad.is_none() || (out.pred.is_none() && out.pred_confidence.is_none() && out.confusion.is_none()))
         && (out.loss_map.is_some() || !none)
         && match args.grad_output {
             Some(go) => none && go.len() == n * s,
@@ -342,7 +338,10 @@ impl Ctx<'_> {
     /// (scoring): the tiles that compute a gradient do not carry the argmax code.
     #[inline(always)]
     fn wants_pred(&self) -> bool {
-        !(self.pred_u8.is_null() && self.pred_u16.is_null() && self.pred_confidence.is_null() && self.confusion.is_null())
+        !(self.pred_u8.is_null()
+            && self.pred_u16.is_null()
+            && self.pred_confidence.is_null()
+            && self.confusion.is_null())
     }
 
     /// Writes the scoring outputs of pixels `pix0 .. pix0 + w` of a tile: the predicted class
@@ -350,7 +349,14 @@ impl Ctx<'_> {
     /// `1 / se`, and with `labels` (index targets) the confusion counts of the pixels not
     /// ignored. Not inlined: one copy for every tile.
     #[inline(never)]
-    unsafe fn store_scores(&self, pix0: usize, w: usize, idx: &[f32; TILE], se: &[f32; TILE], labels: Option<&[i32; TILE]>) {
+    unsafe fn store_scores(
+        &self,
+        pix0: usize,
+        w: usize,
+        idx: &[f32; TILE],
+        se: &[f32; TILE],
+        labels: Option<&[i32; TILE]>,
+    ) {
         let w = w.min(TILE);
         // One loop per output (their conditions hoisted by hand: fewer loop versions).
         if !self.pred_confidence.is_null() {
@@ -466,7 +472,11 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
     tile::transpose_in::<L>(k.x.add(pix0 * c), c, xt);
     // The tile's own per-pixel buffers (an absent one stays null).
     unsafe fn at<T>(p: *mut T, i: usize) -> *mut T {
-        if p.is_null() { p } else { p.add(i) }
+        if p.is_null() {
+            p
+        } else {
+            p.add(i)
+        }
     }
     let mut tile_k = Ctx {
         x: xt,
@@ -511,14 +521,7 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
 /// not inlined, the gradient a run-time switch: one copy for the row tails of both layouts and
 /// NHWC beyond 256 classes.
 #[inline(never)]
-unsafe fn index_tile_narrow<L: F32x4>(
-    k: &Ctx,
-    labels: Labels,
-    b: usize,
-    p0: usize,
-    w: usize,
-    sum: &mut TileSum,
-) {
+unsafe fn index_tile_narrow<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, w: usize, sum: &mut TileSum) {
     index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum, None)
 }
 
@@ -527,13 +530,7 @@ unsafe fn index_tile_narrow<L: F32x4>(
 /// the pending tile's gradient during its exp pass and leaves its own pending (see
 /// [`pending`]).
 #[inline(always)]
-unsafe fn index_tile<
-    L: F32x4,
-    const GRAD: u8,
-    const V: usize,
-    const FULL: bool,
-    const CONTIG: bool,
->(
+unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
     labels: Labels,
     b: usize,
@@ -772,12 +769,7 @@ fn kahan<L: F32x4>(sum: &mut L, comp: &mut L, x: L) {
 /// Not inlined, and the gradient a run-time switch: probability targets are the rarer case, and
 /// this keeps their code to one copy per tile width and layout.
 #[inline(never)]
-unsafe fn prob_tile<
-    L: F32x4,
-    const V: usize,
-    const FULL: bool,
-    const CONTIG: bool,
->(
+unsafe fn prob_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
     q0: *const f32,
     b: usize,

@@ -72,7 +72,15 @@ impl<L: F32x4> Pending<L> {
     /// Makes the tile whose exponentials are in `e` (a pointer from [`Pending::free_scratch`])
     /// pending. Nothing may be pending.
     #[inline(always)]
-    pub(super) fn defer(&mut self, e: *mut f32, g0: *mut f32, scale: [L; 4], gk: [L; 4], t: [usize; TILE], fix: [f32; TILE]) {
+    pub(super) fn defer(
+        &mut self,
+        e: *mut f32,
+        g0: *mut f32,
+        scale: [L; 4],
+        gk: [L; 4],
+        t: [usize; TILE],
+        fix: [f32; TILE],
+    ) {
         let base = self.scratch.as_mut_ptr() as *mut f32;
         self.buf = (e != base) as usize;
         self.active = true;
@@ -144,7 +152,13 @@ impl<L: F32x4> Pending<L> {
 /// # Safety
 /// `e` valid for reading `16 k.c` floats, `dst` for writing them.
 #[inline(never)]
-pub(super) unsafe fn transpose_back<L: F32x4>(k: &Ctx, e: *const f32, dst: *mut f32, scale: &[L; 4], gk: Option<&[L; 4]>) {
+pub(super) unsafe fn transpose_back<L: F32x4>(
+    k: &Ctx,
+    e: *const f32,
+    dst: *mut f32,
+    scale: &[L; 4],
+    gk: Option<&[L; 4]>,
+) {
     match gk {
         Some(gk) => tile::transpose_out_map::<L>(e, k.c, dst, |ci, g, v| {
             v.mul(scale[g]).sub(gk[g].mul(L::splat(k.class_weight(ci))))

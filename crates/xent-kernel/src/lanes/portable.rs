@@ -119,9 +119,10 @@ impl F32x4 for Portable {
     #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
         let (m, a, b) = (mask.0, a.0, b.0);
-        Portable([0, 1, 2, 3].map(|i| {
-            f32::from_bits((a[i].to_bits() & m[i].to_bits()) | (b[i].to_bits() & !m[i].to_bits()))
-        }))
+        Portable(
+            [0, 1, 2, 3]
+                .map(|i| f32::from_bits((a[i].to_bits() & m[i].to_bits()) | (b[i].to_bits() & !m[i].to_bits()))),
+        )
     }
     #[inline(always)]
     fn zero_where_lt(self, x: Self, limit: Self) -> Self {

@@ -30,7 +30,8 @@ impl<L: F32x4> LogAtanhP9<L> {
     #[inline(always)]
     pub fn new() -> Self {
         static K_ONE: Splat = Splat::new(1.0);
-        static K_Q: [Splat; 4] = [Splat::new(1.0 / 3.0), Splat::new(1.0 / 5.0), Splat::new(1.0 / 7.0), Splat::new(1.0 / 9.0)];
+        static K_Q: [Splat; 4] =
+            [Splat::new(1.0 / 3.0), Splat::new(1.0 / 5.0), Splat::new(1.0 / 7.0), Splat::new(1.0 / 9.0)];
         static K_LN2_HI: Splat = Splat::new(LN2_HI);
         static K_LN2_LO: Splat = Splat::new(LN2_LO);
         LogAtanhP9 {

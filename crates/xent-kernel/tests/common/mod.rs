@@ -173,7 +173,11 @@ pub fn reference_prob(
             let qs: Vec<f64> = (0..c)
                 .map(|k| {
                     let q = q[at(k)] as f64;
-                    if eps > 0.0 { q * (1.0 - eps) + eps / c as f64 } else { q }
+                    if eps > 0.0 {
+                        q * (1.0 - eps) + eps / c as f64
+                    } else {
+                        q
+                    }
                 })
                 .collect();
             let l: f64 = -(0..c).map(|k| logp[k] * qs[k] * w(k)).sum::<f64>();
