@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before `npm start` or `npm test`, installed only if missing:
-#   1. Debian packages: the offline wasm32 Rust toolchain (and chromium for the browser tests)
+#   1. Debian packages: the offline wasm32 Rust toolchain, Rust's linters, wabt (and chromium for
+#      the browser tests)
 #   2. npm ci
 # Idempotent and quick when everything is there. Installing Debian packages needs root.
 set -euo pipefail
@@ -15,6 +16,13 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 # rust-web-src: the library sources the wasm32 sysroot is built from (offline: crates.io is out
 # of reach); lld-22: wasm-ld, the linker for LLVM 22.
 APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-22)
+
+# rust-web-clippy, rustfmt-web: Debian's clippy and rustfmt for that rustc; the lint step falls back
+# to them where rustup has no clippy or rustfmt component.
+APT_PACKAGES+=(rust-web-clippy rustfmt-web)
+
+# wabt: wasm-validate and wasm-objdump, which scripts/build-wasm.sh checks the built modules with.
+APT_PACKAGES+=(wabt)
 
 # chromium: the browser tests (test/browser/) drive Debian's chromium with playwright-core.
 APT_PACKAGES+=(chromium)
