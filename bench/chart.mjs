@@ -171,5 +171,5 @@ export function renderChart(results) {
   });
 
   out.push(`</svg>`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

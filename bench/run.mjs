@@ -183,7 +183,8 @@ async function runWorkload(name, peers, ops, policy) {
   const order = [...peers].sort((a, b) => rank(a.id) - rank(b.id));
   for (const peer of order) {
     if (peer.status !== 'ok') continue;
-    const res = (w.results[peer.id] = {});
+    const res = {};
+    w.results[peer.id] = res;
     const runOps = ops.filter((op) => peer.ops.includes(op));
     for (const op of ops) if (!runOps.includes(op)) res[op] = { status: 'skipped' };
     const isRefCandidate = (op) => !refs[op] && (peer.id === REFERENCE || peer.id === FALLBACK_REFERENCE);
@@ -195,7 +196,7 @@ async function runWorkload(name, peers, ops, policy) {
           const r = ext[op];
           const c = check(peer, op, r.loss, r.gradSample ? Float64Array.from(r.gradSample) : undefined, refs[op], data);
           res[op] = c.status === 'ok' ? { ...c, times: r.times.map(round), stats: summarize(r.times) } : c;
-          progress(name, op, peer, res[op]);
+          progress(op, peer, res[op]);
         }
       } catch (e) {
         res.error = short(e);
@@ -240,7 +241,7 @@ async function runWorkload(name, peers, ops, policy) {
       } catch (e) {
         res[op] = { status: 'error', reason: short(e) };
       }
-      progress(name, op, peer, res[op]);
+      progress(op, peer, res[op]);
     }
     try {
       await prepared.dispose?.();
@@ -286,7 +287,7 @@ function rank(id) {
   return id === REFERENCE ? 0 : id === FALLBACK_REFERENCE ? 1 : 2;
 }
 
-function progress(name, op, peer, r) {
+function progress(op, peer, r) {
   if (r.status === 'ok') {
     log(
       `  ${op.padEnd(6)} ${peer.id.padEnd(14)} ${fmtMs(r.stats.median).padStart(8)} ms  (min ${fmtMs(r.stats.min)}, p90 ${fmtMs(r.stats.p90)}, n=${r.stats.n})`,
@@ -404,7 +405,7 @@ async function main() {
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}${outName}.json`, JSON.stringify(results, jsonReplacer, 1) + '\n');
+  writeFileSync(`${dir}${outName}.json`, `${JSON.stringify(results, jsonReplacer, 1)}\n`);
   writeFileSync(`${dir}${outName}.svg`, renderChart(results));
   log(`\nwrote bench/results/${outName}.json and bench/results/${outName}.svg`);
 }

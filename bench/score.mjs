@@ -31,7 +31,9 @@ for (const name of WORKLOADS) {
   const target = xent.tensorFrom(d.target, [d.N, d.H, d.W]);
   const opts = { ignoreIndex: IGNORE_INDEX };
   const scorer = xent.scorer(C, opts);
-  const disposeAll = (r) => Object.values(r).forEach((v) => v?.dispose?.());
+  const disposeAll = (r) => {
+    for (const v of Object.values(r)) v?.dispose?.();
+  };
 
   const loss = xent.crossEntropy(logits, target, opts).loss;
   const r = xent.score(logits, target, opts);

@@ -263,10 +263,10 @@ function showMetrics(item, res) {
 }
 
 function legend() {
-  $('legend').innerHTML =
-    state.names
-      .map((n, k) => `<span><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</span>`)
-      .join('') + `<span><i style="background: #222"></i>void (ignored)</span>`;
+  const swatches = state.names.map(
+    (n, k) => `<span><i style="background: rgb(${state.palette[k].join(',')})"></i>${n}</span>`,
+  );
+  $('legend').innerHTML = `${swatches.join('')}<span><i style="background: #222"></i>void (ignored)</span>`;
 }
 
 // ---- Scoring -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ export async function load() {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.simd = true; // 1.19+ only ships SIMD builds; kept for older versions
   ort.env.wasm.proxy = false;
-  ort.env.wasm.wasmPaths = pathToFileURL(dist + '/').href;
+  ort.env.wasm.wasmPaths = pathToFileURL(`${dist}/`).href;
   ort.env.logLevel = 'error';
   const sessionOptions = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
   return {

@@ -298,7 +298,7 @@ export function loadFolder(dir, { size = 64 } = {}) {
   } else {
     for (const f of readdirSync(dir).sort()) {
       if (!f.endsWith('.mask.png')) continue;
-      const img = join(dir, f.slice(0, -'.mask.png'.length) + '.png');
+      const img = join(dir, `${f.slice(0, -'.mask.png'.length)}.png`);
       if (!existsSync(img)) throw new Error(`--data: ${f} has no image ${basename(img)}`);
       pairs.push([img, join(dir, f)]);
     }

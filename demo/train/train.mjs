@@ -104,7 +104,7 @@ if (opt['export-data']) {
   mkdirSync(join(dir, 'images'), { recursive: true });
   mkdirSync(join(dir, 'masks'), { recursive: true });
   const palette = new Uint8Array(256 * 3);
-  data.classes.forEach((c, i) => palette.set(c.color, 3 * i));
+  for (const [i, c] of data.classes.entries()) palette.set(c.color, 3 * i);
   for (let i = 0; i < data.count; i++) {
     const name = `${String(i).padStart(4, '0')}.png`;
     writeFileSync(
@@ -377,7 +377,7 @@ console.log(
           color(data.masks[src]),
           color(predIds[src - nTrain * P]),
         ];
-        cols.forEach((rgb, j) => img.set(rgb, (py * W + gap + j * (tile + gap) + c) * 3));
+        for (const [j, rgb] of cols.entries()) img.set(rgb, (py * W + gap + j * (tile + gap) + c) * 3);
       }
   }
   const outDir = resolve(opt.out);
