@@ -130,7 +130,8 @@ export function workloadTable(w, peers) {
 
 /** JSON replacer: typed arrays as plain arrays, no functions. */
 export function jsonReplacer(_key, value) {
-  if (ArrayBuffer.isView(value)) return Array.from(value);
+  // The results hold typed arrays, never a DataView.
+  if (ArrayBuffer.isView(value)) return Array.from(/** @type {Float32Array} */ (value));
   if (typeof value === 'function') return undefined;
   return value;
 }

@@ -36,7 +36,15 @@ import {
 } from './report.mjs';
 import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, summarize } from './stats.mjs';
 
-/** Display order. The reference (xent-simd) and the float64 JS loop run first. */
+/**
+ * @typedef {object} Peer
+ * @property {string} id
+ * @property {string} label
+ * @property {string} precision
+ * @property {string[]} [ops] the ops it runs (default: all)
+ * @property {() => Promise<any>} load
+ */
+/** Display order. The reference (xent-simd) and the float64 JS loop run first. @type {Peer[]} */
 const ALL_PEERS = [
   xent.simd,
   xent.portable,
@@ -106,7 +114,8 @@ async function loadPeers(selected) {
         entry.instance = await p.load();
         entry.version = entry.instance.version;
         log(`loaded ${p.id}: ${entry.version}`);
-      } catch (e) {
+      } catch (caught) {
+        const e = /** @type {{ message?: string, code?: string } | undefined} */ (caught);
         let msg = String(e?.message ?? e).split('\n')[0];
         if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') {
           const pkg = /Cannot find (?:package|module) '([^']+)'/.exec(msg)?.[1] ?? msg;

@@ -179,6 +179,8 @@ export const MODULE_BYTES = Uint8Array.from([
 
 const align64 = (n) => Math.ceil(n / 64) * 64;
 
+/** @typedef {{ copy(src: number, dst: number, n: number): void, sum(src: number, n: number): number }} Exports */
+
 async function instantiate(data) {
   const bytes = data.logits.byteLength;
   const n = align64(bytes); // the tail past the logits is zero: it adds nothing to the sum
@@ -186,7 +188,7 @@ async function instantiate(data) {
   const memory = new WebAssembly.Memory({ initial: pages });
   const { instance } = await WebAssembly.instantiate(MODULE_BYTES, { env: { memory } });
   new Float32Array(memory.buffer, 0, data.logits.length).set(data.logits);
-  return { exports: instance.exports, n, src: 0, dst: n, memory };
+  return { exports: /** @type {Exports} */ (instance.exports), n, src: 0, dst: n, memory };
 }
 
 function makePeer(kind) {

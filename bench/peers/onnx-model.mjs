@@ -118,7 +118,11 @@ export function valueInfo(name, elemType, dims) {
   return embed(new Msg().bytes(1, name).bytes(2, embed(type)));
 }
 
-/** A whole model (default opset domain only). */
+/**
+ * A whole model (default opset domain only).
+ * @param {{ name: string, nodes: Uint8Array[], inputs: Uint8Array[], outputs: Uint8Array[],
+ *   initializers?: Uint8Array[], opset?: number, irVersion?: number }} graph encoded parts
+ */
 export function model({ name, nodes, inputs, outputs, initializers = [], opset = 17, irVersion = 8 }) {
   const g = new Msg();
   for (const n of nodes) g.bytes(1, n);
@@ -142,6 +146,7 @@ export function model({ name, nodes, inputs, outputs, initializers = [], opset =
  *           scale = Unsqueeze(mask / ReduceSum(mask), 1)     [N, 1, H, W]   (the mean's 1/W)
  *           grad  = (Exp(log_prob) - OneHot(target, C, axis 1)) * scale
  *         OneHot gives an all-zero row for the out-of-range ignore index, and scale is 0 there.
+ * @param {{ N: number, C: number, H: number, W: number, ignoreIndex: number, labelType?: number }} shape
  */
 export function crossEntropyModels({ N, C, H, W, ignoreIndex, labelType = DT.INT32 }) {
   const inputs = [valueInfo('logits', DT.FLOAT, [N, C, H, W]), valueInfo('target', labelType, [N, H, W])];
@@ -154,8 +159,8 @@ export function crossEntropyModels({ N, C, H, W, ignoreIndex, labelType = DT.INT
     inputs,
     outputs: [loss],
   });
-  const big = labelType === DT.INT64 ? BigInt64Array : Int32Array;
-  const cast = (v) => (labelType === DT.INT64 ? BigInt(v) : v);
+  /** @param {number} v @returns a one-element array of the label type */
+  const label = (v) => (labelType === DT.INT64 ? BigInt64Array.of(BigInt(v)) : Int32Array.of(v));
   const fwdbwd = model({
     name: 'xent_fwdbwd',
     nodes: [
@@ -175,9 +180,9 @@ export function crossEntropyModels({ N, C, H, W, ignoreIndex, labelType = DT.INT
       node('Mul', ['dlogp', 'scale'], ['grad']),
     ],
     initializers: [
-      initializer('depth', labelType, [], big.of(cast(C))),
+      initializer('depth', labelType, [], label(C)),
       initializer('onehot_values', DT.FLOAT, [2], Float32Array.of(0, 1)),
-      initializer('ignore', labelType, [], big.of(cast(ignoreIndex))),
+      initializer('ignore', labelType, [], label(ignoreIndex)),
       initializer('axis1', DT.INT64, [1], BigInt64Array.of(1n)),
     ],
     inputs,

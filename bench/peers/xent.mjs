@@ -62,7 +62,7 @@ function makePeer(simd, relaxed = false, layout = 'NCHW') {
         try {
           new WebAssembly.Module(readFileSync(RELAXED_WASM));
         } catch (e) {
-          throw new Error(`this engine does not run relaxed SIMD (${e.message.split('\n')[0]})`);
+          throw new Error(`this engine does not run relaxed SIMD (${/** @type {Error} */ (e).message.split('\n')[0]})`);
         }
       }
       const { Xent } = await import(DIST.href);
