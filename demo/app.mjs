@@ -2,16 +2,32 @@
 // with xent-wasm, and draws the ground truth and the prediction over the image, the per-pixel
 // loss and the confidence side by side, with the metrics table and the confusion matrix.
 
-const $ = (id) => document.getElementById(id);
+/**
+ * @typedef {{ name: string, color: number[] }} ClassInfo
+ * @typedef {{ id: string, title: string, width: number, height: number, image: string, mask: string,
+ *   logits: string, logitsShape: number[], layout: string }} SampleEntry
+ * @typedef {{ classes: ClassInfo[], ignoreIndex: number, samples: SampleEntry[] }} SamplesIndex samples.json
+ * @typedef {{ width: number, height: number, rgba: Uint8ClampedArray }} DecodedImage
+ * @typedef {{ id: string, title: string, width: number, height: number, image: DecodedImage | undefined,
+ *   mask: Uint8Array, logits: Float32Array, logitsShape: number[], layout: string, ignoreIndex: number }} Item
+ */
+
+/** The page's element with this id (index.html has every id this file asks for). @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @param {string} id */
+const $canvas = (id) => /** @type {HTMLCanvasElement} */ ($(id));
+/** @param {string} id of an input or a select */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
 const state = {
-  index: null,
-  palette: [],
-  names: [],
+  index: /** @type {SamplesIndex} */ (/** @type {unknown} */ (null)), // set by main() before anything reads it
+  palette: /** @type {number[][]} */ ([]),
+  names: /** @type {string[]} */ ([]),
+  /** The item shown and the worker's answer for it. @type {{ item: Item, res: any } | null} */
   current: null,
-  cache: new Map(),
+  cache: /** @type {Map<string, Item>} */ (new Map()),
   seq: 0,
-  own: {},
-  simd: undefined,
+  own: /** @type {{ image?: File, mask?: File, logits?: File }} */ ({}),
+  simd: /** @type {boolean | undefined} */ (undefined),
 };
 
 // ---- The worker --------------------------------------------------------------------------
@@ -74,8 +90,7 @@ function ramp(stops, t) {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 function drawBar(id, stops) {
-  const c = $(id);
-  const ctx = c.getContext('2d');
+  const ctx = /** @type {CanvasRenderingContext2D} */ ($canvas(id).getContext('2d'));
   const img = ctx.createImageData(256, 1);
   for (let x = 0; x < 256; x++) {
     const [r, g, b] = ramp(stops, x / 255);
@@ -100,7 +115,7 @@ const lossScale = (l) => Math.log1p(l) / Math.log1p(LOSS_MAX);
 async function decodeImage(blob) {
   const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const c = new OffscreenCanvas(bmp.width, bmp.height);
-  const ctx = c.getContext('2d', { willReadFrequently: true });
+  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (c.getContext('2d', { willReadFrequently: true }));
   ctx.drawImage(bmp, 0, 0);
   const { data } = ctx.getImageData(0, 0, bmp.width, bmp.height);
   return { width: bmp.width, height: bmp.height, rgba: data };
@@ -112,7 +127,8 @@ async function fetchBlob(url) {
 }
 
 async function loadSample(s) {
-  if (state.cache.has(s.id)) return state.cache.get(s.id);
+  const cached = state.cache.get(s.id);
+  if (cached) return cached;
   const base = new URL('./samples/', import.meta.url);
   const [image, maskImg, logitsBuf] = await Promise.all([
     fetchBlob(new URL(s.image, base)).then(decodeImage),
@@ -121,6 +137,7 @@ async function loadSample(s) {
   ]);
   const mask = new Uint8Array(maskImg.width * maskImg.height);
   for (let i = 0; i < mask.length; i++) mask[i] = maskImg.rgba[4 * i];
+  /** @type {Item} */
   const item = {
     id: s.id,
     title: s.title,
@@ -141,12 +158,19 @@ async function loadSample(s) {
 function scaleFor(w) {
   return Math.max(1, Math.min(8, Math.floor(640 / w)));
 }
-/** Paints a canvas block by block: `color(i)` for source pixel i, `edge(i, j)` true draws the edge between neighbours i and j. */
+/**
+ * Paints a canvas block by block: `color(i)` for source pixel i, `edge(i, j)` true draws the edge between neighbours i and j.
+ * @param {HTMLCanvasElement} canvas
+ * @param {number} W
+ * @param {number} H
+ * @param {(i: number) => number[]} color
+ * @param {(i: number, j: number) => boolean} [edge]
+ */
 function paint(canvas, W, H, color, edge) {
   const S = scaleFor(W);
   canvas.width = W * S;
   canvas.height = H * S;
-  const ctx = canvas.getContext('2d');
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   const img = ctx.createImageData(W * S, H * S);
   const d = img.data;
   const put = (x, y, c) => {
@@ -179,25 +203,25 @@ function render() {
   const { item, res } = cur;
   const W = item.width;
   const H = item.height;
-  const alpha = Number($('alpha').value) / 100;
+  const alpha = Number($input('alpha').value) / 100;
   const rgba = item.image?.rgba;
   const base = (i) => (rgba ? [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]] : [128, 128, 128]);
   const colorOf = (k) => state.palette[k] ?? extraColor(k);
   const blend = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
   const ign = item.ignoreIndex;
   const gt = item.mask;
-  paint($('c-gt'), W, H, (i) =>
+  paint($canvas('c-gt'), W, H, (i) =>
     gt[i] === ign ? blend(base(i), [0, 0, 0], 0.65) : blend(base(i), colorOf(gt[i]), alpha),
   );
   const wrong = (i) => gt[i] !== ign && res.pred[i] !== gt[i];
   paint(
-    $('c-pred'),
+    $canvas('c-pred'),
     W,
     H,
     (i) => blend(base(i), colorOf(res.pred[i]), alpha),
     (i, j) => wrong(i) && !wrong(j),
   );
-  paint($('c-loss'), W, H, (i) =>
+  paint($canvas('c-loss'), W, H, (i) =>
     gt[i] === ign
       ? ((i % W) + Math.floor(i / W)) % 2
         ? [60, 60, 66]
@@ -205,7 +229,7 @@ function render() {
       : ramp(INFERNO, lossScale(res.lossMap[i])),
   );
   const C = res.metrics.classes;
-  paint($('c-conf'), W, H, (i) => ramp(VIRIDIS, (res.predConfidence[i] - 1 / C) / (1 - 1 / C)));
+  paint($canvas('c-conf'), W, H, (i) => ramp(VIRIDIS, (res.predConfidence[i] - 1 / C) / (1 - 1 / C)));
   $('conf-min').textContent = `1/C = ${(1 / C).toFixed(2)}`;
 }
 
@@ -236,8 +260,8 @@ function showMetrics(item, res) {
         `<td>${fmt(m.classAccuracy[k])}</td><td>${fmtN(m.areaLabel[k])}</td><td>${fmtN(m.areaPredLabel[k])}</td></tr>`,
     );
   }
-  $('metrics').querySelector('tbody').innerHTML = rows.join('');
-  $('metrics').querySelector('tfoot').innerHTML =
+  /** @type {HTMLElement} */ ($('metrics').querySelector('tbody')).innerHTML = rows.join('');
+  /** @type {HTMLElement} */ ($('metrics').querySelector('tfoot')).innerHTML =
     `<tr><td>mean (nanmean)</td><td>${fmt(m.meanIoU)}</td><td>${fmt(m.meanClassAccuracy)}</td><td>${fmtN(m.pixels)}</td><td></td></tr>`;
   // The confusion matrix, each row shaded by its share.
   const short = (k) => name(k).slice(0, 4);
@@ -346,9 +370,10 @@ async function scoreOwn() {
     );
   }
   const C = n / (W * H);
-  const layout = $('layout').value;
+  const layout = $input('layout').value;
   const maskIds = new Uint8Array(W * H);
   for (let i = 0; i < maskIds.length; i++) maskIds[i] = m.rgba[4 * i];
+  /** @type {Item} */
   const item = {
     id: 'own',
     title: mask.name,
@@ -359,7 +384,7 @@ async function scoreOwn() {
     logits: new Float32Array(buf),
     logitsShape: layout === 'NHWC' ? [1, H, W, C] : [1, C, H, W],
     layout,
-    ignoreIndex: Number($('ignore').value),
+    ignoreIndex: Number($input('ignore').value),
   };
   await score(item);
 }
@@ -380,7 +405,7 @@ async function main() {
   state.palette = state.index.classes.map((c) => c.color);
   state.names = state.index.classes.map((c) => c.name);
   legend();
-  const sel = $('sample');
+  const sel = /** @type {HTMLSelectElement} */ ($('sample'));
   sel.innerHTML = state.index.samples.map((s, i) => `<option value="${i}">${s.title}</option>`).join('');
   const chosen = Number(new URLSearchParams(location.search).get('sample') ?? 0);
   sel.value = String(Math.min(state.index.samples.length - 1, Math.max(0, chosen)));
@@ -388,17 +413,18 @@ async function main() {
   $('alpha').oninput = render;
   $('run-all').onclick = () => scoreAll().catch(fail);
   $('run-own').onclick = () => scoreOwn().catch(fail);
-  for (const [id, key] of [
+  for (const [id, key] of /** @type {const} */ ([
     ['f-image', 'image'],
     ['f-mask', 'mask'],
     ['f-logits', 'logits'],
-  ]) {
-    $(id).onchange = (e) => (state.own[key] = e.target.files[0]);
+  ])) {
+    $input(id).onchange = () => (state.own[key] = /** @type {FileList} */ ($input(id).files)[0]);
   }
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {
     e.preventDefault();
-    for (const f of e.dataTransfer.files) {
+    const files = /** @type {DataTransfer} */ (e.dataTransfer).files;
+    for (const f of files) {
       if (/\.bin$/i.test(f.name)) state.own.logits = f;
       else if (/mask|label|gt/i.test(f.name)) state.own.mask = f;
       else if (f.type.startsWith('image/')) state.own.image = f;
@@ -406,7 +432,7 @@ async function main() {
     if (state.own.mask && state.own.logits) scoreOwn().catch(fail);
     else
       setStatus(
-        `got ${[...e.dataTransfer.files].map((f) => f.name).join(', ')}; still need ${!state.own.mask ? 'a mask' : 'the logits'}`,
+        `got ${[...files].map((f) => f.name).join(', ')}; still need ${!state.own.mask ? 'a mask' : 'the logits'}`,
       );
   });
   await score(await loadSample(state.index.samples[Number(sel.value)]));

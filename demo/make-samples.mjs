@@ -328,7 +328,7 @@ export function sampleFiles() {
     generator: 'demo/make-samples.mjs',
     classes: CLASSES.map((c) => ({ name: c.name, color: c.color })),
     ignoreIndex: IGNORE,
-    samples: [],
+    samples: /** @type {object[]} */ ([]),
   };
   for (const s of SAMPLES) {
     const m = makeSample(s.seed);

@@ -79,20 +79,24 @@ export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, l
       send(500, `${e instanceof Error ? e.message : String(e)}\n`);
     }
   });
-  await new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, ok);
-  });
-  const addr = server.address();
+  await /** @type {Promise<void>} */ (
+    new Promise((ok, fail) => {
+      server.once('error', fail);
+      server.listen(port, host, ok);
+    })
+  );
+  const addr = /** @type {import('node:net').AddressInfo} */ (server.address()); // a TCP server's
   const url = `http://${host}:${addr.port}/`;
   return {
     url,
     server,
     close: () =>
-      new Promise((ok) => {
-        server.closeAllConnections?.();
-        server.close(() => ok());
-      }),
+      /** @type {Promise<void>} */ (
+        new Promise((ok) => {
+          server.closeAllConnections?.();
+          server.close(() => ok());
+        })
+      ),
   };
 }
 

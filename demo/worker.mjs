@@ -8,6 +8,11 @@
 //   any failure -> { type: 'error', id, name, message }
 import { Xent, segmentationMetrics } from '../dist/index.mjs';
 
+// A dedicated worker's global scope (demo/tsconfig.json types this file with the page's DOM lib).
+const scope = /** @type {{ postMessage(message: unknown, transfer?: Transferable[]): void }} */ (
+  /** @type {unknown} */ (self)
+);
+
 const ready = Xent.create().then((xent) => {
   postMessage({ type: 'ready', simd: xent.simd });
   return xent;
@@ -46,7 +51,7 @@ self.onmessage = async (e) => {
         simd: xent.simd,
       };
       for (const t of [r.pred, r.lossMap, r.confidence, r.predConfidence]) t.dispose();
-      postMessage(out, [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer]);
+      scope.postMessage(out, [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer]);
     } else if (msg.type === 'scoreAll') {
       const t0 = performance.now();
       const scorer = xent.scorer(msg.classes, { ignoreIndex: msg.ignoreIndex, layout: msg.layout });
@@ -63,7 +68,8 @@ self.onmessage = async (e) => {
         scorer.dispose();
       }
     }
-  } catch (err) {
+  } catch (caught) {
+    const err = /** @type {{ name?: string, message?: string } | undefined} */ (caught);
     postMessage({ type: 'error', id: msg.id, name: err?.name ?? 'Error', message: err?.message ?? String(err) });
   }
 };

@@ -8,12 +8,17 @@
 // Conv2DBackpropFilter kernel of its own, and its Conv2DBackpropInput is ~10x slower than a
 // forward convolution, so this is what makes training on it possible and fast.
 
+/** @typedef {import('@tensorflow/tfjs').Tensor4D} Tensor4D */
+
 /**
  * y = conv2d(x, w) with stride 1 and 'same' padding, for odd kernel sizes.
  * @param {typeof import('@tensorflow/tfjs')} tf
  */
 export function makeConv2d(tf) {
-  const withInputGrad = tf.customGrad((x, w, save) => {
+  // tf.customGrad types its callback's arguments as (Tensor | GradSaveFunc)[]; they are x, w, save.
+  /** @param {(x: Tensor4D, w: Tensor4D, save: import('@tensorflow/tfjs').GradSaveFunc) => any} f */
+  const customGrad = (f) => tf.customGrad(/** @type {any} */ (f));
+  const withInputGrad = customGrad((x, w, save) => {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, 1, 'same'),
@@ -21,7 +26,7 @@ export function makeConv2d(tf) {
     };
   });
   // For the first layer, whose input is the data: no input gradient to compute.
-  const noInputGrad = tf.customGrad((x, w, save) => {
+  const noInputGrad = customGrad((x, w, save) => {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, 1, 'same'),
@@ -82,7 +87,8 @@ export function makeModel(tf, { classes, seed = 7, width = 16 }) {
     vars[name] = tf.variable(tf.randomNormal(shape, 0, std, 'float32', s++), true, name);
     vars[`${name}_b`] = tf.variable(tf.zeros([shape[3]]), true, `${name}_b`);
   }
-  const block = (x, name, first = false) => tf.relu(tf.add(conv(x, vars[name], { first }), vars[`${name}_b`]));
+  const block = (x, name, first = false) =>
+    /** @type {Tensor4D} */ (tf.relu(tf.add(conv(x, vars[name], { first }), vars[`${name}_b`])));
   /** @param {import('@tensorflow/tfjs').Tensor4D} x normalised images, NHWC */
   const apply = (x) => {
     const [, h, w] = x.shape;

@@ -82,6 +82,7 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') ? rel : p;
 }
 
+/** @param {string} msg @returns {never} */
 function fail(msg) {
   console.error(`train: ${msg}`);
   process.exit(2);
@@ -93,7 +94,7 @@ let data;
 try {
   data = opt.data ? loadFolder(resolve(opt.data), { size: SIZE }) : syntheticDataset({ count: COUNT, size: SIZE });
 } catch (e) {
-  fail(e.message);
+  fail(/** @type {Error} */ (e).message);
 }
 const dataMs = performance.now() - tData;
 const C = data.classes.length;
@@ -157,7 +158,9 @@ try {
   ({ Xent } = await import('../../dist/index.mjs'));
   ({ crossEntropyLoss } = await import('../../dist/tfjs.mjs'));
 } catch (e) {
-  fail(`cannot load the built package from ${join(ROOT, 'dist')} (${e.message}): run npm run build first`);
+  fail(
+    `cannot load the built package from ${join(ROOT, 'dist')} (${/** @type {Error} */ (e).message}): run npm run build first`,
+  );
 }
 const xent = await Xent.create();
 
@@ -227,7 +230,7 @@ function validate() {
     const { x, y } = batchOf(idx);
     const logits = tf.tidy(() => model.apply(x));
     scorer.update(
-      { data: logits.dataSync(), shape: logits.shape },
+      { data: /** @type {Float32Array} */ (logits.dataSync()), shape: logits.shape },
       { data: data.masks.subarray(s * P, (s + idx.length) * P), shape: [idx.length, SIZE, SIZE] },
     );
     tf.dispose([x, y, logits]);
@@ -271,8 +274,9 @@ for (let epoch = 1; epoch <= EPOCHS; epoch++) {
       lossMs += performance.now() - t;
       return l;
     });
-    sum += loss.last.sum;
-    weightSum += loss.last.weightSum;
+    const last = /** @type {NonNullable<typeof loss.last>} */ (loss.last); // set by the call above
+    sum += last.sum;
+    weightSum += last.weightSum;
     tf.dispose([x, y]);
     if (tty) {
       const line = `epoch ${String(epoch).padStart(ew)}/${EPOCHS} ${bar(step + 1, steps)} ${step + 1}/${steps}  loss ${(sum / weightSum).toFixed(3)}  ${sec(performance.now() - tEpoch)}`;
@@ -353,7 +357,7 @@ console.log(
   const { x, y } = batchOf(idx);
   const logits = tf.tidy(() => model.apply(x));
   const { pred } = xent.score(
-    { data: logits.dataSync(), shape: logits.shape },
+    { data: /** @type {Float32Array} */ (logits.dataSync()), shape: logits.shape },
     { data: data.masks.subarray(nTrain * P, (nTrain + k) * P), shape: [k, SIZE, SIZE] },
     { layout: 'NHWC', ignoreIndex: IGNORE },
   );
