@@ -11,12 +11,20 @@
 // Needs dist/ (npm run build).
 
 import { IGNORE_INDEX, makeData } from './data.mjs';
-import { keyValueArgs, timeInterleaved } from './interleaved.mjs';
+import { commandLine } from './cli.mjs';
+import { timeInterleaved } from './interleaved.mjs';
 
-const args = keyValueArgs(process.argv.slice(2));
-const WORKLOADS = (args.workloads ?? 'voc,ade,city,bin').split(',');
-const MARGINS = (args.margins ?? '8,20').split(',').map(Number);
-const REPS = Number(args.reps ?? 15);
+const args = commandLine(
+  {
+    workloads: { type: 'string', default: 'voc,ade,city,bin' },
+    margins: { type: 'string', default: '8,20' },
+    reps: { type: 'string', default: '15' },
+  },
+  'usage: node bench/confident.mjs [--workloads=voc,ade,city,bin] [--margins=8,20] [--reps=15]',
+);
+const WORKLOADS = args.workloads.split(',');
+const MARGINS = args.margins.split(',').map(Number);
+const REPS = Number(args.reps);
 
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const xent = await Xent.create();

@@ -1,16 +1,5 @@
-// Shared by the side benchmarks (threads.mjs, score.mjs): their `--key=value` arguments, and
-// timing several calls in interleaved rounds.
-
-/** `--key=value` arguments as an object; an argument of another form is an error. */
-export function keyValueArgs(argv) {
-  return Object.fromEntries(
-    argv.map((a) => {
-      const m = /^--(\w+)=(.*)$/.exec(a);
-      if (!m) throw new Error(`unknown argument ${a}`);
-      return [m[1], m[2]];
-    }),
-  );
-}
+// Shared by the side benchmarks (threads.mjs, score.mjs, confident.mjs): timing several calls in
+// interleaved rounds.
 
 /**
  * Times each config's `f` (synchronous or returning a promise) in interleaved rounds, one call

@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.mjs';
+import { commandLine } from './cli.mjs';
 import { IGNORE_INDEX, OPS, WORKLOADS, logitsBytes, makeData } from './data.mjs';
 import * as jsLoop from './peers/js-loop.mjs';
 import { crossEntropyF32Sequential } from './peers/js-loop.mjs';
@@ -82,20 +83,6 @@ if (!process.env.XENT_BENCH_RELAXED_FLAG) {
     });
     process.exit(r.status ?? 1);
   }
-}
-
-function parseArgs(argv) {
-  const args = { quick: false };
-  for (const a of argv) {
-    if (a === '--quick') args.quick = true;
-    else if (a === '--help' || a === '-h') args.help = true;
-    else {
-      const m = /^--(workloads|ops|peers|out)=(.*)$/.exec(a);
-      if (!m) throw new Error(`unknown argument ${a} (try --help)`);
-      args[m[1]] = m[1] === 'out' ? m[2] : m[2].split(',').filter(Boolean);
-    }
-  }
-  return args;
 }
 
 const HELP = `usage: node bench/run.mjs [--quick] [--workloads=${Object.keys(WORKLOADS).join(',')}] [--ops=${OPS.join(',')}]
@@ -304,12 +291,25 @@ function progress(op, peer, r) {
   } else log(`  ${op.padEnd(6)} ${peer.id.padEnd(14)} ${r.status}: ${r.reason ?? ''}`);
 }
 
+/** The command line: --quick, and the comma-separated lists (empty items dropped). */
+function options() {
+  const values = commandLine(
+    {
+      quick: { type: 'boolean', default: false },
+      workloads: { type: 'string' },
+      ops: { type: 'string' },
+      peers: { type: 'string' },
+      out: { type: 'string' },
+    },
+    HELP,
+  );
+  /** @param {string | undefined} v */
+  const list = (v) => v?.split(',').filter(Boolean);
+  return { ...values, workloads: list(values.workloads), ops: list(values.ops), peers: list(values.peers) };
+}
+
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.help) {
-    console.log(HELP);
-    return;
-  }
+  const args = options();
   const policy = args.quick ? POLICIES.quick : POLICIES.full;
   const workloadNames = args.workloads ?? (args.quick ? ['voc', 'bin'] : Object.keys(WORKLOADS));
   for (const n of workloadNames)

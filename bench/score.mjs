@@ -11,11 +11,15 @@
 // crossEntropy's, and its confusion matrix counts every non-ignored pixel once.
 
 import { IGNORE_INDEX, makeData } from './data.mjs';
-import { keyValueArgs, timeInterleaved } from './interleaved.mjs';
+import { commandLine } from './cli.mjs';
+import { timeInterleaved } from './interleaved.mjs';
 
-const args = keyValueArgs(process.argv.slice(2));
-const WORKLOADS = (args.workloads ?? 'voc,ade,city,bin').split(',');
-const REPS = Number(args.reps ?? 15);
+const args = commandLine(
+  { workloads: { type: 'string', default: 'voc,ade,city,bin' }, reps: { type: 'string', default: '15' } },
+  'usage: node bench/score.mjs [--workloads=voc,ade,city,bin] [--reps=15]',
+);
+const WORKLOADS = args.workloads.split(',');
+const REPS = Number(args.reps);
 
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const xent = await Xent.create();

@@ -11,13 +11,22 @@
 // build (loss and gradient) before its time counts.
 
 import { IGNORE_INDEX, makeData } from './data.mjs';
-import { keyValueArgs, timeInterleaved } from './interleaved.mjs';
+import { commandLine } from './cli.mjs';
+import { timeInterleaved } from './interleaved.mjs';
 
-const args = keyValueArgs(process.argv.slice(2));
-const THREADS = (args.threads ?? '2').split(',').map(Number);
-const REPS = Number(args.reps ?? 15);
-const WORKLOAD = args.workload ?? 'city';
-const OP = args.op ?? 'fwdbwd';
+const args = commandLine(
+  {
+    threads: { type: 'string', default: '2' },
+    reps: { type: 'string', default: '15' },
+    workload: { type: 'string', default: 'city' },
+    op: { type: 'string', default: 'fwdbwd' },
+  },
+  'usage: node bench/threads.mjs [--threads=2,3,4] [--reps=15] [--workload=city] [--op=fwdbwd|fwd]',
+);
+const THREADS = args.threads.split(',').map(Number);
+const REPS = Number(args.reps);
+const WORKLOAD = args.workload;
+const OP = args.op;
 
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const d = makeData(WORKLOAD);
