@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A tiny static file server for the demo and the browser tests (node:http, no dependencies).
 //
-//   node demo/serve.mjs [--port 8080] [--host 127.0.0.1]
+//   node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--log]
 //
 // serves the repository root, so that the demo page (/demo/) loads the built package from
 // /dist/index.mjs exactly as a user's page would: an ES module, no bundler, and the .wasm
@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** The repository root (the parent of demo/). */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -101,20 +102,37 @@ export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, l
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const args = process.argv.slice(2);
-  const opt = (name, dflt) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+  const USAGE = 'usage: node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--log]\n  --log  log every request';
+  /** @param {string} message @returns {never} */
+  const usageError = (message) => {
+    console.error(`serve: ${message}\n\n${USAGE}`);
+    process.exit(2);
   };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: 'string', default: '8080' },
+        host: { type: 'string', default: '127.0.0.1' },
+        log: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    usageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) usageError(`--port must be 0..65535, got ${values.port}`);
   const { existsSync } = await import('node:fs');
   if (!existsSync(resolve(ROOT, 'dist/index.mjs'))) {
     console.error('serve: dist/index.mjs is missing: run `npm run build` first');
     process.exit(1);
   }
-  const { url } = await startServer({
-    host: opt('host', '127.0.0.1'),
-    port: Number(opt('port', 8080)),
-    log: args.includes('--log'),
-  });
+  const { url } = await startServer({ host: values.host, port, log: values.log });
   console.log(`serving ${ROOT} at ${url}\n  demo: ${url}demo/`);
 }
