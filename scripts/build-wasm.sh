@@ -8,9 +8,10 @@
 #                                      (each worker sets its own __stack_pointer; Debian toolchain only:
 #                                      rustup's prebuilt core is not built with atomics)
 # then verifies each: wabt's wasm-validate with only the features of its flavour (the portable one:
-# none, so no SIMD nor any other post-MVP instruction), then scripts/verify-wasm.mjs with node (it
-# compiles, imports only env.memory (<= 2 pages initial, as the TypeScript loader provides), exports
-# the ABI, fits stack + data in 2 pages).
+# none, so no SIMD nor any other post-MVP instruction; with rustup's prebuilt core, which is not
+# built for the MVP, only SIMD is an error and the rest a warning), then scripts/verify-wasm.mjs
+# with node (it compiles, imports only env.memory (<= 2 pages initial, as the TypeScript loader
+# provides), exports the ABI, fits stack + data in 2 pages).
 # Toolchain: scripts/wasm-toolchain.sh (rustup's wasm32 target if installed, else Debian's).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
