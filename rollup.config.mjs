@@ -7,7 +7,7 @@ import { inlineBuilds } from './scripts/rollup-inline.mjs';
 
 const WASM = ['xent-simd.wasm', 'xent.wasm', 'xent-simd-threads.wasm', 'xent-simd-relaxed.wasm'];
 
-/** Emits build/wasm/*.wasm as assets of the bundle (no extra dependency needed). */
+/** Emits build/wasm/*.wasm as assets of the bundle (no extra dependency needed). @returns {import('rollup').Plugin} */
 function copyWasm() {
   return {
     name: 'xent-copy-wasm',
@@ -39,10 +39,11 @@ const ts = ({ node = false, sourceMap = true } = {}) =>
 
 const banner = '/*! xent-wasm — MIT OR Apache-2.0 */';
 // The main entry, as imported by ts/tfjs.ts (kept external: one copy of the library per program).
-const isIndex = (id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
+const isIndex = (/** @type {string} */ id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
 // Tensor and Xent implement Disposable (Symbol.dispose): consumers need the lib's types.
 const dtsBanner = '/// <reference lib="esnext.disposable" />';
 
+/** @type {import('rollup').RollupOptions[]} */
 export default [
   {
     input: 'ts/index.ts',

@@ -17,8 +17,9 @@ const INLINE_LOADER = resolve('ts/inline-loader.ts');
 const THREADS_ENV = resolve('ts/threads/env.ts');
 const BYTES_ID = '\0xent-inline-bytes';
 const WASM = { SIMD_WASM_BASE64: 'build/wasm/xent-simd.wasm', PORTABLE_WASM_BASE64: 'build/wasm/xent.wasm' };
-const isIndex = (id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
+const isIndex = (/** @type {string} */ id) => id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id);
 
+/** @returns {import('rollup').Plugin} */
 function inlineWasm() {
   return {
     name: 'xent-inline-wasm',
@@ -62,7 +63,11 @@ function inlineWasm() {
   };
 }
 
-/** The rollup configs of xent-wasm/inline, with the main config's TypeScript plugin factory and banners. */
+/**
+ * The rollup configs of xent-wasm/inline, with the main config's TypeScript plugin factory and banners.
+ * @param {{ ts: () => import('rollup').Plugin, banner: string, dtsBanner: string }} options
+ * @returns {import('rollup').RollupOptions[]}
+ */
 export function inlineBuilds({ ts, banner, dtsBanner }) {
   return [
     {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Type-checks every TypeScript program of the repository, and reports on all of them even when one
 # fails:
-#   tsc -p .      ts/ and test/ (tsconfig.json)
-#   tsc -p bench  bench/: JavaScript with JSDoc types; needs no bench dependency installed
-#   tsc -p demo   demo/: JavaScript with JSDoc types, the Node scripts and the page
+#   tsc -p .        ts/, test/ and vitest.config.ts (tsconfig.json)
+#   tsc -p bench    bench/: JavaScript with JSDoc types; needs no bench dependency installed
+#   tsc -p demo     demo/: JavaScript with JSDoc types, the Node scripts and the page
+#   tsc -p scripts  scripts/*.mjs and rollup.config.mjs: JavaScript with JSDoc types
 # demo/ imports the built package (../dist/index.mjs), so its types come from dist/*.d.mts: build
 # them first (npm run build:ts).
 set -euo pipefail
@@ -15,7 +16,7 @@ tsc=node_modules/.bin/tsc
     { echo "typecheck: error: dist/index.d.mts or dist/tfjs.d.mts is missing: demo/ imports the built package (npm run build:ts)" >&2; exit 1; }
 
 failed=()
-for project in . bench demo; do
+for project in . bench demo scripts; do
     echo "typecheck: tsc -p $project"
     "$tsc" -p "$project" || failed+=("$project")
 done
@@ -23,4 +24,4 @@ if ((${#failed[@]})); then
     echo "typecheck: error: type errors in: ${failed[*]}" >&2
     exit 1
 fi
-echo "typecheck: ok (., bench, demo)"
+echo "typecheck: ok (., bench, demo, scripts)"

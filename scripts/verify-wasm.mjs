@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 const PAGE = 65536;
 const FLAVOURS = ['simd128', 'mvp', 'threads', 'relaxed'];
 // xent_simd() of each flavour (crates/xent-abi: which kernel lanes were compiled in).
+/** @type {Record<string, number>} */
 const SIMD_LEVEL = { simd128: 1, mvp: 0, threads: 1, relaxed: 2 };
 // The functions ts/abi.ts checks for at load time, with their arity.
 const ABI_FUNCTIONS = {
@@ -50,6 +51,7 @@ const USAGE = `usage: node scripts/verify-wasm.mjs --flavour <${FLAVOURS.join('|
   --initial-pages  pages of the memory the loader creates (default 2, as in ts/)
   --maximum-pages  maximum pages of that memory (default 65536, as in ts/)`;
 
+/** @param {string} message @returns {never} */
 function usageError(message) {
   console.error(`verify-wasm: error: ${message}\n${USAGE}`);
   process.exit(2);
