@@ -132,7 +132,7 @@ for ((i = 0; i < ${#verify_args[@]}; i += 3)); do
     # with it, only SIMD in the portable module is an error, the rest a warning.
     [[ $flavour == mvp && $kind == rustup ]] && required=(--disable-simd)
     if ! wasm-validate "${required[@]}" "$file"; then
-        echo "build-wasm: error: $file: wasm-validate ${required[*]} rejects it (see above)" >&2
+        echo "build-wasm: error: $file: wasm-validate ${required[*]:-with the default features} rejects it (see above)" >&2
         failures=$((failures + 1))
         continue
     fi
