@@ -96,6 +96,7 @@ impl Labels<'_> {
     /// classes by vector compares, the two-class one 14 % more. (Four interleaved copies of the
     /// counts, so that runs of equal labels do not wait on each increment, would cost 750 bytes
     /// of the `.wasm`.)
+    #[allow(clippy::needless_range_loop, reason = "j indexes `counts` and, offset by `base`, the weights")]
     fn weight_sum(&self, c: usize, ignore_index: i32, w: &[f32]) -> Result<f64, Error> {
         let mut sum = ExactSum::default();
         for base in (0..c).step_by(256) {

@@ -21,8 +21,8 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     let ok = c >= 1
         && args.logits.len() == len
         && labels.len() == n * s
-        && args.weight.map_or(true, |w| w.len() == c)
-        && out.grad.as_ref().map_or(true, |g| g.len() == len)
+        && args.weight.is_none_or(|w| w.len() == c)
+        && out.grad.as_ref().is_none_or(|g| g.len() == len)
         && map_ok
         && out.confidence.is_none()
         && out.pred.is_none()
@@ -39,8 +39,9 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
     let ignore = args.ignore_index;
     let weight_sum = labels.validate(c, ignore, args.weight)?;
     let (cs, ps) = tile::strides(args.layout, c, s);
-    // SAFETY (the unchecked reads and writes below): every length was checked above, and every
-    // live label is in [0, c).
+    // Every length was checked above, and every live label is in [0, c): the unchecked reads and
+    // writes below are in bounds.
+    // SAFETY: `t` is a live label, < c = w.len().
     let w = |t: usize| args.weight.map_or(1.0, |w| unsafe { *w.get_unchecked(t) });
     let upstream = if args.reduction == Reduction::Mean { 1.0 / weight_sum } else { 1.0 };
     let mut grad = out.grad;
@@ -59,14 +60,18 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
             if label[0] != ignore {
                 let t = label[0] as usize;
                 let at = b * c * s + t * cs + p * ps;
+                // SAFETY: b < n, t < c, p < s: at < n c s = logits.len().
                 loss = -w(t) * unsafe { *args.logits.get_unchecked(at) };
                 acc.add(loss);
                 if let Some(g) = grad.as_deref_mut() {
+                    // SAFETY: i < n s = go.len() (checked above).
                     let up = args.grad_output.map_or(upstream, |go| unsafe { *go.get_unchecked(i) } as f64);
+                    // SAFETY: at < n c s = g.len(), as for the logits.
                     unsafe { *g.get_unchecked_mut(at) = (-(w(t) as f64) * up) as f32 };
                 }
             }
             if let Some(m) = loss_map.as_deref_mut() {
+                // SAFETY: i < n s = m.len().
                 unsafe { *m.get_unchecked_mut(i) = loss };
             }
         }

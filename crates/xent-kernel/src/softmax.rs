@@ -63,6 +63,11 @@ pub fn softmax_with<L: F32x4>(
     Ok(())
 }
 
+/// One tile of the forward pass: the `c` class rows at `x0` to `y0` (same strides).
+///
+/// # Safety
+/// `x0 + ci cs + j ps` valid for reading, and `y0 + ci cs + j ps` for writing, for every class
+/// `ci < c` and pixel `j` of the tile (`j < w <= 4 V`).
 #[inline(always)]
 unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,
@@ -146,7 +151,12 @@ pub fn softmax_backward_with<L: F32x4>(
     Ok(())
 }
 
+/// One tile of the backward pass: `gx` from `y` and `gy` (same strides).
+///
+/// # Safety
+/// As [`fwd_tile`]: `y0` and `gy0` valid for reading, `gx0` for writing.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop, reason = "v indexes `acc` and is the vector's place in the tile for ld/st")]
 #[inline(always)]
 unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,

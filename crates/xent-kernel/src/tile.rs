@@ -38,6 +38,10 @@ pub fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
 }
 
 /// Loads vector `v` of the tile row at `p` (pixel stride `ps`; `CONTIG` means `ps == 1`).
+///
+/// # Safety
+/// `p + j ps` valid for reading for the tile's pixels `j` of vector `v` (`4 v <= j < 4 v + 4`,
+/// and `j < w` unless `FULL`).
 #[inline(always)]
 pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(p: *const f32, ps: usize, w: usize, v: usize) -> L {
     if CONTIG {
@@ -52,6 +56,9 @@ pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(p: *const f32, 
 }
 
 /// Stores vector `v` of the tile row at `p`; only the tile's pixels are written.
+///
+/// # Safety
+/// As [`ld`], for writing.
 #[inline(always)]
 pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(x: L, p: *mut f32, ps: usize, w: usize, v: usize) {
     if CONTIG {
@@ -67,6 +74,10 @@ pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(x: L, p: *mut f
 
 /// The per-pixel maximum over the `c` class rows of the tile at `x0`. When `copy` is not null,
 /// the rows are also copied there, contiguously (row `ci` at `copy + ci * 4 * V`).
+///
+/// # Safety
+/// `x0 + ci cs + j ps` valid for reading for every class `ci < c` and pixel `j` of the tile (as
+/// [`ld`]); a non-null `copy` valid for writing `4 V c` floats. `c >= 1`.
 #[inline(always)]
 pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
@@ -109,6 +120,9 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
 /// logit; a lane with one (where NaN counts as the largest, the first NaN winning) is
 /// recomputed by [`argmax_with_nan`], which the caller runs on the tiles whose sum of
 /// exponentials is NaN: rare, and 3 operations a vector here instead of 6.
+///
+/// # Safety
+/// As [`max_over_classes`].
 #[inline(always)]
 pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,

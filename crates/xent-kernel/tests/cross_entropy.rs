@@ -585,7 +585,6 @@ fn bad_input_writes_nothing() {
     ] {
         assert_eq!(call(&bad), Err(Error::BadArgument));
     }
-    drop(call);
     assert!(g.iter().chain(&map).all(|&v| v == 7.0));
 }
 
@@ -677,6 +676,7 @@ fn split_matches_whole(case: &Case, layout: Layout, cuts: &[usize], tag: &str) {
     let (mut g2, mut m2) = (vec![7.0f32; n * c * s], vec![7.0f32; n * s]);
     // Each call gets its own view of the output buffers, as a thread would.
     let (g, m) = (g2.as_mut_ptr(), m2.as_mut_ptr());
+    // SAFETY: the calls below use these views one at a time, and the ranges they write are disjoint.
     let outputs = || unsafe {
         Outputs {
             grad: Some(std::slice::from_raw_parts_mut(g, n * c * s)),

@@ -189,15 +189,15 @@ fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
     let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
     let none = args.reduction == Reduction::None;
-    let map_ok = |b: &Option<&mut [f32]>| b.as_ref().map_or(true, |l| l.len() == n * s);
+    let map_ok = |b: &Option<&mut [f32]>| b.as_ref().is_none_or(|l| l.len() == n * s);
     let ok = c >= 1
         && args.logits.len() == len
         && match args.target {
             Target::Index(l) => l.len() == n * s,
             Target::Prob(q) => q.len() == len && out.confidence.is_none(),
         }
-        && args.weight.map_or(true, |w| w.len() == c)
-        && out.grad.as_ref().map_or(true, |g| g.len() == len)
+        && args.weight.is_none_or(|w| w.len() == c)
+        && out.grad.as_ref().is_none_or(|g| g.len() == len)
         && map_ok(&out.loss_map)
         && map_ok(&out.confidence)
         && map_ok(&out.pred_confidence)
@@ -348,7 +348,12 @@ impl Ctx<'_> {
     /// (the bit patterns of `idx`, see [`tile::argmax_over_classes`]) and its probability
     /// `1 / se`, and with `labels` (index targets) the confusion counts of the pixels not
     /// ignored. Not inlined: one copy for every tile.
+    ///
+    /// # Safety
+    /// Pixels `pix0 .. pix0 + w` within the maps (`n s`); with `labels`, every label not ignored
+    /// in `[0, c)` and every `idx` a class (`< c`).
     #[inline(never)]
+    #[allow(clippy::needless_range_loop, reason = "j indexes the tile's arrays and is the pixel's offset in the maps")]
     unsafe fn store_scores(
         &self,
         pix0: usize,
@@ -384,6 +389,10 @@ impl Ctx<'_> {
         }
     }
 
+    /// The weight of class `c` (1 without `weight`).
+    ///
+    /// # Safety
+    /// `c < self.c`.
     #[inline(always)]
     unsafe fn class_weight(&self, c: usize) -> f32 {
         if self.weight.is_null() {
@@ -394,6 +403,11 @@ impl Ctx<'_> {
     }
 }
 
+/// The tiles of samples `lo .. hi`, by target kind, layout and width.
+///
+/// # Safety
+/// As [`run_range`]; `k` made from checked arguments, `GRAD` whether `k.grad` is set, `CONTIG`
+/// whether the layout is NCHW.
 unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize, hi: usize, sum: &mut TileSum) {
     // Wide tiles (16 pixels, whole lanes) along NCHW rows, and NHWC ones transposed through
     // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
@@ -440,6 +454,9 @@ const GRAD_IF_ASKED: u8 = 2;
 
 /// The wide NCHW tile (16 pixels, whole vectors), with the gradient or without: one copy each,
 /// for NCHW and for NHWC's transposed tiles.
+///
+/// # Safety
+/// As [`index_tile`], with `w = 16`.
 #[inline(never)]
 unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
     k: &Ctx,
@@ -463,6 +480,10 @@ unsafe fn index_tile_wide<L: F32x4, const GRAD: bool>(
 /// transposed back). The same arithmetic on the same values, so the same bits as NCHW.
 /// Probability targets are transposed too, into the other scratch tile. One copy (the gradient
 /// a run-time switch).
+///
+/// # Safety
+/// `k` made from checked arguments, NHWC with `k.c * 16 <= SCRATCH_FLOATS`; pixels
+/// `p0 .. p0 + 16` of batch item `b` within the tensor; nothing pending in `pend`.
 #[inline(never)]
 unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, pend: &mut Pending<L>) {
     let c = k.c;
@@ -470,7 +491,10 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
     let grad = !k.grad.is_null();
     let (xt, qt) = pend.both_scratch();
     tile::transpose_in::<L>(k.x.add(pix0 * c), c, xt);
-    // The tile's own per-pixel buffers (an absent one stays null).
+    /// The tile's own per-pixel buffers (an absent one stays null).
+    ///
+    /// # Safety
+    /// A non-null `p` valid for the tile's pixels from `i`.
     unsafe fn at<T>(p: *mut T, i: usize) -> *mut T {
         if p.is_null() {
             p
@@ -520,6 +544,9 @@ unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut TileSum, p
 /// The narrow tile (1 vector, partial, lane-by-lane loads at the pixel stride) of either layout,
 /// not inlined, the gradient a run-time switch: one copy for the row tails of both layouts and
 /// NHWC beyond 256 classes.
+///
+/// # Safety
+/// As [`index_tile`].
 #[inline(never)]
 unsafe fn index_tile_narrow<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, w: usize, sum: &mut TileSum) {
     index_tile::<L, GRAD_IF_ASKED, 1, false, false>(k, labels, b, p0, w, sum, None)
@@ -529,6 +556,11 @@ unsafe fn index_tile_narrow<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usi
 /// A wide tile gets `pend`: its scratch tile comes from there, and with `WITH_GRAD` it writes
 /// the pending tile's gradient during its exp pass and leaves its own pending (see
 /// [`pending`]).
+///
+/// # Safety
+/// `k` made from checked arguments ([`check`]) and the labels of the tile valid (in `[0, c)` or
+/// the ignore index); pixels `p0 .. p0 + w` of batch item `b` within the tensor; `V = 4` for a
+/// `pend`.
 #[inline(always)]
 unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
@@ -699,8 +731,13 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
 
 /// One class row `ci` of pass (4): the stored exponentials at `e_row` scaled (minus the
 /// smoothing term) into the gradient row at `row`, both at pixel stride `ps`.
+///
+/// # Safety
+/// `ci < k.c`; `e_row` valid for reading and `row` for writing the tile's pixels (see
+/// [`tile::ld`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop, reason = "v indexes `scale` and `gk` and is the vector's place in the tile")]
 unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
     ci: usize,
@@ -729,6 +766,10 @@ unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bo
 /// stride `ps`), `exp(d)` stored at `e_row` (same stride) when `store` and added to `se`.
 /// Returns `d`. (`store` rather than a null `e_row`: the tiles' `grad`, a constant in the wide
 /// tiles, so that their loops have no test per vector.)
+///
+/// # Safety
+/// `row` valid for reading the tile's pixels (see [`tile::ld`]), and with `store` `e_row` for
+/// writing them.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn exp_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
@@ -768,6 +809,10 @@ fn kahan<L: F32x4>(sum: &mut L, comp: &mut L, x: L) {
 /// One tile of probability targets (`q0` = the target tensor, same geometry as the logits).
 /// Not inlined, and the gradient a run-time switch: probability targets are the rarer case, and
 /// this keeps their code to one copy per tile width and layout.
+///
+/// # Safety
+/// `k` made from checked arguments; `q0` the probability targets (or their scratch tile), with
+/// the logits' geometry; pixels `p0 .. p0 + w` of batch item `b` within the tensor.
 #[inline(never)]
 unsafe fn prob_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,

@@ -85,6 +85,7 @@ impl F32x4 for Portable {
         })
     }
     #[inline(always)]
+    #[expect(clippy::eq_op, reason = "v - v is 0 for a finite v and NaN for an infinity or a NaN: the finiteness test")]
     fn finite_mask(x: Self) -> Self {
         map(x.0, |v| f32::from_bits(if v - v == 0.0 { u32::MAX } else { 0 }))
     }
