@@ -11,9 +11,10 @@
 //! tiles touch disjoint pixels), so are the bits. An NHWC tile defers its gradient here too, and
 //! writes it at once on the way back through the transposition ([`Pending::write_nhwc`]).
 
-use super::{scale_row, Ctx, TILE};
+use super::ctx::Ctx;
+use super::rows::scale_row;
 use crate::lanes::F32x4;
-use crate::tile::{self, SCRATCH_FLOATS};
+use crate::tile::{self, SCRATCH_FLOATS, TILE};
 
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
