@@ -78,6 +78,7 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     ps: usize,
     w: usize,
 ) {
+    debug_assert!(w >= 1 && w <= 4 * V && c >= 1);
     let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
     let mut se = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
@@ -168,6 +169,7 @@ unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     ps: usize,
     w: usize,
 ) {
+    debug_assert!(w >= 1 && w <= 4 * V && c >= 1);
     // softmax: sum_c gy y; log_softmax: sum_c gy.
     let mut acc = [L::splat(0.0); V];
     for ci in 0..c {

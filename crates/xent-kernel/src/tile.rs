@@ -87,6 +87,7 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
     w: usize,
     copy: *mut f32,
 ) -> [L; V] {
+    debug_assert!(c >= 1 && w <= 4 * V);
     let mut m = [L::splat(0.0); V];
     for (v, mv) in m.iter_mut().enumerate() {
         *mv = ld::<L, FULL, CONTIG>(x0, ps, w, v);
@@ -132,6 +133,7 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
     w: usize,
     copy: *mut f32,
 ) -> ([L; V], [L; V]) {
+    debug_assert!(c >= 1 && w <= 4 * V);
     let mut m = [L::splat(0.0); V];
     let mut idx = [L::splat(0.0); V];
     for ci in 0..c {
@@ -165,6 +167,7 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
 #[cold]
 #[inline(never)]
 pub unsafe fn argmax_with_nan<L: F32x4>(x0: *const f32, c: usize, cs: usize, ps: usize, w: usize) -> [f32; TILE] {
+    debug_assert!(w <= TILE && c >= 1);
     let mut out = [0.0f32; TILE];
     for v in 0..w.min(TILE).div_ceil(4) {
         let n = (w - 4 * v).min(4);
@@ -201,6 +204,7 @@ pub const SCRATCH_FLOATS: usize = 4096;
 /// `x0` valid for reading `16 c` floats, `t` for writing them.
 #[inline(never)]
 pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
+    debug_assert!(c >= 1);
     let block = |ci: usize| {
         for g in 0..TILE / 4 {
             let p = x0.add(4 * g * c + ci);

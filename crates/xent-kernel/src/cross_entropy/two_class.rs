@@ -29,6 +29,7 @@ const V: usize = TILE / 4;
 #[inline(never)]
 pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut TileSum) {
     let s = k.s;
+    debug_assert!(k.c == 2 && p0 + TILE <= s && b * s + p0 + TILE <= labels.len());
     let pix0 = b * s + p0;
     let nhwc = k.ps != 1;
     // Vector v of class 0 and of class 1, from `p` (the tile's first element).
