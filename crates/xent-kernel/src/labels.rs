@@ -1,7 +1,7 @@
 //! Class-index label maps (PNG masks as u8/u16, or i32), their validation and weight sum.
 
 use crate::lanes::F32x4;
-use crate::{Error, ExactSum};
+use crate::{Arg, Error, ExactSum};
 
 /// A label map: one class index per sample, or the ignore index.
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +118,7 @@ impl Labels<'_> {
                 let n = counts[j] as u64;
                 if n > 0 && (base + j) as i64 != ignore_index as i64 {
                     // A `weight` shorter than c is a bad argument.
-                    sum.add_times(*w.get(base + j).ok_or(Error::BadArgument)?, n);
+                    sum.add_times(*w.get(base + j).ok_or(Error::BadArgument(Arg::WeightLen))?, n);
                 }
             }
         }

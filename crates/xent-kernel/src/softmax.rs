@@ -9,7 +9,7 @@
 use crate::lanes::{F32x4, Native};
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, ld, st};
-use crate::{Error, Layout};
+use crate::{ensure, Arg, Error, Layout};
 
 /// Which function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,10 +41,9 @@ pub fn softmax_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
-    if c == 0 || x.len() != len || y.len() != len {
-        return Err(Error::BadArgument);
-    }
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(x.len() == len && y.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     // SAFETY: lengths checked above.
@@ -131,10 +130,9 @@ pub fn softmax_backward_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
-    if c == 0 || y.len() != len || gy.len() != len || gx.len() != len {
-        return Err(Error::BadArgument);
-    }
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(y.len() == len && gy.len() == len && gx.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);
     let (y, gy, gx) = (y.as_ptr(), gy.as_ptr(), gx.as_mut_ptr());
     // SAFETY: lengths checked above.

@@ -8,7 +8,8 @@ mod common;
 use common::{close, reference, reference_prob, Reference, Rng};
 use xent_kernel::lanes::portable::Portable;
 use xent_kernel::{
-    cross_entropy_with, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Pred, Reduction, Target,
+    cross_entropy_with, Arg, CrossEntropyArgs, CrossEntropyResult, Error, Labels, Layout, Outputs, Pred, Reduction,
+    Target,
 };
 
 const GUARD: f32 = 12345.678;
@@ -157,7 +158,7 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
         let (mut g, mut p, mut m) = (vec![0.0f32; n * c * s], vec![0u16; n * s], vec![0.0f32; n * s]);
         let both =
             Outputs { grad: Some(&mut g), pred: Some(Pred::U16(&mut p)), loss_map: Some(&mut m), ..Default::default() };
-        assert_eq!(cross_entropy_with::<Portable>(&args, both).unwrap_err(), Error::BadArgument);
+        assert_eq!(cross_entropy_with::<Portable>(&args, both).unwrap_err(), Error::BadArgument(Arg::ScoresWithGrad));
     }
     assert!(pred8[..PAD].iter().chain(&pred8[PAD + n * s..]).all(|&v| v == 0xa5));
     assert!(pred16[..PAD].iter().chain(&pred16[PAD + n * s..]).all(|&v| v == 0xa5a5));
@@ -573,17 +574,17 @@ fn bad_input_writes_nothing() {
     );
     let ok = Target::Index(Labels::I32(&[0, 1, 1, 2]));
     let q = [0.5f32; 12];
-    for bad in [
-        CrossEntropyArgs { target: ok, label_smoothing: 1.5, ..args },
-        CrossEntropyArgs { target: ok, label_smoothing: -0.1, ..args },
-        CrossEntropyArgs { target: ok, label_smoothing: f32::NAN, ..args },
-        CrossEntropyArgs { target: ok, c: 4, ..args },
-        CrossEntropyArgs { target: ok, weight: Some(&[1.0, 2.0]), ..args },
-        CrossEntropyArgs { target: ok, reduction: Reduction::None, ..args },
-        CrossEntropyArgs { target: ok, c: 0, s: 4, ..args },
-        CrossEntropyArgs { target: Target::Prob(&q[..11]), ..args },
+    for (bad, arg) in [
+        (CrossEntropyArgs { target: ok, label_smoothing: 1.5, ..args }, Arg::LabelSmoothing),
+        (CrossEntropyArgs { target: ok, label_smoothing: -0.1, ..args }, Arg::LabelSmoothing),
+        (CrossEntropyArgs { target: ok, label_smoothing: f32::NAN, ..args }, Arg::LabelSmoothing),
+        (CrossEntropyArgs { target: ok, c: 4, ..args }, Arg::LogitsLen),
+        (CrossEntropyArgs { target: ok, weight: Some(&[1.0, 2.0]), ..args }, Arg::WeightLen),
+        (CrossEntropyArgs { target: ok, reduction: Reduction::None, ..args }, Arg::GradOutputMissing),
+        (CrossEntropyArgs { target: ok, c: 0, s: 4, ..args }, Arg::NoClasses),
+        (CrossEntropyArgs { target: Target::Prob(&q[..11]), ..args }, Arg::TargetLen),
     ] {
-        assert_eq!(call(&bad), Err(Error::BadArgument));
+        assert_eq!(call(&bad), Err(Error::BadArgument(arg)));
     }
     assert!(g.iter().chain(&map).all(|&v| v == 7.0));
 }

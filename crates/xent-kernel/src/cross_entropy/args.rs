@@ -1,7 +1,7 @@
 //! The public types of [`super::cross_entropy`], the validation of their lengths and options
-//! ([`check`]), and the reduction of the summed losses ([`reduce`]).
+//! ([`check`], which names the first bad one: [`Arg`]), and the reduction of the summed losses ([`reduce`]).
 
-use crate::{Error, Labels, Layout, Reduction};
+use crate::{ensure, Arg, Error, Labels, Layout, Reduction};
 
 /// What the logits are compared with.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +64,24 @@ impl Pred<'_> {
             Pred::U16(p) => p.len(),
         }
     }
+
+    /// The number of classes its dtype holds.
+    fn classes(&self) -> usize {
+        match self {
+            Pred::U8(_) => 256,
+            Pred::U16(_) => 65536,
+        }
+    }
+}
+
+impl Target<'_> {
+    /// The number of labels or probabilities.
+    fn len(&self) -> usize {
+        match self {
+            Target::Index(l) => l.len(),
+            Target::Prob(q) => q.len(),
+        }
+    }
 }
 
 /// The reduced loss with its numerator and denominator.
@@ -83,41 +101,38 @@ pub struct CrossEntropyResult {
 /// Checks every length and option of `args` and `out` (not the labels).
 pub(super) fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
     let none = args.reduction == Reduction::None;
-    let map_ok = |b: &Option<&mut [f32]>| b.as_ref().is_none_or(|l| l.len() == n * s);
-    let ok = c >= 1
-        && args.logits.len() == len
-        && match args.target {
-            Target::Index(l) => l.len() == n * s,
-            Target::Prob(q) => q.len() == len && out.confidence.is_none(),
-        }
-        && args.weight.is_none_or(|w| w.len() == c)
-        && out.grad.as_ref().is_none_or(|g| g.len() == len)
-        && map_ok(&out.loss_map)
-        && map_ok(&out.confidence)
-        && map_ok(&out.pred_confidence)
-        && match &out.pred {
-            Some(p @ Pred::U8(_)) => p.len() == n * s && c <= 256,
-            Some(p @ Pred::U16(_)) => p.len() == n * s && c <= 65536,
-            None => true,
-        }
-        && match &out.confusion {
-            Some(m) => m.len() == c * c && matches!(args.target, Target::Index(_)),
-            None => true,
-        }
-        && (out.grad.is_none() || (out.pred.is_none() && out.pred_confidence.is_none() && out.confusion.is_none()))
-        && (out.loss_map.is_some() || !none)
-        && match args.grad_output {
-            Some(go) => none && go.len() == n * s,
-            None => !(none && out.grad.is_some()),
-        }
-        && (0.0..=1.0).contains(&args.label_smoothing);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadArgument)
+    let prob = matches!(args.target, Target::Prob(_));
+    let map_len = |b: &Option<&mut [f32]>, arg| ensure(b.as_ref().is_none_or(|l| l.len() == n * s), arg);
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(args.logits.len() == len, Arg::LogitsLen)?;
+    ensure(args.target.len() == if prob { len } else { n * s }, Arg::TargetLen)?;
+    ensure(!(prob && out.confidence.is_some()), Arg::ConfidenceWithProb)?;
+    ensure(args.weight.is_none_or(|w| w.len() == c), Arg::WeightLen)?;
+    ensure(out.grad.as_ref().is_none_or(|g| g.len() == len), Arg::GradLen)?;
+    map_len(&out.loss_map, Arg::LossMapLen)?;
+    map_len(&out.confidence, Arg::ConfidenceLen)?;
+    map_len(&out.pred_confidence, Arg::PredConfidenceLen)?;
+    if let Some(p) = &out.pred {
+        ensure(p.len() == n * s, Arg::PredLen)?;
+        ensure(c <= p.classes(), Arg::PredDtype)?;
     }
+    if let Some(m) = &out.confusion {
+        ensure(m.len() == c * c, Arg::ConfusionLen)?;
+        ensure(!prob, Arg::ConfusionWithProb)?;
+    }
+    let scores = out.pred.is_some() || out.pred_confidence.is_some() || out.confusion.is_some();
+    ensure(!(out.grad.is_some() && scores), Arg::ScoresWithGrad)?;
+    ensure(out.loss_map.is_some() || !none, Arg::LossMapMissing)?;
+    match args.grad_output {
+        Some(go) => {
+            ensure(none, Arg::GradOutputNotNone)?;
+            ensure(go.len() == n * s, Arg::GradOutputLen)?;
+        }
+        None => ensure(!(none && out.grad.is_some()), Arg::GradOutputMissing)?,
+    }
+    ensure((0.0..=1.0).contains(&args.label_smoothing), Arg::LabelSmoothing)
 }
 
 /// The reduced loss from the exact sum and the weight sum (see [`CrossEntropyResult`]).

@@ -46,7 +46,7 @@
 
 use crate::lanes::{F32x4, Native};
 use crate::tile::{self, TILE};
-use crate::{Error, ExactSum, Layout, TileSum};
+use crate::{ensure, Arg, Error, ExactSum, Layout, TileSum};
 
 mod args;
 mod ctx;
@@ -117,11 +117,9 @@ pub fn cross_entropy_range_with<L: F32x4>(
     acc: &mut ExactSum,
 ) -> Result<(), Error> {
     check(args, &out)?;
-    if lo > hi || hi > args.n * args.s {
-        return Err(Error::BadArgument);
-    }
+    ensure(lo <= hi && hi <= args.n * args.s, Arg::Range)?;
     if let Target::Index(l) = args.target {
-        l.range(lo, hi).ok_or(Error::BadArgument)?.validate(args.c, args.ignore_index, None)?;
+        l.range(lo, hi).ok_or(Error::BadArgument(Arg::Range))?.validate(args.c, args.ignore_index, None)?;
     }
     // SAFETY: lengths checked, labels of the range checked.
     unsafe { run_range::<L>(args, out, weight_sum, lo, hi, acc) };
