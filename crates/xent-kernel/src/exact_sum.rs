@@ -137,7 +137,7 @@ impl ExactSum {
         }
         // Carry into canonical base-2^32 digits; the top limb keeps the sign. (The loops run
         // over a length the compiler cannot see, `black_box`: loops rather than eleven and
-        // twelve copies of their bodies, 94 bytes of the `.wasm`, in code run once a call.)
+        // twelve copies of their bodies, in code run once a call; see docs/performance.md.)
         let n = core::hint::black_box(LIMBS).clamp(1, LIMBS);
         let mut carry = 0i64;
         for l in &mut limbs[..n - 1] {

@@ -15,10 +15,9 @@
 //! exact either way, so [`ExactSum::value`] has the same bits as if every value had been added
 //! to it directly.
 //!
-//! Measured against adding every loss to the [`ExactSum`]: the two-class loss 6 % faster and
-//! the loss with 19-21 classes 2-3 % (one window, lanes flushed as floats); the two windows
-//! made losses of a trained model's kind (target logit 8-20 above the rest, most losses below
-//! `2^-17`) 11-15 % faster with two classes; the i64 flushes, 5-7 % more with two classes.
+//! Why: the exact add of every loss was a measurable share of the whole call with few classes,
+//! where there is little other work per pixel; the second window is for a trained model's
+//! losses, most of them below `2^-17`. What each step measured: docs/performance.md.
 
 use crate::lanes::{F32x4, Splat};
 use crate::tile::spill;
