@@ -7,6 +7,9 @@
 //!
 //! Conventions: a pointer argument of 0 means "absent". Every export validates what it can
 //! before it writes anything, and returns a status code (see [`Status`]).
+//!
+//! One file of a little over 400 lines on purpose: the whole ABI in one place, read against its
+//! TypeScript counterpart (`ts/abi.ts`) when either changes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{

@@ -2,6 +2,9 @@
 //! 4-lane vector and the 16-pixel tile), both target kinds, both layouts, options and value
 //! distributions, plus the edge cases. NHWC runs on the transposed data and must give the same
 //! bits as NCHW.
+//!
+//! One file of ~700 lines on purpose: the random cases and the edge cases share the case
+//! builder, the guarded output buffers and the checks against the reference (`Case`, `Got`).
 
 mod common;
 
