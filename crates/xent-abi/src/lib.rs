@@ -293,10 +293,10 @@ unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     core::slice::from_raw_parts(p, len)
 }
 
-/// [`slice`], or `None` for a null `p`.
+/// [`slice`](fn@slice), or `None` for a null `p`.
 ///
 /// # Safety
-/// As [`slice`] when `p` is not null.
+/// As [`slice`](fn@slice) when `p` is not null.
 unsafe fn opt<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
     (!p.is_null()).then(|| core::slice::from_raw_parts(p, len))
 }

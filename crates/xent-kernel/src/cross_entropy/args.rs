@@ -12,7 +12,7 @@ pub enum Target<'a> {
     Prob(&'a [f32]),
 }
 
-/// The inputs of [`cross_entropy`]: logits `[n, c, s]` in `layout`.
+/// The inputs of [`cross_entropy`](fn@super::cross_entropy): logits `[n, c, s]` in `layout`.
 #[derive(Clone, Copy, Debug)]
 pub struct CrossEntropyArgs<'a> {
     pub logits: &'a [f32],

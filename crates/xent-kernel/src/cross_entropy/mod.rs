@@ -13,7 +13,7 @@
 //! ```
 //!
 //! 'mean' divides the sum by `W = sum of w[t]` over the non-ignored samples (index targets,
-//! computed by [`Labels::validate`] before anything is written) or by the number of samples
+//! computed by [`crate::Labels::validate`] before anything is written) or by the number of samples
 //! (probability targets), as PyTorch does. With an upstream gradient `g` per sample (1/W for
 //! mean, 1 for sum, `grad_output` for none, 0 when ignored), the gradient is
 //!
@@ -38,7 +38,7 @@
 //! item, `ci` a class, `p0` a tile's first pixel in its item and `pix0` its flat index in
 //! `[n, s]`, `j` a pixel of a tile, `v` one of its `V` vectors (4 or 1), `width` its pixel count;
 //! `cs` and `ps` the class and pixel strides ([`crate::tile`]); `x0`, `q0`, `g0` a tile's first
-//! element in the logits, targets and gradient; `k` the [`ctx::Ctx`] of a call.
+//! element in the logits, targets and gradient; `k` the `ctx::Ctx` of a call.
 //!
 //! Files: `args` (types, validation, reduction), `ctx` (the tiles' view of a call), `rows` (the
 //! class-row passes), one per tile kind (`index`, `prob`, `nhwc`, `two_class`), and `pending`
