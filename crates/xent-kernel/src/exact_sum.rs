@@ -1,5 +1,6 @@
 //! An order-independent sum of f32 values: the same bits whatever order the values come in, and
-//! whatever way the work is split, as long as the partial sums are combined with [`ExactSum::merge`].
+//! whatever way the work is split, as long as the partial sums are combined with
+//! [`ExactSum::merge`].
 //!
 //! One f64 bin per f32 exponent. Every f32 with biased exponent `e` is a multiple of
 //! `2^(e - 150)` (subnormals: of `2^-149`, all in bin 0) and smaller than `2^(e - 126)` in

@@ -89,14 +89,14 @@ impl<'a> TileSum<'a> {
         self.vectors += V as u32;
     }
 
-    /// Adds the first `w` lanes of `x` exactly: a whole 16-pixel tile as [`TileSum::add`], the
+    /// Adds the first `width` lanes of `x` exactly: a whole 16-pixel tile as [`TileSum::add`], the
     /// lanes of anything narrower one by one (one copy of [`TileSum::add`] in the code).
     #[inline(always)]
-    pub fn add_lanes<L: F32x4, const V: usize>(&mut self, x: &[L; V], w: usize) {
-        if V == 4 && w == 16 {
+    pub fn add_lanes<L: F32x4, const V: usize>(&mut self, x: &[L; V], width: usize) {
+        if V == 4 && width == 16 {
             self.add(x);
         } else {
-            self.exact.add_all(&spill(x)[..w.min(4 * V)]);
+            self.exact.add_all(&spill(x)[..width.min(4 * V)]);
         }
     }
 

@@ -680,7 +680,8 @@ fn split_matches_whole(case: &Case, layout: Layout, cuts: &[usize], tag: &str) {
     let (mut g2, mut m2) = (vec![7.0f32; n * c * s], vec![7.0f32; n * s]);
     // Each call gets its own view of the output buffers, as a thread would.
     let (g, m) = (g2.as_mut_ptr(), m2.as_mut_ptr());
-    // SAFETY: the calls below use these views one at a time, and the ranges they write are disjoint.
+    // SAFETY: g2 and m2 outlive the views, and the calls below use them one at a time (each
+    // writes its own range).
     let outputs = || unsafe {
         Outputs {
             grad: Some(std::slice::from_raw_parts_mut(g, n * c * s)),

@@ -1,5 +1,6 @@
 //! The public types of [`super::cross_entropy`], the validation of their lengths and options
-//! ([`check`], which names the first bad one: [`Arg`]), and the reduction of the summed losses ([`reduce`]).
+//! ([`check`], which names the first bad one: [`Arg`]), and the reduction of the summed losses
+//! ([`reduce`]).
 
 use crate::{ensure, Arg, Error, Labels, Layout, Reduction};
 

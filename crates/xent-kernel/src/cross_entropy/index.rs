@@ -61,9 +61,9 @@ pub(super) unsafe fn index_tile_narrow<L: F32x4>(
 /// [`super::pending`]).
 ///
 /// # Safety
-/// `k` made from checked arguments ([`super::args::check`]) and the labels of the tile valid (in `[0, c)` or
-/// the ignore index); pixels `p0 .. p0 + width` of batch item `b` within the tensor; `V = 4` for a
-/// `pend`.
+/// `k` made from checked arguments ([`super::args::check`]) and the labels of the tile valid
+/// (in `[0, c)` or the ignore index); pixels `p0 .. p0 + width` of batch item `b` within the
+/// tensor; `V = 4` for a `pend`.
 #[inline(always)]
 unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
