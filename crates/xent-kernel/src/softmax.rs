@@ -104,7 +104,7 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
 }
 
 /// The gradient w.r.t. the input of [`softmax`], from its output `y` and the upstream `gy`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the ABI's flat arguments: three buffers, the shape and the layout")]
 pub fn softmax_backward(
     kind: Softmax,
     y: &[f32],
@@ -119,7 +119,7 @@ pub fn softmax_backward(
 }
 
 /// [`softmax_backward`] on lanes `L`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the ABI's flat arguments: three buffers, the shape and the layout")]
 pub fn softmax_backward_with<L: F32x4>(
     kind: Softmax,
     y: &[f32],
@@ -154,7 +154,7 @@ pub fn softmax_backward_with<L: F32x4>(
 ///
 /// # Safety
 /// As [`fwd_tile`]: `y0` and `gy0` valid for reading, `gx0` for writing.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "inlined into the pass: a struct would only rename the locals")]
 #[allow(clippy::needless_range_loop, reason = "v indexes `acc` and is the vector's place in the tile for ld/st")]
 #[inline(always)]
 unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(

@@ -36,7 +36,7 @@ pub(super) unsafe fn max_pass<L: F32x4, const V: usize, const FULL: bool, const 
 /// `ci < k.c`; `e_row` valid for reading and `row` for writing the tile's pixels (see
 /// [`tile::ld`]).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "inlined into the tiles: a struct would only rename the locals")]
 #[allow(clippy::needless_range_loop, reason = "v indexes `scale` and `gk` and is the vector's place in the tile")]
 pub(super) unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     k: &Ctx,
@@ -71,7 +71,7 @@ pub(super) unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const
 /// `row` valid for reading the tile's pixels (see [`tile::ld`]), and with `store` `e_row` for
 /// writing them.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "inlined into the tiles: a struct would only rename the locals")]
 pub(super) unsafe fn exp_row<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     exp: &ExpRr2P5<L>,
     row: *const f32,
