@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Host (native) unit tests of the Rust kernel and its ABI crate:
-#   cargo test --release -p xent-kernel -p xent-abi
+#   cargo test --profile checked -p xent-kernel -p xent-abi
+# (profile checked: release optimisations with debug assertions and overflow checks on; see Cargo.toml).
 # Cargo: $XENT_CARGO if set, else rustup's (~/.cargo/bin, /root/.cargo/bin), else whatever `cargo`
 # is on PATH, else Debian's /usr/bin/cargo. Extra arguments go to `cargo test` (e.g. -- --nocapture).
 set -euo pipefail
@@ -23,7 +24,7 @@ bindir="$(dirname "$cargo")"
 rustc="$bindir/rustc"
 works "$rustc" || { echo "test-kernel: error: $cargo has no working rustc next to it ($rustc)" >&2; exit 1; }
 
-echo "test-kernel: cargo test --release -p xent-kernel -p xent-abi [$("$cargo" -V), $("$rustc" -V | cut -d' ' -f1-2), host]"
+echo "test-kernel: cargo test --profile checked -p xent-kernel -p xent-abi [$("$cargo" -V), $("$rustc" -V | cut -d' ' -f1-2), host]"
 env -u CARGO_BUILD_TARGET PATH="$bindir:$PATH" RUSTC="$rustc" \
-    "$cargo" test --quiet --release --offline -p xent-kernel -p xent-abi "$@" ||
+    "$cargo" test --quiet --profile checked --offline -p xent-kernel -p xent-abi "$@" ||
     { echo "test-kernel: error: cargo test failed" >&2; exit 1; }

@@ -7,6 +7,9 @@
 //!
 //! Conventions: a pointer argument of 0 means "absent". Every export validates what it can
 //! before it writes anything, and returns a status code (see [`Status`]).
+//!
+//! One file of a little over 400 lines on purpose: the whole ABI in one place, read against its
+//! TypeScript counterpart (`ts/abi.ts`) when either changes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::{
@@ -193,6 +196,9 @@ pub unsafe extern "C" fn xent_exact_sum_value(p: *const ExactSum) -> f64 {
 }
 
 /// Decodes the [`LossArgs`] at `args`, runs `kernel`, writes `out`.
+///
+/// # Safety
+/// As [`xent_cross_entropy`]; a non-null `out` valid for writing 4 doubles.
 unsafe fn loss_call(
     kernel: impl FnOnce(&CrossEntropyArgs, Outputs) -> Result<CrossEntropyResult, Error>,
     args: *const LossArgs,
@@ -209,6 +215,10 @@ unsafe fn loss_call(
 
 /// The kernel arguments and outputs that the [`LossArgs`] at `args` describe, or `None` when
 /// they are inconsistent. Not inlined: one copy for every entry point that takes them.
+///
+/// # Safety
+/// A non-null `args` must point to a [`LossArgs`] whose non-null pointers point to buffers of
+/// the lengths it states, alive and unaliased (outputs) for `'a`.
 #[inline(never)]
 unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>)> {
     if args.is_null() {
@@ -274,19 +284,36 @@ fn decode_layout(layout: u32) -> Option<Layout> {
     }
 }
 
+/// `len` values at `p` as a slice.
+///
+/// # Safety
+/// As [`core::slice::from_raw_parts`]: `p` non-null, aligned and valid for reading `len`
+/// values for `'a`.
 unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     core::slice::from_raw_parts(p, len)
 }
 
+/// [`slice`](fn@slice), or `None` for a null `p`.
+///
+/// # Safety
+/// As [`slice`](fn@slice) when `p` is not null.
 unsafe fn opt<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
     (!p.is_null()).then(|| core::slice::from_raw_parts(p, len))
 }
 
+/// A mutable [`opt`].
+///
+/// # Safety
+/// As [`core::slice::from_raw_parts_mut`] when `p` is not null: valid for reading and writing
+/// `len` values, and no other reference to them, for `'a`.
 unsafe fn opt_mut<'a, T>(p: *mut T, len: usize) -> Option<&'a mut [T]> {
     (!p.is_null()).then(|| core::slice::from_raw_parts_mut(p, len))
 }
 
 /// Writes a kernel's result (or its error details) into `out` and returns the status.
+///
+/// # Safety
+/// `out` valid for writing 4 doubles.
 unsafe fn finish(r: Result<CrossEntropyResult, Error>, out: *mut f64) -> u32 {
     let out = core::slice::from_raw_parts_mut(out, 4);
     match r {

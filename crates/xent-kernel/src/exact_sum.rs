@@ -1,5 +1,6 @@
 //! An order-independent sum of f32 values: the same bits whatever order the values come in, and
-//! whatever way the work is split, as long as the partial sums are combined with [`ExactSum::merge`].
+//! whatever way the work is split, as long as the partial sums are combined with
+//! [`ExactSum::merge`].
 //!
 //! One f64 bin per f32 exponent. Every f32 with biased exponent `e` is a multiple of
 //! `2^(e - 150)` (subnormals: of `2^-149`, all in bin 0) and smaller than `2^(e - 126)` in
@@ -137,7 +138,7 @@ impl ExactSum {
         }
         // Carry into canonical base-2^32 digits; the top limb keeps the sign. (The loops run
         // over a length the compiler cannot see, `black_box`: loops rather than eleven and
-        // twelve copies of their bodies, 94 bytes of the `.wasm`, in code run once a call.)
+        // twelve copies of their bodies, in code run once a call; see docs/performance.md.)
         let n = core::hint::black_box(LIMBS).clamp(1, LIMBS);
         let mut carry = 0i64;
         for l in &mut limbs[..n - 1] {

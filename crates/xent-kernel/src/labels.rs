@@ -1,7 +1,7 @@
 //! Class-index label maps (PNG masks as u8/u16, or i32), their validation and weight sum.
 
 use crate::lanes::F32x4;
-use crate::{Error, ExactSum};
+use crate::{Arg, Error, ExactSum};
 
 /// A label map: one class index per sample, or the ignore index.
 #[derive(Clone, Copy, Debug)]
@@ -92,10 +92,10 @@ impl Labels<'_> {
     /// class count `c`), summed exactly: the denominator of PyTorch's 'mean' with class
     /// weights. The labels are counted per class, 256 classes a pass, and each class's weight is
     /// added its count of times at once, instead of [`ExactSum::add`] (about ten operations) a
-    /// label: the weighted two-class loss 12-14 % faster, 21 classes 3-7 %; counting a few u8
-    /// classes by vector compares, the two-class one 14 % more. (Four interleaved copies of the
-    /// counts, so that runs of equal labels do not wait on each increment, would cost 750 bytes
-    /// of the `.wasm`.)
+    /// label; a few u8 classes are counted by vector compares instead. (Four interleaved copies
+    /// of the counts, so that runs of equal labels do not wait on each increment, would grow the
+    /// `.wasm` more than they gain. Figures: docs/performance.md.)
+    #[allow(clippy::needless_range_loop, reason = "j indexes `counts` and, offset by `base`, the weights")]
     fn weight_sum(&self, c: usize, ignore_index: i32, w: &[f32]) -> Result<f64, Error> {
         let mut sum = ExactSum::default();
         for base in (0..c).step_by(256) {
@@ -117,7 +117,7 @@ impl Labels<'_> {
                 let n = counts[j] as u64;
                 if n > 0 && (base + j) as i64 != ignore_index as i64 {
                     // A `weight` shorter than c is a bad argument.
-                    sum.add_times(*w.get(base + j).ok_or(Error::BadArgument)?, n);
+                    sum.add_times(*w.get(base + j).ok_or(Error::BadArgument(Arg::WeightLen))?, n);
                 }
             }
         }
@@ -163,9 +163,9 @@ fn count_classes<T: Copy + Into<i32>>(labels: &[T], base: usize, counts: &mut [u
 
 /// The first pass of [`Labels::validate`]: is any label live (not `ignore_index`) and outside
 /// `[0, c)`, and how many are live. Branch-free, in lanes the compiler vectorises: u8 labels
-/// (PNG masks, the common case) in u8 lanes, 16 a vector (the two-class loss spent 5 % of its
-/// time here in i32 lanes; now 3-4 % less in all), the others in i32 lanes (a u16 copy of the
-/// u8 loop would cost 440 bytes of the `.wasm`).
+/// (PNG masks, the common case) in u8 lanes, 16 a vector (with few classes this scan is a
+/// visible share of the call), the others in i32 lanes (a u16 copy of the u8 loop would grow
+/// the `.wasm` for a rarer dtype). Figures: docs/performance.md.
 trait Scan: Copy + Into<i32> {
     fn scan(labels: &[Self], c: usize, ignore_index: i32) -> (bool, usize);
 }

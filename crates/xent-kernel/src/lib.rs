@@ -60,15 +60,79 @@ pub enum Status {
 pub enum Error {
     /// A target that is neither in `[0, C)` nor the ignore index, at flat `index`.
     TargetOutOfBounds { index: usize, value: i64 },
-    /// Inconsistent lengths, a missing required buffer, or an option out of range.
-    BadArgument,
+    /// Inconsistent lengths, a missing required buffer, or an option out of range: which one.
+    BadArgument(Arg),
+}
+
+/// The argument (or the combination) of a [`Error::BadArgument`]: the first clause of the
+/// checks that fails. The `extern "C"` surface reports them all as [`Status::BadArgument`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// `n * c * s` does not fit in a `usize`.
+    Size,
+    /// No classes (`c == 0`).
+    NoClasses,
+    /// `logits` is not `n * c * s` long.
+    LogitsLen,
+    /// The target is not `n * s` labels (index targets) or `n * c * s` probabilities long.
+    TargetLen,
+    /// A target of the wrong kind: probabilities where only class indices are accepted.
+    TargetKind,
+    /// `weight` is not `c` long.
+    WeightLen,
+    /// `label_smoothing` outside `[0, 1]` (or NaN); or not 0 where it is not supported.
+    LabelSmoothing,
+    /// `grad` is not as long as the logits.
+    GradLen,
+    /// `grad_output` is not `n * s` long.
+    GradOutputLen,
+    /// `grad_output` given with a reduction other than 'none'.
+    GradOutputNotNone,
+    /// A gradient for reduction 'none' without `grad_output`.
+    GradOutputMissing,
+    /// The loss map is not `n * s` long.
+    LossMapLen,
+    /// Reduction 'none' without a loss map.
+    LossMapMissing,
+    /// The confidence map is not `n * s` long.
+    ConfidenceLen,
+    /// A confidence map with probability targets.
+    ConfidenceWithProb,
+    /// The prediction map is not `n * s` long.
+    PredLen,
+    /// More classes than the prediction map's dtype holds (256 for u8, 65536 for u16).
+    PredDtype,
+    /// The predicted-confidence map is not `n * s` long.
+    PredConfidenceLen,
+    /// The confusion matrix is not `c * c` long.
+    ConfusionLen,
+    /// A confusion matrix with probability targets.
+    ConfusionWithProb,
+    /// A scoring output (prediction, its confidence, confusion) with a gradient.
+    ScoresWithGrad,
+    /// An output that this kernel does not write.
+    UnsupportedOutput,
+    /// A softmax output or input (`y`, `gy`, `gx`) not as long as `x`.
+    SoftmaxLen,
+    /// A sample range `lo .. hi` that is empty backwards or past `n * s`.
+    Range,
+}
+
+/// `Ok` when `ok`, else [`Error::BadArgument`] naming `arg`.
+#[inline(always)]
+pub(crate) fn ensure(ok: bool, arg: Arg) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadArgument(arg))
+    }
 }
 
 impl Error {
     pub fn status(self) -> Status {
         match self {
             Error::TargetOutOfBounds { .. } => Status::TargetOutOfBounds,
-            Error::BadArgument => Status::BadArgument,
+            Error::BadArgument(_) => Status::BadArgument,
         }
     }
 }

@@ -5,42 +5,42 @@
 //! the non-ignored samples. The gradient is `-w[t] g` at the target class and 0 elsewhere.
 
 use crate::cross_entropy::{CrossEntropyArgs, CrossEntropyResult, Outputs, Target};
-use crate::{tile, Error, ExactSum, Reduction};
+use crate::{ensure, tile, Arg, Error, ExactSum, Reduction};
 
 /// Negative log-likelihood of `args.logits` read as log-probabilities. `args.target` must be
 /// class indices and `args.label_smoothing` 0; `out` may only ask for `grad` and `loss_map`.
 pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
     let none = args.reduction == Reduction::None;
     let labels = match args.target {
         Target::Index(l) => l,
-        Target::Prob(_) => return Err(Error::BadArgument),
+        Target::Prob(_) => return Err(Error::BadArgument(Arg::TargetKind)),
     };
-    let map_ok = out.loss_map.as_ref().map_or(!none, |l| l.len() == n * s);
-    let ok = c >= 1
-        && args.logits.len() == len
-        && labels.len() == n * s
-        && args.weight.map_or(true, |w| w.len() == c)
-        && out.grad.as_ref().map_or(true, |g| g.len() == len)
-        && map_ok
-        && out.confidence.is_none()
-        && out.pred.is_none()
-        && out.pred_confidence.is_none()
-        && out.confusion.is_none()
-        && match args.grad_output {
-            Some(go) => none && go.len() == n * s,
-            None => !(none && out.grad.is_some()),
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(args.logits.len() == len, Arg::LogitsLen)?;
+    ensure(labels.len() == n * s, Arg::TargetLen)?;
+    ensure(args.weight.is_none_or(|w| w.len() == c), Arg::WeightLen)?;
+    ensure(out.grad.as_ref().is_none_or(|g| g.len() == len), Arg::GradLen)?;
+    ensure(out.loss_map.as_ref().is_none_or(|l| l.len() == n * s), Arg::LossMapLen)?;
+    ensure(out.loss_map.is_some() || !none, Arg::LossMapMissing)?;
+    let unsupported =
+        out.confidence.is_some() || out.pred.is_some() || out.pred_confidence.is_some() || out.confusion.is_some();
+    ensure(!unsupported, Arg::UnsupportedOutput)?;
+    match args.grad_output {
+        Some(go) => {
+            ensure(none, Arg::GradOutputNotNone)?;
+            ensure(go.len() == n * s, Arg::GradOutputLen)?;
         }
-        && args.label_smoothing == 0.0;
-    if !ok {
-        return Err(Error::BadArgument);
+        None => ensure(!(none && out.grad.is_some()), Arg::GradOutputMissing)?,
     }
+    ensure(args.label_smoothing == 0.0, Arg::LabelSmoothing)?;
     let ignore = args.ignore_index;
     let weight_sum = labels.validate(c, ignore, args.weight)?;
     let (cs, ps) = tile::strides(args.layout, c, s);
-    // SAFETY (the unchecked reads and writes below): every length was checked above, and every
-    // live label is in [0, c).
+    // Every length was checked above, and every live label is in [0, c): the unchecked reads and
+    // writes below are in bounds.
+    // SAFETY: `t` is a live label, < c = w.len().
     let w = |t: usize| args.weight.map_or(1.0, |w| unsafe { *w.get_unchecked(t) });
     let upstream = if args.reduction == Reduction::Mean { 1.0 / weight_sum } else { 1.0 };
     let mut grad = out.grad;
@@ -59,14 +59,18 @@ pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyRes
             if label[0] != ignore {
                 let t = label[0] as usize;
                 let at = b * c * s + t * cs + p * ps;
+                // SAFETY: b < n, t < c, p < s: at < n c s = logits.len().
                 loss = -w(t) * unsafe { *args.logits.get_unchecked(at) };
                 acc.add(loss);
                 if let Some(g) = grad.as_deref_mut() {
+                    // SAFETY: i < n s = go.len() (checked above).
                     let up = args.grad_output.map_or(upstream, |go| unsafe { *go.get_unchecked(i) } as f64);
+                    // SAFETY: at < n c s = g.len(), as for the logits.
                     unsafe { *g.get_unchecked_mut(at) = (-(w(t) as f64) * up) as f32 };
                 }
             }
             if let Some(m) = loss_map.as_deref_mut() {
+                // SAFETY: i < n s = m.len().
                 unsafe { *m.get_unchecked_mut(i) = loss };
             }
         }

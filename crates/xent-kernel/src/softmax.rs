@@ -9,7 +9,7 @@
 use crate::lanes::{F32x4, Native};
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, ld, st};
-use crate::{Error, Layout};
+use crate::{ensure, Arg, Error, Layout};
 
 /// Which function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,28 +41,32 @@ pub fn softmax_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
-    if c == 0 || x.len() != len || y.len() != len {
-        return Err(Error::BadArgument);
-    }
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(x.len() == len && y.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, w| {
+        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, width| {
             let off = b * c * s + p0 * ps;
             let (x, y) = (x.add(off), y.add(off));
-            match (contig, w == 16) {
-                (true, true) => fwd_tile::<L, 4, true, true>(kind, x, y, c, cs, ps, w),
+            match (contig, width == 16) {
+                (true, true) => fwd_tile::<L, 4, true, true>(kind, x, y, c, cs, ps, width),
                 // narrow tiles of both layouts: lane-by-lane loads at the pixel stride
-                _ => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, w),
+                _ => fwd_tile::<L, 1, false, false>(kind, x, y, c, cs, ps, width),
             }
         })
     }
     Ok(())
 }
 
+/// One tile of the forward pass: the `c` class rows at `x0` to `y0` (same strides).
+///
+/// # Safety
+/// `x0 + ci cs + j ps` valid for reading, and `y0 + ci cs + j ps` for writing, for every class
+/// `ci < c` and pixel `j` of the tile (`j < width <= 4 V`).
 #[inline(always)]
 unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,
@@ -71,16 +75,17 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     c: usize,
     cs: usize,
     ps: usize,
-    w: usize,
+    width: usize,
 ) {
-    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, w, core::ptr::null_mut());
+    debug_assert!(width >= 1 && width <= 4 * V && c >= 1);
+    let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, width, core::ptr::null_mut());
     let mut se = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         for v in 0..V {
-            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]));
+            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(m[v]));
             if kind == Softmax::Softmax {
-                st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, w, v);
+                st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, width, v);
             }
             se[v] = se[v].add(e);
         }
@@ -90,16 +95,16 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     for ci in 0..c {
         for v in 0..V {
             let y = match kind {
-                Softmax::Softmax => ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v).div(se[v]),
-                Softmax::LogSoftmax => ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, w, v).sub(m[v]).sub(lse[v]),
+                Softmax::Softmax => ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, width, v).div(se[v]),
+                Softmax::LogSoftmax => ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(m[v]).sub(lse[v]),
             };
-            st::<L, FULL, CONTIG>(y, y0.add(ci * cs), ps, w, v);
+            st::<L, FULL, CONTIG>(y, y0.add(ci * cs), ps, width, v);
         }
     }
 }
 
 /// The gradient w.r.t. the input of [`softmax`], from its output `y` and the upstream `gy`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the ABI's flat arguments: three buffers, the shape and the layout")]
 pub fn softmax_backward(
     kind: Softmax,
     y: &[f32],
@@ -114,7 +119,7 @@ pub fn softmax_backward(
 }
 
 /// [`softmax_backward`] on lanes `L`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the ABI's flat arguments: three buffers, the shape and the layout")]
 pub fn softmax_backward_with<L: F32x4>(
     kind: Softmax,
     y: &[f32],
@@ -125,28 +130,32 @@ pub fn softmax_backward_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument)?;
-    if c == 0 || y.len() != len || gy.len() != len || gx.len() != len {
-        return Err(Error::BadArgument);
-    }
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(y.len() == len && gy.len() == len && gx.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);
     let (y, gy, gx) = (y.as_ptr(), gy.as_ptr(), gx.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {
         let contig = layout == Layout::Nchw;
-        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, w| {
+        tile::for_each_tile(s, 0, n * s, if contig { 16 } else { 0 }, |b, p0, width| {
             let off = b * c * s + p0 * ps;
             let (y, gy, gx) = (y.add(off), gy.add(off), gx.add(off));
-            match (contig, w == 16) {
-                (true, true) => bwd_tile::<L, 4, true, true>(kind, y, gy, gx, c, cs, ps, w),
-                _ => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, w),
+            match (contig, width == 16) {
+                (true, true) => bwd_tile::<L, 4, true, true>(kind, y, gy, gx, c, cs, ps, width),
+                _ => bwd_tile::<L, 1, false, false>(kind, y, gy, gx, c, cs, ps, width),
             }
         })
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One tile of the backward pass: `gx` from `y` and `gy` (same strides).
+///
+/// # Safety
+/// As [`fwd_tile`]: `y0` and `gy0` valid for reading, `gx0` for writing.
+#[allow(clippy::too_many_arguments, reason = "inlined into the pass: a struct would only rename the locals")]
+#[allow(clippy::needless_range_loop, reason = "v indexes `acc` and is the vector's place in the tile for ld/st")]
 #[inline(always)]
 unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     kind: Softmax,
@@ -156,15 +165,16 @@ unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     c: usize,
     cs: usize,
     ps: usize,
-    w: usize,
+    width: usize,
 ) {
+    debug_assert!(width >= 1 && width <= 4 * V && c >= 1);
     // softmax: sum_c gy y; log_softmax: sum_c gy.
     let mut acc = [L::splat(0.0); V];
     for ci in 0..c {
         for v in 0..V {
-            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, w, v);
+            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, width, v);
             acc[v] = acc[v].add(match kind {
-                Softmax::Softmax => gy.mul(ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v)),
+                Softmax::Softmax => gy.mul(ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, width, v)),
                 Softmax::LogSoftmax => gy,
             });
         }
@@ -172,13 +182,13 @@ unsafe fn bwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     let exp = ExpRr2P5::<L>::new();
     for ci in 0..c {
         for v in 0..V {
-            let y = ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, w, v);
-            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, w, v);
+            let y = ld::<L, FULL, CONTIG>(y0.add(ci * cs), ps, width, v);
+            let gy = ld::<L, FULL, CONTIG>(gy0.add(ci * cs), ps, width, v);
             let gx = match kind {
                 Softmax::Softmax => y.mul(gy.sub(acc[v])),
                 Softmax::LogSoftmax => gy.sub(exp.eval(y).mul(acc[v])),
             };
-            st::<L, FULL, CONTIG>(gx, gx0.add(ci * cs), ps, w, v);
+            st::<L, FULL, CONTIG>(gx, gx0.add(ci * cs), ps, width, v);
         }
     }
 }

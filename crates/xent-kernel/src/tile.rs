@@ -27,75 +27,92 @@ pub fn strides(layout: Layout, c: usize, s: usize) -> (usize, usize) {
     }
 }
 
-/// Lanes of vector `v` that hold pixels of a tile `w` pixels wide (`FULL`: all of them).
+/// Lanes of vector `v` that hold pixels of a tile `width` pixels wide (`FULL`: all of them).
 #[inline(always)]
-pub fn lanes<const FULL: bool>(w: usize, v: usize) -> usize {
+pub fn lanes<const FULL: bool>(width: usize, v: usize) -> usize {
     if FULL {
         4
     } else {
-        w.saturating_sub(4 * v).min(4)
+        width.saturating_sub(4 * v).min(4)
     }
 }
 
 /// Loads vector `v` of the tile row at `p` (pixel stride `ps`; `CONTIG` means `ps == 1`).
+///
+/// # Safety
+/// `p + j ps` valid for reading for the tile's pixels `j` of vector `v` (`4 v <= j < 4 v + 4`,
+/// and `j < width` unless `FULL`).
 #[inline(always)]
-pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(p: *const f32, ps: usize, w: usize, v: usize) -> L {
+pub unsafe fn ld<L: F32x4, const FULL: bool, const CONTIG: bool>(
+    p: *const f32,
+    ps: usize,
+    width: usize,
+    v: usize,
+) -> L {
     if CONTIG {
         if FULL {
             L::load(p.add(4 * v))
         } else {
-            L::load_n(p.add(4 * v), lanes::<FULL>(w, v))
+            L::load_n(p.add(4 * v), lanes::<FULL>(width, v))
         }
     } else {
-        L::load_strided(p.add(4 * v * ps), ps, lanes::<FULL>(w, v))
+        L::load_strided(p.add(4 * v * ps), ps, lanes::<FULL>(width, v))
     }
 }
 
 /// Stores vector `v` of the tile row at `p`; only the tile's pixels are written.
+///
+/// # Safety
+/// As [`ld`], for writing.
 #[inline(always)]
-pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(x: L, p: *mut f32, ps: usize, w: usize, v: usize) {
+pub unsafe fn st<L: F32x4, const FULL: bool, const CONTIG: bool>(x: L, p: *mut f32, ps: usize, width: usize, v: usize) {
     if CONTIG {
         if FULL {
             x.store(p.add(4 * v))
         } else {
-            x.store_n(p.add(4 * v), lanes::<FULL>(w, v))
+            x.store_n(p.add(4 * v), lanes::<FULL>(width, v))
         }
     } else {
-        x.store_strided(p.add(4 * v * ps), ps, lanes::<FULL>(w, v))
+        x.store_strided(p.add(4 * v * ps), ps, lanes::<FULL>(width, v))
     }
 }
 
 /// The per-pixel maximum over the `c` class rows of the tile at `x0`. When `copy` is not null,
 /// the rows are also copied there, contiguously (row `ci` at `copy + ci * 4 * V`).
+///
+/// # Safety
+/// `x0 + ci cs + j ps` valid for reading for every class `ci < c` and pixel `j` of the tile (as
+/// [`ld`]); a non-null `copy` valid for writing `4 V c` floats. `c >= 1`.
 #[inline(always)]
 pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
     c: usize,
     cs: usize,
     ps: usize,
-    w: usize,
+    width: usize,
     copy: *mut f32,
 ) -> [L; V] {
+    debug_assert!(c >= 1 && width <= 4 * V);
     let mut m = [L::splat(0.0); V];
     for (v, mv) in m.iter_mut().enumerate() {
-        *mv = ld::<L, FULL, CONTIG>(x0, ps, w, v);
+        *mv = ld::<L, FULL, CONTIG>(x0, ps, width, v);
     }
     if copy.is_null() {
         for ci in 1..c {
             let row = x0.add(ci * cs);
             for (v, mv) in m.iter_mut().enumerate() {
-                *mv = mv.pmax(ld::<L, FULL, CONTIG>(row, ps, w, v));
+                *mv = mv.pmax(ld::<L, FULL, CONTIG>(row, ps, width, v));
             }
         }
     } else {
         for (v, mv) in m.iter().enumerate() {
-            st::<L, FULL, true>(*mv, copy, 1, w, v);
+            st::<L, FULL, true>(*mv, copy, 1, width, v);
         }
         for ci in 1..c {
             let row = x0.add(ci * cs);
             for (v, mv) in m.iter_mut().enumerate() {
-                let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
-                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, w, v);
+                let x = ld::<L, FULL, CONTIG>(row, ps, width, v);
+                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, width, v);
                 *mv = mv.pmax(x);
             }
         }
@@ -109,24 +126,28 @@ pub unsafe fn max_over_classes<L: F32x4, const V: usize, const FULL: bool, const
 /// logit; a lane with one (where NaN counts as the largest, the first NaN winning) is
 /// recomputed by [`argmax_with_nan`], which the caller runs on the tiles whose sum of
 /// exponentials is NaN: rare, and 3 operations a vector here instead of 6.
+///
+/// # Safety
+/// As [`max_over_classes`].
 #[inline(always)]
 pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, const CONTIG: bool>(
     x0: *const f32,
     c: usize,
     cs: usize,
     ps: usize,
-    w: usize,
+    width: usize,
     copy: *mut f32,
 ) -> ([L; V], [L; V]) {
+    debug_assert!(c >= 1 && width <= 4 * V);
     let mut m = [L::splat(0.0); V];
     let mut idx = [L::splat(0.0); V];
     for ci in 0..c {
         let row = x0.add(ci * cs);
         let k = L::splat_bits(ci as u32);
         for v in 0..V {
-            let x = ld::<L, FULL, CONTIG>(row, ps, w, v);
+            let x = ld::<L, FULL, CONTIG>(row, ps, width, v);
             if !copy.is_null() {
-                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, w, v);
+                st::<L, FULL, true>(x, copy.add(ci * 4 * V), 1, width, v);
             }
             if ci == 0 {
                 m[v] = x;
@@ -142,18 +163,19 @@ pub unsafe fn argmax_over_classes<L: F32x4, const V: usize, const FULL: bool, co
 }
 
 /// The index of the maximum as `torch.argmax` gives it (the first one; NaN counts as the
-/// largest, the first NaN winning), per pixel of a tile of `w` pixels (`ps` apart), as
+/// largest, the first NaN winning), per pixel of a tile of `width` pixels (`ps` apart), as
 /// [`argmax_over_classes`] gives it (spilled): for the tiles with a NaN logit. Not inlined,
 /// one copy for every tile kind (lane-by-lane loads): off the hot path.
 ///
 /// # Safety
-/// `x0 + ci cs + j ps` valid for reading for every class `ci < c` and pixel `j < w`.
+/// `x0 + ci cs + j ps` valid for reading for every class `ci < c` and pixel `j < width`.
 #[cold]
 #[inline(never)]
-pub unsafe fn argmax_with_nan<L: F32x4>(x0: *const f32, c: usize, cs: usize, ps: usize, w: usize) -> [f32; TILE] {
+pub unsafe fn argmax_with_nan<L: F32x4>(x0: *const f32, c: usize, cs: usize, ps: usize, width: usize) -> [f32; TILE] {
+    debug_assert!(width <= TILE && c >= 1);
     let mut out = [0.0f32; TILE];
-    for v in 0..w.min(TILE).div_ceil(4) {
-        let n = (w - 4 * v).min(4);
+    for v in 0..width.min(TILE).div_ceil(4) {
+        let n = (width - 4 * v).min(4);
         let mut m = L::load_strided(x0.add(4 * v * ps), ps, n);
         let mut idx = L::splat(0.0);
         for ci in 1..c {
@@ -174,9 +196,10 @@ pub fn any_nan<L: F32x4, const V: usize>(se: &[L; V]) -> bool {
 }
 
 /// Floats of the scratch tile on the stack (16 KiB): a wide NCHW tile of `c` classes and `4 V`
-/// pixels is first copied there when `c * 4 V` fits (up to 256 classes). Class rows of an NCHW tile are `H*W`
-/// floats apart, often a power of two: they all map to the same L1 cache set, and more of them
-/// than the cache has ways evict each other between the passes. The scratch tile is contiguous.
+/// pixels is first copied there when `c * 4 V` fits (up to 256 classes). Class rows of an NCHW
+/// tile are `H*W` floats apart, often a power of two: they all map to the same L1 cache set, and
+/// more of them than the cache has ways evict each other between the passes. The scratch tile
+/// is contiguous.
 pub const SCRATCH_FLOATS: usize = 4096;
 
 /// Copies the logits of 16 NHWC pixels (`x0`: 16 pixels of `c` contiguous floats) into `t`
@@ -187,6 +210,7 @@ pub const SCRATCH_FLOATS: usize = 4096;
 /// `x0` valid for reading `16 c` floats, `t` for writing them.
 #[inline(never)]
 pub unsafe fn transpose_in<L: F32x4>(x0: *const f32, c: usize, t: *mut f32) {
+    debug_assert!(c >= 1);
     let block = |ci: usize| {
         for g in 0..TILE / 4 {
             let p = x0.add(4 * g * c + ci);
@@ -264,9 +288,9 @@ pub fn gather<L: F32x4, const V: usize>(a: &[f32; TILE]) -> [L; V] {
     x
 }
 
-/// Calls `f(b, p0, w)` for every tile of samples `lo .. hi` (flat index into `[n, s]`), in
+/// Calls `f(b, p0, width)` for every tile of samples `lo .. hi` (flat index into `[n, s]`), in
 /// order: in each batch item, tiles of `wide` pixels (16; 0 for none) first, then narrow ones
-/// (`w <= 4`).
+/// (`width <= 4`).
 #[inline(always)]
 pub fn for_each_tile(s: usize, lo: usize, hi: usize, wide: usize, mut f: impl FnMut(usize, usize, usize)) {
     if s == 0 || lo >= hi {
@@ -282,9 +306,9 @@ pub fn for_each_tile(s: usize, lo: usize, hi: usize, wide: usize, mut f: impl Fn
             }
         }
         while p < end {
-            let w = (end - p).min(4);
-            f(b, p, w);
-            p += w;
+            let width = (end - p).min(4);
+            f(b, p, width);
+            p += width;
         }
     }
 }

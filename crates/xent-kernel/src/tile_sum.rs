@@ -15,10 +15,9 @@
 //! exact either way, so [`ExactSum::value`] has the same bits as if every value had been added
 //! to it directly.
 //!
-//! Measured against adding every loss to the [`ExactSum`]: the two-class loss 6 % faster and
-//! the loss with 19-21 classes 2-3 % (one window, lanes flushed as floats); the two windows
-//! made losses of a trained model's kind (target logit 8-20 above the rest, most losses below
-//! `2^-17`) 11-15 % faster with two classes; the i64 flushes, 5-7 % more with two classes.
+//! Why: the exact add of every loss was a measurable share of the whole call with few classes,
+//! where there is little other work per pixel; the second window is for a trained model's
+//! losses, most of them below `2^-17`. What each step measured: docs/performance.md.
 
 use crate::lanes::{F32x4, Splat};
 use crate::tile::spill;
@@ -90,14 +89,14 @@ impl<'a> TileSum<'a> {
         self.vectors += V as u32;
     }
 
-    /// Adds the first `w` lanes of `x` exactly: a whole 16-pixel tile as [`TileSum::add`], the
+    /// Adds the first `width` lanes of `x` exactly: a whole 16-pixel tile as [`TileSum::add`], the
     /// lanes of anything narrower one by one (one copy of [`TileSum::add`] in the code).
     #[inline(always)]
-    pub fn add_lanes<L: F32x4, const V: usize>(&mut self, x: &[L; V], w: usize) {
-        if V == 4 && w == 16 {
+    pub fn add_lanes<L: F32x4, const V: usize>(&mut self, x: &[L; V], width: usize) {
+        if V == 4 && width == 16 {
             self.add(x);
         } else {
-            self.exact.add_all(&spill(x)[..w.min(4 * V)]);
+            self.exact.add_all(&spill(x)[..width.min(4 * V)]);
         }
     }
 

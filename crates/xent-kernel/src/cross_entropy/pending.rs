@@ -11,9 +11,10 @@
 //! tiles touch disjoint pixels), so are the bits. An NHWC tile defers its gradient here too, and
 //! writes it at once on the way back through the transposition ([`Pending::write_nhwc`]).
 
-use super::{scale_row, Ctx, TILE};
+use super::ctx::Ctx;
+use super::rows::scale_row;
 use crate::lanes::F32x4;
-use crate::tile::{self, SCRATCH_FLOATS};
+use crate::tile::{self, SCRATCH_FLOATS, TILE};
 
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
@@ -81,6 +82,7 @@ impl<L: F32x4> Pending<L> {
         t: [usize; TILE],
         fix: [f32; TILE],
     ) {
+        debug_assert!(!self.active);
         let base = self.scratch.as_mut_ptr() as *mut f32;
         self.buf = (e != base) as usize;
         self.active = true;
@@ -98,6 +100,7 @@ impl<L: F32x4> Pending<L> {
     /// deferred), and `ci < k.c`.
     #[inline(always)]
     pub(super) unsafe fn write_row(&self, k: &Ctx, ci: usize) {
+        debug_assert!(self.active && ci < k.c);
         let e_row = (self.scratch.as_ptr() as *const f32).add(self.buf * SCRATCH_FLOATS + ci * TILE);
         scale_row::<L, 4, true, true>(k, ci, e_row, self.g0.add(ci * k.cs), 1, TILE, &self.scale, &self.gk);
     }
@@ -109,6 +112,7 @@ impl<L: F32x4> Pending<L> {
     /// As [`Pending::write_row`].
     #[inline(always)]
     pub(super) unsafe fn finish(&mut self, k: &Ctx) {
+        debug_assert!(self.active && self.t.iter().all(|&t| t < k.c));
         for j in 0..TILE {
             *self.g0.add(self.t[j] * k.cs + j) -= self.fix[j];
         }
@@ -122,6 +126,7 @@ impl<L: F32x4> Pending<L> {
     /// # Safety
     /// `dst` valid for writing `16 k.c` floats.
     pub(super) unsafe fn write_nhwc(&mut self, k: &Ctx, dst: *mut f32) {
+        debug_assert!(self.active && k.c * TILE <= SCRATCH_FLOATS && self.t.iter().all(|&t| t < k.c));
         let e = (self.scratch.as_ptr() as *const f32).add(self.buf * SCRATCH_FLOATS);
         transpose_back(k, e, dst, &self.scale, k.smooth.then_some(&self.gk));
         for j in 0..TILE {

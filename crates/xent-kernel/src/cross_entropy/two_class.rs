@@ -4,16 +4,17 @@
 //! With two classes the larger logit's term is `exp(0)`, which [`crate::math::exp_rr2_p5`]
 //! gives as exactly 1: only the other class's `exp(d)` is computed (`d` = the difference of the
 //! two logits, negated), so every output has the same bits as the general tile's (see
-//! [`super::index_tile`]), the same operations in the same order. The one exception is a pixel
+//! `index::index_tile`), the same operations in the same order. The one exception is a pixel
 //! whose two differences are both non-zero, which only happens with an infinity among its
 //! logits (`+inf - +inf` is NaN): this tile then takes NaN for both exponentials where the
 //! general tile has `exp(-inf) = 0` for one of them, but both sum to NaN, so the loss, the
 //! confidence and the gradient (that 0 times a NaN scale) are NaN in both. The general tile
 //! stays in use for the rest: row tails and the scoring outputs (prediction, confusion).
 
-use super::{Ctx, TILE};
+use super::ctx::Ctx;
 use crate::lanes::F32x4;
 use crate::math::{exp_rr2_p5, log_atanh_p9};
+use crate::tile::TILE;
 use crate::{Labels, TileSum};
 
 /// Vectors of a tile.
@@ -24,10 +25,11 @@ const V: usize = TILE / 4;
 /// when `k.grad` is set (run-time switches: one copy of this code).
 ///
 /// # Safety
-/// As [`super::index_tile`]: the lengths checked, the labels of the tile valid.
+/// As `index::index_tile`: the lengths checked, the labels of the tile valid.
 #[inline(never)]
 pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, p0: usize, sum: &mut TileSum) {
     let s = k.s;
+    debug_assert!(k.c == 2 && p0 + TILE <= s && b * s + p0 + TILE <= labels.len());
     let pix0 = b * s + p0;
     let nhwc = k.ps != 1;
     // Vector v of class 0 and of class 1, from `p` (the tile's first element).
@@ -108,12 +110,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     // The gradient: exp(d) * scale (- the smoothing term), minus the target's fix-up.
     let g0 = if nhwc { k.grad.add(2 * pix0) } else { k.grad.add(b * 2 * s + p0) };
     for v in 0..V {
-        let g = if k.grad_output.is_null() {
-            L::splat(k.upstream as f32)
-        } else {
-            L::load(k.grad_output.add(pix0 + 4 * v))
-        };
-        let g = g.and(live[v]);
+        let g = k.upstream_lanes::<L, true>(pix0, TILE, v).and(live[v]);
         let fix = g.mul(keep).mul(wt[v]).and(live[v]);
         let scale = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
         let (mut ra, mut rb) = (ea[v].mul(scale), eb[v].mul(scale));

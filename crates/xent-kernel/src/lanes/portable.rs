@@ -16,6 +16,7 @@ fn zip(a: [f32; 4], b: [f32; 4], f: impl Fn(f32, f32) -> f32) -> Portable {
     Portable([f(a[0], b[0]), f(a[1], b[1]), f(a[2], b[2]), f(a[3], b[3])])
 }
 
+// The unsafe methods' contracts (# Safety) are the trait's: see [`F32x4`].
 impl F32x4 for Portable {
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -85,6 +86,7 @@ impl F32x4 for Portable {
         })
     }
     #[inline(always)]
+    #[expect(clippy::eq_op, reason = "v - v is 0 for a finite v and NaN for an infinity or a NaN: the finiteness test")]
     fn finite_mask(x: Self) -> Self {
         map(x.0, |v| f32::from_bits(if v - v == 0.0 { u32::MAX } else { 0 }))
     }

@@ -9,6 +9,7 @@ use core::arch::wasm32::*;
 #[derive(Clone, Copy)]
 pub struct Simd128(pub v128);
 
+// The unsafe methods' contracts (# Safety) are the trait's: see [`F32x4`].
 impl F32x4 for Simd128 {
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {

@@ -8,7 +8,9 @@ const LOG2E: f32 = core::f32::consts::LOG2_E;
 /// and leaves `n + 127`, the biased exponent of 2^n, in the low mantissa bits.
 const MAGIC_BIAS: f32 = 12583039.0;
 /// ln 2 split in two: `LN2_HI` has 9 trailing zero bits, so `n * LN2_HI` is exact for |n| < 2^9.
+#[expect(clippy::excessive_precision, reason = "the exact value of this f32, digit for digit")]
 const LN2_HI: f32 = 0.693_145_751_953_125;
+#[expect(clippy::excessive_precision, reason = "ln 2 - LN2_HI to 20 digits, as published; rounded to f32 here")]
 const LN2_LO: f32 = 1.428_606_820_309_417_232_1e-6;
 /// Below ln(2^-126) the result is 0 (a correctly rounded exp would give a subnormal; the
 /// difference is under 1.2e-38 absolute, and these are softmax terms next to a term of 1).

@@ -5,7 +5,9 @@ use crate::lanes::{F32x4, Splat};
 /// Bits of sqrt(1/2), rounded: the mantissa is reduced to `[sqrt(1/2), sqrt(2))`.
 const SQRT_HALF_BITS: u32 = 0x3f35_04f3;
 const ONE_BITS: u32 = 0x3f80_0000;
+#[expect(clippy::excessive_precision, reason = "the exact value of this f32, digit for digit")]
 const LN2_HI: f32 = 0.693_145_751_953_125;
+#[expect(clippy::excessive_precision, reason = "ln 2 - LN2_HI to 20 digits, as published; rounded to f32 here")]
 const LN2_LO: f32 = 1.428_606_820_309_417_232_1e-6;
 
 /// `log(x)` for finite `x >= 1` (accurate for any normal positive `x`); NaN gives NaN.

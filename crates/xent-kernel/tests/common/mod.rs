@@ -1,7 +1,7 @@
 //! Shared by the host tests: a seeded PRNG and a naive float64 reference written straight from
 //! PyTorch's definition (log_softmax, then nll and the label-smoothing term), independent of the
 //! kernel's fused formulation.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test file uses a part of these helpers")]
 
 /// splitmix64.
 pub struct Rng(pub u64);
@@ -41,7 +41,7 @@ pub struct Reference {
 
 /// PyTorch's cross_entropy with class-index targets, in float64. `grad_output` is the upstream
 /// gradient per sample for 'none' (ignored otherwise).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the options of PyTorch's cross_entropy, one argument each")]
 pub fn reference(
     x: &[f32],
     labels: &[i64],
@@ -141,7 +141,7 @@ pub fn reference(
 }
 
 /// PyTorch's cross_entropy with probability targets `q` (`[n, c, s]`), in float64.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the options of PyTorch's cross_entropy, one argument each")]
 pub fn reference_prob(
     x: &[f32],
     q: &[f32],
