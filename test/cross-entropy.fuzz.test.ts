@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { elementwiseMismatch, arrayMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
 import { classAxis, type Layout, type Reduction } from './reference/cross-entropy.js';
 import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from './reference/decomposition.js';
-import { useBothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, type Xent } from './reference/dist.js';
 import {
   describeCase,
   expectedOf,
@@ -31,9 +31,9 @@ import {
 } from './reference/fuzz.js';
 import { Rng } from './reference/rng.js';
 
-const ENV_SEED = process.env['XENT_FUZZ_SEED'];
+const ENV_SEED = process.env.XENT_FUZZ_SEED;
 const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
-const CASES = Number(process.env['XENT_FUZZ_CASES'] ?? 20000);
+const CASES = Number(process.env.XENT_FUZZ_CASES ?? 20000);
 const BATCH = 250;
 
 const getBuilds = useBothBuilds();

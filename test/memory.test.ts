@@ -259,7 +259,7 @@ describe('memoryStats and the allocator', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 40 });
     await withXent(
       (x) => {
-        using grad = x.tensor('float32', [1000, 2]);
+        using _grad = x.tensor('float32', [1000, 2]);
         const before = x.memoryStats();
         const n = 1 << 20; // 8 MiB of plain logits: more than 40 pages
         expect(() =>

@@ -137,9 +137,9 @@ describe('lossMap and confidence', () => {
     using lp = x.logSoftmax({ data: p.logits, shape: p.shape });
     const r = x.nllLoss(lp, { data: p.target, shape: p.tshape }, { ignoreIndex: 255, lossMap: true });
     expect(r.lossMap.shape).toEqual(p.tshape);
-    p.target.forEach((t, i) =>
-      expect(r.lossMap.data[i]).toBe(t === 255 ? 0 : -lp.data[Math.floor(i / 6) * 24 + t * 6 + (i % 6)]!),
-    );
+    for (const [i, t] of p.target.entries()) {
+      expect(r.lossMap.data[i]).toBe(t === 255 ? 0 : -lp.data[Math.floor(i / 6) * 24 + t * 6 + (i % 6)]!);
+    }
     r.lossMap.dispose();
   });
 });
@@ -148,7 +148,7 @@ describe('probability targets', () => {
   it('a one-hot probability target gives the class-index loss and gradient', () => {
     const p = problem(6, [2, 5, 4, 3], 0);
     const onehot = new Float32Array(p.logits.length);
-    p.target.forEach((t, i) => (onehot[Math.floor(i / 12) * 60 + t * 12 + (i % 12)] = 1));
+    for (const [i, t] of p.target.entries()) onehot[Math.floor(i / 12) * 60 + t * 12 + (i % 12)] = 1;
     const weight = [0.5, 1, 2, 1.5, 1];
     for (const labelSmoothing of [0, 0.3]) {
       using g1 = x.tensor('float32', p.shape);
@@ -386,9 +386,10 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       const C = 11;
       memory.grow(4);
       let top = Math.ceil(Number(e.__heap_base.value) / 64) * 64;
-      const alloc = (bytes: number) => (
-        (top += Math.ceil(bytes / 64) * 64 + 64), top - Math.ceil(bytes / 64) * 64 - 64
-      );
+      const alloc = (bytes: number) => {
+        top += Math.ceil(bytes / 64) * 64 + 64;
+        return top - Math.ceil(bytes / 64) * 64 - 64;
+      };
       const rng = new Rng(11);
       const px = alloc(4 * N * C);
       const pt = alloc(4 * N);
@@ -412,7 +413,9 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
         new Float32Array(new Float64Array(memory.buffer, outs[3]!, 3).slice().buffer),
       ];
       const same = (a: Float32Array[], b: Float32Array[]) =>
-        a.forEach((v, i) => expect(firstBitDifference(v, b[i]!), `output ${i}`).toBe(-1));
+        a.forEach((v, i) => {
+          expect(firstBitDifference(v, b[i]!), `output ${i}`).toBe(-1);
+        });
       for (const [kind, target] of [
         [2, pt],
         [3, pq],
@@ -467,13 +470,15 @@ describe('one pixel per sample: (N, C) runs as NHWC [1, C, N] — the same bits 
       };
       same(nll(1, N, 1), nll(N, 1, 0));
       for (const log of [0, 1]) {
-        const sm = (n: number, s: number, layout: number) => (
-          expect(e.xent_softmax(px, outs[0]!, n, C, s, layout, log)).toBe(0), read()
-        );
+        const sm = (n: number, s: number, layout: number) => {
+          expect(e.xent_softmax(px, outs[0]!, n, C, s, layout, log)).toBe(0);
+          return read();
+        };
         same(sm(1, N, 1), sm(N, 1, 0));
-        const bw = (n: number, s: number, layout: number) => (
-          expect(e.xent_softmax_backward(pq, px, outs[0]!, n, C, s, layout, log)).toBe(0), read()
-        );
+        const bw = (n: number, s: number, layout: number) => {
+          expect(e.xent_softmax_backward(pq, px, outs[0]!, n, C, s, layout, log)).toBe(0);
+          return read();
+        };
         same(bw(1, N, 1), bw(N, 1, 0));
       }
     });

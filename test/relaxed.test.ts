@@ -110,7 +110,7 @@ describe('falling back, with one warning', () => {
 
   // A child process without the flag (and without NODE_OPTIONS): Node 20 then has no relaxed SIMD.
   const env = { ...process.env };
-  delete env['NODE_OPTIONS'];
+  delete env.NODE_OPTIONS;
   const childSupports = execFileSync(
     process.execPath,
     [

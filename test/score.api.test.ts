@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { arrayMismatch, elementwiseMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
 import { referenceCrossEntropy, type Layout } from './reference/cross-entropy.js';
-import { useBothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, type lib, type Xent } from './reference/dist.js';
 import { nhwcShape, toNHWC } from './reference/layout.js';
 import { Rng } from './reference/rng.js';
 import { referenceArgmax, referenceMmseg } from './score-reference.js';
@@ -103,7 +103,7 @@ function snapshot(r: lib.ScoreResult<true, true, true>) {
 }
 
 describe('score against the float64 references (seeded random cases, both builds)', () => {
-  const CASES = Number(process.env['XENT_SCORE_CASES'] ?? 400);
+  const CASES = Number(process.env.XENT_SCORE_CASES ?? 400);
   it(`${CASES} cases: pred, predConfidence, loss, maps, confusion; SIMD = portable bit for bit; NHWC = NCHW`, () => {
     for (let i = 0; i < CASES; i++) {
       const seed = 0x5c0e + i * 7919;

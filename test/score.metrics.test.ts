@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { useBothBuilds, lib, type Xent } from './reference/dist.js';
+import { useBothBuilds, lib } from './reference/dist.js';
 import { Rng } from './reference/rng.js';
 import { close, referenceArgmax, referenceMmseg, type MmsegMetrics, type MmsegSample } from './score-reference.js';
 
@@ -276,7 +276,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
         { data: t.target, shape: [t.shape[0]!, ...t.shape.slice(2)] },
         { ignoreIndex: ignore },
       );
-      r.confusion.forEach((v, i) => (sum[i]! += v));
+      for (const [i, v] of r.confusion.entries()) sum[i]! += v;
       r.pred.dispose();
     }
     expect(ra.confusion).toEqual(sum);
@@ -372,7 +372,7 @@ describe('Scorer = mmsegmentation over a validation set', () => {
     using perfect = x.scorer(4, { layout: 'NHWC' });
     const target = Uint16Array.from([0, 3, 3, 1, 0, 1]);
     const logits = new Float32Array(6 * 4);
-    target.forEach((t, p) => (logits[p * 4 + t] = 10)); // NHWC: class axis last
+    for (const [p, t] of target.entries()) logits[p * 4 + t] = 10; // NHWC: class axis last
     perfect.update({ data: logits, shape: [1, 2, 3, 4] }, { data: target, shape: [1, 2, 3] });
     const rp = perfect.result();
     expect(rp.meanIoU).toBe(1);

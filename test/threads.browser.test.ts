@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, lib } from './reference/dist.js';
 import { run } from './threads.browser.run.mjs';
 
-const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.XENT_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
   '--headless',
   '--no-sandbox',

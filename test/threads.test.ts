@@ -52,10 +52,10 @@ function problem(
     for (let i = 0; i < samples; i++) target[i] = rng.chance(extra.ignoredFraction ?? 0.1) ? ignore : rng.int(0, c - 1);
   }
   const options: Record<string, unknown> = { reduction, layout };
-  if (kind !== 'prob') options['ignoreIndex'] = ignore;
+  if (kind !== 'prob') options.ignoreIndex = ignore;
   if (extra.weight)
-    options['weight'] = Float32Array.from({ length: c }, (_, i) => (i % 5 === 3 ? 0 : 0.25 + rng.next() * 2));
-  if (extra.smoothing) options['labelSmoothing'] = extra.smoothing;
+    options.weight = Float32Array.from({ length: c }, (_, i) => (i % 5 === 3 ? 0 : 0.25 + rng.next() * 2));
+  if (extra.smoothing) options.labelSmoothing = extra.smoothing;
   const p: Problem = { shape, tshape, c, layout, logits, target, options };
   if (reduction === 'none') p.gradOutput = Float32Array.from({ length: samples }, () => rng.normal());
   return p;
@@ -76,8 +76,8 @@ async function run(x: Xent, p: Problem, mode: 'sync' | 'async'): Promise<Outcome
   const logits = x.tensorFrom(p.logits, p.shape);
   const target = x.tensorFrom(p.target, p.target instanceof Float32Array ? p.shape : p.tshape);
   const opts: Record<string, unknown> = { ...p.options, grad, lossMap: true };
-  if (!(p.target instanceof Float32Array)) opts['confidence'] = true;
-  if (p.gradOutput) opts['gradOutput'] = { data: p.gradOutput, shape: p.tshape };
+  if (!(p.target instanceof Float32Array)) opts.confidence = true;
+  if (p.gradOutput) opts.gradOutput = { data: p.gradOutput, shape: p.tshape };
   try {
     const r = (mode === 'sync'
       ? x.crossEntropy(logits, target, opts)
@@ -188,7 +188,7 @@ describe('bit-identical to the single-thread build for 1 to 4 threads', () => {
   it('NaN means (every pixel ignored; every weight of the targets zero), empty tensors', async () => {
     await expectSameBits(problem(6, [2, 4, 16, 16], 'uint8', 'NCHW', 'mean', { ignoredFraction: 1 }));
     const p = problem(7, [2, 4, 16, 16], 'uint8', 'NCHW', 'mean', { smoothing: 0.1 });
-    p.options['weight'] = new Float32Array([0, 0, 0, 0]);
+    p.options.weight = new Float32Array([0, 0, 0, 0]);
     await expectSameBits(p);
     for (const r of ['mean', 'sum', 'none'] as const)
       await expectSameBits(problem(8, [0, 4, 5, 5], 'uint8', 'NCHW', r));
@@ -289,7 +289,7 @@ describe('bad labels', () => {
   });
   it('weights whose sums could round are summed in one part: still the same bits', async () => {
     const p = problem(500, [2, 5, 40, 50], 'uint8', 'NCHW', 'mean');
-    p.options['weight'] = new Float32Array([1e-30, 3, 1e20, 0.5, 7]);
+    p.options.weight = new Float32Array([1e-30, 3, 1e20, 0.5, 7]);
     await expectSameBits(p);
   });
 });
@@ -312,7 +312,7 @@ describe('async calls', () => {
     const during = await run(x, problems[0]!, 'sync');
     expect(difference(during, refs[0]!)).toBeUndefined();
     const got = await Promise.all(pending);
-    got.forEach((g, i) => expect(difference(g, refs[i]!), `call ${i}`).toBeUndefined());
+    for (const [i, g] of got.entries()) expect(difference(g, refs[i]!), `call ${i}`).toBeUndefined();
   });
 
   it('errors reject the promise, and nothing is written', async () => {

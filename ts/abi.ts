@@ -114,7 +114,7 @@ export function lossArgs(
  */
 export function writeLossArgs(buffer: ArrayBufferLike, ptr: number, a: LossArgs): void {
   const u32 = new Uint32Array(buffer, ptr, LOSS_ARGS_FIELDS.length);
-  LOSS_ARGS_FIELDS.forEach((k, i) => (u32[i] = a[k] >>> 0));
+  for (const [i, k] of LOSS_ARGS_FIELDS.entries()) u32[i] = a[k] >>> 0;
   new Int32Array(buffer, ptr, LOSS_ARGS_FIELDS.length)[LOSS_ARGS_FIELDS.indexOf('ignoreIndex')] = a.ignoreIndex;
   new Float32Array(buffer, ptr, LOSS_ARGS_FIELDS.length)[LOSS_ARGS_FIELDS.indexOf('labelSmoothing')] = a.labelSmoothing;
 }
@@ -206,7 +206,7 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
 /** @internal Checks the exports of an instance and returns them typed. */
 export function checkExports(exports: WebAssembly.Exports): XentExports {
   // The version first: a module of another ABI version gets that message, not a mismatch below.
-  const v = exports['xent_abi_version'];
+  const v = exports.xent_abi_version;
   const version = typeof v === 'function' && v.length === 0 ? (v as () => number)() >>> 0 : undefined;
   if (version !== undefined && version !== ABI_VERSION) {
     throw new XentLoadError(
@@ -226,7 +226,7 @@ export function checkExports(exports: WebAssembly.Exports): XentExports {
       );
     }
   }
-  const hb = exports['__heap_base'];
+  const hb = exports.__heap_base;
   if (!(hb instanceof WebAssembly.Global)) {
     throw new XentLoadError('the wasm module does not export the global __heap_base (link with --export=__heap_base)');
   }

@@ -59,7 +59,7 @@ export function lossOp(
   const plan = planLoss(rt, op, inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
-    const args = kernelArgs(rt, plan, scratch);
+    const args = kernelArgs(plan, scratch);
     const split = plan.nll ? undefined : rt.pool?.runSync(splitCall(plan, args));
     const res = lossResult(plan, split ?? runKernel(rt, plan, args));
     scratch.keep();
@@ -82,7 +82,7 @@ export async function crossEntropyAsyncOp(
   const plan = planLoss(rt, 'crossEntropy', inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
-    const args = kernelArgs(rt, plan, scratch);
+    const args = kernelArgs(plan, scratch);
     const pool = rt.pool;
     const outcome = pool ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
     rt.check('crossEntropyAsync');
@@ -190,7 +190,7 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
 }
 
 /** Allocates the call's scratch memory and new outputs and returns the kernel's arguments. */
-function kernelArgs(rt: Runtime, plan: LossPlan, scratch: Scratch): LossArgs {
+function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
   const { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
   const p = scratch.prepare([input, target, weight, gradOutput], [grad, lossOut, confidence]);
   const [pInput, pTarget, pWeight, pGradOutput] = p.inputs as [number, number, number, number];
@@ -242,7 +242,7 @@ function lossResult(plan: LossPlan, outcome: SplitOutcome): CrossEntropyResult {
     sum: o[1],
     weightSum: o[2],
   };
-  if (opts.lossMap !== undefined) res['lossMap'] = lossOut!.tensor;
-  if (confidence) res['confidence'] = confidence.tensor;
+  if (opts.lossMap !== undefined) res.lossMap = lossOut!.tensor;
+  if (confidence) res.confidence = confidence.tensor;
   return res as unknown as CrossEntropyResult;
 }

@@ -66,7 +66,7 @@ export const TARGET_DTYPE_CODE: Readonly<Record<TargetDType, number>> = Object.f
 
 /** @internal */
 export function isDType(value: unknown): value is DType {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, value);
+  return typeof value === 'string' && Object.hasOwn(DTYPES, value);
 }
 
 /** @internal */

@@ -348,7 +348,7 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
   const o = optionsObject(options, op);
   checkNames(o, op, op === 'nllLoss' ? NLL_OPTION_NAMES : OPTION_NAMES);
 
-  const reduction = o['reduction'] ?? 'mean';
+  const reduction = o.reduction ?? 'mean';
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
     throw new XentOptionError(
       `${op}: options.reduction must be 'mean', 'sum' or 'none', got ${describeValue(reduction)}` +
@@ -356,7 +356,7 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
     );
   }
 
-  const ignoreIndex = o['ignoreIndex'] ?? -100;
+  const ignoreIndex = o.ignoreIndex ?? -100;
   if (typeof ignoreIndex !== 'number' || !Number.isInteger(ignoreIndex)) {
     throw new XentOptionError(`${op}: options.ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   }
@@ -366,7 +366,7 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
     );
   }
 
-  const labelSmoothing = o['labelSmoothing'] ?? 0;
+  const labelSmoothing = o.labelSmoothing ?? 0;
   if (typeof labelSmoothing !== 'number') {
     throw new XentOptionError(
       `${op}: options.labelSmoothing must be a number in [0, 1], got ${describeValue(labelSmoothing)}`,
@@ -379,16 +379,16 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
   }
 
   return {
-    weight: o['weight'] as CrossEntropyOptions['weight'],
+    weight: o.weight as CrossEntropyOptions['weight'],
     ignoreIndex: ignoreIndex === 0 ? 0 : ignoreIndex, // -0 → 0
     reduction,
     labelSmoothing,
-    grad: o['grad'],
-    gradOutput: o['gradOutput'],
-    out: o['out'],
-    layout: parseLayout(o['layout'], op),
-    lossMap: o['lossMap'] === false ? undefined : o['lossMap'],
-    confidence: o['confidence'] === false ? undefined : o['confidence'],
+    grad: o.grad,
+    gradOutput: o.gradOutput,
+    out: o.out,
+    layout: parseLayout(o.layout, op),
+    lossMap: o.lossMap === false ? undefined : o.lossMap,
+    confidence: o.confidence === false ? undefined : o.confidence,
   };
 }
 
@@ -418,11 +418,11 @@ export interface NormalizedSoftmaxOptions {
 export function normalizeSoftmaxOptions(options: unknown, op: string): NormalizedSoftmaxOptions {
   const o = optionsObject(options, op);
   checkNames(o, op, SOFTMAX_OPTION_NAMES);
-  const dim = o['dim'];
+  const dim = o.dim;
   if (dim !== undefined && (typeof dim !== 'number' || !Number.isInteger(dim))) {
     throw new XentOptionError(`${op}: options.dim must be an integer, got ${describeValue(dim)}`);
   }
-  return { dim: dim as number | undefined, out: o['out'] };
+  return { dim: dim as number | undefined, out: o.out };
 }
 
 /** @internal The option a mistyped name most likely meant, if any. */

@@ -155,7 +155,7 @@ export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'):
         ` Valid options: ${names.join(', ')}.`,
     );
   }
-  const ignoreIndex = o['ignoreIndex'] ?? -100;
+  const ignoreIndex = o.ignoreIndex ?? -100;
   if (typeof ignoreIndex !== 'number' || !Number.isInteger(ignoreIndex)) {
     throw new XentOptionError(`${op}: options.ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
   }
@@ -167,12 +167,12 @@ export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'):
   const off = (v: unknown) => (v === false ? undefined : v);
   return {
     ignoreIndex: ignoreIndex === 0 ? 0 : ignoreIndex, // -0 → 0
-    weight: o['weight'],
-    layout: parseLayout(o['layout'], op),
-    lossMap: off(o['lossMap']),
-    confidence: off(o['confidence']),
-    predConfidence: off(o['predConfidence']),
-    pred: o['pred'],
+    weight: o.weight,
+    layout: parseLayout(o.layout, op),
+    lossMap: off(o.lossMap),
+    confidence: off(o.confidence),
+    predConfidence: off(o.predConfidence),
+    pred: o.pred,
   };
 }
 
@@ -361,9 +361,9 @@ export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, options
       pred: newPred ?? opts.pred,
       confusion: new Float64Array(rt.memory.buffer, pConfusion, c * c).slice(),
     };
-    if (lossMap) res['lossMap'] = lossMap.tensor;
-    if (confidence) res['confidence'] = confidence.tensor;
-    if (predConfidence) res['predConfidence'] = predConfidence.tensor;
+    if (lossMap) res.lossMap = lossMap.tensor;
+    if (confidence) res.confidence = confidence.tensor;
+    if (predConfidence) res.predConfidence = predConfidence.tensor;
     scratch.keep();
     newPred = undefined;
     return res as unknown as ScoreResult;

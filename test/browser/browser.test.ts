@@ -21,7 +21,7 @@ import { startServer } from '../../demo/serve.mjs';
 import { lib } from '../reference/dist.js';
 import { compute, type ComputeResult } from './compute.mjs';
 
-const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.XENT_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
   '--headless',
   '--no-sandbox',

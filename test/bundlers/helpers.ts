@@ -24,7 +24,7 @@ export const DIST = join(ROOT, 'dist');
 const APP = fileURLToPath(new URL('./app/', import.meta.url));
 const COMPUTE = fileURLToPath(new URL('../browser/compute.mjs', import.meta.url));
 
-const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.XENT_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
   '--headless',
   '--no-sandbox',

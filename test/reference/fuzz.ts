@@ -206,7 +206,10 @@ export interface Outcome {
  */
 export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
   const live: lib.Tensor[] = [];
-  const keep = <T extends lib.Tensor>(t: T): T => (live.push(t), t);
+  const keep = <T extends lib.Tensor>(t: T): T => {
+    live.push(t);
+    return t;
+  };
   const nchwShape =
     k.layout === 'NHWC' && k.logitsShape.length >= 3
       ? [k.logitsShape[0]!, k.logitsShape.at(-1)!, ...k.logitsShape.slice(1, -1)]

@@ -203,7 +203,7 @@ export class Pool {
     );
     if (pre.status !== Status.Ok) return pre;
     const ranges = splitRanges(call.samples, k);
-    const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
+    const statuses = this.#roundSync(this.#rangeTasks(pre.out[2], ranges, places));
     return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
 
@@ -239,7 +239,7 @@ export class Pool {
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
     const ranges = splitRanges(call.samples, k);
-    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places));
+    const statuses = await this.#roundAsync(this.#rangeTasks(pre.out[2], ranges, this.#places));
     return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
@@ -297,7 +297,7 @@ export class Pool {
     return { status: Status.Ok, out: [0, 0, ws, 0] };
   }
 
-  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
+  #rangeTasks(ws: number, ranges: SampleRange[], places: Place[]): Task[] {
     return ranges.map((r, j) => {
       const { acc, out } = places[j]!;
       return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };

@@ -24,7 +24,7 @@ function messageOf(e: unknown): string {
 async function init(m: Extract<ToWorker, { type: 'init' }>, post: (m: FromWorker) => void): Promise<void> {
   try {
     const instance = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
-    const sp = instance.exports['__stack_pointer'];
+    const sp = instance.exports.__stack_pointer;
     if (!(sp instanceof WebAssembly.Global)) throw new Error('the module does not export __stack_pointer');
     sp.value = m.stackTop;
     memory = m.memory;
