@@ -5,6 +5,7 @@
  */
 
 import { Status } from './abi.js';
+import { errorMessage } from './error-message.js';
 import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from './dtype.js';
 import {
   XentAliasError,
@@ -283,9 +284,7 @@ export function invoke(name: string, f: () => number): number {
   try {
     return f() >>> 0;
   } catch (e) {
-    throw new XentError(`${name} trapped (${e instanceof Error ? e.message : String(e)}): this is a bug in xent-wasm`, {
-      cause: e,
-    });
+    throw new XentError(`${name} trapped (${errorMessage(e)}): this is a bug in xent-wasm`, { cause: e });
   }
 }
 

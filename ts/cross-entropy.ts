@@ -18,15 +18,13 @@ import {
   type Arg,
   type OutArg,
 } from './args.js';
-import type { DType, TargetDType } from './dtype.js';
+import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
 import { XentOptionError, XentShapeError, XentTargetError } from './errors.js';
 import { kernelDims, lossGeometry, type LossGeometry } from './geometry.js';
 import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
 import type { Runtime } from './runtime.js';
 import { formatShape, sameShape, unravel } from './shape.js';
 import type { SplitCall, SplitOutcome } from './threads/pool.js';
-
-const INDEX_DTYPES: readonly DType[] = ['uint8', 'uint16', 'int32'];
 
 /** A validated loss call: its resolved arguments, before any allocation. */
 interface LossPlan {
@@ -109,14 +107,14 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
         targetIn,
         'target',
         INDEX_DTYPES,
-        'uint8, uint16 or int32 class indices (nllLoss has no probability targets)',
+        `${INDEX_DTYPES_TEXT} class indices (nllLoss has no probability targets)`,
       )
     : resolve(
         rt,
         targetIn,
         'target',
         [...INDEX_DTYPES, 'float32'],
-        'uint8, uint16 or int32 class indices, or float32 class probabilities',
+        `${INDEX_DTYPES_TEXT} class indices, or float32 class probabilities`,
       );
   const g = lossGeometry(input.shape, target, opts.layout, what);
   const { c, lossShape } = g;

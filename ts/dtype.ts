@@ -69,9 +69,15 @@ export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && Object.hasOwn(DTYPES, value);
 }
 
+/** @internal The class-index dtypes, as a list. */
+export const INDEX_DTYPES: readonly TargetDType[] = Object.freeze(['uint8', 'uint16', 'int32'] as const);
+
+/** @internal The class-index dtypes, for messages. */
+export const INDEX_DTYPES_TEXT = 'uint8, uint16 or int32';
+
 /** @internal */
 export function isTargetDType(value: unknown): value is TargetDType {
-  return value === 'uint8' || value === 'uint16' || value === 'int32';
+  return (INDEX_DTYPES as readonly unknown[]).includes(value);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { LAYOUT_CODE } from './abi.js';
-import type { DType } from './dtype.js';
+import { INDEX_DTYPES_TEXT, type DType } from './dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
 import type { Layout } from './options.js';
 import { formatShape, sameShape, shapeSize } from './shape.js';
@@ -22,8 +22,6 @@ export interface LossGeometry {
   /** ABI layout code. */
   layout: number;
 }
-
-const INDEX_DTYPES = 'uint8, uint16 or int32';
 
 /**
  * @internal PyTorch's shape rules, in either layout: `(C)` with a target `()`, `(N, C)` with
@@ -55,7 +53,7 @@ export function lossGeometry(
       if (sameShape(tshape, lossShape)) {
         throw new XentDtypeError(
           `target of shape ${formatShape(tshape)} is float32, which means class probabilities, but has the shape of class indices ` +
-            `for ${what} ${formatShape(input)} ${form}: class indices must be ${INDEX_DTYPES} (PyTorch: expected scalar type Long); ` +
+            `for ${what} ${formatShape(input)} ${form}: class indices must be ${INDEX_DTYPES_TEXT} (PyTorch: expected scalar type Long); ` +
             `class probabilities must have the ${what}' shape ${formatShape(input)}`,
         );
       }
@@ -65,14 +63,14 @@ export function lossGeometry(
           : '';
       throw new XentShapeError(
         `a float32 target holds class probabilities and must have the ${what}' shape ${formatShape(input)} ${form}${layout === 'NHWC' && rank >= 3 ? ' in the NHWC layout' : ''}, ` +
-          `got ${formatShape(tshape)}${batch}; class-index targets (${INDEX_DTYPES}) have shape ${formatShape(lossShape)}`,
+          `got ${formatShape(tshape)}${batch}; class-index targets (${INDEX_DTYPES_TEXT}) have shape ${formatShape(lossShape)}`,
       );
     }
   } else if (sameShape(tshape, input)) {
     throw new XentDtypeError(
       `target of shape ${formatShape(tshape)} has the ${what}' shape, which means class probabilities, but is ${target.dtype}: ` +
         `class probabilities must be float32 (PyTorch: Expected floating point type for target with class probabilities); ` +
-        `class indices (${INDEX_DTYPES}) have shape ${formatShape(lossShape)}`,
+        `class indices (${INDEX_DTYPES_TEXT}) have shape ${formatShape(lossShape)}`,
     );
   } else if (rank === 1) {
     if (tshape.length !== 0) {

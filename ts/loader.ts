@@ -5,6 +5,7 @@
  */
 
 import { XentLoadError } from './errors.js';
+import { errorMessage } from './error-message.js';
 
 /** Where the module comes from: see {@link LoadOptions.wasm}. */
 export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
@@ -407,8 +408,4 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
       );
     }
   }
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

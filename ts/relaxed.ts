@@ -9,6 +9,7 @@ import { describeValue } from './dtype.js';
 import { XentOptionError } from './errors.js';
 import { defaultRelaxedWasmUrl, load, relaxedSimdSupported, type LoadOptions, type Loaded } from './loader.js';
 import { warnOnce } from './threads/env.js';
+import { errorMessage } from './error-message.js';
 
 /** @internal Checks `options.relaxed` (a boolean; default false) against `options.simd`. */
 export function relaxedOption(options: LoadOptions): boolean {
@@ -25,10 +26,6 @@ export function relaxedOption(options: LoadOptions): boolean {
 function fallback(why: string): undefined {
   warnOnce(`relaxed: true was asked for, but this instance runs the normal build: ${why}`, 'relaxed');
   return undefined;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   resolveWeight,
   type Arg,
 } from './args.js';
-import { describeValue, type DType, type TargetDType } from './dtype.js';
+import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError, XentTargetError } from './errors.js';
 import { kernelDims, lossGeometry } from './geometry.js';
 import { parseLayout, suggestOption, type Layout, type OutputRequest, type RequestedOutput } from './options.js';
@@ -176,8 +176,6 @@ export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'):
   };
 }
 
-const INDEX_DTYPES: readonly DType[] = ['uint8', 'uint16', 'int32'];
-
 /** @internal Logits and class-index target of a scoring call, resolved and checked against each other. */
 export interface ScoreInputs {
   logits: Arg;
@@ -200,11 +198,11 @@ export function resolveScoreInputs(
   layout: Layout,
 ): ScoreInputs {
   const logits = resolve(rt, logitsIn, 'logits', ['float32'], 'float32');
-  const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], 'uint8, uint16 or int32 class indices');
+  const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], `${INDEX_DTYPES_TEXT} class indices`);
   const g = lossGeometry(logits.shape, target, layout);
   if (g.kind === 'prob') {
     throw new XentDtypeError(
-      `${op}: target is float32 class probabilities, but scoring needs class indices (uint8, uint16 or int32, shape ${formatShape(g.lossShape)}): ` +
+      `${op}: target is float32 class probabilities, but scoring needs class indices (${INDEX_DTYPES_TEXT}, shape ${formatShape(g.lossShape)}): ` +
         `a confusion matrix counts pixels per target class (take the argmax of the probabilities, or use crossEntropy for their loss)`,
     );
   }

@@ -6,6 +6,7 @@
  */
 
 import type { FromWorker, ToWorker } from './protocol.js';
+import { errorMessage } from '../error-message.js';
 
 /** @internal True in Node.js (main thread or worker). */
 export function isNode(): boolean {
@@ -91,10 +92,6 @@ interface BrowserWorker {
   terminate(): void;
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** @internal Starts one worker running `worker.mjs` (beside this bundle). */
 export async function spawnWorker(): Promise<WorkerHandle> {
   if (isNode()) {
@@ -109,7 +106,7 @@ export async function spawnWorker(): Promise<WorkerHandle> {
       listen(onMessage, onFailure) {
         w.on('message', onMessage);
         w.on('error', (e) => {
-          if (!done) onFailure(messageOf(e));
+          if (!done) onFailure(errorMessage(e));
         });
         w.on('exit', (code) => {
           if (!done) onFailure(`the worker exited (code ${code})`);

@@ -5,6 +5,7 @@
  */
 
 import { describeValue } from '../dtype.js';
+import { errorMessage } from '../error-message.js';
 import { XentOptionError } from '../errors.js';
 import { defaultThreadsWasmUrl, load, type LoadOptions, type Loaded } from '../loader.js';
 import type { Runtime } from '../runtime.js';
@@ -52,10 +53,6 @@ export function threadsOption(options: ThreadOptions): { threads: number; minEle
 function fallback(threads: number, why: string): undefined {
   warnOnce(`threads: ${threads} was asked for, but this instance runs on 1 thread: ${why}`);
   return undefined;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
