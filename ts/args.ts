@@ -1,17 +1,14 @@
 /**
  * Argument resolution shared by every op: tensors vs plain data, output tensors, aliasing
- * checks, scratch memory and the kernel call.
+ * checks and scratch memory (the kernel call itself is in kernel-call.ts).
  * @module
  */
 
-import { Status } from './abi.js';
-import { errorMessage } from './error-message.js';
 import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from './dtype.js';
 import {
   XentAliasError,
   XentDisposedError,
   XentDtypeError,
-  XentError,
   XentForeignTensorError,
   XentOptionError,
   XentShapeError,
@@ -277,22 +274,4 @@ export class Scratch {
     if (!this.#kept) for (const t of this.#fresh) t.dispose();
     this.#fresh.length = 0;
   }
-}
-
-/** @internal Runs a kernel export, turning a trap into an {@link XentError}. */
-export function invoke(name: string, f: () => number): number {
-  try {
-    return f() >>> 0;
-  } catch (e) {
-    throw new XentError(`${name} trapped (${errorMessage(e)}): this is a bug in xent-wasm`, { cause: e });
-  }
-}
-
-/** @internal Throws for a status other than Ok (TargetOutOfBounds is handled by the caller). */
-export function checkStatus(name: string, status: number, detail: string): void {
-  if (status === Status.Ok) return;
-  throw new XentError(
-    `${name} returned status ${status}${status === Status.BadArgument ? ' (BadArgument)' : ''} for ${detail}: ` +
-      `this is a bug in xent-wasm (the TypeScript side should have rejected the arguments)`,
-  );
 }

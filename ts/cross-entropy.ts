@@ -4,12 +4,10 @@
  * @module
  */
 
-import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from './abi.js';
+import { lossArgs, REDUCTION_CODE, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from './abi.js';
 import {
   Scratch,
   checkAliases,
-  checkStatus,
-  invoke,
   newOutput,
   outputTensor,
   requestedOutput,
@@ -19,12 +17,12 @@ import {
   type OutArg,
 } from './args.js';
 import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
-import { XentOptionError, XentShapeError, XentTargetError } from './errors.js';
+import { XentOptionError, XentShapeError } from './errors.js';
 import { kernelDims, lossGeometry, type LossGeometry } from './geometry.js';
+import { checkOutcome, invoke, readOut, type KernelOutcome, type SplitCall } from './kernel-call.js';
 import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
 import type { Runtime } from './runtime.js';
-import { formatShape, sameShape, unravel } from './shape.js';
-import type { SplitCall, SplitOutcome } from './threads/pool.js';
+import { formatShape, sameShape } from './shape.js';
 
 /** A validated loss call: its resolved arguments, before any allocation. */
 interface LossPlan {
@@ -211,12 +209,11 @@ function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
 }
 
 /** The kernel call on this thread (the whole call). */
-function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs): SplitOutcome {
+function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs): KernelOutcome {
   const name = plan.nll ? 'xent_nll_loss' : 'xent_cross_entropy';
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
   const status = invoke(name, () => rt.exports[name](rt.argsPtr, rt.outPtr));
-  const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
-  return { status, out: [o[0]!, o[1]!, o[2]!, o[3]!] };
+  return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
 }
 
 /** What the worker pool needs to split a crossEntropy call. */
@@ -225,16 +222,13 @@ function splitCall(plan: LossPlan, args: LossArgs): SplitCall {
 }
 
 /** The op's result from the kernel's status and `out`; throws for a bad target. */
-function lossResult(plan: LossPlan, outcome: SplitOutcome): CrossEntropyResult {
+function lossResult(plan: LossPlan, outcome: KernelOutcome): CrossEntropyResult {
   const { nll, opts, g, target, lossOut, confidence } = plan;
-  const { status, out: o } = outcome;
   const name = nll ? 'xent_nll_loss' : 'xent_cross_entropy';
-  if (status === Status.TargetOutOfBounds) {
-    const index = o[3];
-    throw new XentTargetError(o[0], index, unravel(index, target.shape), g.c, opts.ignoreIndex);
-  }
   const k = kernelDims(g.n, g.c, g.s, g.layout);
-  checkStatus(name, status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);
+  const labels = { shape: target.shape, classes: g.c, ignoreIndex: opts.ignoreIndex };
+  checkOutcome(name, outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);
+  const o = outcome.out;
   const res: Record<string, unknown> = {
     loss: opts.reduction === 'none' ? lossOut!.tensor : o[0],
     sum: o[1],

@@ -6,23 +6,14 @@
  */
 
 import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from './abi.js';
-import {
-  Scratch,
-  checkAliases,
-  checkStatus,
-  invoke,
-  ownTensorOffset,
-  requestedOutput,
-  resolve,
-  resolveWeight,
-  type Arg,
-} from './args.js';
+import { Scratch, checkAliases, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from './args.js';
 import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
-import { XentDtypeError, XentOptionError, XentShapeError, XentTargetError } from './errors.js';
+import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
 import { kernelDims, lossGeometry } from './geometry.js';
+import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from './kernel-call.js';
 import { parseLayout, suggestOption, type Layout, type OutputRequest, type RequestedOutput } from './options.js';
 import type { Runtime } from './runtime.js';
-import { checkByteLength, formatShape, sameShape, unravel } from './shape.js';
+import { checkByteLength, formatShape, sameShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** The dtype of a prediction map: `uint8` for up to 256 classes, else `uint16`. */
@@ -280,34 +271,37 @@ export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; tota
     predConfidence: p.predConfidence,
     confusion: p.confusion,
   });
-  const x = rt.exports;
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
-  let status: number;
-  if (!acc) {
-    status = invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+  let outcome: KernelOutcome;
+  if (acc) {
+    outcome = scoreInHalves(rt, k.n * k.s, acc);
   } else {
-    status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(rt.argsPtr, rt.outPtr));
-    if (status === Status.Ok) {
-      const ws = new Float64Array(rt.memory.buffer, rt.outPtr, 4)[2]!;
-      x.xent_exact_sum_clear(acc.batch);
-      status = invoke('xent_cross_entropy_range', () =>
-        x.xent_cross_entropy_range(rt.argsPtr, ws, 0, k.n * k.s, acc.batch, rt.outPtr),
-      );
-      if (status === Status.Ok) {
-        const sum = x.xent_exact_sum_value(acc.batch);
-        x.xent_exact_sum_merge(acc.total, acc.batch);
-        // The kernel's 'mean' (0 / 0 = NaN when every pixel is ignored, as PyTorch).
-        new Float64Array(rt.memory.buffer, rt.outPtr, 4).set([ws === 0 ? NaN : sum / ws, sum, ws, 0]);
-      }
-    }
+    const status = invoke('xent_cross_entropy', () => rt.exports.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+    outcome = { status, out: readOut(rt.memory.buffer, rt.outPtr) };
   }
-  const o = new Float64Array(rt.memory.buffer, rt.outPtr, 4);
-  if (status === Status.TargetOutOfBounds) {
-    const index = o[3]!;
-    throw new XentTargetError(o[0]!, index, unravel(index, target.shape), c, p.ignoreIndex);
-  }
-  checkStatus('xent_cross_entropy', status, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
-  return [o[0]!, o[1]!, o[2]!];
+  const labels = { shape: target.shape, classes: c, ignoreIndex: p.ignoreIndex };
+  checkOutcome('xent_cross_entropy', outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
+  const o = outcome.out;
+  return [o[0], o[1], o[2]];
+}
+
+/**
+ * The call written at `rt.argsPtr` in its two halves: validation and weight sum, then the
+ * `samples` samples into the ExactSum `acc.batch`, which is then added to `acc.total`.
+ */
+function scoreInHalves(rt: Runtime, samples: number, acc: { batch: number; total: number }): KernelOutcome {
+  const x = rt.exports;
+  let status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(rt.argsPtr, rt.outPtr));
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const ws = readOut(rt.memory.buffer, rt.outPtr)[2];
+  x.xent_exact_sum_clear(acc.batch);
+  status = invoke('xent_cross_entropy_range', () =>
+    x.xent_cross_entropy_range(rt.argsPtr, ws, 0, samples, acc.batch, rt.outPtr),
+  );
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const sum = x.xent_exact_sum_value(acc.batch);
+  x.xent_exact_sum_merge(acc.total, acc.batch);
+  return { status, out: [meanOf(sum, ws), sum, ws, 0] };
 }
 
 /** @internal The body of {@link Xent.score}. */

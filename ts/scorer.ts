@@ -7,6 +7,7 @@ import { resolveWeight, type Arg } from './args.js';
 import { DTYPES, describeValue } from './dtype.js';
 import { XentDisposedError, XentOptionError, XentShapeError } from './errors.js';
 import { roundUp } from './heap.js';
+import { meanOf } from './kernel-call.js';
 import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
 import type { Float32Input, IndexTargetInput, Layout } from './options.js';
 import type { Runtime } from './runtime.js';
@@ -220,7 +221,7 @@ export class Scorer {
     const weightSum = this.#weightSum.value();
     return {
       ...segmentationMetrics(this.#confusion, this.classes),
-      loss: sum / weightSum,
+      loss: meanOf(sum, weightSum),
       sum,
       weightSum,
       updates: this.#updates,

@@ -5,9 +5,10 @@
  */
 
 import { LAYOUT_CODE } from './abi.js';
-import { Scratch, checkAliases, checkStatus, invoke, newOutput, outputTensor, resolve, type Arg } from './args.js';
+import { Scratch, checkAliases, newOutput, outputTensor, resolve, type Arg } from './args.js';
 import { XentShapeError } from './errors.js';
 import { kernelDims, softmaxGeometry, type SoftmaxGeometry } from './geometry.js';
+import { checkStatus, invoke } from './kernel-call.js';
 import { normalizeSoftmaxOptions } from './options.js';
 import type { Runtime } from './runtime.js';
 import { formatShape, sameShape } from './shape.js';
