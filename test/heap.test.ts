@@ -1,7 +1,7 @@
-/** The allocator (ts/heap.ts) on its own: invariants under random churn, coalescing, growth. */
+/** The allocator (ts/memory/heap.ts) on its own: invariants under random churn, coalescing, growth. */
 import { describe, expect, it } from 'vitest';
 import { XentOutOfMemoryError } from '../ts/errors.js';
-import { Heap, PAGE_BYTES, type HeapBlock } from '../ts/heap.js';
+import { Heap, PAGE_BYTES, type HeapBlock } from '../ts/memory/heap.js';
 import { Rng } from './reference/rng.js';
 
 function checkInvariants(heap: Heap, memory: WebAssembly.Memory): void {

@@ -1,6 +1,6 @@
 /**
  * Independent plain-JS float64 references for the scoring tests, written from the published
- * definitions, not from ts/metrics.ts or the kernel:
+ * definitions, not from ts/ops/score/metrics.ts or the kernel:
  *
  * - `referenceArgmax`: `torch.argmax` over the class axis — the first maximum; a NaN is larger
  *   than anything (the first NaN wins) — and the softmax probability of that class,

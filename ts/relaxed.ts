@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from './dtype.js';
+import { describeValue } from './memory/dtype.js';
 import { XentOptionError } from './errors.js';
 import { defaultRelaxedWasmUrl, load, relaxedSimdSupported, type LoadOptions, type Loaded } from './loader.js';
 import { warnOnce } from './threads/env.js';

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './abi.js';
-import { DTYPES, type DType } from './dtype.js';
+import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './kernel/abi.js';
+import { DTYPES, type DType } from './memory/dtype.js';
 import { XentDisposedError } from './errors.js';
-import { Heap } from './heap.js';
-import { checkByteLength, checkShape, shapeSize } from './shape.js';
-import type { KernelOutcome, SplitCall } from './kernel-call.js';
-import { makeTensor, type Tensor, type TensorHost } from './tensor.js';
+import { Heap } from './memory/heap.js';
+import { checkByteLength, checkShape, shapeSize } from './memory/shape.js';
+import type { KernelOutcome, SplitCall } from './kernel/call.js';
+import { makeTensor, type Tensor, type TensorHost } from './memory/tensor.js';
 
 /**
  * @internal What an instance needs of its worker threads (`threads/pool.ts` implements it;

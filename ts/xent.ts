@@ -3,8 +3,8 @@
  * @module
  */
 
-import { checkExports, heapBase } from './abi.js';
-import { crossEntropyAsyncOp, lossOp } from './cross-entropy.js';
+import { checkExports, heapBase } from './kernel/abi.js';
+import { crossEntropyAsyncOp, lossOp } from './ops/loss/op.js';
 import {
   DTYPES,
   describeValue,
@@ -13,7 +13,7 @@ import {
   type DType,
   type DTypeOf,
   type SupportedTypedArray,
-} from './dtype.js';
+} from './memory/dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
@@ -28,13 +28,13 @@ import type {
   Reduction,
   SoftmaxOptions,
   TargetInput,
-} from './options.js';
+} from './ops/loss/options.js';
 import { Runtime } from './runtime.js';
-import { score, type ScoreOptions, type ScoreResult } from './score.js';
-import { Scorer, type ScorerOptions } from './scorer.js';
-import { softmaxOp } from './softmax.js';
-import { checkShape, formatShape, shapeSize } from './shape.js';
-import { SYMBOL_DISPOSE, type Tensor } from './tensor.js';
+import { score, type ScoreOptions, type ScoreResult } from './ops/score/score.js';
+import { Scorer, type ScorerOptions } from './ops/score/scorer.js';
+import { softmaxOp } from './ops/softmax.js';
+import { checkShape, formatShape, shapeSize } from './memory/shape.js';
+import { SYMBOL_DISPOSE, type Tensor } from './memory/tensor.js';
 import { loadThreadsBuild, startThreads, threadsOption, type ThreadOptions } from './threads/start.js';
 
 /** Options of {@link Xent.create}. */

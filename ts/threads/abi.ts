@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { XentExports } from '../abi.js';
+import type { XentExports } from '../kernel/abi.js';
 import { XentLoadError } from '../errors.js';
 
 /** @internal The exports of the threads build: the common ones, and each instance's stack pointer. */

@@ -12,10 +12,10 @@
  * @module
  */
 
-import { LOSS_ARGS_BYTES, REDUCTION_CODE, Status, writeLossArgs } from '../abi.js';
+import { LOSS_ARGS_BYTES, REDUCTION_CODE, Status, writeLossArgs } from '../kernel/abi.js';
 import { XentDisposedError, XentError } from '../errors.js';
-import { roundUp } from '../heap.js';
-import { invoke, meanOf, readOut, type KernelOutcome, type SplitCall } from '../kernel-call.js';
+import { roundUp } from '../memory/heap.js';
+import { invoke, meanOf, readOut, type KernelOutcome, type SplitCall } from '../kernel/call.js';
 import type { Runtime, ThreadPool } from '../runtime.js';
 import { checkThreadExports, type ThreadExports } from './abi.js';
 import { canBlock, isNode, spawnWorker, type WorkerHandle } from './env.js';

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describeValue } from '../dtype.js';
+import { describeValue } from '../memory/dtype.js';
 import { XentOptionError } from '../errors.js';
 import { defaultThreadsWasmUrl, load, type LoadOptions, type Loaded } from '../loader.js';
 import type { Runtime } from '../runtime.js';

@@ -3,8 +3,8 @@
  * @module
  */
 
-import { describeValue } from './dtype.js';
-import { XentError, XentShapeError } from './errors.js';
+import { describeValue } from '../../memory/dtype.js';
+import { XentError, XentShapeError } from '../../errors.js';
 
 /**
  * Accuracy and IoU metrics of a semantic segmentation, computed in float64 from a C×C

@@ -3,17 +3,17 @@
  * @module
  */
 
-import { resolveWeight, type Arg } from './args.js';
-import { DTYPES, describeValue } from './dtype.js';
-import { XentDisposedError, XentOptionError, XentShapeError } from './errors.js';
-import { roundUp } from './heap.js';
-import { meanOf } from './kernel-call.js';
+import { resolveWeight, type Arg } from '../args.js';
+import { DTYPES, describeValue } from '../../memory/dtype.js';
+import { XentDisposedError, XentOptionError, XentShapeError } from '../../errors.js';
+import { roundUp } from '../../memory/heap.js';
+import { meanOf } from '../../kernel/call.js';
 import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
-import type { Float32Input, IndexTargetInput, Layout } from './options.js';
-import type { Runtime } from './runtime.js';
+import type { Float32Input, IndexTargetInput, Layout } from '../loss/options.js';
+import type { Runtime } from '../../runtime.js';
 import { callScore, normalizeScoreOptions, resolveScoreInputs, type ScoreCommonOptions } from './score.js';
-import { checkByteLength, formatShape } from './shape.js';
-import { SYMBOL_DISPOSE } from './tensor.js';
+import { checkByteLength, formatShape } from '../../memory/shape.js';
+import { SYMBOL_DISPOSE } from '../../memory/tensor.js';
 
 /** Options of {@link Xent.scorer}: those of {@link ScoreCommonOptions}. */
 export type ScorerOptions = ScoreCommonOptions;

@@ -6,9 +6,9 @@
  */
 
 import { Status, type LossArgs } from './abi.js';
-import { errorMessage } from './error-message.js';
-import { XentError, XentTargetError } from './errors.js';
-import { unravel } from './shape.js';
+import { errorMessage } from '../error-message.js';
+import { XentError, XentTargetError } from '../errors.js';
+import { unravel } from '../memory/shape.js';
 
 /**
  * @internal The kernel's `out` block: `[loss, sum, weightSum, 0]` on success;

@@ -3,10 +3,10 @@
  * @module
  */
 
-import type { TargetDType } from './dtype.js';
-import { describeValue } from './dtype.js';
-import { XentOptionError } from './errors.js';
-import { Tensor } from './tensor.js';
+import type { TargetDType } from '../../memory/dtype.js';
+import { describeValue } from '../../memory/dtype.js';
+import { XentOptionError } from '../../errors.js';
+import { Tensor } from '../../memory/tensor.js';
 
 /**
  * How per-sample losses are reduced, as in PyTorch:

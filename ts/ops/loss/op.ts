@@ -4,7 +4,7 @@
  * @module
  */
 
-import { lossArgs, REDUCTION_CODE, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from './abi.js';
+import { lossArgs, REDUCTION_CODE, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from '../../kernel/abi.js';
 import {
   Scratch,
   checkAliases,
@@ -15,14 +15,14 @@ import {
   resolveWeight,
   type Arg,
   type OutArg,
-} from './args.js';
-import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
-import { XentOptionError, XentShapeError } from './errors.js';
-import { kernelDims, lossGeometry, type LossGeometry } from './geometry.js';
-import { checkOutcome, invoke, readOut, type KernelOutcome, type SplitCall } from './kernel-call.js';
+} from '../args.js';
+import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
+import { XentOptionError, XentShapeError } from '../../errors.js';
+import { kernelDims, lossGeometry, type LossGeometry } from '../geometry.js';
+import { checkOutcome, invoke, readOut, type KernelOutcome, type SplitCall } from '../../kernel/call.js';
 import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
-import type { Runtime } from './runtime.js';
-import { formatShape, sameShape } from './shape.js';
+import type { Runtime } from '../../runtime.js';
+import { formatShape, sameShape } from '../../memory/shape.js';
 
 /** A validated loss call: its resolved arguments, before any allocation. */
 interface LossPlan {

@@ -4,7 +4,7 @@
  */
 
 import { DTYPES, type DType, type TypedArrayFor } from './dtype.js';
-import { XentDisposedError } from './errors.js';
+import { XentDisposedError } from '../errors.js';
 import { formatShape, type Shape } from './shape.js';
 
 /** `Symbol.dispose`, or the well-known fallback key used by polyfills and transpilers. */

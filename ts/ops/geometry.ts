@@ -4,11 +4,11 @@
  * @module
  */
 
-import { LAYOUT_CODE } from './abi.js';
-import { INDEX_DTYPES_TEXT, type DType } from './dtype.js';
-import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
-import type { Layout } from './options.js';
-import { formatShape, sameShape, shapeSize } from './shape.js';
+import { LAYOUT_CODE } from '../kernel/abi.js';
+import { INDEX_DTYPES_TEXT, type DType } from '../memory/dtype.js';
+import { XentDtypeError, XentOptionError, XentShapeError } from '../errors.js';
+import type { Layout } from './loss/options.js';
+import { formatShape, sameShape, shapeSize } from '../memory/shape.js';
 
 /** @internal Flattened geometry of a loss call. */
 export interface LossGeometry {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { XentLoadError } from './errors.js';
+import { XentLoadError } from '../errors.js';
 
 /** The ABI version this TypeScript code was written for. The loader refuses any other. */
 export const ABI_VERSION = 2;

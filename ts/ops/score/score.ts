@@ -5,16 +5,16 @@
  * @module
  */
 
-import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from './abi.js';
-import { Scratch, checkAliases, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from './args.js';
-import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from './dtype.js';
-import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
-import { kernelDims, lossGeometry } from './geometry.js';
-import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from './kernel-call.js';
-import { parseLayout, suggestOption, type Layout, type OutputRequest, type RequestedOutput } from './options.js';
-import type { Runtime } from './runtime.js';
-import { checkByteLength, formatShape, sameShape } from './shape.js';
-import { Tensor } from './tensor.js';
+import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from '../../kernel/abi.js';
+import { Scratch, checkAliases, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from '../args.js';
+import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
+import { XentDtypeError, XentOptionError, XentShapeError } from '../../errors.js';
+import { kernelDims, lossGeometry } from '../geometry.js';
+import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from '../../kernel/call.js';
+import { parseLayout, suggestOption, type Layout, type OutputRequest, type RequestedOutput } from '../loss/options.js';
+import type { Runtime } from '../../runtime.js';
+import { checkByteLength, formatShape, sameShape } from '../../memory/shape.js';
+import { Tensor } from '../../memory/tensor.js';
 
 /** The dtype of a prediction map: `uint8` for up to 256 classes, else `uint16`. */
 export type PredDType = 'uint8' | 'uint16';

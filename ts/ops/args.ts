@@ -1,10 +1,10 @@
 /**
  * Argument resolution shared by every op: tensors vs plain data, output tensors, aliasing
- * checks and scratch memory (the kernel call itself is in kernel-call.ts).
+ * checks and scratch memory (the kernel call itself is in kernel/call.ts).
  * @module
  */
 
-import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from './dtype.js';
+import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from '../memory/dtype.js';
 import {
   XentAliasError,
   XentDisposedError,
@@ -12,10 +12,10 @@ import {
   XentForeignTensorError,
   XentOptionError,
   XentShapeError,
-} from './errors.js';
-import type { Runtime } from './runtime.js';
-import { checkByteLength, checkShape, formatShape, sameShape, shapeSize } from './shape.js';
-import { Tensor, tensorInternals } from './tensor.js';
+} from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { checkByteLength, checkShape, formatShape, sameShape, shapeSize } from '../memory/shape.js';
+import { Tensor, tensorInternals } from '../memory/tensor.js';
 
 /** @internal An argument after resolution: either a live tensor of this instance or plain data to copy. */
 export interface Arg {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { XentOutOfMemoryError, XentShapeError, formatBytes } from './errors.js';
+import { XentOutOfMemoryError, XentShapeError, formatBytes } from '../errors.js';
 
 /** A tensor shape: a list of non-negative integer dims (row-major, last dim fastest). */
 export type Shape = readonly number[];

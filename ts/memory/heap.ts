@@ -10,7 +10,7 @@
  * @module
  */
 
-import { XentOutOfMemoryError } from './errors.js';
+import { XentOutOfMemoryError } from '../errors.js';
 
 /** Bytes in a wasm page. */
 export const PAGE_BYTES = 65536;

@@ -4,15 +4,15 @@
  * @module
  */
 
-import { LAYOUT_CODE } from './abi.js';
+import { LAYOUT_CODE } from '../kernel/abi.js';
 import { Scratch, checkAliases, newOutput, outputTensor, resolve, type Arg } from './args.js';
-import { XentShapeError } from './errors.js';
+import { XentShapeError } from '../errors.js';
 import { kernelDims, softmaxGeometry, type SoftmaxGeometry } from './geometry.js';
-import { checkStatus, invoke } from './kernel-call.js';
-import { normalizeSoftmaxOptions } from './options.js';
-import type { Runtime } from './runtime.js';
-import { formatShape, sameShape } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { checkStatus, invoke } from '../kernel/call.js';
+import { normalizeSoftmaxOptions } from './loss/options.js';
+import type { Runtime } from '../runtime.js';
+import { formatShape, sameShape } from '../memory/shape.js';
+import type { Tensor } from '../memory/tensor.js';
 
 /** @internal The softmax ops. */
 export type SoftmaxOp = 'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward';
