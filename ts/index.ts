@@ -25,8 +25,10 @@ export type {
   LossOptions,
   LossResult,
   NllLossOptions,
-  SoftmaxOptions,
   Reduction,
+} from './ops/loss/options.js';
+export type { SoftmaxOptions } from './ops/softmax.js';
+export type {
   Layout,
   OutputRequest,
   RequestedOutput,
@@ -35,8 +37,8 @@ export type {
   TargetInput,
   IndexTargetInput,
   ProbTargetInput,
-} from './ops/loss/options.js';
-export type { ScoreOptions, ScoreResult, ScoreCommonOptions, PredDType } from './ops/score/score.js';
+} from './ops/inputs.js';
+export type { ScoreOptions, ScoreResult, ScoreCommonOptions, PredDType } from './ops/score/options.js';
 export { Scorer } from './ops/score/scorer.js';
 export type { ScorerOptions, ScorerUpdate, ScorerResult } from './ops/score/scorer.js';
 export { segmentationMetrics } from './ops/score/metrics.js';

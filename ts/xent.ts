@@ -17,22 +17,19 @@ import {
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
+import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
 import type {
   CrossEntropyOptions,
   CrossEntropyResult,
-  Float32Input,
-  IndexTargetInput,
   LossResult,
   NllLossOptions,
-  OutputRequest,
   Reduction,
-  SoftmaxOptions,
-  TargetInput,
 } from './ops/loss/options.js';
-import { Runtime } from './runtime.js';
-import { score, type ScoreOptions, type ScoreResult } from './ops/score/score.js';
+import type { ScoreOptions, ScoreResult } from './ops/score/options.js';
+import { score } from './ops/score/score.js';
 import { Scorer, type ScorerOptions } from './ops/score/scorer.js';
-import { softmaxOp } from './ops/softmax.js';
+import { softmaxOp, type SoftmaxOptions } from './ops/softmax.js';
+import { Runtime } from './runtime.js';
 import { checkShape, formatShape, shapeSize } from './memory/shape.js';
 import { SYMBOL_DISPOSE, type Tensor } from './memory/tensor.js';
 import { loadThreadsBuild, startThreads, threadsOption, type ThreadOptions } from './threads/start.js';

@@ -7,7 +7,7 @@
 import { LAYOUT_CODE } from '../kernel/abi.js';
 import { INDEX_DTYPES_TEXT, type DType } from '../memory/dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError } from '../errors.js';
-import type { Layout } from './loss/options.js';
+import type { Layout } from './inputs.js';
 import { formatShape, sameShape, shapeSize } from '../memory/shape.js';
 
 /** @internal Flattened geometry of a loss call. */

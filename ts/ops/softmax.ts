@@ -6,13 +6,50 @@
 
 import { LAYOUT_CODE } from '../kernel/abi.js';
 import { Scratch, checkAliases, newOutput, outputTensor, resolve, type Arg } from './args.js';
-import { XentShapeError } from '../errors.js';
+import { XentOptionError, XentShapeError } from '../errors.js';
+import { describeValue } from '../memory/dtype.js';
 import { kernelDims, softmaxGeometry, type SoftmaxGeometry } from './geometry.js';
 import { checkStatus, invoke } from '../kernel/call.js';
-import { normalizeSoftmaxOptions } from './loss/options.js';
+import { checkOptionNames, optionsObject } from './options/check.js';
 import type { Runtime } from '../runtime.js';
 import { formatShape, sameShape } from '../memory/shape.js';
 import type { Tensor } from '../memory/tensor.js';
+
+/** @internal The option names of the softmax ops. */
+export const SOFTMAX_OPTION_NAMES = ['dim', 'out'] as const;
+
+/** Options of the softmax ops ({@link Xent.softmax}, {@link Xent.logSoftmax} and their backward). */
+export interface SoftmaxOptions {
+  /**
+   * The dim to normalise over, as in PyTorch: an integer in `[-rank, rank)` (negative counts
+   * from the end; for a scalar, 0 or -1). Default: 1 for inputs of rank ≥ 2 (the class dim of
+   * NCHW logits), 0 for rank 0 and 1. Pass `dim: -1` for channels-last (NHWC) logits.
+   * (PyTorch's deprecated implicit choice differs for rank 3, where it picks 0.)
+   */
+  dim?: number;
+  /**
+   * Destination: a float32 tensor of the input's shape in this instance's memory, which must
+   * not overlap the inputs. Default: a new tensor, which the caller disposes.
+   */
+  out?: Tensor<'float32'>;
+}
+
+/** @internal Softmax options after the shape-independent checks. */
+export interface NormalizedSoftmaxOptions {
+  dim: number | undefined;
+  out: unknown;
+}
+
+/** @internal */
+export function normalizeSoftmaxOptions(options: unknown, op: string): NormalizedSoftmaxOptions {
+  const o = optionsObject(options, op);
+  checkOptionNames(o, op, SOFTMAX_OPTION_NAMES);
+  const dim = o.dim;
+  if (dim !== undefined && (typeof dim !== 'number' || !Number.isInteger(dim))) {
+    throw new XentOptionError(`${op}: options.dim must be an integer, got ${describeValue(dim)}`);
+  }
+  return { dim: dim as number | undefined, out: o.out };
+}
 
 /** @internal The softmax ops. */
 export type SoftmaxOp = 'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward';

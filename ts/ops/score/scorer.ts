@@ -9,9 +9,10 @@ import { XentDisposedError, XentOptionError, XentShapeError } from '../../errors
 import { roundUp } from '../../memory/heap.js';
 import { meanOf } from '../../kernel/call.js';
 import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
-import type { Float32Input, IndexTargetInput, Layout } from '../loss/options.js';
+import type { Float32Input, IndexTargetInput, Layout } from '../inputs.js';
 import type { Runtime } from '../../runtime.js';
-import { callScore, normalizeScoreOptions, resolveScoreInputs, type ScoreCommonOptions } from './score.js';
+import { normalizeScoreOptions, type ScoreCommonOptions } from './options.js';
+import { callScore, resolveScoreInputs } from './score.js';
 import { checkByteLength, formatShape } from '../../memory/shape.js';
 import { SYMBOL_DISPOSE } from '../../memory/tensor.js';
 
