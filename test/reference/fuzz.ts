@@ -1,5 +1,5 @@
 /**
- * The crossEntropy fuzz cases (test/cross-entropy.fuzz.test.ts, and a subset in
+ * The crossEntropy fuzz cases (test/ops/loss/cross-entropy.fuzz.test.ts, and a subset in
  * test/relaxed.test.ts): the seeded case generator, running a case on an instance, and checking
  * one run against the float64 reference with the fuzz tolerances.
  */

@@ -1,6 +1,6 @@
 /** Types of threads.browser.run.mjs. */
 export function run(
-  lib: typeof import('../dist/index.mjs'),
+  lib: typeof import('../../dist/index.mjs'),
   options: { seed: number; threads: number; mode: 'sync' | 'async' },
 ): Promise<{
   threads: number;

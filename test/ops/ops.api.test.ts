@@ -12,12 +12,12 @@ import {
   gradMismatch,
   lossMismatch,
   sameBits,
-} from './reference/compare.js';
-import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { referenceSoftmax } from './reference/decomposition.js';
-import { DIST, lib, type Xent } from './reference/dist.js';
-import { nhwcShape, toNCHW, toNHWC } from './reference/layout.js';
-import { Rng } from './reference/rng.js';
+} from '../reference/compare.js';
+import { referenceCrossEntropy } from '../reference/cross-entropy.js';
+import { referenceSoftmax } from '../reference/decomposition.js';
+import { DIST, lib, type Xent } from '../reference/dist.js';
+import { nhwcShape, toNCHW, toNHWC } from '../reference/layout.js';
+import { Rng } from '../reference/rng.js';
 
 let x: Xent;
 beforeAll(async () => {

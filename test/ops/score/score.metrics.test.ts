@@ -1,13 +1,13 @@
 /**
  * segmentationMetrics and the streaming Scorer against an independent float64 reference of
- * mmsegmentation's IoU metric (test/score-reference.ts), on seeded random validation sets and
+ * mmsegmentation's IoU metric (test/ops/score/score-reference.ts), on seeded random validation sets and
  * on hand-made confusion patterns: absent classes, classes predicted but absent from the
  * target, every pixel ignored, one class, perfect prediction, an ignore index inside [0, C).
  */
 import { describe, expect, it } from 'vitest';
-import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { useBothBuilds, lib } from './reference/dist.js';
-import { Rng } from './reference/rng.js';
+import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
+import { useBothBuilds, lib } from '../../reference/dist.js';
+import { Rng } from '../../reference/rng.js';
 import { close, referenceArgmax, referenceMmseg, type MmsegMetrics, type MmsegSample } from './score-reference.js';
 
 const { segmentationMetrics } = lib;

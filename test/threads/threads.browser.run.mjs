@@ -1,8 +1,8 @@
-// The computation of test/threads.browser.test.ts, run in Node and in Chromium pages with the
+// The computation of test/threads/threads.browser.test.ts, run in Node and in Chromium pages with the
 // package passed in (`lib`: dist/index.mjs). Seeded data from integer ops, + and * only, so
 // every engine sees the same bits; results are bit strings and hashes, compared for equality.
 
-import { bits, hash, prng } from './browser/compute.mjs';
+import { bits, hash, prng } from '../browser/compute.mjs';
 
 export async function run(lib, { seed, threads, mode }) {
   const x = await lib.Xent.create({ threads, minElementsPerThread: 1 });

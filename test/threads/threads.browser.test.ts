@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST, lib } from './reference/dist.js';
+import { DIST, lib } from '../reference/dist.js';
 import { run } from './threads.browser.run.mjs';
 
 const CHROMIUM = process.env.XENT_CHROMIUM ?? '/usr/bin/chromium';
@@ -26,11 +26,11 @@ const ARGS = [
   '--no-first-run',
 ];
 const RUN = readFileSync(new URL('./threads.browser.run.mjs', import.meta.url), 'utf8');
-const COMPUTE = readFileSync(new URL('./browser/compute.mjs', import.meta.url), 'utf8');
+const COMPUTE = readFileSync(new URL('../browser/compute.mjs', import.meta.url), 'utf8');
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>xent-wasm threads</title>
 <script type="module">
   import * as lib from '/dist/index.mjs';
-  import { run } from '/run.mjs';
+  import { run } from '/threads/run.mjs';
   window.run = (o) => run(lib, o);
   window.isolated = self.crossOriginIsolated === true;
   window.ready = true;
@@ -52,7 +52,7 @@ function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
     let body: string | Buffer | undefined;
     let type = 'text/html';
     if (path === '/') body = PAGE;
-    else if (path === '/run.mjs') [body, type] = [RUN, 'text/javascript'];
+    else if (path === '/threads/run.mjs') [body, type] = [RUN, 'text/javascript'];
     else if (path === '/browser/compute.mjs') [body, type] = [COMPUTE, 'text/javascript'];
     else if (path.startsWith('/dist/')) {
       const file = normalize(join(DIST, path.slice('/dist/'.length)));

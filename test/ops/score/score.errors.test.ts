@@ -4,8 +4,8 @@
  * Scorer.update that allocates no wasm memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashBytes } from './reference/compare.js';
-import { lib, type Xent } from './reference/dist.js';
+import { hashBytes } from '../../reference/compare.js';
+import { lib, type Xent } from '../../reference/dist.js';
 
 const E = lib;
 let x: Xent;

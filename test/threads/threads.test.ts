@@ -6,10 +6,10 @@
  * errors; memory growth on the shared memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactWeightSums, splitRanges, usefulThreads } from '../ts/threads/split.js';
-import { firstBitDifference } from './reference/compare.js';
-import { lib, type Xent } from './reference/dist.js';
-import { Rng } from './reference/rng.js';
+import { exactWeightSums, splitRanges, usefulThreads } from '../../ts/threads/split.js';
+import { firstBitDifference } from '../reference/compare.js';
+import { lib, type Xent } from '../reference/dist.js';
+import { Rng } from '../reference/rng.js';
 
 type Target = 'uint8' | 'uint16' | 'int32' | 'prob';
 type Reduction = 'mean' | 'sum' | 'none';

@@ -23,7 +23,7 @@
  *   plus FCN's frequency-weighted IoU (`score.py`: freq = hist.sum(1) / hist.sum();
  *   (freq[freq > 0] * iu[freq > 0]).sum()), NaN with no pixels.
  */
-import { classAxis, type Layout } from './reference/cross-entropy.js';
+import { classAxis, type Layout } from '../../reference/cross-entropy.js';
 
 /** argmax (torch rules) and its softmax probability, per sample, for logits in `layout`. */
 export function referenceArgmax(

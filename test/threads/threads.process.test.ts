@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DIST, lib } from './reference/dist.js';
+import { DIST, lib } from '../reference/dist.js';
 
 const INDEX = pathToFileURL(`${DIST}index.mjs`).href;
 const tmp = mkdtempSync(join(tmpdir(), 'xent-threads-'));
@@ -171,7 +171,7 @@ x.dispose(); one.dispose();
   });
 
   it('the inline entry has no threads build', async () => {
-    const inline = (await import('../dist/inline.mjs')) as typeof lib;
+    const inline = (await import('../../dist/inline.mjs')) as typeof lib;
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       using x = await inline.Xent.create({ threads: 2 });

@@ -9,15 +9,21 @@
  * along any dim.
  *
  * Reproduce a failure with the seed printed in its message:
- *   XENT_FUZZ_SEED=<seed> XENT_FUZZ_CASES=1 npx vitest run test/cross-entropy.fuzz.test.ts
+ *   XENT_FUZZ_SEED=<seed> XENT_FUZZ_CASES=1 npx vitest run test/ops/loss/cross-entropy.fuzz.test.ts
  * (XENT_FUZZ_CASES sets the number of cases, default 20000 — more for a long run; the seed printed is the case's own,
  * which XENT_FUZZ_SEED=<seed> with XENT_FUZZ_CASES=1 replays as case 0).
  */
 import { describe, expect, it } from 'vitest';
-import { elementwiseMismatch, arrayMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
-import { classAxis, type Layout, type Reduction } from './reference/cross-entropy.js';
-import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from './reference/decomposition.js';
-import { useBothBuilds, type Xent } from './reference/dist.js';
+import {
+  elementwiseMismatch,
+  arrayMismatch,
+  firstBitDifference,
+  lossMismatch,
+  sameBits,
+} from '../../reference/compare.js';
+import { classAxis, type Layout, type Reduction } from '../../reference/cross-entropy.js';
+import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from '../../reference/decomposition.js';
+import { useBothBuilds, type Xent } from '../../reference/dist.js';
 import {
   describeCase,
   expectedOf,
@@ -28,8 +34,8 @@ import {
   spatialDims,
   type Case,
   type Outcome,
-} from './reference/fuzz.js';
-import { Rng } from './reference/rng.js';
+} from '../../reference/fuzz.js';
+import { Rng } from '../../reference/rng.js';
 
 const ENV_SEED = process.env.XENT_FUZZ_SEED;
 const BASE_SEED = Number(ENV_SEED ?? 0x5eed);

@@ -3,10 +3,10 @@
  * distributed means from sum/weightSum, input kinds, and the public types.
  */
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { arrayMismatch, bitIdentical, lossMismatch } from './reference/compare.js';
-import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { lib, useBothBuilds, type Xent } from './reference/dist.js';
-import { Rng } from './reference/rng.js';
+import { arrayMismatch, bitIdentical, lossMismatch } from '../../reference/compare.js';
+import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
+import { lib, useBothBuilds, type Xent } from '../../reference/dist.js';
+import { Rng } from '../../reference/rng.js';
 
 let x: Xent;
 beforeAll(async () => {

@@ -5,11 +5,17 @@
  * must agree bit for bit), NHWC against NCHW on transposed data, and the output options.
  */
 import { describe, expect, it } from 'vitest';
-import { arrayMismatch, elementwiseMismatch, firstBitDifference, lossMismatch, sameBits } from './reference/compare.js';
-import { referenceCrossEntropy, type Layout } from './reference/cross-entropy.js';
-import { useBothBuilds, type lib, type Xent } from './reference/dist.js';
-import { nhwcShape, toNHWC } from './reference/layout.js';
-import { Rng } from './reference/rng.js';
+import {
+  arrayMismatch,
+  elementwiseMismatch,
+  firstBitDifference,
+  lossMismatch,
+  sameBits,
+} from '../../reference/compare.js';
+import { referenceCrossEntropy, type Layout } from '../../reference/cross-entropy.js';
+import { useBothBuilds, type lib, type Xent } from '../../reference/dist.js';
+import { nhwcShape, toNHWC } from '../../reference/layout.js';
+import { Rng } from '../../reference/rng.js';
 import { referenceArgmax, referenceMmseg } from './score-reference.js';
 
 const getBuilds = useBothBuilds();

@@ -18,11 +18,11 @@ import {
   gradMismatch,
   lossMismatch,
   sameBits,
-} from './reference/compare.js';
-import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { useBothBuilds, lib, type Xent } from './reference/dist.js';
-import { loadFixtures, type FixtureCase } from './reference/fixtures.js';
-import { nhwcShape, toNCHW, toNHWC } from './reference/layout.js';
+} from '../../reference/compare.js';
+import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
+import { useBothBuilds, lib, type Xent } from '../../reference/dist.js';
+import { loadFixtures, type FixtureCase } from '../../reference/fixtures.js';
+import { nhwcShape, toNCHW, toNHWC } from '../../reference/layout.js';
 
 const index = loadFixtures('cross_entropy_index.json');
 const prob = loadFixtures('cross_entropy_prob.json');

@@ -1,8 +1,8 @@
 /** The allocator (ts/memory/heap.ts) on its own: invariants under random churn, coalescing, growth. */
 import { describe, expect, it } from 'vitest';
-import { XentOutOfMemoryError } from '../ts/errors.js';
-import { Heap, PAGE_BYTES, type HeapBlock } from '../ts/memory/heap.js';
-import { Rng } from './reference/rng.js';
+import { XentOutOfMemoryError } from '../../ts/errors.js';
+import { Heap, PAGE_BYTES, type HeapBlock } from '../../ts/memory/heap.js';
+import { Rng } from '../reference/rng.js';
 
 function checkInvariants(heap: Heap, memory: WebAssembly.Memory): void {
   const used = heap.usedBlocks();

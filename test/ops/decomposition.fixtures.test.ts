@@ -9,12 +9,12 @@
  * (see gradMismatch for the all-zero case); NaN and ±inf in the same places.
  */
 import { describe, expect, it } from 'vitest';
-import { elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from './reference/compare.js';
-import { referenceCrossEntropy } from './reference/cross-entropy.js';
-import { referenceNllLoss } from './reference/decomposition.js';
-import { useBothBuilds, lib, type Xent } from './reference/dist.js';
-import { loadDecomposition, loadFixtures, type DecompositionCase, type FixtureCase } from './reference/fixtures.js';
-import { nhwcShape, toNCHW, toNHWC } from './reference/layout.js';
+import { elementwiseMismatch, firstBitDifference, gradMismatch, lossMismatch, sameBits } from '../reference/compare.js';
+import { referenceCrossEntropy } from '../reference/cross-entropy.js';
+import { referenceNllLoss } from '../reference/decomposition.js';
+import { useBothBuilds, lib, type Xent } from '../reference/dist.js';
+import { loadDecomposition, loadFixtures, type DecompositionCase, type FixtureCase } from '../reference/fixtures.js';
+import { nhwcShape, toNCHW, toNHWC } from '../reference/layout.js';
 
 const decomposition = loadDecomposition();
 const index = loadFixtures('cross_entropy_index.json');
