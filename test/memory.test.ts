@@ -1,6 +1,8 @@
 /**
  * Memory behaviour of the published package: views across memory.grow, dispose semantics,
  * memoryStats, guard bytes around the kernel's outputs, and no writes on errors.
+ *
+ * Longer than 400 lines: the memory contract is several short sections sharing one helper.
  */
 import { describe, expect, it } from 'vitest';
 import { hashBytes } from './reference/compare.js';

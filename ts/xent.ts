@@ -1,5 +1,8 @@
 /**
  * The {@link Xent} class: one instance of the wasm module with its memory and tensors.
+ *
+ * Longer than 400 lines because it is the public API's documentation: each method is a thin
+ * call into ops/ under the doc comment users read.
  * @module
  */
 

@@ -2,6 +2,8 @@
  * The API of the PyTorch-parity features: probability targets, layouts, the loss and confidence
  * maps (new, given, shared with 'none'), the softmax ops' dims and outputs, empty tensors,
  * memory ownership, the one-pixel-per-sample fast path, and the public types.
+ *
+ * Longer than 400 lines: one section per feature, on one shared instance and its inputs.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';

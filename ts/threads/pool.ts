@@ -9,6 +9,9 @@
  * one), then the samples are computed by ranges (`xent_cross_entropy_range`) whose ExactSums
  * are merged on the calling thread. Per-sample arithmetic does not depend on the neighbours,
  * so loss and gradient have the same bits whatever the split.
+ *
+ * Longer than 400 lines because it is one class: the sync and async rounds share its private
+ * state (the participants' places, the control block, the waiters), which a split would expose.
  * @module
  */
 
