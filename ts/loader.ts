@@ -71,18 +71,26 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-let simdCache: boolean | undefined;
+/** Whether this engine validates `probe`, asked once and remembered. */
+function validates(probe: Uint8Array<ArrayBuffer>): () => boolean {
+  let cached: boolean | undefined;
+  return () => {
+    if (cached === undefined) {
+      try {
+        cached = typeof WebAssembly === 'object' && WebAssembly.validate(probe);
+      } catch {
+        cached = false;
+      }
+    }
+    return cached;
+  };
+}
+
+const validatesSimd = validates(SIMD_PROBE);
 
 /** Whether this engine supports WebAssembly fixed-width SIMD (simd128). */
 export function simdSupported(): boolean {
-  if (simdCache === undefined) {
-    try {
-      simdCache = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-    } catch {
-      simdCache = false;
-    }
-  }
-  return simdCache;
+  return validatesSimd();
 }
 
 /**
@@ -92,63 +100,25 @@ export function simdSupported(): boolean {
  * f32x4.relaxed_madd is the instruction the relaxed build uses (0xfd 0x105, LEB128 0x85 0x02).
  */
 const RELAXED_SIMD_PROBE = new Uint8Array([
-  0,
-  97,
-  115,
-  109,
-  1,
-  0,
-  0,
-  0, // magic "\0asm", version 1
-  1,
-  5,
-  1,
-  96,
-  0,
-  1,
-  123, // type section: 1 type, func () -> (v128)
-  3,
-  2,
-  1,
-  0, // function section: 1 function of type 0
-  10,
-  19,
-  1,
-  17,
-  0, // code section (19 bytes): 1 body of 17 bytes, no locals
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  253,
-  133,
-  2, // f32x4.relaxed_madd
+  ...[0, 97, 115, 109, 1, 0, 0, 0], // magic "\0asm", version 1
+  ...[1, 5, 1, 96, 0, 1, 123], // type section: 1 type, func () -> (v128)
+  ...[3, 2, 1, 0], // function section: 1 function of type 0
+  ...[10, 19, 1, 17, 0], // code section (19 bytes): 1 body of 17 bytes, no locals
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[253, 133, 2], // f32x4.relaxed_madd
   11, // end
 ]);
 
-let relaxedCache: boolean | undefined;
+const validatesRelaxedSimd = validates(RELAXED_SIMD_PROBE);
 
 /**
  * Whether this engine supports WebAssembly relaxed SIMD (validates `f32x4.relaxed_madd`):
  * Chrome ≥ 114, Node ≥ 22; Node 20 only with `--experimental-wasm-relaxed-simd`.
  */
 export function relaxedSimdSupported(): boolean {
-  if (relaxedCache === undefined) {
-    try {
-      relaxedCache = typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE);
-    } catch {
-      relaxedCache = false;
-    }
-  }
-  return relaxedCache;
+  return validatesRelaxedSimd();
 }
 
 /** The default URL of the relaxed-SIMD build (simd128 + relaxed-simd), beside this bundle. */
@@ -202,17 +172,20 @@ async function compileBytes(bytes: Uint8Array, source: string): Promise<Compiled
   }
 }
 
+/** Reads a module from a file (Node) and compiles it. */
+async function compileFile(file: URL | string, source: string): Promise<Compiled> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await (await nodeFs()).readFile(file);
+  } catch (e) {
+    throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
+  }
+  return compileBytes(bytes, source);
+}
+
 async function fetchUrl(url: URL): Promise<Compiled> {
   const source = url.href.length > 200 ? `${url.href.slice(0, 200)}…` : url.href;
-  if (url.protocol === 'file:') {
-    let bytes: Uint8Array;
-    try {
-      bytes = await (await nodeFs()).readFile(url);
-    } catch (e) {
-      throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
-    }
-    return compileBytes(bytes, source);
-  }
+  if (url.protocol === 'file:') return compileFile(url, source);
   let response: Response;
   try {
     response = await fetch(url);
@@ -250,15 +223,7 @@ async function compileSource(options: LoadOptions, threads = false): Promise<Com
   if (typeof wasm === 'string') {
     const isWindowsPath = /^[a-zA-Z]:[\\/]/.test(wasm);
     if (!isWindowsPath && /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(wasm)) return fetchUrl(new URL(wasm));
-    if (isNode()) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await (await nodeFs()).readFile(wasm);
-      } catch (e) {
-        throw new XentLoadError(`could not read the wasm module ${wasm}: ${errorMessage(e)}`, { cause: e });
-      }
-      return compileBytes(bytes, wasm);
-    }
+    if (isNode()) return compileFile(wasm, wasm);
     const base =
       (globalThis as { document?: { baseURI?: string }; location?: { href?: string } }).document?.baseURI ??
       (globalThis as { location?: { href?: string } }).location?.href;
