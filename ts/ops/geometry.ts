@@ -147,8 +147,8 @@ export function softmaxGeometry(shape: readonly number[], dimIn: number | undefi
  * @internal The `[n, c, s]` and layout to hand the kernel. With one pixel per sample (s = 1:
  * `(C)`, `(N, C)`, `(N, C, 1, 1)`, a softmax over the last dim) both layouts are the same
  * memory, and `[n, c, 1]` is passed as NHWC `[1, c, n]`: the kernel then vectorises across
- * samples instead of running one narrow tile per sample (over 10x faster for `(N, C)`; the
- * per-sample results do not depend on the tiling, so the bits are the same).
+ * samples instead of running one narrow tile per sample (the per-sample results do not
+ * depend on the tiling, so the bits are the same).
  */
 export function kernelDims(
   n: number,

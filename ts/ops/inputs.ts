@@ -50,9 +50,9 @@ export type TargetInput = IndexTargetInput | ProbTargetInput | Tensor<TargetDTyp
  *   either way.
  *
  * For `(C)` and `(N, C)` logits both layouts are the same. Results are bit-identical to NCHW
- * on the transposed data; NHWC takes 1.0–1.5× the time of NCHW (the kernel transposes 16
- * pixels at a time in registers; up to 256 classes, beyond which it is slower). Spelled
- * exactly `'NCHW'` or `'NHWC'` (upper case).
+ * on the transposed data; NHWC costs somewhat more than NCHW (the kernel transposes 16 pixels
+ * at a time in registers, up to 256 classes; beyond that it is slower; the README has
+ * figures). Spelled exactly `'NCHW'` or `'NHWC'` (upper case).
  */
 export type Layout = 'NCHW' | 'NHWC';
 
