@@ -237,7 +237,8 @@ async function compileSource(options: LoadOptions, threads = false): Promise<Com
     );
   }
   throw new XentLoadError(
-    `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or a WebAssembly.Module; got ${typeof wasm}`,
+    `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or ` +
+      `a WebAssembly.Module; got ${typeof wasm}`,
   );
 }
 
@@ -253,7 +254,8 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
   const unexpected = imports.filter((i) => !(i.module === 'env' && i.name === 'memory' && i.kind === 'memory'));
   if (unexpected.length > 0) {
     throw new XentLoadError(
-      `${source} is not an xent module: it imports ${unexpected.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; ` +
+      `${source} is not an xent module: it imports ` +
+        `${unexpected.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; ` +
         `an xent module imports only env.memory`,
     );
   }
@@ -268,7 +270,8 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
     throw new XentLoadError(
       shared && !limits.memory64
         ? `${source} imports a memory that is not shared: it is not the threads build (xent-simd-threads.wasm)`
-        : `${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain 32-bit memory` +
+        : `${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain ` +
+            `32-bit memory` +
             (limits.shared ? ' (the threads build needs options.threads > 1)' : ''),
     );
   }
@@ -300,7 +303,8 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
       throw new XentLoadError(
         `${what}: ${errorMessage(e)}` +
           (limits
-            ? ` (the module asks for at least ${limits.min} pages${limits.max !== undefined ? ` and at most ${limits.max}` : ''})`
+            ? ` (the module asks for at least ${limits.min} pages` +
+              `${limits.max !== undefined ? ` and at most ${limits.max}` : ''})`
             : ''),
         { cause: e },
       );

@@ -41,7 +41,8 @@ export async function loadRelaxedBuild(options: LoadOptions, threads: number): P
   }
   if (!relaxedSimdSupported()) {
     return fallback(
-      'this engine does not support WebAssembly relaxed SIMD (Chrome ≥ 114 and Node ≥ 22 do; Node 20 needs --experimental-wasm-relaxed-simd)',
+      'this engine does not support WebAssembly relaxed SIMD ' +
+        '(Chrome ≥ 114 and Node ≥ 22 do; Node 20 needs --experimental-wasm-relaxed-simd)',
     );
   }
   try {

@@ -20,7 +20,8 @@ export function formatShape(shape: Shape): string {
 export function checkShape(shape: unknown, what: string): readonly number[] {
   if (!Array.isArray(shape)) {
     throw new XentShapeError(
-      `${what}: shape must be an array of non-negative integers, got ${typeof shape === 'object' ? String(shape) : typeof shape}`,
+      `${what}: shape must be an array of non-negative integers, got ` +
+        `${typeof shape === 'object' ? String(shape) : typeof shape}`,
     );
   }
   for (let i = 0; i < shape.length; i++) {
@@ -52,7 +53,8 @@ export function checkByteLength(shape: Shape, size: number, bytes: number, dtype
       Number.isFinite(byteLength) ? byteLength : Number.MAX_VALUE,
       NaN,
       NaN,
-      `${what}: a ${dtype} tensor of shape ${formatShape(shape)} has ${size} elements = ${byteLength} bytes (${formatBytes(byteLength)})`,
+      `${what}: a ${dtype} tensor of shape ${formatShape(shape)} has ${size} elements = ${byteLength} bytes ` +
+        `(${formatBytes(byteLength)})`,
       true,
     );
   }

@@ -44,7 +44,8 @@ export function ownTensorOffset(rt: Runtime, t: Tensor, what: string): number {
   if (ti.host !== rt) {
     throw new XentForeignTensorError(
       `${what}: this ${t.dtype} tensor of shape ${formatShape(t.shape)} belongs to another Xent instance; ` +
-        `tensors live in the wasm memory of the instance that created them (copy it with xent.tensorFrom(t.toArray(), t.shape))`,
+        `tensors live in the wasm memory of the instance that created them (copy it with ` +
+        `xent.tensorFrom(t.toArray(), t.shape))`,
     );
   }
   if (ti.disposed) {
@@ -96,7 +97,8 @@ export function outputTensor(
   if (!(value instanceof Tensor)) {
     throw new XentOptionError(
       `${what} must be a float32 Tensor of shape ${formatShape(shape)} (${shapeOf}) in this instance's memory, ` +
-        `e.g. xent.tensor('float32', ${formatShape(shape)})${orTrue ? ', or true for a new tensor' : ''}; got ${describeValue(value)}`,
+        `e.g. xent.tensor('float32', ${formatShape(shape)})${orTrue ? ', or true for a new tensor' : ''}; got ` +
+        `${describeValue(value)}`,
     );
   }
   const offset = ownTensorOffset(rt, value, what);
@@ -157,7 +159,8 @@ export function checkAliases(outputs: ReadonlyArray<Arg | undefined>, inputs: Re
       if (overlaps(o, i)) {
         throw new XentAliasError(
           `${o.what} overlaps ${i.what} in wasm memory (bytes [${o.offset}, ${o.offset! + o.byteLength}) and ` +
-            `[${i.offset}, ${i.offset! + i.byteLength})): outputs must not share memory with inputs; use separate tensors`,
+            `[${i.offset}, ${i.offset! + i.byteLength})): outputs must not share memory with inputs; use separate ` +
+            `tensors`,
         );
       }
     }
@@ -166,7 +169,8 @@ export function checkAliases(outputs: ReadonlyArray<Arg | undefined>, inputs: Re
     for (let b = a + 1; b < outs.length; b++) {
       if (overlaps(outs[a]!, outs[b]!)) {
         throw new XentAliasError(
-          `${outs[a]!.what} overlaps ${outs[b]!.what} in wasm memory: outputs must not share memory; use separate tensors`,
+          `${outs[a]!.what} overlaps ${outs[b]!.what} in wasm memory: outputs must not share memory; use separate ` +
+            `tensors`,
         );
       }
     }
@@ -205,7 +209,8 @@ export function resolveWeight(rt: Runtime, w: unknown, c: number): Arg | undefin
     return { what: 'options.weight', dtype: 'float32', shape: [c], size: c, byteLength: 4 * c, data };
   }
   throw new XentOptionError(
-    `options.weight must be a Float32Array, an array of numbers or a float32 Tensor of length C = ${c}, got ${describeValue(w)}`,
+    `options.weight must be a Float32Array, an array of numbers or a float32 Tensor of length C = ${c}, got ` +
+      `${describeValue(w)}`,
   );
 }
 

@@ -52,9 +52,10 @@ export function lossGeometry(
     if (!sameShape(tshape, input)) {
       if (sameShape(tshape, lossShape)) {
         throw new XentDtypeError(
-          `target of shape ${formatShape(tshape)} is float32, which means class probabilities, but has the shape of class indices ` +
-            `for ${what} ${formatShape(input)} ${form}: class indices must be ${INDEX_DTYPES_TEXT} (PyTorch: expected scalar type Long); ` +
-            `class probabilities must have the ${what}' shape ${formatShape(input)}`,
+          `target of shape ${formatShape(tshape)} is float32, which means class probabilities, but has the shape of ` +
+            `class indices for ${what} ${formatShape(input)} ${form}: class indices must be ${INDEX_DTYPES_TEXT} ` +
+            `(PyTorch: expected scalar type Long); class probabilities must have the ${what}' shape ` +
+            `${formatShape(input)}`,
         );
       }
       const batch =
@@ -62,39 +63,44 @@ export function lossGeometry(
           ? ` (Expected input batch_size (${input[0]}) to match target batch_size (${tshape[0]}))`
           : '';
       throw new XentShapeError(
-        `a float32 target holds class probabilities and must have the ${what}' shape ${formatShape(input)} ${form}${layout === 'NHWC' && rank >= 3 ? ' in the NHWC layout' : ''}, ` +
-          `got ${formatShape(tshape)}${batch}; class-index targets (${INDEX_DTYPES_TEXT}) have shape ${formatShape(lossShape)}`,
+        `a float32 target holds class probabilities and must have the ${what}' shape ${formatShape(input)} ` +
+          `${form}${layout === 'NHWC' && rank >= 3 ? ' in the NHWC layout' : ''}, got ` +
+          `${formatShape(tshape)}${batch}; class-index targets (${INDEX_DTYPES_TEXT}) have shape ` +
+          `${formatShape(lossShape)}`,
       );
     }
   } else if (sameShape(tshape, input)) {
     throw new XentDtypeError(
-      `target of shape ${formatShape(tshape)} has the ${what}' shape, which means class probabilities, but is ${target.dtype}: ` +
-        `class probabilities must be float32 (PyTorch: Expected floating point type for target with class probabilities); ` +
-        `class indices (${INDEX_DTYPES_TEXT}) have shape ${formatShape(lossShape)}`,
+      `target of shape ${formatShape(tshape)} has the ${what}' shape, which means class probabilities, but is ` +
+        `${target.dtype}: class probabilities must be float32 (PyTorch: Expected floating point type for target ` +
+        `with class probabilities); class indices (${INDEX_DTYPES_TEXT}) have shape ${formatShape(lossShape)}`,
     );
   } else if (rank === 1) {
     if (tshape.length !== 0) {
       throw new XentShapeError(
-        `${what} of shape ${formatShape(input)} (unbatched, C = ${c}) need a scalar target of shape [], got target shape ${formatShape(tshape)} ` +
-          `(for a batch use ${what} (N, C) with target (N))`,
+        `${what} of shape ${formatShape(input)} (unbatched, C = ${c}) need a scalar target of shape [], got target ` +
+          `shape ${formatShape(tshape)} (for a batch use ${what} (N, C) with target (N))`,
       );
     }
   } else {
     const n = input[0]!;
     if (tshape.length !== rank - 1) {
       throw new XentShapeError(
-        `target must have shape ${formatShape(lossShape)} for ${what} of shape ${formatShape(input)} ${form}` +
-          `${nhwc ? ' (layout NHWC)' : ''}; got ${formatShape(tshape)} (rank ${tshape.length}, expected rank ${rank - 1})`,
+        `target must have shape ${formatShape(lossShape)} for ${what} of shape ${formatShape(input)} ` +
+          `${form}${nhwc ? ' (layout NHWC)' : ''}; got ${formatShape(tshape)} (rank ${tshape.length}, expected rank ` +
+          `${rank - 1})`,
       );
     }
     if (tshape[0] !== n) {
       throw new XentShapeError(
-        `Expected input batch_size (${n}) to match target batch_size (${tshape[0]}): ${what} ${formatShape(input)}, target ${formatShape(tshape)}`,
+        `Expected input batch_size (${n}) to match target batch_size (${tshape[0]}): ${what} ${formatShape(input)}, ` +
+          `target ${formatShape(tshape)}`,
       );
     }
     if (!sameShape(tshape, lossShape)) {
       throw new XentShapeError(
-        `Expected target size ${formatShape(lossShape)}, got ${formatShape(tshape)}: the spatial dims of target must match ${what} ${formatShape(input)}` +
+        `Expected target size ${formatShape(lossShape)}, got ${formatShape(tshape)}: the spatial dims of target must ` +
+          `match ${what} ${formatShape(input)}` +
           (nhwc ? ' (layout NHWC: (N, d1..dk, C))' : ''),
       );
     }

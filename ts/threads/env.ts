@@ -22,7 +22,10 @@ export function isNode(): boolean {
 export function threadsUnavailable(): string | undefined {
   const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
   if (!isNode() && g.crossOriginIsolated !== true) {
-    return 'the page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+    return (
+      'the page is not cross-origin isolated (serve it with the headers ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+    );
   }
   if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available in this environment';
   if (typeof Atomics !== 'object') return 'Atomics is not available in this environment';

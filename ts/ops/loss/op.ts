@@ -121,7 +121,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   if (prob && ignoreIndex >= 0) {
     throw new XentOptionError(
       `${op}: options.ignoreIndex = ${ignoreIndex}: ignore_index is not supported for floating point target ` +
-        `(a float32 target holds class probabilities; give a sample zero probabilities, or a zero weight per class, to leave it out)`,
+        `(a float32 target holds class probabilities; give a sample zero probabilities, or a zero weight per class, ` +
+        `to leave it out)`,
     );
   }
   if (prob && opts.confidence !== undefined) {
@@ -139,8 +140,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   if (opts.gradOutput !== undefined) {
     if (reduction !== 'none') {
       throw new XentOptionError(
-        `options.gradOutput is only used with reduction 'none' (got '${reduction}'): for 'mean' and 'sum' the upstream gradient is 1; ` +
-          `scale grad yourself for another value`,
+        `options.gradOutput is only used with reduction 'none' (got '${reduction}'): for 'mean' and 'sum' the ` +
+          `upstream gradient is 1; scale grad yourself for another value`,
       );
     }
     if (grad === undefined)
@@ -148,7 +149,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
     gradOutput = resolve(rt, opts.gradOutput, 'options.gradOutput', ['float32'], 'float32');
     if (!sameShape(gradOutput.shape, lossShape)) {
       throw new XentShapeError(
-        `options.gradOutput must have the loss shape ${formatShape(lossShape)} (the shape of class-index targets), got ${formatShape(gradOutput.shape)}`,
+        `options.gradOutput must have the loss shape ${formatShape(lossShape)} (the shape of class-index targets), ` +
+          `got ${formatShape(gradOutput.shape)}`,
       );
     }
   } else if (grad !== undefined && reduction === 'none') {
@@ -174,7 +176,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   } else {
     if (opts.out !== undefined) {
       throw new XentOptionError(
-        `options.out is only used with reduction 'none' (got '${reduction}'): mean and sum return a number; use options.lossMap for the per-sample losses`,
+        `options.out is only used with reduction 'none' (got '${reduction}'): mean and sum return a number; use ` +
+          `options.lossMap for the per-sample losses`,
       );
     }
     lossOut = requestedOutput(rt, opts.lossMap, 'options.lossMap', lossShape, lossOf);

@@ -96,7 +96,8 @@ export function segmentationMetrics(confusion: ArrayLike<number>, classes: numbe
     const v = m[i]!;
     if (!(v >= 0) || v === Infinity) {
       throw new XentError(
-        `segmentationMetrics: confusion[${Math.floor(i / c)} * C + ${i % c}] = ${confusion[i]}; counts must be finite and non-negative`,
+        `segmentationMetrics: confusion[${Math.floor(i / c)} * C + ${i % c}] = ${confusion[i]}; counts must be ` +
+          `finite and non-negative`,
       );
     }
   }

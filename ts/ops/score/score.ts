@@ -43,13 +43,16 @@ export function resolveScoreInputs(
   const g = lossGeometry(logits.shape, target, layout);
   if (g.kind === 'prob') {
     throw new XentDtypeError(
-      `${op}: target is float32 class probabilities, but scoring needs class indices (${INDEX_DTYPES_TEXT}, shape ${formatShape(g.lossShape)}): ` +
-        `a confusion matrix counts pixels per target class (take the argmax of the probabilities, or use crossEntropy for their loss)`,
+      `${op}: target is float32 class probabilities, but scoring needs class indices (${INDEX_DTYPES_TEXT}, shape ` +
+        `${formatShape(g.lossShape)}): ` +
+        `a confusion matrix counts pixels per target class (take the argmax of the probabilities, or use ` +
+        `crossEntropy for their loss)`,
     );
   }
   if (g.c > 65536) {
     throw new XentShapeError(
-      `${op}: logits ${formatShape(logits.shape)} have C = ${g.c} classes; scoring supports at most 65536 (a uint16 prediction map)`,
+      `${op}: logits ${formatShape(logits.shape)} have C = ${g.c} classes; scoring supports at most 65536 (a uint16 ` +
+        `prediction map)`,
     );
   }
   return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout };
@@ -61,8 +64,9 @@ function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: nu
   const dtypes = c <= 256 ? 'uint8 or uint16' : 'uint16';
   if (!(value instanceof Tensor)) {
     throw new XentOptionError(
-      `${what} must be a ${dtypes} Tensor of shape ${formatShape(shape)} (the target's shape) in this instance's memory, ` +
-        `e.g. xent.tensor('${c <= 256 ? 'uint8' : 'uint16'}', ${formatShape(shape)}); got ${describeValue(value)}`,
+      `${what} must be a ${dtypes} Tensor of shape ${formatShape(shape)} (the target's shape) in this instance's ` +
+        `memory, e.g. xent.tensor('${c <= 256 ? 'uint8' : 'uint16'}', ${formatShape(shape)}); got ` +
+        `${describeValue(value)}`,
     );
   }
   const offset = ownTensorOffset(rt, value, what);

@@ -167,8 +167,8 @@ export class Scorer {
     const c = inputs.c;
     if (c !== this.classes) {
       throw new XentShapeError(
-        `Scorer.update: logits of shape ${formatShape(inputs.logits.shape)} have C = ${c} classes (layout ${this.layout}), ` +
-          `but this scorer was made for C = ${this.classes}`,
+        `Scorer.update: logits of shape ${formatShape(inputs.logits.shape)} have C = ${c} classes (layout ` +
+          `${this.layout}), but this scorer was made for C = ${this.classes}`,
       );
     }
     const pLogits = this.#stage(inputs.logits, this.#logits);
