@@ -14,17 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, lib } from '../reference/dist.js';
 import { run } from './threads.browser.run.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../browser/chromium.js';
 
-const CHROMIUM = process.env.XENT_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const RUN = readFileSync(new URL('./threads.browser.run.mjs', import.meta.url), 'utf8');
 const COMPUTE = readFileSync(new URL('../browser/compute.mjs', import.meta.url), 'utf8');
 const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>xent-wasm threads</title>
@@ -81,7 +72,7 @@ beforeAll(async () => {
     );
   }
   const pw = await import('playwright-core');
-  browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
 afterAll(async () => {
   await browser?.close();
