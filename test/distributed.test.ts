@@ -157,7 +157,7 @@ describe('distributed mean: all-reduce sum and weightSum, then divide', () => {
       // Why it is exact: each shard's sum is the exact sum of its float32 per-pixel losses (no
       // rounding at all here), so adding the shards in float64 is exact too.
       const exact = shards.map((s) => exactSum(s.lossMap));
-      shards.forEach((s, i) => expect(units(s.sum)).toBe(exact[i]));
+      for (const [i, s] of shards.entries()) expect(units(s.sum)).toBe(exact[i]);
       expect(units(one.sum)).toBe(exact.reduce((a, b) => a + b, 0n));
 
       // The wrong way: the mean of the shards' means weighs the nearly void shard as much as the

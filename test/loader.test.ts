@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkExports } from '../ts/abi.js';
-import { memoryImportLimits } from '../ts/loader.js';
+import { checkExports } from '../ts/kernel/abi.js';
+import { memoryImportLimits } from '../ts/memory/import-limits.js';
 import { DIST, lib } from './reference/dist.js';
 
 const SEED = {

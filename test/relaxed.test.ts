@@ -7,7 +7,7 @@
  *
  * - every PyTorch fixture (index and probability targets): loss, sum, gradient, loss and
  *   confidence maps; NaN and ±inf in the same places; PyTorch's errors;
- * - a seeded subset of the crossEntropy fuzz (the first cases of test/cross-entropy.fuzz.test.ts)
+ * - a seeded subset of the crossEntropy fuzz (the first cases of test/ops/loss/cross-entropy.fuzz.test.ts)
  *   against the float64 reference;
  * - the fallbacks, with one warning: an engine without relaxed SIMD (a child process without the
  *   flag, on Node versions that need it), threads > 1, the inline entry; `wasm` given;
@@ -110,7 +110,7 @@ describe('falling back, with one warning', () => {
 
   // A child process without the flag (and without NODE_OPTIONS): Node 20 then has no relaxed SIMD.
   const env = { ...process.env };
-  delete env['NODE_OPTIONS'];
+  delete env.NODE_OPTIONS;
   const childSupports = execFileSync(
     process.execPath,
     [
@@ -257,7 +257,7 @@ for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cros
 // ---------------------------------------------------------------------------------------------
 // A seeded subset of the fuzz.
 
-/** The seeds of the first cases of test/cross-entropy.fuzz.test.ts (its default XENT_FUZZ_SEED). */
+/** The seeds of the first cases of test/ops/loss/cross-entropy.fuzz.test.ts (its default XENT_FUZZ_SEED). */
 const FUZZ_BASE_SEED = 0x5eed;
 const fuzzSeed = (i: number) =>
   (Math.imul(FUZZ_BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { lib } from './reference/dist.js';
 import { Rng } from './reference/rng.js';
 
-const CALLS = Number(process.env['XENT_SOAK_CALLS'] ?? 1_000_000);
+const CALLS = Number(process.env.XENT_SOAK_CALLS ?? 1_000_000);
 
 describe('soak', () => {
   it(`${CALLS.toLocaleString('en')} fused calls with alloc/dispose churn leak nothing`, async () => {

@@ -183,7 +183,7 @@ describe('demo/train/train.mjs (end to end)', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/TF\.js 4\.\d+\.\d+ \((wasm|cpu) backend\)/);
     expect(stdout).not.toContain('\r'); // not a TTY: no progress bar
-    expect(lines.filter((l) => /^epoch \d\/3  train loss/.test(l))).toHaveLength(3);
+    expect(lines.filter((l) => /^epoch \d\/3 {2}train loss/.test(l))).toHaveLength(3);
     const m = /mIoU: first epoch ([\d.]+)% → last epoch ([\d.]+)%/.exec(stdout);
     expect(m, stdout).not.toBeNull();
     expect(Number(m![2])).toBeGreaterThan(Number(m![1]));

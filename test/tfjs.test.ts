@@ -90,7 +90,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
       const theirs = grads(() => tf.losses.softmaxCrossEntropy(onehot, m.model()) as tf.Scalar, m.vars);
       expect(Math.abs(ours.value - theirs.value)).toBeLessThanOrEqual(1e-5 * theirs.value);
       expect(loss.last!.weightSum).toBe(N * H * W);
-      ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `step ${step} var ${i}`));
+      for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `step ${step} var ${i}`);
       values.push(ours.value);
       // Train with xent-wasm's gradients.
       opt.applyGradients({ [m.kernel.name]: ours.g[0]!, [m.bias.name]: ours.g[1]! });
@@ -119,7 +119,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
       const ours = grads(() => loss(target, m.model()), m.vars);
       const theirs = grads(() => tf.losses.softmaxCrossEntropy(target, m.model()) as tf.Scalar, m.vars);
       expect(Math.abs(ours.value - theirs.value), name).toBeLessThanOrEqual(1e-5 * theirs.value);
-      ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `${name} var ${i}`));
+      for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `${name} var ${i}`);
       tf.dispose([...ours.g, ...theirs.g]);
     }
     tf.dispose([onehot, raw, soft]);
@@ -149,7 +149,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
       const ours = grads(a, m.vars);
       const theirs = grads(b, m.vars);
       expect(Math.abs(ours.value - theirs.value), name).toBeLessThanOrEqual(1e-5 * Math.abs(theirs.value));
-      ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `${name} var ${i}`));
+      for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `${name} var ${i}`);
       tf.dispose([...ours.g, ...theirs.g]);
     }
     tf.dispose([labels, onehot]);
@@ -178,7 +178,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
         ) as tf.Scalar,
       m.vars,
     );
-    ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `none var ${i}`));
+    for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `none var ${i}`);
     tf.dispose([labels, onehot, perPixel, map, ref, ...ours.g, ...theirs.g]);
     m.dispose();
     none.dispose();
@@ -204,7 +204,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     );
     expect(Math.abs(ours.value - theirs.value)).toBeLessThanOrEqual(1e-5 * theirs.value);
     expect(loss.last!.weightSum).toBeCloseTo(tf.sum(pixelWeight).dataSync()[0]!, 4);
-    ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `weighted var ${i}`));
+    for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `weighted var ${i}`);
     // The weight may also be a 1-D TF.js tensor.
     const w = tf.tensor1d(classWeight);
     const loss2 = crossEntropyLoss(xent, { weight: w, ignoreIndex: 255 });
@@ -227,7 +227,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
       const ours = grads(() => loss(labels, flat()), m.vars);
       const theirs = grads(() => tf.losses.softmaxCrossEntropy(onehot, flat(), undefined, eps) as tf.Scalar, m.vars);
       expect(Math.abs(ours.value - theirs.value)).toBeLessThanOrEqual(1e-5 * theirs.value);
-      ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `ε=${eps} var ${i}`));
+      for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `ε=${eps} var ${i}`);
       tf.dispose([...ours.g, ...theirs.g]);
       // And the 4-D NHWC call equals the core API with the same options.
       const logits = m.model();
@@ -258,7 +258,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     ] as const) {
       const ours = grads(() => nchw(target, toNCHW(m.model())), m.vars);
       expect(Math.abs(ours.value - theirs.value), name).toBeLessThanOrEqual(1e-5 * theirs.value);
-      ours.g.forEach((g, i) => expectClose(g, theirs.g[i]!, 1e-5, `NCHW ${name} var ${i}`));
+      for (const [i, g] of ours.g.entries()) expectClose(g, theirs.g[i]!, 1e-5, `NCHW ${name} var ${i}`);
       tf.dispose(ours.g);
     }
     // tf.grad w.r.t. the NCHW logits themselves: NCHW-shaped, the NHWC gradient transposed.
@@ -292,7 +292,7 @@ describe('xent-wasm/tfjs crossEntropyLoss vs tf.losses.softmaxCrossEntropy', () 
     model.compile({ optimizer: tf.train.sgd(1), loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => loss(yTrue, yPred) });
     const y = tf.oneHot(tf.tensor3d(m.labels, [N, H, W], 'int32'), C).toFloat();
     const h = await model.fit(m.x, y, { epochs: 6, batchSize: N, verbose: 0 });
-    const l = h.history['loss'] as number[];
+    const l = h.history.loss as number[];
     expect(l.every(Number.isFinite)).toBe(true);
     expect(l[l.length - 1]!).toBeLessThan(l[0]!);
     tf.dispose([y]);

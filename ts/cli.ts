@@ -95,7 +95,8 @@ async function main(): Promise<void> {
   const [bn, bc, bh, bw] = shape as [number, number, number, number];
   const npx = bn * bh * bw;
   console.log(
-    `Timing a Cityscapes-sized batch: logits ${JSON.stringify(shape)} float32 (${((bn * bc * bh * bw * 4) / 2 ** 20).toFixed(0)} MiB), ` +
+    `Timing a Cityscapes-sized batch: logits ${JSON.stringify(shape)} float32 ` +
+      `(${((bn * bc * bh * bw * 4) / 2 ** 20).toFixed(0)} MiB), ` +
       `uint8 targets with 5 % = 255 (ignoreIndex: 255); median of ${RUNS} runs`,
   );
   using bl = xent.tensor('float32', shape);
@@ -135,7 +136,8 @@ async function main(): Promise<void> {
   console.log(`  forward          ${fwd.toFixed(1).padStart(8)} ms  ${mpx(fwd).padStart(7)} Mpixel/s`);
   console.log(`  forward+backward ${bwd.toFixed(1).padStart(8)} ms  ${mpx(bwd).padStart(7)} Mpixel/s`);
   console.log(
-    `  (loss ${loss.toFixed(6)}, ${xent.simd ? 'SIMD' : 'portable'} build, wasm memory ${(xent.memoryStats().bytesReserved / 2 ** 20).toFixed(0)} MiB)`,
+    `  (loss ${loss.toFixed(6)}, ${xent.simd ? 'SIMD' : 'portable'} build, wasm memory ` +
+      `${(xent.memoryStats().bytesReserved / 2 ** 20).toFixed(0)} MiB)`,
   );
 }
 

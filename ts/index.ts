@@ -16,17 +16,19 @@
 
 export { Xent } from './xent.js';
 export type { XentOptions, MemoryStats } from './xent.js';
-export { Tensor } from './tensor.js';
-export type { DType, TargetDType, TypedArrayFor, SupportedTypedArray, DTypeOf } from './dtype.js';
-export type { Shape } from './shape.js';
+export { Tensor } from './memory/tensor.js';
+export type { DType, TargetDType, TypedArrayFor, SupportedTypedArray, DTypeOf } from './memory/dtype.js';
+export type { Shape } from './memory/shape.js';
 export type {
   CrossEntropyOptions,
   CrossEntropyResult,
   LossOptions,
   LossResult,
   NllLossOptions,
-  SoftmaxOptions,
   Reduction,
+} from './ops/loss/options.js';
+export type { SoftmaxOptions } from './ops/softmax.js';
+export type {
   Layout,
   OutputRequest,
   RequestedOutput,
@@ -35,12 +37,12 @@ export type {
   TargetInput,
   IndexTargetInput,
   ProbTargetInput,
-} from './options.js';
-export type { ScoreOptions, ScoreResult, ScoreCommonOptions, PredDType } from './score.js';
-export { Scorer } from './scorer.js';
-export type { ScorerOptions, ScorerUpdate, ScorerResult } from './scorer.js';
-export { segmentationMetrics } from './metrics.js';
-export type { SegmentationMetrics } from './metrics.js';
+} from './ops/inputs.js';
+export type { ScoreOptions, ScoreResult, ScoreCommonOptions, PredDType } from './ops/score/options.js';
+export { Scorer } from './ops/score/scorer.js';
+export type { ScorerOptions, ScorerUpdate, ScorerResult } from './ops/score/scorer.js';
+export { segmentationMetrics } from './ops/score/metrics.js';
+export type { SegmentationMetrics } from './ops/score/metrics.js';
 export {
   simdSupported,
   relaxedSimdSupported,
@@ -50,8 +52,8 @@ export {
 } from './loader.js';
 export type { LoadOptions, WasmSource } from './loader.js';
 export type { ThreadOptions } from './threads/start.js';
-export { ABI_VERSION, LOSS_ARGS_BYTES, Status, writeLossArgs } from './abi.js';
-export type { LossArgs, XentExports, StatusCode } from './abi.js';
+export { ABI_VERSION, LOSS_ARGS_BYTES, Status, writeLossArgs } from './kernel/abi.js';
+export type { LossArgs, XentExports, StatusCode } from './kernel/abi.js';
 export {
   XentError,
   XentLoadError,

@@ -49,7 +49,8 @@ function decodeBase64(s: string): Uint8Array {
 /** The embedded bytes of the SIMD (`true`) or portable (`false`) build (decoded once, then shared). */
 export function inlineWasmBytes(simd: boolean): Uint8Array {
   const key = simd ? 'simd' : 'portable';
-  return (decoded[key] ??= decodeBase64(simd ? SIMD_WASM_BASE64 : PORTABLE_WASM_BASE64));
+  decoded[key] ??= decodeBase64(simd ? SIMD_WASM_BASE64 : PORTABLE_WASM_BASE64);
+  return decoded[key];
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 
 import { XentLoadError } from './errors.js';
+import { errorMessage } from './error-message.js';
+import { memoryImportLimits } from './memory/import-limits.js';
 
 /** Where the module comes from: see {@link LoadOptions.wasm}. */
 export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
@@ -29,10 +31,10 @@ export interface LoadOptions {
    * engine supports relaxed SIMD ({@link relaxedSimdSupported}: Chrome ≥ 114, Node ≥ 22, Node 20
    * with `--experimental-wasm-relaxed-simd`). Its exp and log use `f32x4.relaxed_madd`, which
    * the engine may compile to a fused multiply-add (one rounding) or to a multiply then an add
-   * (two roundings), depending on the CPU: it is about 20 % faster, and its results stay within
-   * the same tolerances of PyTorch, but they are **not bit-identical** to the SIMD and portable
-   * builds (nor necessarily across machines). Default `false`: the default keeps the
-   * bit-identical-across-builds contract.
+   * (two roundings), depending on the CPU: it is faster (the README has figures), and its
+   * results stay within the same tolerances of PyTorch, but they are **not bit-identical** to
+   * the SIMD and portable builds (nor necessarily across machines). Default `false`: the
+   * default keeps the bit-identical-across-builds contract.
    *
    * Where relaxed SIMD is not supported, or with `threads` > 1 (there is no relaxed threads
    * build), or in `xent-wasm/inline` (which does not embed it), the instance runs the build it
@@ -69,18 +71,26 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-let simdCache: boolean | undefined;
+/** Whether this engine validates `probe`, asked once and remembered. */
+function validates(probe: Uint8Array<ArrayBuffer>): () => boolean {
+  let cached: boolean | undefined;
+  return () => {
+    if (cached === undefined) {
+      try {
+        cached = typeof WebAssembly === 'object' && WebAssembly.validate(probe);
+      } catch {
+        cached = false;
+      }
+    }
+    return cached;
+  };
+}
+
+const validatesSimd = validates(SIMD_PROBE);
 
 /** Whether this engine supports WebAssembly fixed-width SIMD (simd128). */
 export function simdSupported(): boolean {
-  if (simdCache === undefined) {
-    try {
-      simdCache = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-    } catch {
-      simdCache = false;
-    }
-  }
-  return simdCache;
+  return validatesSimd();
 }
 
 /**
@@ -90,63 +100,25 @@ export function simdSupported(): boolean {
  * f32x4.relaxed_madd is the instruction the relaxed build uses (0xfd 0x105, LEB128 0x85 0x02).
  */
 const RELAXED_SIMD_PROBE = new Uint8Array([
-  0,
-  97,
-  115,
-  109,
-  1,
-  0,
-  0,
-  0, // magic "\0asm", version 1
-  1,
-  5,
-  1,
-  96,
-  0,
-  1,
-  123, // type section: 1 type, func () -> (v128)
-  3,
-  2,
-  1,
-  0, // function section: 1 function of type 0
-  10,
-  19,
-  1,
-  17,
-  0, // code section (19 bytes): 1 body of 17 bytes, no locals
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  65,
-  0,
-  253,
-  15, // i32.const 0, i8x16.splat
-  253,
-  133,
-  2, // f32x4.relaxed_madd
+  ...[0, 97, 115, 109, 1, 0, 0, 0], // magic "\0asm", version 1
+  ...[1, 5, 1, 96, 0, 1, 123], // type section: 1 type, func () -> (v128)
+  ...[3, 2, 1, 0], // function section: 1 function of type 0
+  ...[10, 19, 1, 17, 0], // code section (19 bytes): 1 body of 17 bytes, no locals
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[65, 0, 253, 15], // i32.const 0, i8x16.splat
+  ...[253, 133, 2], // f32x4.relaxed_madd
   11, // end
 ]);
 
-let relaxedCache: boolean | undefined;
+const validatesRelaxedSimd = validates(RELAXED_SIMD_PROBE);
 
 /**
  * Whether this engine supports WebAssembly relaxed SIMD (validates `f32x4.relaxed_madd`):
  * Chrome ≥ 114, Node ≥ 22; Node 20 only with `--experimental-wasm-relaxed-simd`.
  */
 export function relaxedSimdSupported(): boolean {
-  if (relaxedCache === undefined) {
-    try {
-      relaxedCache = typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE);
-    } catch {
-      relaxedCache = false;
-    }
-  }
-  return relaxedCache;
+  return validatesRelaxedSimd();
 }
 
 /** The default URL of the relaxed-SIMD build (simd128 + relaxed-simd), beside this bundle. */
@@ -200,17 +172,20 @@ async function compileBytes(bytes: Uint8Array, source: string): Promise<Compiled
   }
 }
 
+/** Reads a module from a file (Node) and compiles it. */
+async function compileFile(file: URL | string, source: string): Promise<Compiled> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await (await nodeFs()).readFile(file);
+  } catch (e) {
+    throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
+  }
+  return compileBytes(bytes, source);
+}
+
 async function fetchUrl(url: URL): Promise<Compiled> {
   const source = url.href.length > 200 ? `${url.href.slice(0, 200)}…` : url.href;
-  if (url.protocol === 'file:') {
-    let bytes: Uint8Array;
-    try {
-      bytes = await (await nodeFs()).readFile(url);
-    } catch (e) {
-      throw new XentLoadError(`could not read the wasm module ${source}: ${errorMessage(e)}`, { cause: e });
-    }
-    return compileBytes(bytes, source);
-  }
+  if (url.protocol === 'file:') return compileFile(url, source);
   let response: Response;
   try {
     response = await fetch(url);
@@ -248,15 +223,7 @@ async function compileSource(options: LoadOptions, threads = false): Promise<Com
   if (typeof wasm === 'string') {
     const isWindowsPath = /^[a-zA-Z]:[\\/]/.test(wasm);
     if (!isWindowsPath && /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(wasm)) return fetchUrl(new URL(wasm));
-    if (isNode()) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await (await nodeFs()).readFile(wasm);
-      } catch (e) {
-        throw new XentLoadError(`could not read the wasm module ${wasm}: ${errorMessage(e)}`, { cause: e });
-      }
-      return compileBytes(bytes, wasm);
-    }
+    if (isNode()) return compileFile(wasm, wasm);
     const base =
       (globalThis as { document?: { baseURI?: string }; location?: { href?: string } }).document?.baseURI ??
       (globalThis as { location?: { href?: string } }).location?.href;
@@ -270,76 +237,9 @@ async function compileSource(options: LoadOptions, threads = false): Promise<Com
     );
   }
   throw new XentLoadError(
-    `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or a WebAssembly.Module; got ${typeof wasm}`,
+    `options.wasm must be a URL, a URL string or file path, an ArrayBuffer or typed array of the module's bytes, or ` +
+      `a WebAssembly.Module; got ${typeof wasm}`,
   );
-}
-
-/** @internal Limits of the memory a module imports (in pages), read from its bytes. */
-export interface MemoryLimits {
-  min: number;
-  max: number | undefined;
-  shared: boolean;
-  memory64: boolean;
-}
-
-/** @internal Reads the limits of the `env.memory` import from a module's bytes (undefined if none). */
-export function memoryImportLimits(bytes: Uint8Array): MemoryLimits | undefined {
-  let p = 8;
-  const u32 = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (p >= bytes.length) throw new Error('truncated');
-      const b = bytes[p++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if ((b & 0x80) === 0) return result;
-    }
-  };
-  const name = (): string => {
-    const len = u32();
-    const s = new TextDecoder().decode(bytes.subarray(p, p + len));
-    p += len;
-    return s;
-  };
-  const limits = (): MemoryLimits => {
-    const flags = u32();
-    const min = u32();
-    const max = flags & 1 ? u32() : undefined;
-    return { min, max, shared: (flags & 2) !== 0, memory64: (flags & 4) !== 0 };
-  };
-  try {
-    while (p < bytes.length) {
-      const id = bytes[p++]!;
-      const size = u32();
-      const end = p + size;
-      if (id === 2) {
-        const count = u32();
-        for (let i = 0; i < count; i++) {
-          const mod = name();
-          const field = name();
-          const kind = bytes[p++]!;
-          if (kind === 0) u32();
-          else if (kind === 1) {
-            p++;
-            limits();
-          } else if (kind === 2) {
-            const l = limits();
-            if (mod === 'env' && field === 'memory') return l;
-          } else if (kind === 3) p += 2;
-          else if (kind === 4) {
-            p++;
-            u32();
-          } else return undefined;
-        }
-        return undefined;
-      }
-      p = end;
-    }
-  } catch {
-    return undefined;
-  }
-  return undefined;
 }
 
 /**
@@ -354,7 +254,8 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
   const unexpected = imports.filter((i) => !(i.module === 'env' && i.name === 'memory' && i.kind === 'memory'));
   if (unexpected.length > 0) {
     throw new XentLoadError(
-      `${source} is not an xent module: it imports ${unexpected.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; ` +
+      `${source} is not an xent module: it imports ` +
+        `${unexpected.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; ` +
         `an xent module imports only env.memory`,
     );
   }
@@ -369,7 +270,8 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
     throw new XentLoadError(
       shared && !limits.memory64
         ? `${source} imports a memory that is not shared: it is not the threads build (xent-simd-threads.wasm)`
-        : `${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain 32-bit memory` +
+        : `${source} imports a ${limits.memory64 ? '64-bit' : 'shared'} memory; xent-wasm expects a plain ` +
+            `32-bit memory` +
             (limits.shared ? ' (the threads build needs options.threads > 1)' : ''),
     );
   }
@@ -401,14 +303,11 @@ export async function load(options: LoadOptions = {}, shared = false): Promise<L
       throw new XentLoadError(
         `${what}: ${errorMessage(e)}` +
           (limits
-            ? ` (the module asks for at least ${limits.min} pages${limits.max !== undefined ? ` and at most ${limits.max}` : ''})`
+            ? ` (the module asks for at least ${limits.min} pages` +
+              `${limits.max !== undefined ? ` and at most ${limits.max}` : ''})`
             : ''),
         { cause: e },
       );
     }
   }
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

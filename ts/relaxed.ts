@@ -5,10 +5,11 @@
  * @module
  */
 
-import { describeValue } from './dtype.js';
+import { describeValue } from './memory/dtype.js';
 import { XentOptionError } from './errors.js';
 import { defaultRelaxedWasmUrl, load, relaxedSimdSupported, type LoadOptions, type Loaded } from './loader.js';
 import { warnOnce } from './threads/env.js';
+import { errorMessage } from './error-message.js';
 
 /** @internal Checks `options.relaxed` (a boolean; default false) against `options.simd`. */
 export function relaxedOption(options: LoadOptions): boolean {
@@ -27,10 +28,6 @@ function fallback(why: string): undefined {
   return undefined;
 }
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * @internal Loads the relaxed-SIMD build for `relaxed: true` without `wasm`, or returns
  * undefined (having warned once) when it cannot: then the caller loads the normal build.
@@ -44,7 +41,8 @@ export async function loadRelaxedBuild(options: LoadOptions, threads: number): P
   }
   if (!relaxedSimdSupported()) {
     return fallback(
-      'this engine does not support WebAssembly relaxed SIMD (Chrome ≥ 114 and Node ≥ 22 do; Node 20 needs --experimental-wasm-relaxed-simd)',
+      'this engine does not support WebAssembly relaxed SIMD ' +
+        '(Chrome ≥ 114 and Node ≥ 22 do; Node 20 needs --experimental-wasm-relaxed-simd)',
     );
   }
   try {

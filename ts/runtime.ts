@@ -4,13 +4,31 @@
  * @module
  */
 
-import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './abi.js';
-import { DTYPES, type DType } from './dtype.js';
+import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './kernel/abi.js';
+import { DTYPES, type DType } from './memory/dtype.js';
 import { XentDisposedError } from './errors.js';
-import { Heap } from './heap.js';
-import { checkByteLength, checkShape, shapeSize } from './shape.js';
-import { makeTensor, type Tensor, type TensorHost } from './tensor.js';
-import type { Pool } from './threads/pool.js';
+import { Heap } from './memory/heap.js';
+import { checkByteLength, checkShape, shapeSize } from './memory/shape.js';
+import type { KernelOutcome, SplitCall } from './kernel/call.js';
+import { makeTensor, type Tensor, type TensorHost } from './memory/tensor.js';
+
+/**
+ * @internal What an instance needs of its worker threads (`threads/pool.ts` implements it;
+ * declared here so that the runtime does not depend on the pool).
+ */
+export interface ThreadPool {
+  /** Number of workers. */
+  readonly size: number;
+  /**
+   * Runs a call split between the calling thread and the workers, blocking until done; or
+   * returns undefined when that is not possible or not worth it (the caller then runs it).
+   */
+  runSync(call: SplitCall): KernelOutcome | undefined;
+  /** Runs a call on the workers, queued behind the earlier ones. */
+  run(call: SplitCall): Promise<KernelOutcome>;
+  /** Terminates the workers; calls in flight reject. */
+  terminate(): void;
+}
 
 /** @internal */
 export interface RuntimeOptions {
@@ -35,7 +53,7 @@ export class Runtime implements TensorHost {
   disposed = false;
   liveTensors = 0;
   /** The worker threads of an instance created with `threads > 1` (undefined: one thread). */
-  pool: Pool | undefined = undefined;
+  pool: ThreadPool | undefined = undefined;
   readonly #registry: FinalizationRegistry<number> | undefined;
 
   constructor(exports: XentExports, memory: WebAssembly.Memory, options: RuntimeOptions = {}) {

@@ -51,7 +51,10 @@ export interface TfCrossEntropyOptions<R extends Reduction = Reduction> {
 
 /** What the last call of a {@link TfCrossEntropyLoss} computed (for logging and distributed means). */
 export interface TfCrossEntropyStats {
-  /** The loss as a float64 number (`'mean'`, `'sum'`; NaN for `'none'`); the returned scalar is its float32 rounding. */
+  /**
+   * The loss as a float64 number (`'mean'`, `'sum'`; NaN for `'none'`); the returned scalar is
+   * its float32 rounding.
+   */
   loss: number;
   /** Σ of the per-pixel losses (exact, rounded once to float64). */
   sum: number;
@@ -165,7 +168,8 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
     else if (labels.dtype === 'float32') kind = sameShape(labels.shape, logits.shape) ? 'prob' : 'index';
     else {
       throw new XentDtypeError(
-        `crossEntropyLoss: labels must be int32 class indices, or float32 class probabilities of the logits' shape; got ${labels.dtype}`,
+        `crossEntropyLoss: labels must be int32 class indices, or float32 class probabilities of the logits' shape; ` +
+          `got ${labels.dtype}`,
       );
     }
     // Allocate first (an allocation may grow the memory and detach older views), then copy.
@@ -180,8 +184,10 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
         const v = src[i]!;
         if (!Number.isInteger(v)) {
           throw new XentDtypeError(
-            `crossEntropyLoss: float32 labels of shape [${labels.shape.join(', ')}] (not the logits' shape [${logits.shape.join(', ')}]) ` +
-              `are read as class indices, but labels[${i}] = ${v} is not a whole number (use int32 labels, or probabilities of the logits' shape)`,
+            `crossEntropyLoss: float32 labels of shape [${labels.shape.join(', ')}] (not the logits' shape ` +
+              `[${logits.shape.join(', ')}]) ` +
+              `are read as class indices, but labels[${i}] = ${v} is not a whole number (use int32 labels, or ` +
+              `probabilities of the logits' shape)`,
           );
         }
         dst[i] = v;
@@ -208,7 +214,8 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
           const g = saved[0];
           if (g === undefined)
             throw new Error(
-              'crossEntropyLoss: the gradient was asked but not recorded (TF.js was not recording gradients in the forward pass)',
+              'crossEntropyLoss: the gradient was asked but not recorded ' +
+                '(TF.js was not recording gradients in the forward pass)',
             );
           const d = dy.dataSync();
           return [zeroLabelsGrad(), d.length === 1 && d[0] === 1 ? g.clone() : tf.mul(g, dy)];
@@ -253,7 +260,8 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
   const loss = ((labels: tf.Tensor, logits: tf.Tensor) => {
     if (!(labels instanceof tf.Tensor) || !(logits instanceof tf.Tensor)) {
       throw new XentDtypeError(
-        'crossEntropyLoss: labels and logits must be TF.js tensors (from the same @tensorflow/tfjs-core as this adapter)',
+        'crossEntropyLoss: labels and logits must be TF.js tensors ' +
+          '(from the same @tensorflow/tfjs-core as this adapter)',
       );
     }
     return custom(labels, logits);

@@ -1,10 +1,13 @@
 /**
  * The {@link Xent} class: one instance of the wasm module with its memory and tensors.
+ *
+ * Longer than 400 lines because it is the public API's documentation: each method is a thin
+ * call into ops/ under the doc comment users read.
  * @module
  */
 
-import { checkExports, heapBase } from './abi.js';
-import { crossEntropyAsyncOp, lossOp } from './cross-entropy.js';
+import { checkExports, heapBase } from './kernel/abi.js';
+import { crossEntropyAsyncOp, lossOp } from './ops/loss/op.js';
 import {
   DTYPES,
   describeValue,
@@ -13,28 +16,25 @@ import {
   type DType,
   type DTypeOf,
   type SupportedTypedArray,
-} from './dtype.js';
+} from './memory/dtype.js';
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
+import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
 import type {
   CrossEntropyOptions,
   CrossEntropyResult,
-  Float32Input,
-  IndexTargetInput,
   LossResult,
   NllLossOptions,
-  OutputRequest,
   Reduction,
-  SoftmaxOptions,
-  TargetInput,
-} from './options.js';
+} from './ops/loss/options.js';
+import type { ScoreOptions, ScoreResult } from './ops/score/options.js';
+import { score } from './ops/score/score.js';
+import { Scorer, type ScorerOptions } from './ops/score/scorer.js';
+import { softmaxOp, type SoftmaxOptions } from './ops/softmax.js';
 import { Runtime } from './runtime.js';
-import { score, type ScoreOptions, type ScoreResult } from './score.js';
-import { Scorer, type ScorerOptions } from './scorer.js';
-import { softmaxOp } from './softmax.js';
-import { checkShape, formatShape, shapeSize } from './shape.js';
-import { SYMBOL_DISPOSE, type Tensor } from './tensor.js';
+import { checkShape, formatShape, shapeSize } from './memory/shape.js';
+import { SYMBOL_DISPOSE, type Tensor } from './memory/tensor.js';
 import { loadThreadsBuild, startThreads, threadsOption, type ThreadOptions } from './threads/start.js';
 
 /** Options of {@link Xent.create}. */

@@ -20,17 +20,8 @@ import { CLASSES, IGNORE, SAMPLES, makeSample } from '../../demo/make-samples.mj
 import { startServer } from '../../demo/serve.mjs';
 import { lib } from '../reference/dist.js';
 import { compute, type ComputeResult } from './compute.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
-const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 
 let server: Awaited<ReturnType<typeof startServer>>;
@@ -56,7 +47,7 @@ beforeAll(async () => {
   context = await pw.chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 1000 },
   });
 });

@@ -18,22 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../browser/chromium.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DIST = join(ROOT, 'dist');
 const APP = fileURLToPath(new URL('./app/', import.meta.url));
 const COMPUTE = fileURLToPath(new URL('../browser/compute.mjs', import.meta.url));
-
-const CHROMIUM = process.env['XENT_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** Fails (never skips) with the fix when something the tests need is missing. */
 export function checkPrerequisites(): void {
@@ -105,7 +95,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
   const context = await pw.chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
   });
   return {
     context,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { XentExports } from '../abi.js';
+import type { XentExports } from '../kernel/abi.js';
 import { XentLoadError } from '../errors.js';
 
 /** @internal The exports of the threads build: the common ones, and each instance's stack pointer. */
@@ -17,7 +17,7 @@ export interface ThreadExports extends XentExports {
 /** @internal Checks the threads exports of an instance (after `checkExports`). */
 export function checkThreadExports(exports: XentExports): ThreadExports {
   const e = exports as unknown as Record<string, unknown>;
-  if (!(e['__stack_pointer'] instanceof WebAssembly.Global)) {
+  if (!(e.__stack_pointer instanceof WebAssembly.Global)) {
     throw new XentLoadError('the threads build does not export __stack_pointer (link with --export=__stack_pointer)');
   }
   return exports as ThreadExports;

@@ -6,6 +6,7 @@
  */
 
 import type { FromWorker, ToWorker } from './protocol.js';
+import { errorMessage } from '../error-message.js';
 
 /** @internal True in Node.js (main thread or worker). */
 export function isNode(): boolean {
@@ -21,7 +22,10 @@ export function isNode(): boolean {
 export function threadsUnavailable(): string | undefined {
   const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
   if (!isNode() && g.crossOriginIsolated !== true) {
-    return 'the page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+    return (
+      'the page is not cross-origin isolated (serve it with the headers ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+    );
   }
   if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available in this environment';
   if (typeof Atomics !== 'object') return 'Atomics is not available in this environment';
@@ -91,10 +95,6 @@ interface BrowserWorker {
   terminate(): void;
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** @internal Starts one worker running `worker.mjs` (beside this bundle). */
 export async function spawnWorker(): Promise<WorkerHandle> {
   if (isNode()) {
@@ -109,7 +109,7 @@ export async function spawnWorker(): Promise<WorkerHandle> {
       listen(onMessage, onFailure) {
         w.on('message', onMessage);
         w.on('error', (e) => {
-          if (!done) onFailure(messageOf(e));
+          if (!done) onFailure(errorMessage(e));
         });
         w.on('exit', (code) => {
           if (!done) onFailure(`the worker exited (code ${code})`);

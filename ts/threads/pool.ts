@@ -9,16 +9,19 @@
  * one), then the samples are computed by ranges (`xent_cross_entropy_range`) whose ExactSums
  * are merged on the calling thread. Per-sample arithmetic does not depend on the neighbours,
  * so loss and gradient have the same bits whatever the split.
+ *
+ * Longer than 400 lines because it is one class: the sync and async rounds share its private
+ * state (the participants' places, the control block, the waiters), which a split would expose.
  * @module
  */
 
-import { LOSS_ARGS_BYTES, Status, writeLossArgs, type LossArgs } from '../abi.js';
-import { invoke } from '../args.js';
+import { LOSS_ARGS_BYTES, REDUCTION_CODE, Status, writeLossArgs } from '../kernel/abi.js';
 import { XentDisposedError, XentError } from '../errors.js';
-import { roundUp } from '../heap.js';
-import type { Runtime } from '../runtime.js';
+import { roundUp } from '../memory/heap.js';
+import { invoke, meanOf, readOut, type KernelOutcome, type SplitCall } from '../kernel/call.js';
+import type { Runtime, ThreadPool } from '../runtime.js';
 import { checkThreadExports, type ThreadExports } from './abi.js';
-import { canBlock, isNode, spawnWorker, warnOnce, type WorkerHandle } from './env.js';
+import { canBlock, isNode, spawnWorker, type WorkerHandle } from './env.js';
 import { RANGE_ACC_ARG, STATUS_TRAPPED, type CallMessage, type FromWorker } from './protocol.js';
 import { exactWeightSums, splitRanges, usefulThreads, type SampleRange } from './split.js';
 
@@ -30,29 +33,6 @@ const START_TIMEOUT_MS = 30_000;
 
 /** Bytes per label of each ABI target kind (u8, u16, i32; 0 for probabilities). */
 const LABEL_BYTES = [1, 2, 4, 0] as const;
-
-/**
- * @internal The outcome of a call: a kernel status and the kernel's `out`
- * (`[loss, sum, weightSum, 0]` on success; `[value, , , index]` for TargetOutOfBounds).
- */
-export interface SplitOutcome {
-  status: number;
-  out: [number, number, number, number];
-}
-
-/** @internal What the pool needs to know about a cross-entropy call besides its arguments. */
-export interface SplitCall {
-  /** The arguments of `xent_cross_entropy`. */
-  args: LossArgs;
-  /** Samples: `n * s` of the kernel's dims. */
-  samples: number;
-  /** Classes. */
-  classes: number;
-  /** ABI reduction code. */
-  reduction: number;
-  /** Probability targets. */
-  prob: boolean;
-}
 
 /** One kernel call of a round, with where its ExactSum and `out` are. */
 interface Task {
@@ -73,8 +53,11 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+/** @internal Told when a worker dies after the start (the pool has shut down by then). */
+export type PoolFailure = (worker: number, message: string) => void;
+
 /** @internal */
-export class Pool {
+export class Pool implements ThreadPool {
   /** Number of workers. */
   readonly size: number;
   /** Smallest share of a call, in logits elements, worth a thread. */
@@ -90,6 +73,7 @@ export class Pool {
   readonly #callArgs: number;
   /** Int32 control block: `[pending, status of worker 0, ..., status of worker size-1]`. */
   readonly #ctl: number;
+  readonly #onFailed: PoolFailure;
   readonly #waiters = new Map<number, Waiter>();
   #queue: Promise<unknown> = Promise.resolve();
   /** Async calls queued or running. */
@@ -107,8 +91,10 @@ export class Pool {
     ctl: number,
     callArgs: number,
     minElements: number,
+    onFailed: PoolFailure,
   ) {
     this.#rt = rt;
+    this.#onFailed = onFailed;
     this.#x = x;
     this.#workers = workers;
     this.#places = places;
@@ -121,9 +107,16 @@ export class Pool {
 
   /**
    * Allocates the stacks and accumulators, starts `size` workers and instantiates the module
-   * in each; rejects (having released everything) when a worker cannot start.
+   * in each; rejects (having released everything) when a worker cannot start. `onFailed` is
+   * called if a worker dies later on.
    */
-  static async start(rt: Runtime, module: WebAssembly.Module, size: number, minElements: number): Promise<Pool> {
+  static async start(
+    rt: Runtime,
+    module: WebAssembly.Module,
+    size: number,
+    minElements: number,
+    onFailed: PoolFailure,
+  ): Promise<Pool> {
     const x = checkThreadExports(rt.exports);
     const accBytes = roundUp(x.xent_exact_sum_size(), 64);
     const blocks: number[] = [];
@@ -145,7 +138,17 @@ export class Pool {
         places.push({ acc, out: acc + accBytes, args: acc + accBytes + 32 });
       }
       for (let i = 0; i < size; i++) workers.push(await spawnWorker());
-      const pool = new Pool(rt, x, workers, places, main, main + accBytes + argsBytes, main + accBytes, minElements);
+      const pool = new Pool(
+        rt,
+        x,
+        workers,
+        places,
+        main,
+        main + accBytes + argsBytes,
+        main + accBytes,
+        minElements,
+        onFailed,
+      );
       const ready = workers.map(
         (w, i) =>
           new Promise<void>((resolve, reject) => {
@@ -190,7 +193,7 @@ export class Pool {
    * worth it (a browser's main thread, an async call in flight, a small call): the caller then
    * runs the whole call itself, with the same bits.
    */
-  runSync(call: SplitCall): SplitOutcome | undefined {
+  runSync(call: SplitCall): KernelOutcome | undefined {
     if (this.#terminated || this.#busy > 0 || !isNode() || !canBlock()) return undefined;
     const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
     if (k < 2) return undefined;
@@ -203,7 +206,7 @@ export class Pool {
     );
     if (pre.status !== Status.Ok) return pre;
     const ranges = splitRanges(call.samples, k);
-    const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
+    const statuses = this.#roundSync(this.#rangeTasks(pre.out[2], ranges, places));
     return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
 
@@ -211,7 +214,7 @@ export class Pool {
    * Runs a cross-entropy call on the workers, queued behind the earlier ones (one runs at a
    * time). The calling thread only merges the sums at the end.
    */
-  run(call: SplitCall): Promise<SplitOutcome> {
+  run(call: SplitCall): Promise<KernelOutcome> {
     if (this.#terminated) return Promise.reject(disposedError());
     this.#busy++;
     const job = this.#queue.then(() => this.#runAsync(call));
@@ -226,7 +229,7 @@ export class Pool {
     this.#shutdown(disposedError());
   }
 
-  async #runAsync(call: SplitCall): Promise<SplitOutcome> {
+  async #runAsync(call: SplitCall): Promise<KernelOutcome> {
     if (this.#terminated) throw disposedError();
     const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
     const ws = this.#weightSumTasks(call, k, this.#places);
@@ -239,7 +242,7 @@ export class Pool {
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
     const ranges = splitRanges(call.samples, k);
-    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places));
+    const statuses = await this.#roundAsync(this.#rangeTasks(pre.out[2], ranges, this.#places));
     return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
@@ -283,8 +286,8 @@ export class Pool {
   }
 
   /** The weight sum from the parts' statuses and outs: the first failure (by position) or the total. */
-  #weightSumOutcome({ tasks, parts }: { tasks: Task[]; parts: SampleRange[] }, statuses: number[]): SplitOutcome {
-    const outs = tasks.map((t) => readOut(this.#rt, t.out));
+  #weightSumOutcome({ tasks, parts }: { tasks: Task[]; parts: SampleRange[] }, statuses: number[]): KernelOutcome {
+    const outs = tasks.map((t) => readOut(this.#rt.memory.buffer, t.out));
     for (let j = 0; j < statuses.length; j++) {
       const status = checkTrap(statuses[j]!);
       if (status === Status.Ok) continue;
@@ -297,7 +300,7 @@ export class Pool {
     return { status: Status.Ok, out: [0, 0, ws, 0] };
   }
 
-  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
+  #rangeTasks(ws: number, ranges: SampleRange[], places: Place[]): Task[] {
     return ranges.map((r, j) => {
       const { acc, out } = places[j]!;
       return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };
@@ -360,10 +363,10 @@ export class Pool {
   }
 
   /** Checks the range statuses, merges the sums (in participant order) and reduces. */
-  #finish(call: SplitCall, ws: number, statuses: number[], places: Place[], sync: boolean): SplitOutcome {
+  #finish(call: SplitCall, ws: number, statuses: number[], places: Place[], sync: boolean): KernelOutcome {
     for (let j = 0; j < statuses.length; j++) {
       const status = checkTrap(statuses[j]!);
-      if (status !== Status.Ok) return { status, out: readOut(this.#rt, places[j]!.out) };
+      if (status !== Status.Ok) return { status, out: readOut(this.#rt.memory.buffer, places[j]!.out) };
     }
     const x = this.#x;
     const total = this.#here.acc;
@@ -371,9 +374,8 @@ export class Pool {
     if (!sync) x.xent_exact_sum_clear(total);
     for (const p of places) if (p.acc !== total) x.xent_exact_sum_merge(total, p.acc);
     const sum = x.xent_exact_sum_value(total);
-    // As the kernel's reduce(): 'mean' of index targets with a zero weight sum is NaN (PyTorch).
-    let loss = sum;
-    if (call.reduction === 1) loss = ws === 0 && !call.prob ? NaN : sum / ws;
+    // (With probability targets the weight sum is the sample count: 0 only when the sum is.)
+    const loss = call.reduction === REDUCTION_CODE.mean ? meanOf(sum, ws) : sum;
     return { status: Status.Ok, out: [loss, sum, ws, 0] };
   }
 
@@ -397,13 +399,12 @@ export class Pool {
 
   /**
    * A worker died (it cannot, short of a crash or running out of memory): the calls in flight
-   * reject and the instance continues on one thread. (During start, start() handles it.)
+   * reject, and the owner is told. (During start, start() handles it.)
    */
   #onFailure(index: number, message: string): void {
     if (!this.#started || this.#terminated) return;
     this.#shutdown(new XentError(`worker thread ${index} failed: ${message}`));
-    if (this.#rt.pool === this) this.#rt.pool = undefined;
-    warnOnce(`worker thread ${index} failed (${message}); this instance continues on one thread`);
+    this.#onFailed(index, message);
   }
 }
 
@@ -411,11 +412,6 @@ function checkTrap(status: number): number {
   if (status === STATUS_TRAPPED)
     throw new XentError('a kernel call trapped in a worker thread: this is a bug in xent-wasm');
   return status >>> 0;
-}
-
-function readOut(rt: Runtime, p: number): [number, number, number, number] {
-  const o = new Float64Array(rt.memory.buffer, p, 4);
-  return [o[0]!, o[1]!, o[2]!, o[3]!];
 }
 
 function disposedError(): XentDisposedError {

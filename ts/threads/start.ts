@@ -4,13 +4,14 @@
  * @module
  */
 
-import { describeValue } from '../dtype.js';
+import { describeValue } from '../memory/dtype.js';
 import { XentOptionError } from '../errors.js';
 import { defaultThreadsWasmUrl, load, type LoadOptions, type Loaded } from '../loader.js';
 import type { Runtime } from '../runtime.js';
 import { threadsUnavailable, warnOnce } from './env.js';
 import { Pool } from './pool.js';
 import { DEFAULT_MIN_ELEMENTS_PER_THREAD } from './split.js';
+import { errorMessage } from '../error-message.js';
 
 /** The most workers an instance may ask for. */
 export const MAX_THREADS = 256;
@@ -54,10 +55,6 @@ function fallback(threads: number, why: string): undefined {
   return undefined;
 }
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * @internal Loads the threads build on a shared memory for `threads` > 1, or returns
  * undefined (having warned once) when it cannot: then the caller loads a plain build.
@@ -90,7 +87,12 @@ export async function startThreads(
   minElements: number,
 ): Promise<void> {
   try {
-    rt.pool = await Pool.start(rt, module, threads, minElements);
+    // A worker that dies later takes the pool with it: the instance continues on one thread.
+    const pool: Pool = await Pool.start(rt, module, threads, minElements, (index, message) => {
+      if (rt.pool === pool) rt.pool = undefined;
+      warnOnce(`worker thread ${index} failed (${message}); this instance continues on one thread`);
+    });
+    rt.pool = pool;
   } catch (e) {
     fallback(threads, `the worker threads could not be started (${errorMessage(e)})`);
   }

@@ -1,12 +1,13 @@
 /**
  * The entry of each worker thread (bundled on its own as `dist/worker.mjs`): instantiates the
  * threads build on the shared memory with its own stack, then runs the parts of split
- * cross-entropy calls (weight sums of label ranges, sample ranges). Self-contained (it imports
- * no runtime code of the library).
+ * cross-entropy calls (weight sums of label ranges, sample ranges). Self-contained: it imports
+ * only the message protocol and a leaf helper, no runtime code of the library.
  * @module
  */
 
 import { RANGE_ACC_ARG, STATUS_TRAPPED, type CallMessage, type FromWorker, type ToWorker } from './protocol.js';
+import { errorMessage } from '../error-message.js';
 
 interface Kernel {
   xent_cross_entropy_range(...args: number[]): number;
@@ -17,21 +18,17 @@ interface Kernel {
 let memory: WebAssembly.Memory | undefined;
 let kernel: Kernel | undefined;
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 async function init(m: Extract<ToWorker, { type: 'init' }>, post: (m: FromWorker) => void): Promise<void> {
   try {
     const instance = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
-    const sp = instance.exports['__stack_pointer'];
+    const sp = instance.exports.__stack_pointer;
     if (!(sp instanceof WebAssembly.Global)) throw new Error('the module does not export __stack_pointer');
     sp.value = m.stackTop;
     memory = m.memory;
     kernel = instance.exports as unknown as Kernel;
     post({ type: 'ready' });
   } catch (e) {
-    post({ type: 'fail', message: `could not instantiate the threads build in a worker: ${messageOf(e)}` });
+    post({ type: 'fail', message: `could not instantiate the threads build in a worker: ${errorMessage(e)}` });
   }
 }
 
@@ -47,7 +44,7 @@ function call(m: CallMessage, post: (m: FromWorker) => void): void {
       status = kernel.xent_cross_entropy_weight_sum(...m.args) >>> 0;
     }
   } catch (e) {
-    failure = messageOf(e);
+    failure = errorMessage(e);
   } finally {
     // Always signal: the main thread may be blocked waiting for this call.
     const ctl = new Int32Array(memory!.buffer, m.ctl, 1 + m.slot + 1);

@@ -1,0 +1,76 @@
+/**
+ * The input and output types the ops share: tensors or plain data, the layout, and optional
+ * per-sample outputs.
+ * @module
+ */
+
+import type { TargetDType } from '../memory/dtype.js';
+import type { Tensor } from '../memory/tensor.js';
+
+/** A tensor given as plain JavaScript data; it is copied into wasm memory for the call. */
+export interface PlainTensor<A> {
+  /** Row-major data; its length must be the product of `shape`. */
+  readonly data: A;
+  /** Dims; `[]` for a scalar. */
+  readonly shape: readonly number[];
+}
+
+/** A float32 input: a {@link Tensor} (zero-copy) or plain data (copied). */
+export type Float32Input = Tensor<'float32'> | PlainTensor<Float32Array>;
+
+/** A class-index target: a uint8/uint16/int32 {@link Tensor} (zero-copy) or plain data (copied). */
+export type IndexTargetInput = Tensor<TargetDType> | PlainTensor<Uint8Array | Uint16Array | Int32Array>;
+
+/**
+ * A class-probability ("soft") target: a float32 {@link Tensor} (zero-copy) or plain data
+ * (copied), shaped like the logits (in the same layout).
+ */
+export type ProbTargetInput = Float32Input;
+
+/**
+ * The target of {@link Xent.crossEntropy}. Its dtype says what it is, with no other switch:
+ *
+ * - **uint8, uint16 or int32: class indices**, shaped like the loss: `()` for logits `(C)`,
+ *   `(N)` for `(N, C)`, `(N, d1, ..., dk)` for `(N, C, d1, ..., dk)` (NCHW) or
+ *   `(N, d1, ..., dk, C)` (NHWC).
+ * - **float32: class probabilities**, shaped exactly like the logits (and in their layout).
+ *   Rows need not sum to 1 and are not checked (as in PyTorch).
+ *
+ * A target that fits neither (e.g. an int32 target of the logits' shape, or a float32 target
+ * of the class-index shape) is an error that names both readings.
+ */
+export type TargetInput = IndexTargetInput | ProbTargetInput | Tensor<TargetDType | 'float32'>;
+
+/**
+ * Where the class axis is, for logits of rank ≥ 3 (and their gradient and probability targets):
+ *
+ * - `'NCHW'` (default, PyTorch's): `(N, C, d1, ..., dk)`, the class axis second.
+ * - `'NHWC'` (channels-last, TensorFlow's and most image decoders'): `(N, d1, ..., dk, C)`, the
+ *   class axis last. Class-index targets, loss maps and confidence maps are `(N, d1, ..., dk)`
+ *   either way.
+ *
+ * For `(C)` and `(N, C)` logits both layouts are the same. Results are bit-identical to NCHW
+ * on the transposed data; NHWC costs somewhat more than NCHW (the kernel transposes 16 pixels
+ * at a time in registers, up to 256 classes; beyond that it is slower; the README has
+ * figures). Spelled exactly `'NCHW'` or `'NHWC'` (upper case).
+ */
+export type Layout = 'NCHW' | 'NHWC';
+
+/**
+ * An optional per-sample output: a float32 {@link Tensor} to write into (shaped like the loss
+ * of `reduction: 'none'`, i.e. `(N, d1, ..., dk)`, `(N)` or `()`), `true` for a new tensor
+ * that the caller must dispose, or `false` (same as leaving it out).
+ */
+export type OutputRequest = Tensor<'float32'> | boolean;
+
+/**
+ * The type of an optional output in a result: `undefined` when it was not requested
+ * (`undefined` or `false`), a tensor when it was (a tensor or `true`).
+ */
+export type RequestedOutput<M> = [M] extends [undefined | false]
+  ? undefined
+  : undefined extends M
+    ? Tensor<'float32'> | undefined
+    : false extends M
+      ? Tensor<'float32'> | undefined
+      : Tensor<'float32'>;

@@ -1,0 +1,221 @@
+/**
+ * Scoring a segmentation model's output in one pass: the mean loss, the argmax prediction map,
+ * optional per-pixel maps and the confusion matrix ({@link Xent.score}), and the checks and the
+ * kernel call shared with the streaming {@link Scorer}.
+ * @module
+ */
+
+import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from '../../kernel/abi.js';
+import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from '../../kernel/call.js';
+import { XentDtypeError, XentOptionError, XentShapeError } from '../../errors.js';
+import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
+import { checkByteLength, formatShape, sameShape } from '../../memory/shape.js';
+import { Tensor } from '../../memory/tensor.js';
+import type { Runtime } from '../../runtime.js';
+import { Scratch, checkAliases, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from '../args.js';
+import { kernelDims, lossGeometry } from '../geometry.js';
+import type { Layout } from '../inputs.js';
+import { normalizeScoreOptions, type PredDType, type ScoreResult } from './options.js';
+
+/** @internal Logits and class-index target of a scoring call, resolved and checked against each other. */
+export interface ScoreInputs {
+  logits: Arg;
+  target: Arg;
+  n: number;
+  c: number;
+  s: number;
+  /** The target's shape: that of the prediction and of every map. */
+  mapShape: readonly number[];
+  /** ABI layout code. */
+  layout: number;
+}
+
+/** @internal Resolves the logits and target of `op` and applies PyTorch's shape rules in `layout`. */
+export function resolveScoreInputs(
+  rt: Runtime,
+  op: string,
+  logitsIn: unknown,
+  targetIn: unknown,
+  layout: Layout,
+): ScoreInputs {
+  const logits = resolve(rt, logitsIn, 'logits', ['float32'], 'float32');
+  const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], `${INDEX_DTYPES_TEXT} class indices`);
+  const g = lossGeometry(logits.shape, target, layout);
+  if (g.kind === 'prob') {
+    throw new XentDtypeError(
+      `${op}: target is float32 class probabilities, but scoring needs class indices (${INDEX_DTYPES_TEXT}, shape ` +
+        `${formatShape(g.lossShape)}): ` +
+        `a confusion matrix counts pixels per target class (take the argmax of the probabilities, or use ` +
+        `crossEntropy for their loss)`,
+    );
+  }
+  if (g.c > 65536) {
+    throw new XentShapeError(
+      `${op}: logits ${formatShape(logits.shape)} have C = ${g.c} classes; scoring supports at most 65536 (a uint16 ` +
+        `prediction map)`,
+    );
+  }
+  return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout };
+}
+
+function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: number): Arg | undefined {
+  if (value === undefined) return undefined;
+  const what = 'options.pred';
+  const dtypes = c <= 256 ? 'uint8 or uint16' : 'uint16';
+  if (!(value instanceof Tensor)) {
+    throw new XentOptionError(
+      `${what} must be a ${dtypes} Tensor of shape ${formatShape(shape)} (the target's shape) in this instance's ` +
+        `memory, e.g. xent.tensor('${c <= 256 ? 'uint8' : 'uint16'}', ${formatShape(shape)}); got ` +
+        `${describeValue(value)}`,
+    );
+  }
+  const offset = ownTensorOffset(rt, value, what);
+  if (value.dtype !== 'uint8' && value.dtype !== 'uint16')
+    throw new XentDtypeError(`${what} must be a ${dtypes} tensor, got ${value.dtype}`);
+  if (value.dtype === 'uint8' && c > 256) {
+    throw new XentDtypeError(
+      `${what} is a uint8 tensor but the logits have C = ${c} classes: class indices above 255 need a uint16 tensor`,
+    );
+  }
+  if (!sameShape(value.shape, shape)) {
+    throw new XentShapeError(
+      `${what} must have shape ${formatShape(shape)} (the target's shape), got ${formatShape(value.shape)}`,
+    );
+  }
+  return { what, dtype: value.dtype, shape: value.shape, size: value.size, byteLength: value.byteLength, offset };
+}
+
+/** @internal The addresses and scalars of one scoring call (`xent_cross_entropy` with the prediction outputs). */
+export interface ScoreCall {
+  inputs: ScoreInputs;
+  logits: number;
+  target: number;
+  weight: number;
+  ignoreIndex: number;
+  lossMap: number;
+  confidence: number;
+  pred: number;
+  predDtype: PredDType;
+  predConfidence: number;
+  confusion: number;
+}
+
+/**
+ * @internal One scoring call; throws the typed error for a bad status. Returns
+ * `[loss, sum, weightSum]`. With `acc` (two ExactSums: `batch`, `total`), the call is split in
+ * its two halves (validation and weight sum, then the samples into `batch`), and the batch's
+ * exact sum is added to `total`, exactly.
+ */
+export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; total: number }): [number, number, number] {
+  const { n, c, s, layout, target } = p.inputs;
+  const k = kernelDims(n, c, s, layout);
+  const args = lossArgs({
+    logits: p.logits,
+    target: p.target,
+    targetKind: TARGET_KIND_CODE[target.dtype as TargetDType],
+    ...k,
+    weight: p.weight,
+    ignoreIndex: p.ignoreIndex,
+    reduction: REDUCTION_CODE.mean,
+    labelSmoothing: 0,
+    lossMap: p.lossMap,
+    confidence: p.confidence,
+    pred: p.pred,
+    predKind: p.predDtype === 'uint8' ? 0 : 1,
+    predConfidence: p.predConfidence,
+    confusion: p.confusion,
+  });
+  writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
+  let outcome: KernelOutcome;
+  if (acc) {
+    outcome = scoreInHalves(rt, k.n * k.s, acc);
+  } else {
+    const status = invoke('xent_cross_entropy', () => rt.exports.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+    outcome = { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  }
+  const labels = { shape: target.shape, classes: c, ignoreIndex: p.ignoreIndex };
+  checkOutcome('xent_cross_entropy', outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
+  const o = outcome.out;
+  return [o[0], o[1], o[2]];
+}
+
+/**
+ * The call written at `rt.argsPtr` in its two halves: validation and weight sum, then the
+ * `samples` samples into the ExactSum `acc.batch`, which is then added to `acc.total`.
+ */
+function scoreInHalves(rt: Runtime, samples: number, acc: { batch: number; total: number }): KernelOutcome {
+  const x = rt.exports;
+  let status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(rt.argsPtr, rt.outPtr));
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const ws = readOut(rt.memory.buffer, rt.outPtr)[2];
+  x.xent_exact_sum_clear(acc.batch);
+  status = invoke('xent_cross_entropy_range', () =>
+    x.xent_cross_entropy_range(rt.argsPtr, ws, 0, samples, acc.batch, rt.outPtr),
+  );
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const sum = x.xent_exact_sum_value(acc.batch);
+  x.xent_exact_sum_merge(acc.total, acc.batch);
+  return { status, out: [meanOf(sum, ws), sum, ws, 0] };
+}
+
+/** @internal The body of {@link Xent.score}. */
+export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, optionsIn: unknown): ScoreResult {
+  rt.check('score');
+  // ---- validate everything (nothing is allocated or written before the kernel call) ----
+  const opts = normalizeScoreOptions(optionsIn, 'score');
+  const inputs = resolveScoreInputs(rt, 'score', logitsIn, targetIn, opts.layout);
+  const { logits, target, c, mapShape } = inputs;
+  const weight = resolveWeight(rt, opts.weight, c);
+  const shapeOf = "the target's shape";
+  const lossMap = requestedOutput(rt, opts.lossMap, 'options.lossMap', mapShape, shapeOf);
+  const confidence = requestedOutput(rt, opts.confidence, 'options.confidence', mapShape, shapeOf);
+  const predConfidence = requestedOutput(rt, opts.predConfidence, 'options.predConfidence', mapShape, shapeOf);
+  const pred = predOutput(rt, opts.pred, mapShape, c);
+  checkAliases([lossMap, confidence, predConfidence, pred], [logits, target, weight]);
+  const ccBytes = checkByteLength([c, c], c * c, 8, 'float64', 'the confusion matrix');
+  const predDtype: PredDType = pred ? (pred.dtype as PredDType) : c <= 256 ? 'uint8' : 'uint16';
+
+  // ---- scratch memory, new outputs and the call ----
+  const scratch = new Scratch(rt);
+  let pConfusion = 0;
+  let newPred: Tensor<PredDType> | undefined;
+  try {
+    const p = scratch.prepare([logits, target, weight], [lossMap, confidence, predConfidence]);
+    const [pLogits, pTarget, pWeight] = p.inputs as [number, number, number];
+    const [pLossMap, pConfidence, pPredConfidence] = p.outputs as [number, number, number];
+    // Plain inputs are already copied in: allocating more (which may grow the memory) is fine.
+    pConfusion = rt.heap.alloc(ccBytes, true);
+    if (!pred) newPred = rt.allocTensor(predDtype, mapShape, 'pred', false);
+    const pPred = pred ? pred.offset! : ownTensorOffset(rt, newPred!, 'pred');
+    const [loss, sum, weightSum] = callScore(rt, {
+      inputs,
+      logits: pLogits,
+      target: pTarget,
+      weight: pWeight,
+      ignoreIndex: opts.ignoreIndex,
+      lossMap: pLossMap,
+      confidence: pConfidence,
+      pred: pPred,
+      predDtype,
+      predConfidence: pPredConfidence,
+      confusion: pConfusion,
+    });
+    const res: Record<string, unknown> = {
+      loss,
+      sum,
+      weightSum,
+      pred: newPred ?? opts.pred,
+      confusion: new Float64Array(rt.memory.buffer, pConfusion, c * c).slice(),
+    };
+    if (lossMap) res.lossMap = lossMap.tensor;
+    if (confidence) res.confidence = confidence.tensor;
+    if (predConfidence) res.predConfidence = predConfidence.tensor;
+    scratch.keep();
+    newPred = undefined;
+    return res as unknown as ScoreResult;
+  } finally {
+    scratch.release();
+    if (pConfusion) rt.heap.free(pConfusion);
+    newPred?.dispose();
+  }
+}
