@@ -10,6 +10,7 @@
 # (/usr/bin/cargo-clippy from rust-web-clippy, /usr/bin/rustfmt from rustfmt-web). The wasm32 lints
 # use the toolchain of scripts/build-wasm.sh (scripts/wasm-toolchain.sh) with its flags, and a
 # clippy of the same rustc (Debian's sysroot is built by that rustc).
+# `--fix` formats the Rust sources (cargo fmt --all) instead of checking anything.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -40,6 +41,12 @@ fi
 bindir="$(dirname "$host_cargo")"
 # That toolchain's cargo and rustc first (cargo-fmt and cargo-clippy run the cargo of PATH).
 host_env=(PATH="$bindir:$PATH" CARGO="$host_cargo" RUSTC="$bindir/rustc")
+
+if [[ ${1:-} == --fix ]]; then
+    echo "lint-rust: cargo fmt --all [$("${fmt[@]}" --version)]"
+    exec env "${host_env[@]}" "${fmt[@]}" --all
+fi
+[[ $# -eq 0 ]] || err "unknown argument '$1' (usage: lint-rust.sh [--fix])"
 
 echo "lint-rust: cargo fmt --check [$("${fmt[@]}" --version)]"
 env "${host_env[@]}" "${fmt[@]}" --all --check || err "unformatted Rust (run: cargo fmt --all)"
