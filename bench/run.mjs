@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // xent-wasm benchmark: softmax cross-entropy (PyTorch nn.CrossEntropyLoss semantics, NCHW,
 // ignore index 255, mean reduction) against TF.js wasm, ONNX Runtime (web and node), PyTorch,
-// a plain JS loop and memory-wall baselines, on the same data.
+// a plain JS loop and memory-wall baselines, on the same data. One file over 400 lines: the run
+// reads top to bottom (peers, checks, the timed loop, the report); the peers, statistics and
+// report writers have files of their own.
 //
 //   node bench/run.mjs            full run: every workload, results in bench/results/latest.*
 //   node bench/run.mjs --quick    voc + bin, few repetitions, results in bench/results/quick.*

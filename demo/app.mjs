@@ -1,6 +1,7 @@
 // The demo page: loads a sample (or the user's image, mask and logits), has the worker score it
 // with xent-wasm, and draws the ground truth and the prediction over the image, the per-pixel
-// loss and the confidence side by side, with the metrics table and the confusion matrix.
+// loss and the confidence side by side, with the metrics table and the confusion matrix. One file
+// over 400 lines: it is the page's one script, and its parts share the page's state.
 
 /**
  * @typedef {{ name: string, color: number[] }} ClassInfo
