@@ -41,10 +41,7 @@ pub fn softmax_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
-    ensure(c >= 1, Arg::NoClasses)?;
-    ensure(x.len() == len && y.len() == len, Arg::SoftmaxLen)?;
-    let (cs, ps) = tile::strides(layout, c, s);
+    let (cs, ps) = check(n, c, s, layout, &[x.len(), y.len()])?;
     let (x, y) = (x.as_ptr(), y.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {
@@ -60,6 +57,16 @@ pub fn softmax_with<L: F32x4>(
         })
     }
     Ok(())
+}
+
+/// Checks the shape ([`Arg::Size`], [`Arg::NoClasses`]) and that every buffer holds `n * c * s`
+/// floats (`lens`: their lengths; [`Arg::SoftmaxLen`]); returns the layout's strides.
+#[inline(always)]
+fn check(n: usize, c: usize, s: usize, layout: Layout, lens: &[usize]) -> Result<(usize, usize), Error> {
+    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    ensure(c >= 1, Arg::NoClasses)?;
+    ensure(lens.iter().all(|&l| l == len), Arg::SoftmaxLen)?;
+    Ok(tile::strides(layout, c, s))
 }
 
 /// One tile of the forward pass: the `c` class rows at `x0` to `y0` (same strides).
@@ -130,10 +137,7 @@ pub fn softmax_backward_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
-    ensure(c >= 1, Arg::NoClasses)?;
-    ensure(y.len() == len && gy.len() == len && gx.len() == len, Arg::SoftmaxLen)?;
-    let (cs, ps) = tile::strides(layout, c, s);
+    let (cs, ps) = check(n, c, s, layout, &[y.len(), gy.len(), gx.len()])?;
     let (y, gy, gx) = (y.as_ptr(), gy.as_ptr(), gx.as_mut_ptr());
     // SAFETY: lengths checked above.
     unsafe {

@@ -39,6 +39,33 @@ struct Case {
     want_grad: bool,
 }
 
+impl Case {
+    /// The kernel's arguments for this case: its shape and options, with the logits, target and
+    /// upstream gradient as the call lays them out.
+    fn args<'a>(
+        &'a self,
+        logits: &'a [f32],
+        target: Target<'a>,
+        layout: Layout,
+        grad_output: Option<&'a [f32]>,
+    ) -> CrossEntropyArgs<'a> {
+        let Case { n, c, s, .. } = *self;
+        CrossEntropyArgs {
+            logits,
+            target,
+            n,
+            c,
+            s,
+            layout,
+            weight: self.weight.as_deref(),
+            ignore_index: self.ignore_index as i32,
+            reduction: self.reduction,
+            label_smoothing: self.eps,
+            grad_output,
+        }
+    }
+}
+
 /// Outputs of one kernel call, guards checked.
 struct Got {
     r: CrossEntropyResult,
@@ -103,19 +130,7 @@ fn run(case: &Case, dtype: usize, layout: Layout, extras: bool) -> Got {
     };
     let none = case.reduction == Reduction::None;
     let index = matches!(case.target, Tgt::Index(_));
-    let args = CrossEntropyArgs {
-        logits: &x,
-        target,
-        n,
-        c,
-        s,
-        layout,
-        weight: case.weight.as_deref(),
-        ignore_index: case.ignore_index as i32,
-        reduction: case.reduction,
-        label_smoothing: case.eps,
-        grad_output: if none && case.want_grad { case.grad_output.as_deref() } else { None },
-    };
+    let args = case.args(&x, target, layout, if none && case.want_grad { case.grad_output.as_deref() } else { None });
     let mut grad = guarded(n * c * s);
     let mut map = guarded(n * s);
     let mut conf = guarded(n * s);
@@ -658,19 +673,7 @@ fn split_matches_whole(case: &Case, layout: Layout, cuts: &[usize], tag: &str) {
         Tgt::Prob(q) => Target::Prob(q),
     };
     let none = case.reduction == Reduction::None;
-    let args = CrossEntropyArgs {
-        logits: &case.x,
-        target,
-        n,
-        c,
-        s,
-        layout,
-        weight: case.weight.as_deref(),
-        ignore_index: case.ignore_index as i32,
-        reduction: case.reduction,
-        label_smoothing: case.eps,
-        grad_output: none.then(|| case.grad_output.as_deref().unwrap()),
-    };
+    let args = case.args(&case.x, target, layout, none.then(|| case.grad_output.as_deref().unwrap()));
     let (mut g1, mut m1) = (vec![0.0f32; n * c * s], vec![0.0f32; n * s]);
     let whole = cross_entropy_with::<Portable>(
         &args,

@@ -73,20 +73,8 @@ pub fn reference(
         for p in 0..s {
             let at = |k: usize| b * c * s + k * s + p;
             let t = labels[b * s + p];
-            let mut m = f64::NEG_INFINITY;
-            let mut any_nan = false;
-            for k in 0..c {
-                let v = x[at(k)] as f64;
-                any_nan |= v.is_nan();
-                if v > m {
-                    m = v;
-                }
-            }
-            if any_nan {
-                m = f64::NAN;
-            }
-            let z: f64 = (0..c).map(|k| (x[at(k)] as f64 - m).exp()).sum();
-            let logp: Vec<f64> = (0..c).map(|k| x[at(k)] as f64 - m - z.ln()).collect();
+            let xs: Vec<f64> = (0..c).map(|k| x[at(k)] as f64).collect();
+            let logp = log_softmax(&xs);
             if t == ignore_index {
                 // PyTorch's log_softmax backward: 0 - softmax * sum(0) (NaN stays NaN).
                 for k in 0..c {
@@ -106,11 +94,7 @@ pub fn reference(
             }
             loss_map[b * s + p] = l;
             sum += l;
-            let g = match reduction {
-                "mean" => 1.0 / weight_sum,
-                "sum" => 1.0,
-                _ => grad_output.map_or(1.0, |go| go[b * s + p] as f64),
-            };
+            let g = upstream(reduction, weight_sum, grad_output, b * s + p);
             // d loss / d logp[k], then through log_softmax: dx[j] = dlogp[j] - p[j] sum_k dlogp[k].
             let dlogp: Vec<f64> = (0..c)
                 .map(|k| {
@@ -124,10 +108,8 @@ pub fn reference(
                     d * g
                 })
                 .collect();
-            let total: f64 = dlogp.iter().sum();
-            grad_terms = dlogp.iter().filter(|v| v.is_finite()).fold(grad_terms, |a, v| a.max(v.abs()));
-            for k in 0..c {
-                grad[at(k)] = dlogp[k] - logp[k].exp() * total;
+            for (k, gx) in log_softmax_backward(&dlogp, &logp, &mut grad_terms).enumerate() {
+                grad[at(k)] = gx;
             }
         }
     }
@@ -163,13 +145,7 @@ pub fn reference_prob(
         for p in 0..s {
             let at = |k: usize| b * c * s + k * s + p;
             let xs: Vec<f64> = (0..c).map(|k| x[at(k)] as f64).collect();
-            let m = if xs.iter().any(|v| v.is_nan()) {
-                f64::NAN
-            } else {
-                xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
-            };
-            let z: f64 = xs.iter().map(|v| (v - m).exp()).sum();
-            let logp: Vec<f64> = xs.iter().map(|v| v - m - z.ln()).collect();
+            let logp = log_softmax(&xs);
             let qs: Vec<f64> = (0..c)
                 .map(|k| {
                     let q = q[at(k)] as f64;
@@ -183,21 +159,41 @@ pub fn reference_prob(
             let l: f64 = -(0..c).map(|k| logp[k] * qs[k] * w(k)).sum::<f64>();
             loss_map[b * s + p] = l;
             sum += l;
-            let g = match reduction {
-                "mean" => 1.0 / samples,
-                "sum" => 1.0,
-                _ => grad_output.map_or(1.0, |go| go[b * s + p] as f64),
-            };
+            let g = upstream(reduction, samples, grad_output, b * s + p);
             let dlogp: Vec<f64> = (0..c).map(|k| -g * qs[k] * w(k)).collect();
-            let total: f64 = dlogp.iter().sum();
-            grad_terms = dlogp.iter().filter(|v| v.is_finite()).fold(grad_terms, |a, v| a.max(v.abs()));
-            for k in 0..c {
-                grad[at(k)] = dlogp[k] - logp[k].exp() * total;
+            for (k, gx) in log_softmax_backward(&dlogp, &logp, &mut grad_terms).enumerate() {
+                grad[at(k)] = gx;
             }
         }
     }
     let loss = if reduction == "mean" { sum / samples } else { sum };
     Reference { loss, sum, weight_sum: samples, loss_map, grad, grad_terms, confidence: vec![] }
+}
+
+/// log_softmax of one sample's logits `xs` (a NaN logit makes every value NaN).
+fn log_softmax(xs: &[f64]) -> Vec<f64> {
+    let m = if xs.iter().any(|v| v.is_nan()) { f64::NAN } else { xs.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v)) };
+    let z: f64 = xs.iter().map(|v| (v - m).exp()).sum();
+    xs.iter().map(|v| v - m - z.ln()).collect()
+}
+
+/// The upstream gradient of sample `i`: `1 / denominator` for 'mean', 1 for 'sum', else
+/// `grad_output[i]` (1 without one).
+fn upstream(reduction: &str, denominator: f64, grad_output: Option<&[f32]>, i: usize) -> f64 {
+    match reduction {
+        "mean" => 1.0 / denominator,
+        "sum" => 1.0,
+        _ => grad_output.map_or(1.0, |go| go[i] as f64),
+    }
+}
+
+/// The gradient w.r.t. one sample's logits from `dlogp` (d loss / d logp[k]), through
+/// log_softmax: `dx[j] = dlogp[j] - p[j] sum_k dlogp[k]`. Raises `grad_terms` to the largest
+/// finite |dlogp[k]|.
+fn log_softmax_backward<'a>(dlogp: &'a [f64], logp: &'a [f64], grad_terms: &mut f64) -> impl Iterator<Item = f64> + 'a {
+    let total: f64 = dlogp.iter().sum();
+    *grad_terms = dlogp.iter().filter(|v| v.is_finite()).fold(*grad_terms, |a, v| a.max(v.abs()));
+    dlogp.iter().zip(logp).map(move |(d, lp)| d - lp.exp() * total)
 }
 
 /// |a - b| <= tol, with NaN matching NaN and infinities matching exactly.
