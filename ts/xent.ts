@@ -17,7 +17,8 @@ import {
   type DTypeOf,
   type SupportedTypedArray,
 } from './memory/dtype.js';
-import { XentDtypeError, XentShapeError } from './errors.js';
+import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
+import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
 import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
@@ -95,19 +96,33 @@ export class Xent {
    *   `relaxed`, or `relaxed: true` with `simd: false`.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new XentOptionError(`Xent.create: options must be an object (or left out), got ${describeValue(options)}`);
+    }
     const { threads, minElements } = threadsOption(options);
     const relaxed = relaxedOption(options);
-    const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
-    // (With threads > 1 this only warns: there is no relaxed threads build.)
-    const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
-    const loaded = shared ?? relaxedBuild ?? (await load(options));
-    const exports = checkExports(loaded.instance.exports);
-    const rt = new Runtime(exports, loaded.memory, {
-      autoFree: options.autoFree ?? false,
-      zeroFrom: loaded.createdMemory ? heapBase(exports) : undefined,
-    });
-    if (shared) await startThreads(rt, shared.module, threads, minElements);
-    return new Xent(rt);
+    // Claimed now, before anything is loaded (instantiating the module writes its data into
+    // the memory): a memory another live instance owns is refused.
+    const given = options.memory instanceof WebAssembly.Memory ? options.memory : undefined;
+    let claim = given ? await claimMemory(given) : undefined;
+    try {
+      const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
+      // (With threads > 1 this only warns: there is no relaxed threads build.)
+      const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
+      const loaded = shared ?? relaxedBuild ?? (await load(options));
+      claim ??= await claimMemory(loaded.memory);
+      const exports = checkExports(loaded.instance.exports);
+      const rt = new Runtime(exports, loaded.memory, {
+        autoFree: options.autoFree ?? false,
+        zeroFrom: loaded.createdMemory ? heapBase(exports) : undefined,
+        claim,
+      });
+      claim = undefined; // the runtime releases it when disposed
+      if (shared) await startThreads(rt, shared.module, threads, minElements);
+      return new Xent(rt);
+    } finally {
+      claim?.release();
+    }
   }
 
   /**
