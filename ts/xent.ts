@@ -73,8 +73,10 @@ export interface MemoryStats {
  * const { loss } = xent.crossEntropy(logits, target, { ignoreIndex: 255, grad });
  * ```
  *
- * Instances are independent: each has its own memory, and tensors cannot be shared between
- * them. Disposing the instance frees all its tensors.
+ * Instances are independent: each has its own memory (two live instances cannot share one,
+ * see {@link Xent.create}), and tensors cannot be shared between them: a tensor of another
+ * instance, or of another copy of the library such as `xent-wasm/inline`, is refused with
+ * {@link XentForeignTensorError}. Disposing the instance frees all its tensors.
  */
 export class Xent {
   readonly #rt: Runtime;
@@ -91,9 +93,16 @@ export class Xent {
    * With `options.relaxed`, loads the relaxed-SIMD build where the engine supports it (faster,
    * not bit-identical to the other builds; see {@link LoadOptions.relaxed}), else warns once and
    * loads the normal build ({@link Xent.relaxed} says which).
+   *
+   * An instance owns its memory: `options.memory` may not be the memory of another live
+   * instance (of any copy of xent-wasm in this realm, e.g. `xent-wasm/inline`), whose allocator
+   * would hand out the same addresses. It is free again once that instance is disposed (with
+   * worker threads, once they have exited: `create` waits for that) or garbage-collected.
    * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
-   *   {@link XentOptionError} for a bad `threads` or `minElementsPerThread`, a non-boolean
-   *   `relaxed`, or `relaxed: true` with `simd: false`.
+   *   {@link XentOptionError} for options that are not an object, a bad `threads` or
+   *   `minElementsPerThread`, a non-boolean `relaxed`, or `relaxed: true` with `simd: false`;
+   *   {@link XentMemoryInUseError} (an XentOptionError) when `options.memory` belongs to another
+   *   live instance.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -263,10 +272,20 @@ export class Xent {
    * The arguments are checked, plain inputs copied in, new outputs allocated and the labels
    * validated (with the 'mean' denominator) on the calling thread before this returns; the
    * kernel then runs on the workers while the calling thread is free. Calls are queued: one
-   * runs at a time. Until the promise settles, do not write, dispose or pass as an output any
-   * tensor of the call. Disposing the instance rejects the calls in flight with
+   * runs at a time. Disposing the instance rejects the calls in flight with
    * {@link XentDisposedError}. Without threads it runs on the calling thread and resolves at
    * once.
+   *
+   * Until the promise settles, the call's tensors (inputs and outputs) are protected:
+   *
+   * - `dispose()` on one of them (e.g. at the end of a `using` block) is allowed: the tensor is
+   *   disposed at once, but its memory is freed only when the call settles, so no new tensor
+   *   can be given memory the workers still read or write.
+   * - Another call may not write them (pass them as `grad`, `out`, a map...), nor read the
+   *   outputs this call writes: it throws {@link XentBusyError}. Reading its inputs is fine.
+   * - Writes through `tensor.data` (or a view kept from it) cannot be stopped: writing the
+   *   call's tensors that way before it settles races with the workers and gives the call
+   *   wrong results (it cannot reach any other tensor).
    *
    * ```ts
    * using xent = await Xent.create({ threads: 2 });
@@ -274,7 +293,8 @@ export class Xent {
    * ```
    *
    * @returns a promise of what {@link Xent.crossEntropy} returns; it rejects with the errors
-   *   that {@link Xent.crossEntropy} throws.
+   *   that {@link Xent.crossEntropy} throws, and {@link XentBusyError} for a tensor a pending
+   *   call uses.
    */
   crossEntropyAsync<
     R extends Reduction = 'mean',
