@@ -253,7 +253,8 @@ export class Xent {
    *   and denominator `weightSum` of the mean, and the requested `lossMap` and `confidence`.
    * @throws {@link XentShapeError}, {@link XentDtypeError}, {@link XentOptionError},
    *   {@link XentTargetError}, {@link XentAliasError}, {@link XentForeignTensorError},
-   *   {@link XentDisposedError}, {@link XentOutOfMemoryError}.
+   *   {@link XentDisposedError}, {@link XentOutOfMemoryError}; {@link XentBusyError} for a
+   *   tensor a pending {@link Xent.crossEntropyAsync} call uses (see there).
    */
   crossEntropy<
     R extends Reduction = 'mean',

@@ -9,6 +9,10 @@
  * must throw the typed error for the real (unchanged) metadata.
  */
 import { describe, expect, it } from 'vitest';
+import { XentError as SourceXentError } from '../../ts/errors.js';
+import { Heap } from '../../ts/memory/heap.js';
+import { checkExtent } from '../../ts/ops/args.js';
+import type { Runtime } from '../../ts/runtime.js';
 import { lib, type Xent } from '../reference/dist.js';
 
 const { Xent: XentClass } = lib;
@@ -358,5 +362,22 @@ describe('no op writes outside the block the allocator recorded for its output',
       x.dispose();
     }
     expect(t.disposed).toBe(true);
+  });
+});
+
+describe('checkExtent: the last check before a kernel call (ts/ops/args.ts)', () => {
+  it("refuses an extent beyond the allocator's block, or an address that is not a live block", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const heap = new Heap(memory, 1024);
+    const rt = { heap } as unknown as Runtime;
+    const a = heap.alloc(100); // a 128-byte block
+    const b = heap.alloc(64);
+    expect(() => checkExtent(rt, a, 0, 'x')).not.toThrow();
+    expect(() => checkExtent(rt, a, 128, 'x')).not.toThrow();
+    expect(() => checkExtent(rt, a, 129, 'options.grad')).toThrow(SourceXentError);
+    expect(() => checkExtent(rt, a, 129, 'options.grad')).toThrow(/options\.grad: the op would access 129 bytes/);
+    expect(() => checkExtent(rt, a + 64, 4, 'x')).toThrow(/not allocated/);
+    heap.free(b);
+    expect(() => checkExtent(rt, b, 4, 'x')).toThrow(/not allocated/);
   });
 });
