@@ -17,7 +17,7 @@ import {
   type DTypeOf,
   type SupportedTypedArray,
 } from './memory/dtype.js';
-import { XentDtypeError, XentOptionError, XentShapeError } from './errors.js';
+import { XentDtypeError, XentError, XentOptionError, XentShapeError } from './errors.js';
 import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
@@ -86,6 +86,19 @@ export class Xent {
   }
 
   /**
+   * The runtime of `x`, which must be an instance: a method called on anything else (e.g.
+   * taken off its instance, `const { crossEntropy } = xent`) is an {@link XentError}, not the
+   * engine's TypeError about private fields.
+   */
+  static #of(x: unknown, what: string): Runtime {
+    if (typeof x === 'object' && x !== null && #rt in x) return (x as Xent).#rt;
+    throw new XentError(
+      `Xent.${what} was called on ${describeValue(x)}, not on an Xent instance: call it as xent.${what}(...) ` +
+        `(a method taken off its instance needs .bind(xent))`,
+    );
+  }
+
+  /**
    * Loads the wasm module (the SIMD build when supported, unless `options.simd` says otherwise)
    * and creates an instance. With `options.threads` > 1, loads the threads build on a shared
    * memory and starts that many worker threads (see {@link ThreadOptions.threads}); where that
@@ -139,12 +152,12 @@ export class Xent {
    * {@link Xent.crossEntropy} in Node: 1 without `threads` or when they were not available.
    */
   get threads(): number {
-    return this.#rt.pool?.size ?? 1;
+    return Xent.#of(this, 'threads').pool?.size ?? 1;
   }
 
   /** True when the loaded module is a simd128 build (the SIMD, threads or relaxed-SIMD build). */
   get simd(): boolean {
-    return this.#rt.simd;
+    return Xent.#of(this, 'simd').simd;
   }
 
   /**
@@ -153,7 +166,7 @@ export class Xent {
    * `relaxed` was not asked for, or fell back.
    */
   get relaxed(): boolean {
-    return this.#rt.relaxed;
+    return Xent.#of(this, 'relaxed').relaxed;
   }
 
   /**
@@ -161,12 +174,12 @@ export class Xent {
    * whose `buffer` is a `SharedArrayBuffer`, with threads).
    */
   get memory(): WebAssembly.Memory {
-    return this.#rt.memory;
+    return Xent.#of(this, 'memory').memory;
   }
 
   /** True once {@link Xent.dispose} was called. */
   get disposed(): boolean {
-    return this.#rt.disposed;
+    return Xent.#of(this, 'disposed').disposed;
   }
 
   /**
@@ -175,13 +188,14 @@ export class Xent {
    *   dtype, {@link XentOutOfMemoryError} when it does not fit.
    */
   tensor<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> {
-    this.#rt.check('tensor');
+    const rt = Xent.#of(this, 'tensor');
+    rt.check('tensor');
     if (!isDType(dtype)) {
       throw new XentDtypeError(
         `tensor: dtype must be one of ${Object.keys(DTYPES).join(', ')}; got ${describeValue(dtype)}`,
       );
     }
-    return this.#rt.allocTensor(dtype, shape, 'tensor');
+    return rt.allocTensor(dtype, shape, 'tensor');
   }
 
   /**
@@ -191,7 +205,8 @@ export class Xent {
    *   shape does not match the length.
    */
   tensorFrom<A extends SupportedTypedArray>(data: A, shape?: readonly number[]): Tensor<DTypeOf<A>> {
-    this.#rt.check('tensorFrom');
+    const rt = Xent.#of(this, 'tensorFrom');
+    rt.check('tensorFrom');
     const dtype = dtypeOfArray(data);
     if (dtype === undefined) {
       throw new XentDtypeError(
@@ -205,8 +220,8 @@ export class Xent {
       );
     }
     // If `data` views this instance's memory, growing it would detach `data`: copy it first.
-    const src = data.buffer === this.#rt.memory.buffer ? data.slice() : data;
-    const t = this.#rt.allocTensor(dtype, s, 'tensorFrom', false) as Tensor;
+    const src = data.buffer === rt.memory.buffer ? data.slice() : data;
+    const t = rt.allocTensor(dtype, s, 'tensorFrom', false) as Tensor;
     (t.data as SupportedTypedArray).set(src);
     return t as Tensor<DTypeOf<A>>;
   }
@@ -261,7 +276,13 @@ export class Xent {
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
   >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): CrossEntropyResult<R, M, K> {
-    return lossOp(this.#rt, 'crossEntropy', logits, target, options) as unknown as CrossEntropyResult<R, M, K>;
+    return lossOp(
+      Xent.#of(this, 'crossEntropy'),
+      'crossEntropy',
+      logits,
+      target,
+      options,
+    ) as unknown as CrossEntropyResult<R, M, K>;
   }
 
   /**
@@ -306,7 +327,13 @@ export class Xent {
     target: TargetInput,
     options?: CrossEntropyOptions<R, M, K>,
   ): Promise<CrossEntropyResult<R, M, K>> {
-    return crossEntropyAsyncOp(this.#rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
+    let rt: Runtime;
+    try {
+      rt = Xent.#of(this, 'crossEntropyAsync');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return crossEntropyAsyncOp(rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
   }
 
   /**
@@ -334,7 +361,7 @@ export class Xent {
     target: IndexTargetInput,
     options?: NllLossOptions<R, M>,
   ): LossResult<R, M> {
-    return lossOp(this.#rt, 'nllLoss', logProbs, target, options) as unknown as LossResult<R, M>;
+    return lossOp(Xent.#of(this, 'nllLoss'), 'nllLoss', logProbs, target, options) as unknown as LossResult<R, M>;
   }
 
   /**
@@ -353,7 +380,7 @@ export class Xent {
    *   and the errors of every op for bad tensors.
    */
   softmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'softmax', [x], options);
+    return softmaxOp(Xent.#of(this, 'softmax'), 'softmax', [x], options);
   }
 
   /**
@@ -363,7 +390,7 @@ export class Xent {
    * @returns `options.out`, or a new float32 tensor of x's shape that the caller disposes.
    */
   logSoftmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'logSoftmax', [x], options);
+    return softmaxOp(Xent.#of(this, 'logSoftmax'), 'logSoftmax', [x], options);
   }
 
   /**
@@ -377,7 +404,7 @@ export class Xent {
    * @throws as {@link Xent.softmax}; {@link XentShapeError} when the shapes differ.
    */
   softmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'softmaxBackward', [y, gradY], options);
+    return softmaxOp(Xent.#of(this, 'softmaxBackward'), 'softmaxBackward', [y, gradY], options);
   }
 
   /**
@@ -391,7 +418,7 @@ export class Xent {
    * @throws as {@link Xent.softmaxBackward}.
    */
   logSoftmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'logSoftmaxBackward', [y, gradY], options);
+    return softmaxOp(Xent.#of(this, 'logSoftmaxBackward'), 'logSoftmaxBackward', [y, gradY], options);
   }
 
   /**
@@ -426,7 +453,7 @@ export class Xent {
     K extends OutputRequest | undefined = undefined,
     Q extends OutputRequest | undefined = undefined,
   >(logits: Float32Input, target: IndexTargetInput, options?: ScoreOptions<M, K, Q>): ScoreResult<M, K, Q> {
-    return score(this.#rt, logits, target, options) as unknown as ScoreResult<M, K, Q>;
+    return score(Xent.#of(this, 'score'), logits, target, options) as unknown as ScoreResult<M, K, Q>;
   }
 
   /**
@@ -441,12 +468,12 @@ export class Xent {
    *   C×C scratch matrix does not fit.
    */
   scorer(classes: number, options?: ScorerOptions): Scorer {
-    return new Scorer(this.#rt, classes, options);
+    return new Scorer(Xent.#of(this, 'scorer'), classes, options);
   }
 
   /** Memory use of this instance. */
   memoryStats(): MemoryStats {
-    const rt = this.#rt;
+    const rt = Xent.#of(this, 'memoryStats');
     return {
       bytesInUse: rt.disposed ? 0 : rt.heap.bytesInUse,
       bytesReserved: rt.memory.buffer.byteLength,
@@ -461,7 +488,7 @@ export class Xent {
    * the instance is garbage-collected.
    */
   dispose(): void {
-    this.#rt.dispose();
+    Xent.#of(this, 'dispose').dispose();
   }
 
   /** Same as {@link Xent.dispose}, for `using xent = await Xent.create()`. */

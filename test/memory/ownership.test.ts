@@ -216,6 +216,20 @@ describe('bad arguments to the public API throw XentError subclasses', () => {
     expect(() => new (lib.Tensor as unknown as new () => unknown)()).toThrow(lib.XentError);
   });
 
+  it('an Xent method called off its instance', async () => {
+    using x = await Xent.create();
+    const { crossEntropy, tensor, crossEntropyAsync } = x;
+    const target = { data: new Int32Array(1), shape: [1] };
+    expect(() => crossEntropy({ data: new Float32Array(2), shape: [1, 2] }, target)).toThrow(lib.XentError);
+    expect(() => tensor('float32', [1])).toThrow(/Xent\.tensor was called on undefined, not on an Xent instance/);
+    await expect(crossEntropyAsync.call({}, { data: new Float32Array(2), shape: [1, 2] }, target)).rejects.toThrow(
+      lib.XentError,
+    );
+    const memory = Object.getOwnPropertyDescriptor(lib.Xent.prototype, 'memory')!.get!;
+    expect(() => memory.call(null)).toThrow(lib.XentError);
+    expect(crossEntropy.call(x, { data: new Float32Array(2), shape: [1, 2] }, target).loss).toBeCloseTo(Math.log(2), 6);
+  });
+
   it('a sweep of bad values through every entry point: only XentErrors', async () => {
     const tfjs = await loadTfjs();
     using x = await Xent.create();
