@@ -478,6 +478,8 @@ describe('messages', () => {
       E.XentForeignTensorError,
       E.XentAliasError,
       E.XentLoadError,
+      E.XentBusyError,
+      E.XentMemoryInUseError,
     ]) {
       expect(C.prototype).toBeInstanceOf(E.XentError);
       expect(C.prototype).toBeInstanceOf(Error);
@@ -489,6 +491,7 @@ describe('messages', () => {
         expect((C as { prototype: Error }).prototype.name).toBe(key);
     }
     expect(new E.XentShapeError('x').name).toBe('XentShapeError');
+    expect(E.XentMemoryInUseError.prototype).toBeInstanceOf(E.XentOptionError);
   });
 });
 

@@ -111,8 +111,28 @@ export class XentOutOfMemoryError extends XentError {
   }
 }
 
-/** A tensor that belongs to another {@link Xent} instance was passed in. */
+/**
+ * A tensor that belongs to another {@link Xent} instance was passed in: another instance of
+ * this entry, or an instance of another copy of xent-wasm (e.g. the `xent-wasm/inline` entry,
+ * or the CommonJS build beside the ES module one), whose tensors live in another memory.
+ */
 export class XentForeignTensorError extends XentError {}
+
+/**
+ * A tensor is in use by a pending {@link Xent.crossEntropyAsync} call: it was passed as an
+ * output of another call while the pending call uses it, or as an input while the pending call
+ * writes it. Wait for the pending call's promise to settle first. (Disposing such a tensor is
+ * allowed: its memory is freed when the call settles.)
+ */
+export class XentBusyError extends XentError {}
+
+/**
+ * A `WebAssembly.Memory` given as `options.memory` to {@link Xent.create} is the memory of
+ * another live `Xent` instance (of this or any other copy of xent-wasm in this JavaScript
+ * realm). Two allocators on one memory would hand out the same addresses: dispose the other
+ * instance first, or give each instance its own memory.
+ */
+export class XentMemoryInUseError extends XentOptionError {}
 
 /**
  * An output (`grad`, `out`, `lossMap`, `confidence`) overlaps an input (`logits`, `target`,
@@ -146,6 +166,8 @@ for (const [cls, name] of [
   [XentOutOfMemoryError, 'XentOutOfMemoryError'],
   [XentForeignTensorError, 'XentForeignTensorError'],
   [XentAliasError, 'XentAliasError'],
+  [XentBusyError, 'XentBusyError'],
+  [XentMemoryInUseError, 'XentMemoryInUseError'],
 ] as const) {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true, enumerable: false });
 }

@@ -65,4 +65,6 @@ export {
   XentOutOfMemoryError,
   XentForeignTensorError,
   XentAliasError,
+  XentBusyError,
+  XentMemoryInUseError,
 } from './errors.js';

@@ -46,7 +46,8 @@ export interface LoadOptions {
   /**
    * The memory to link as `env.memory`. Default: a new
    * `WebAssembly.Memory({ initial: 2, maximum: 65536 })` (at least what the module asks for).
-   * xent-wasm owns everything in it above the module's `__heap_base`.
+   * xent-wasm owns everything in it above the module's `__heap_base`, so one memory serves one
+   * live instance: giving the memory of another live instance is a `XentMemoryInUseError`.
    */
   memory?: WebAssembly.Memory;
 }

@@ -8,6 +8,7 @@ import { heapBase, LOSS_ARGS_BYTES, type XentExports } from './kernel/abi.js';
 import { DTYPES, type DType } from './memory/dtype.js';
 import { XentDisposedError } from './errors.js';
 import { Heap } from './memory/heap.js';
+import type { MemoryClaim } from './memory/owners.js';
 import { checkByteLength, checkShape, shapeSize } from './memory/shape.js';
 import type { KernelOutcome, SplitCall } from './kernel/call.js';
 import { makeTensor, type Tensor, type TensorHost } from './memory/tensor.js';
@@ -26,8 +27,8 @@ export interface ThreadPool {
   runSync(call: SplitCall): KernelOutcome | undefined;
   /** Runs a call on the workers, queued behind the earlier ones. */
   run(call: SplitCall): Promise<KernelOutcome>;
-  /** Terminates the workers; calls in flight reject. */
-  terminate(): void;
+  /** Terminates the workers (calls in flight reject); settles when they have exited. */
+  terminate(): Promise<void>;
 }
 
 /** @internal */
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   autoFree?: boolean;
   /** Memory above this address is known to be zero (a memory we created ourselves). */
   zeroFrom?: number;
+  /** The instance's claim on its memory, released when it is disposed. */
+  claim?: MemoryClaim;
 }
 
 /** @internal */
@@ -55,10 +58,12 @@ export class Runtime implements TensorHost {
   /** The worker threads of an instance created with `threads > 1` (undefined: one thread). */
   pool: ThreadPool | undefined = undefined;
   readonly #registry: FinalizationRegistry<number> | undefined;
+  readonly #claim: MemoryClaim | undefined;
 
   constructor(exports: XentExports, memory: WebAssembly.Memory, options: RuntimeOptions = {}) {
     this.exports = exports;
     this.memory = memory;
+    this.#claim = options.claim;
     const simd = exports.xent_simd();
     this.simd = simd === 1 || simd === 2;
     this.relaxed = simd === 2;
@@ -101,8 +106,10 @@ export class Runtime implements TensorHost {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.pool?.terminate();
+    const gone = this.pool?.terminate();
     this.heap.reset();
     this.liveTensors = 0;
+    // Another instance may take the memory once the workers (which may be mid-call) are gone.
+    this.#claim?.release(gone);
   }
 }

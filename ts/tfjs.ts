@@ -110,6 +110,12 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
   xent: Xent,
   options: TfCrossEntropyOptions<R> = {},
 ): TfCrossEntropyLoss<R> {
+  const x = xent as Partial<Record<'crossEntropy' | 'tensor', unknown>> | null | undefined;
+  if (typeof x !== 'object' || x === null || typeof x.crossEntropy !== 'function' || typeof x.tensor !== 'function') {
+    throw new XentOptionError(
+      `crossEntropyLoss: the first argument must be an Xent instance (await Xent.create()), got ${describe(xent)}`,
+    );
+  }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new XentOptionError(`crossEntropyLoss: options must be an object, got ${String(options)}`);
   }
@@ -272,6 +278,16 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
 }
 
 /** True while TF.js records operations for a gradient (so the backward pass may come). */
+/** What a value is, for a message (the core's describeValue is internal to the main entry). */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return typeof value;
+}
+
 function isRecording(): boolean {
   const state = (tf.engine() as unknown as { state?: { gradientDepth?: unknown } }).state;
   const depth = state?.gradientDepth;

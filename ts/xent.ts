@@ -17,7 +17,8 @@ import {
   type DTypeOf,
   type SupportedTypedArray,
 } from './memory/dtype.js';
-import { XentDtypeError, XentShapeError } from './errors.js';
+import { XentDtypeError, XentError, XentOptionError, XentShapeError } from './errors.js';
+import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
 import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
@@ -72,14 +73,29 @@ export interface MemoryStats {
  * const { loss } = xent.crossEntropy(logits, target, { ignoreIndex: 255, grad });
  * ```
  *
- * Instances are independent: each has its own memory, and tensors cannot be shared between
- * them. Disposing the instance frees all its tensors.
+ * Instances are independent: each has its own memory (two live instances cannot share one,
+ * see {@link Xent.create}), and tensors cannot be shared between them: a tensor of another
+ * instance, or of another copy of the library such as `xent-wasm/inline`, is refused with
+ * {@link XentForeignTensorError}. Disposing the instance frees all its tensors.
  */
 export class Xent {
   readonly #rt: Runtime;
 
   private constructor(rt: Runtime) {
     this.#rt = rt;
+  }
+
+  /**
+   * The runtime of `x`, which must be an instance: a method called on anything else (e.g.
+   * taken off its instance, `const { crossEntropy } = xent`) is an {@link XentError}, not the
+   * engine's TypeError about private fields.
+   */
+  static #of(x: unknown, what: string): Runtime {
+    if (typeof x === 'object' && x !== null && #rt in x) return (x as Xent).#rt;
+    throw new XentError(
+      `Xent.${what} was called on ${describeValue(x)}, not on an Xent instance: call it as xent.${what}(...) ` +
+        `(a method taken off its instance needs .bind(xent))`,
+    );
   }
 
   /**
@@ -90,24 +106,45 @@ export class Xent {
    * With `options.relaxed`, loads the relaxed-SIMD build where the engine supports it (faster,
    * not bit-identical to the other builds; see {@link LoadOptions.relaxed}), else warns once and
    * loads the normal build ({@link Xent.relaxed} says which).
+   *
+   * An instance owns its memory: `options.memory` may not be the memory of another live
+   * instance (of any copy of xent-wasm in this realm, e.g. `xent-wasm/inline`), whose allocator
+   * would hand out the same addresses. It is free again once that instance is disposed (with
+   * worker threads, once they have exited: `create` waits for that) or garbage-collected.
    * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
-   *   {@link XentOptionError} for a bad `threads` or `minElementsPerThread`, a non-boolean
-   *   `relaxed`, or `relaxed: true` with `simd: false`.
+   *   {@link XentOptionError} for options that are not an object, a bad `threads` or
+   *   `minElementsPerThread`, a non-boolean `relaxed`, or `relaxed: true` with `simd: false`;
+   *   {@link XentMemoryInUseError} (an XentOptionError) when `options.memory` belongs to another
+   *   live instance.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new XentOptionError(`Xent.create: options must be an object (or left out), got ${describeValue(options)}`);
+    }
     const { threads, minElements } = threadsOption(options);
     const relaxed = relaxedOption(options);
-    const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
-    // (With threads > 1 this only warns: there is no relaxed threads build.)
-    const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
-    const loaded = shared ?? relaxedBuild ?? (await load(options));
-    const exports = checkExports(loaded.instance.exports);
-    const rt = new Runtime(exports, loaded.memory, {
-      autoFree: options.autoFree ?? false,
-      zeroFrom: loaded.createdMemory ? heapBase(exports) : undefined,
-    });
-    if (shared) await startThreads(rt, shared.module, threads, minElements);
-    return new Xent(rt);
+    // Claimed now, before anything is loaded (instantiating the module writes its data into
+    // the memory): a memory another live instance owns is refused.
+    const given = options.memory instanceof WebAssembly.Memory ? options.memory : undefined;
+    let claim = given ? await claimMemory(given) : undefined;
+    try {
+      const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
+      // (With threads > 1 this only warns: there is no relaxed threads build.)
+      const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
+      const loaded = shared ?? relaxedBuild ?? (await load(options));
+      claim ??= await claimMemory(loaded.memory);
+      const exports = checkExports(loaded.instance.exports);
+      const rt = new Runtime(exports, loaded.memory, {
+        autoFree: options.autoFree ?? false,
+        zeroFrom: loaded.createdMemory ? heapBase(exports) : undefined,
+        claim,
+      });
+      claim = undefined; // the runtime releases it when disposed
+      if (shared) await startThreads(rt, shared.module, threads, minElements);
+      return new Xent(rt);
+    } finally {
+      claim?.release();
+    }
   }
 
   /**
@@ -115,12 +152,12 @@ export class Xent {
    * {@link Xent.crossEntropy} in Node: 1 without `threads` or when they were not available.
    */
   get threads(): number {
-    return this.#rt.pool?.size ?? 1;
+    return Xent.#of(this, 'threads').pool?.size ?? 1;
   }
 
   /** True when the loaded module is a simd128 build (the SIMD, threads or relaxed-SIMD build). */
   get simd(): boolean {
-    return this.#rt.simd;
+    return Xent.#of(this, 'simd').simd;
   }
 
   /**
@@ -129,7 +166,7 @@ export class Xent {
    * `relaxed` was not asked for, or fell back.
    */
   get relaxed(): boolean {
-    return this.#rt.relaxed;
+    return Xent.#of(this, 'relaxed').relaxed;
   }
 
   /**
@@ -137,12 +174,12 @@ export class Xent {
    * whose `buffer` is a `SharedArrayBuffer`, with threads).
    */
   get memory(): WebAssembly.Memory {
-    return this.#rt.memory;
+    return Xent.#of(this, 'memory').memory;
   }
 
   /** True once {@link Xent.dispose} was called. */
   get disposed(): boolean {
-    return this.#rt.disposed;
+    return Xent.#of(this, 'disposed').disposed;
   }
 
   /**
@@ -151,13 +188,14 @@ export class Xent {
    *   dtype, {@link XentOutOfMemoryError} when it does not fit.
    */
   tensor<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> {
-    this.#rt.check('tensor');
+    const rt = Xent.#of(this, 'tensor');
+    rt.check('tensor');
     if (!isDType(dtype)) {
       throw new XentDtypeError(
         `tensor: dtype must be one of ${Object.keys(DTYPES).join(', ')}; got ${describeValue(dtype)}`,
       );
     }
-    return this.#rt.allocTensor(dtype, shape, 'tensor');
+    return rt.allocTensor(dtype, shape, 'tensor');
   }
 
   /**
@@ -167,7 +205,8 @@ export class Xent {
    *   shape does not match the length.
    */
   tensorFrom<A extends SupportedTypedArray>(data: A, shape?: readonly number[]): Tensor<DTypeOf<A>> {
-    this.#rt.check('tensorFrom');
+    const rt = Xent.#of(this, 'tensorFrom');
+    rt.check('tensorFrom');
     const dtype = dtypeOfArray(data);
     if (dtype === undefined) {
       throw new XentDtypeError(
@@ -181,8 +220,8 @@ export class Xent {
       );
     }
     // If `data` views this instance's memory, growing it would detach `data`: copy it first.
-    const src = data.buffer === this.#rt.memory.buffer ? data.slice() : data;
-    const t = this.#rt.allocTensor(dtype, s, 'tensorFrom', false) as Tensor;
+    const src = data.buffer === rt.memory.buffer ? data.slice() : data;
+    const t = rt.allocTensor(dtype, s, 'tensorFrom', false) as Tensor;
     (t.data as SupportedTypedArray).set(src);
     return t as Tensor<DTypeOf<A>>;
   }
@@ -229,14 +268,21 @@ export class Xent {
    *   and denominator `weightSum` of the mean, and the requested `lossMap` and `confidence`.
    * @throws {@link XentShapeError}, {@link XentDtypeError}, {@link XentOptionError},
    *   {@link XentTargetError}, {@link XentAliasError}, {@link XentForeignTensorError},
-   *   {@link XentDisposedError}, {@link XentOutOfMemoryError}.
+   *   {@link XentDisposedError}, {@link XentOutOfMemoryError}; {@link XentBusyError} for a
+   *   tensor a pending {@link Xent.crossEntropyAsync} call uses (see there).
    */
   crossEntropy<
     R extends Reduction = 'mean',
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
   >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): CrossEntropyResult<R, M, K> {
-    return lossOp(this.#rt, 'crossEntropy', logits, target, options) as unknown as CrossEntropyResult<R, M, K>;
+    return lossOp(
+      Xent.#of(this, 'crossEntropy'),
+      'crossEntropy',
+      logits,
+      target,
+      options,
+    ) as unknown as CrossEntropyResult<R, M, K>;
   }
 
   /**
@@ -248,10 +294,20 @@ export class Xent {
    * The arguments are checked, plain inputs copied in, new outputs allocated and the labels
    * validated (with the 'mean' denominator) on the calling thread before this returns; the
    * kernel then runs on the workers while the calling thread is free. Calls are queued: one
-   * runs at a time. Until the promise settles, do not write, dispose or pass as an output any
-   * tensor of the call. Disposing the instance rejects the calls in flight with
+   * runs at a time. Disposing the instance rejects the calls in flight with
    * {@link XentDisposedError}. Without threads it runs on the calling thread and resolves at
    * once.
+   *
+   * Until the promise settles, the call's tensors (inputs and outputs) are protected:
+   *
+   * - `dispose()` on one of them (e.g. at the end of a `using` block) is allowed: the tensor is
+   *   disposed at once, but its memory is freed only when the call settles, so no new tensor
+   *   can be given memory the workers still read or write.
+   * - Another call may not write them (pass them as `grad`, `out`, a map...), nor read the
+   *   outputs this call writes: it throws {@link XentBusyError}. Reading its inputs is fine.
+   * - Writes through `tensor.data` (or a view kept from it) cannot be stopped: writing the
+   *   call's tensors that way before it settles races with the workers and gives the call
+   *   wrong results (it cannot reach any other tensor).
    *
    * ```ts
    * using xent = await Xent.create({ threads: 2 });
@@ -259,7 +315,8 @@ export class Xent {
    * ```
    *
    * @returns a promise of what {@link Xent.crossEntropy} returns; it rejects with the errors
-   *   that {@link Xent.crossEntropy} throws.
+   *   that {@link Xent.crossEntropy} throws, and {@link XentBusyError} for a tensor a pending
+   *   call uses.
    */
   crossEntropyAsync<
     R extends Reduction = 'mean',
@@ -270,7 +327,13 @@ export class Xent {
     target: TargetInput,
     options?: CrossEntropyOptions<R, M, K>,
   ): Promise<CrossEntropyResult<R, M, K>> {
-    return crossEntropyAsyncOp(this.#rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
+    let rt: Runtime;
+    try {
+      rt = Xent.#of(this, 'crossEntropyAsync');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return crossEntropyAsyncOp(rt, logits, target, options) as unknown as Promise<CrossEntropyResult<R, M, K>>;
   }
 
   /**
@@ -298,7 +361,7 @@ export class Xent {
     target: IndexTargetInput,
     options?: NllLossOptions<R, M>,
   ): LossResult<R, M> {
-    return lossOp(this.#rt, 'nllLoss', logProbs, target, options) as unknown as LossResult<R, M>;
+    return lossOp(Xent.#of(this, 'nllLoss'), 'nllLoss', logProbs, target, options) as unknown as LossResult<R, M>;
   }
 
   /**
@@ -317,7 +380,7 @@ export class Xent {
    *   and the errors of every op for bad tensors.
    */
   softmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'softmax', [x], options);
+    return softmaxOp(Xent.#of(this, 'softmax'), 'softmax', [x], options);
   }
 
   /**
@@ -327,7 +390,7 @@ export class Xent {
    * @returns `options.out`, or a new float32 tensor of x's shape that the caller disposes.
    */
   logSoftmax(x: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'logSoftmax', [x], options);
+    return softmaxOp(Xent.#of(this, 'logSoftmax'), 'logSoftmax', [x], options);
   }
 
   /**
@@ -341,7 +404,7 @@ export class Xent {
    * @throws as {@link Xent.softmax}; {@link XentShapeError} when the shapes differ.
    */
   softmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'softmaxBackward', [y, gradY], options);
+    return softmaxOp(Xent.#of(this, 'softmaxBackward'), 'softmaxBackward', [y, gradY], options);
   }
 
   /**
@@ -355,7 +418,7 @@ export class Xent {
    * @throws as {@link Xent.softmaxBackward}.
    */
   logSoftmaxBackward(y: Float32Input, gradY: Float32Input, options?: SoftmaxOptions): Tensor<'float32'> {
-    return softmaxOp(this.#rt, 'logSoftmaxBackward', [y, gradY], options);
+    return softmaxOp(Xent.#of(this, 'logSoftmaxBackward'), 'logSoftmaxBackward', [y, gradY], options);
   }
 
   /**
@@ -390,7 +453,7 @@ export class Xent {
     K extends OutputRequest | undefined = undefined,
     Q extends OutputRequest | undefined = undefined,
   >(logits: Float32Input, target: IndexTargetInput, options?: ScoreOptions<M, K, Q>): ScoreResult<M, K, Q> {
-    return score(this.#rt, logits, target, options) as unknown as ScoreResult<M, K, Q>;
+    return score(Xent.#of(this, 'score'), logits, target, options) as unknown as ScoreResult<M, K, Q>;
   }
 
   /**
@@ -405,12 +468,12 @@ export class Xent {
    *   C×C scratch matrix does not fit.
    */
   scorer(classes: number, options?: ScorerOptions): Scorer {
-    return new Scorer(this.#rt, classes, options);
+    return new Scorer(Xent.#of(this, 'scorer'), classes, options);
   }
 
   /** Memory use of this instance. */
   memoryStats(): MemoryStats {
-    const rt = this.#rt;
+    const rt = Xent.#of(this, 'memoryStats');
     return {
       bytesInUse: rt.disposed ? 0 : rt.heap.bytesInUse,
       bytesReserved: rt.memory.buffer.byteLength,
@@ -425,7 +488,7 @@ export class Xent {
    * the instance is garbage-collected.
    */
   dispose(): void {
-    this.#rt.dispose();
+    Xent.#of(this, 'dispose').dispose();
   }
 
   /** Same as {@link Xent.dispose}, for `using xent = await Xent.create()`. */

@@ -20,19 +20,38 @@ export function formatShape(shape: Shape): string {
 export function checkShape(shape: unknown, what: string): readonly number[] {
   if (!Array.isArray(shape)) {
     throw new XentShapeError(
-      `${what}: shape must be an array of non-negative integers, got ` +
-        `${typeof shape === 'object' ? String(shape) : typeof shape}`,
+      `${what}: shape must be an array of non-negative integers, got ${describeShapeValue(shape)}`,
     );
   }
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       throw new XentShapeError(
-        `${what}: shape[${i}] must be a non-negative integer, got ${String(d)} in [${shape.map(String).join(', ')}]`,
+        `${what}: shape[${i}] must be a non-negative integer, got ${describeDim(d)} in ` +
+          `[${shape.map(describeDim).join(', ')}]`,
       );
     }
   }
   return Object.freeze([...(shape as number[])]);
+}
+
+/** What a value that should have been a shape is (as the message always said, never throwing). */
+function describeShapeValue(shape: unknown): string {
+  if (typeof shape !== 'object' || shape === null) return shape === null ? 'null' : typeof shape;
+  try {
+    return String(shape);
+  } catch {
+    return 'an object';
+  }
+}
+
+/** A dim for a message (String() throws for a null-prototype object or a symbol in a template). */
+function describeDim(d: unknown): string {
+  try {
+    return String(d);
+  } catch {
+    return typeof d;
+  }
 }
 
 /** @internal Number of elements (the product of the dims; 1 for a scalar shape `[]`). */

@@ -7,15 +7,17 @@
 import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from '../memory/dtype.js';
 import {
   XentAliasError,
+  XentBusyError,
   XentDisposedError,
   XentDtypeError,
+  XentError,
   XentForeignTensorError,
   XentOptionError,
   XentShapeError,
 } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { checkByteLength, checkShape, formatShape, sameShape, shapeSize } from '../memory/shape.js';
-import { Tensor, tensorInternals } from '../memory/tensor.js';
+import { isAnyXentTensor, pin, Tensor, tensorInternals, unpin, type TensorInternals } from '../memory/tensor.js';
 
 /** @internal An argument after resolution: either a live tensor of this instance or plain data to copy. */
 export interface Arg {
@@ -23,9 +25,12 @@ export interface Arg {
   readonly dtype: DType;
   readonly shape: readonly number[];
   readonly size: number;
+  /** The bytes the op reads (inputs) or writes (outputs), from its geometry. */
   readonly byteLength: number;
   /** Set for tensors. */
   readonly offset?: number;
+  /** The tensor, for tensor inputs. */
+  readonly source?: Tensor;
   /** Set for plain data. */
   readonly data?: SupportedTypedArray;
 }
@@ -38,30 +43,90 @@ export interface OutArg extends Arg {
   readonly alloc: boolean;
 }
 
-/** @internal Checks that `t` is a live tensor of this instance and returns its address. */
-export function ownTensorOffset(rt: Runtime, t: Tensor, what: string): number {
+/** What a tensor argument is to the op: read (`'input'`) or written (`'output'`). */
+export type Role = 'input' | 'output';
+
+/** @internal The error for a tensor of another copy of xent-wasm (not an `instanceof` this copy's Tensor). */
+export function otherCopyError(what: string, value: unknown): XentForeignTensorError {
+  const v = value as { dtype?: unknown; shape?: unknown };
+  const desc =
+    typeof v.dtype === 'string' && Array.isArray(v.shape)
+      ? `${v.dtype} tensor of shape ${formatShape(v.shape)}`
+      : 'tensor';
+  return new XentForeignTensorError(
+    `${what}: this ${desc} belongs to an Xent instance of another copy of xent-wasm (another entry, e.g. ` +
+      `'xent-wasm/inline', or the CommonJS build beside the ES module one), whose tensors live in that instance's ` +
+      `wasm memory: create every instance from one entry, or copy it with xent.tensorFrom(t.toArray(), t.shape)`,
+  );
+}
+
+/**
+ * @internal Checks that `t` is a live tensor of this instance that the op may use in `role`,
+ * and returns its private state (never its public properties, which a caller could shadow).
+ */
+export function ownTensor(rt: Runtime, t: unknown, what: string, role: Role): TensorInternals {
+  if (!(t instanceof Tensor)) throw otherCopyError(what, t);
   const ti = tensorInternals(t);
+  const desc = `${ti.dtype} tensor of shape ${formatShape(ti.shape)}`;
   if (ti.host !== rt) {
     throw new XentForeignTensorError(
-      `${what}: this ${t.dtype} tensor of shape ${formatShape(t.shape)} belongs to another Xent instance; ` +
-        `tensors live in the wasm memory of the instance that created them (copy it with ` +
-        `xent.tensorFrom(t.toArray(), t.shape))`,
+      `${what}: this ${desc} belongs to another Xent instance; tensors live in the wasm memory of the instance ` +
+        `that created them (copy it with xent.tensorFrom(t.toArray(), t.shape))`,
     );
   }
-  if (ti.disposed) {
-    throw new XentDisposedError(`${what}: this ${t.dtype} tensor of shape ${formatShape(t.shape)} was disposed`);
+  if (ti.disposed) throw new XentDisposedError(`${what}: this ${desc} was disposed`);
+  if (role === 'output' && ti.readers > 0) {
+    throw new XentBusyError(
+      `${what}: this ${desc} is used by a pending crossEntropyAsync call, which ${ti.writers > 0 ? 'writes' : 'reads'} ` +
+        `it: it cannot be written before that call settles (await its promise first)`,
+    );
   }
-  return ti.offset;
+  if (role === 'input' && ti.writers > 0) {
+    throw new XentBusyError(
+      `${what}: this ${desc} is an output of a pending crossEntropyAsync call, which is still writing it: await ` +
+        `that call's promise before reading it`,
+    );
+  }
+  return ti;
+}
+
+/** @internal Checks that `t` is a live tensor of this instance and returns its address. */
+export function ownTensorOffset(rt: Runtime, t: Tensor, what: string, role: Role = 'input'): number {
+  return ownTensor(rt, t, what, role).offset;
+}
+
+/**
+ * @internal The bounds check before a kernel call: the `bytes` an op reads or writes at
+ * `offset` must lie in the block the allocator recorded there (its own record, never a
+ * tensor's properties). Throws an {@link XentError} otherwise: xent-wasm would have a bug.
+ */
+export function checkExtent(rt: Runtime, offset: number, bytes: number, what: string): void {
+  const block = rt.heap.sizeOf(offset);
+  if (block === undefined || bytes > block) {
+    throw new XentError(
+      `${what}: the op would ${block === undefined ? 'use' : `access ${bytes} bytes of`} the block at ${offset}, ` +
+        `${block === undefined ? 'which is not allocated' : `which has ${block}`}: refused before the kernel ran ` +
+        `(this is a bug in xent-wasm)`,
+    );
+  }
 }
 
 /** @internal Resolves an input: a tensor of this instance, or `{ data, shape }` plain data. */
 export function resolve(rt: Runtime, value: unknown, what: string, allowed: readonly DType[], hint: string): Arg {
-  if (value instanceof Tensor) {
-    const offset = ownTensorOffset(rt, value, what);
-    if (!allowed.includes(value.dtype)) {
-      throw new XentDtypeError(`${what} must be ${hint}, got a ${value.dtype} tensor`);
+  if (isAnyXentTensor(value)) {
+    const ti = ownTensor(rt, value, what, 'input');
+    if (!allowed.includes(ti.dtype)) {
+      throw new XentDtypeError(`${what} must be ${hint}, got a ${ti.dtype} tensor`);
     }
-    return { what, dtype: value.dtype, shape: value.shape, size: value.size, byteLength: value.byteLength, offset };
+    return {
+      what,
+      dtype: ti.dtype,
+      shape: ti.shape,
+      size: ti.size,
+      byteLength: ti.byteLength,
+      offset: ti.offset,
+      source: value as Tensor,
+    };
   }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new XentDtypeError(`${what} must be ${hint} (a Tensor or { data, shape }), got ${describeValue(value)}`);
@@ -94,27 +159,30 @@ export function outputTensor(
   shapeOf: string,
   orTrue = false,
 ): OutArg {
-  if (!(value instanceof Tensor)) {
+  if (!isAnyXentTensor(value)) {
     throw new XentOptionError(
       `${what} must be a float32 Tensor of shape ${formatShape(shape)} (${shapeOf}) in this instance's memory, ` +
         `e.g. xent.tensor('float32', ${formatShape(shape)})${orTrue ? ', or true for a new tensor' : ''}; got ` +
         `${describeValue(value)}`,
     );
   }
-  const offset = ownTensorOffset(rt, value, what);
-  if (value.dtype !== 'float32') throw new XentDtypeError(`${what} must be a float32 tensor, got ${value.dtype}`);
-  if (!sameShape(value.shape, shape)) {
+  const ti = ownTensor(rt, value, what, 'output');
+  if (ti.dtype !== 'float32') throw new XentDtypeError(`${what} must be a float32 tensor, got ${ti.dtype}`);
+  if (!sameShape(ti.shape, shape)) {
     throw new XentShapeError(
-      `${what} must have shape ${formatShape(shape)} (${shapeOf}), got ${formatShape(value.shape)}`,
+      `${what} must have shape ${formatShape(shape)} (${shapeOf}), got ${formatShape(ti.shape)}`,
     );
   }
+  const size = shapeSize(shape);
   return {
     what,
     dtype: 'float32',
-    shape: value.shape,
-    size: value.size,
-    byteLength: value.byteLength,
-    offset,
+    shape: ti.shape,
+    size,
+    // What the kernel writes: the op's shape, not the tensor's (checked equal above, and
+    // against the allocator's block before the call).
+    byteLength: size * 4,
+    offset: ti.offset,
     tensor: value as Tensor<'float32'>,
     alloc: false,
   };
@@ -180,7 +248,7 @@ export function checkAliases(outputs: ReadonlyArray<Arg | undefined>, inputs: Re
 /** @internal Resolves `options.weight` (C finite floats). */
 export function resolveWeight(rt: Runtime, w: unknown, c: number): Arg | undefined {
   if (w === undefined) return undefined;
-  if (w instanceof Tensor) {
+  if (isAnyXentTensor(w)) {
     const weight = resolve(rt, w, 'options.weight', ['float32'], 'float32');
     if (weight.shape.length !== 1 || weight.size !== c) {
       throw new XentOptionError(
@@ -188,7 +256,7 @@ export function resolveWeight(rt: Runtime, w: unknown, c: number): Arg | undefin
           `(PyTorch: weight tensor should be defined either for all ${c} classes or no classes)`,
       );
     }
-    checkFinite((w as Tensor<'float32'>).data, 'options.weight');
+    checkFinite(new Float32Array(rt.memory.buffer, weight.offset!, c), 'options.weight');
     return weight;
   }
   if (w instanceof Float32Array || Array.isArray(w)) {
@@ -229,6 +297,7 @@ export class Scratch {
   readonly #rt: Runtime;
   readonly #blocks: number[] = [];
   readonly #fresh: Tensor[] = [];
+  readonly #pinned: Array<[Tensor, boolean]> = [];
   #kept = false;
 
   constructor(rt: Runtime) {
@@ -259,12 +328,29 @@ export class Scratch {
       o.tensor = t;
       return tensorInternals(t).offset;
     });
+    // Every extent the kernel will read or write must lie in its block, as the allocator has it.
+    inputs.forEach((a, i) => {
+      if (a) checkExtent(rt, pin[i]!, a.byteLength, a.what);
+    });
+    outputs.forEach((o, i) => {
+      if (o) checkExtent(rt, pout[i]!, o.byteLength, o.what);
+    });
     // All allocations are done: views made now stay valid until the call returns.
     const buffer = rt.memory.buffer;
     inputs.forEach((a, i) => {
       if (a?.data) new DTYPES[a.dtype].ctor(buffer, pin[i]!, a.size).set(a.data);
     });
     return { inputs: pin, outputs: pout };
+  }
+
+  /**
+   * Pins the caller's tensors among `inputs` and `outputs` until {@link Scratch.release}, for a
+   * call that runs after this returns (see {@link pin}).
+   */
+  pin(inputs: ReadonlyArray<Arg | undefined>, outputs: ReadonlyArray<OutArg | undefined>): void {
+    for (const a of inputs) if (a?.source) this.#pinned.push([a.source, false]);
+    for (const o of outputs) if (o && !o.alloc && o.tensor) this.#pinned.push([o.tensor, true]);
+    for (const [t, write] of this.#pinned) pin(t, write);
   }
 
   /** Keeps the new outputs (the call succeeded). */
@@ -274,6 +360,10 @@ export class Scratch {
 
   /** Frees the scratch blocks, and the new outputs unless {@link Scratch.keep} was called. */
   release(): void {
+    for (const [t, write] of this.#pinned) unpin(t, write);
+    this.#pinned.length = 0;
+    // A disposed instance has freed everything already.
+    if (this.#rt.disposed) return;
     for (const off of this.#blocks) this.#rt.heap.free(off);
     this.#blocks.length = 0;
     if (!this.#kept) for (const t of this.#fresh) t.dispose();

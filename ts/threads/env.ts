@@ -75,7 +75,8 @@ export interface WorkerHandle {
   unref(): void;
   /** Keeps the process alive while the worker has work (Node; a no-op in browsers). */
   ref(): void;
-  terminate(): void;
+  /** Terminates the worker; settles when it has stopped (at once in browsers). */
+  terminate(): Promise<void>;
 }
 
 interface NodeWorker {
@@ -119,7 +120,10 @@ export async function spawnWorker(): Promise<WorkerHandle> {
       unref: () => w.unref(),
       terminate() {
         done = true;
-        void w.terminate().catch(() => undefined);
+        return w.terminate().then(
+          () => undefined,
+          () => undefined,
+        );
       },
     };
   }
@@ -142,6 +146,7 @@ export async function spawnWorker(): Promise<WorkerHandle> {
     terminate() {
       done = true;
       w.terminate();
+      return Promise.resolve();
     },
   };
 }

@@ -81,6 +81,8 @@ export class Pool implements ThreadPool {
   #nextId = 1;
   #started = false;
   #terminated = false;
+  /** Settles when every worker has exited, after {@link Pool.terminate}. */
+  #exited: Promise<void> = Promise.resolve();
 
   private constructor(
     rt: Runtime,
@@ -224,9 +226,12 @@ export class Pool implements ThreadPool {
     });
   }
 
-  /** Terminates the workers; calls in flight reject with {@link XentDisposedError}. */
-  terminate(): void {
-    this.#shutdown(disposedError());
+  /**
+   * Terminates the workers; calls in flight reject with {@link XentDisposedError}. Settles
+   * when every worker has exited.
+   */
+  terminate(): Promise<void> {
+    return this.#shutdown(disposedError());
   }
 
   async #runAsync(call: SplitCall): Promise<KernelOutcome> {
@@ -379,13 +384,14 @@ export class Pool implements ThreadPool {
     return { status: Status.Ok, out: [loss, sum, ws, 0] };
   }
 
-  #shutdown(reason: Error): void {
-    if (this.#terminated) return;
+  #shutdown(reason: Error): Promise<void> {
+    if (this.#terminated) return this.#exited;
     this.#terminated = true;
-    for (const w of this.#workers) w.terminate();
+    this.#exited = Promise.all(this.#workers.map((w) => w.terminate())).then(() => undefined);
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
     for (const w of waiters) w.reject(reason);
+    return this.#exited;
   }
 
   #onMessage(m: FromWorker): void {

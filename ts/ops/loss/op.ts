@@ -79,6 +79,10 @@ export async function crossEntropyAsyncOp(
   const scratch = new Scratch(rt);
   try {
     const args = kernelArgs(plan, scratch);
+    // Until the call settles, the caller's tensors keep their blocks (dispose() defers the
+    // free) and cannot be written (or, the outputs, read) by another call.
+    const { input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
+    scratch.pin([input, target, weight, gradOutput], [grad, lossOut, confidence]);
     const pool = rt.pool;
     const outcome = pool ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
     rt.check('crossEntropyAsync');
@@ -86,8 +90,7 @@ export async function crossEntropyAsyncOp(
     scratch.keep();
     return res;
   } finally {
-    // A disposed instance has freed everything already.
-    if (!rt.disposed) scratch.release();
+    scratch.release();
   }
 }
 

@@ -6,7 +6,7 @@
 
 import { XentOptionError } from '../../errors.js';
 import { describeValue } from '../../memory/dtype.js';
-import { Tensor } from '../../memory/tensor.js';
+import { isAnyXentTensor } from '../../memory/tensor.js';
 import type { Layout } from '../inputs.js';
 import { suggestOption } from './suggest.js';
 
@@ -17,7 +17,7 @@ export function optionsObject(options: unknown, op: string): Record<string, unkn
     typeof options !== 'object' ||
     Array.isArray(options) ||
     ArrayBuffer.isView(options) ||
-    options instanceof Tensor
+    isAnyXentTensor(options)
   ) {
     throw new XentOptionError(`${op}: options must be an object, got ${describeValue(options)}`);
   }

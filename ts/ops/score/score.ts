@@ -8,11 +8,21 @@
 import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from '../../kernel/abi.js';
 import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from '../../kernel/call.js';
 import { XentDtypeError, XentOptionError, XentShapeError } from '../../errors.js';
-import { describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
-import { checkByteLength, formatShape, sameShape } from '../../memory/shape.js';
-import { Tensor } from '../../memory/tensor.js';
+import { DTYPES, describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
+import { checkByteLength, formatShape, sameShape, shapeSize } from '../../memory/shape.js';
+import { isAnyXentTensor, type Tensor } from '../../memory/tensor.js';
 import type { Runtime } from '../../runtime.js';
-import { Scratch, checkAliases, ownTensorOffset, requestedOutput, resolve, resolveWeight, type Arg } from '../args.js';
+import {
+  Scratch,
+  checkAliases,
+  checkExtent,
+  ownTensor,
+  ownTensorOffset,
+  requestedOutput,
+  resolve,
+  resolveWeight,
+  type Arg,
+} from '../args.js';
 import { kernelDims, lossGeometry } from '../geometry.js';
 import type { Layout } from '../inputs.js';
 import { normalizeScoreOptions, type PredDType, type ScoreResult } from './options.js';
@@ -62,27 +72,28 @@ function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: nu
   if (value === undefined) return undefined;
   const what = 'options.pred';
   const dtypes = c <= 256 ? 'uint8 or uint16' : 'uint16';
-  if (!(value instanceof Tensor)) {
+  if (!isAnyXentTensor(value)) {
     throw new XentOptionError(
       `${what} must be a ${dtypes} Tensor of shape ${formatShape(shape)} (the target's shape) in this instance's ` +
         `memory, e.g. xent.tensor('${c <= 256 ? 'uint8' : 'uint16'}', ${formatShape(shape)}); got ` +
         `${describeValue(value)}`,
     );
   }
-  const offset = ownTensorOffset(rt, value, what);
-  if (value.dtype !== 'uint8' && value.dtype !== 'uint16')
-    throw new XentDtypeError(`${what} must be a ${dtypes} tensor, got ${value.dtype}`);
-  if (value.dtype === 'uint8' && c > 256) {
+  const ti = ownTensor(rt, value, what, 'output');
+  if (ti.dtype !== 'uint8' && ti.dtype !== 'uint16')
+    throw new XentDtypeError(`${what} must be a ${dtypes} tensor, got ${ti.dtype}`);
+  if (ti.dtype === 'uint8' && c > 256) {
     throw new XentDtypeError(
       `${what} is a uint8 tensor but the logits have C = ${c} classes: class indices above 255 need a uint16 tensor`,
     );
   }
-  if (!sameShape(value.shape, shape)) {
+  if (!sameShape(ti.shape, shape)) {
     throw new XentShapeError(
-      `${what} must have shape ${formatShape(shape)} (the target's shape), got ${formatShape(value.shape)}`,
+      `${what} must have shape ${formatShape(shape)} (the target's shape), got ${formatShape(ti.shape)}`,
     );
   }
-  return { what, dtype: value.dtype, shape: value.shape, size: value.size, byteLength: value.byteLength, offset };
+  const size = shapeSize(shape);
+  return { what, dtype: ti.dtype, shape: ti.shape, size, byteLength: size * DTYPES[ti.dtype].bytes, offset: ti.offset };
 }
 
 /** @internal The addresses and scalars of one scoring call (`xent_cross_entropy` with the prediction outputs). */
@@ -186,7 +197,9 @@ export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, options
     // Plain inputs are already copied in: allocating more (which may grow the memory) is fine.
     pConfusion = rt.heap.alloc(ccBytes, true);
     if (!pred) newPred = rt.allocTensor(predDtype, mapShape, 'pred', false);
-    const pPred = pred ? pred.offset! : ownTensorOffset(rt, newPred!, 'pred');
+    const pPred = pred ? pred.offset! : ownTensorOffset(rt, newPred!, 'pred', 'output');
+    checkExtent(rt, pPred, shapeSize(mapShape) * DTYPES[predDtype].bytes, 'pred');
+    checkExtent(rt, pConfusion, ccBytes, 'the confusion matrix');
     const [loss, sum, weightSum] = callScore(rt, {
       inputs,
       logits: pLogits,

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { resolveWeight, type Arg } from '../args.js';
+import { checkExtent, resolveWeight, type Arg } from '../args.js';
 import { DTYPES, describeValue } from '../../memory/dtype.js';
 import { XentDisposedError, XentOptionError, XentShapeError } from '../../errors.js';
 import { roundUp } from '../../memory/heap.js';
@@ -267,7 +267,10 @@ export class Scorer {
 
   /** The address of an input: the tensor's, or the staging buffer (grown if too small). */
   #stage(a: Arg, buf: Buffer): number {
-    if (a.offset !== undefined) return a.offset;
+    if (a.offset !== undefined) {
+      checkExtent(this.#rt, a.offset, a.byteLength, a.what);
+      return a.offset;
+    }
     if (buf.bytes === 0 || buf.bytes < a.byteLength) {
       const bytes = Math.max(a.byteLength, 1);
       const offset = this.#rt.heap.alloc(bytes);
