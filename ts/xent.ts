@@ -20,6 +20,7 @@ import {
 import { XentDtypeError, XentShapeError } from './errors.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
+import { checkCreateOptions } from './ops/options/create.js';
 import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
 import type {
   CrossEntropyOptions,
@@ -95,6 +96,7 @@ export class Xent {
    *   `relaxed`, or `relaxed: true` with `simd: false`.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
+    checkCreateOptions(options);
     const { threads, minElements } = threadsOption(options);
     const relaxed = relaxedOption(options);
     const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
