@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() {
     echo "prepack: error: $*" >&2
-    echo "prepack: error: nothing was packed: dist/ (the package's code) is built from source, and could not be" >&2
+    echo "prepack: error: nothing was packed: the package's code (dist/) is built from source, and that build could not run" >&2
     exit 1
 }
 
