@@ -7,6 +7,7 @@
  *   - an ESM script (`import`) and a CommonJS script (`require`) compute the seed example;
  *   - the `xent-wasm/inline` entry computes it too, in ESM and CommonJS;
  *   - the `xent-wasm/tfjs` entry computes it through TF.js;
+ *   - the bin (`npx xent-wasm`) prints its help and walks through the seed example;
  *   - a strict `tsc` type-checks a TypeScript user file against the shipped types, with
  *     moduleResolution node16 (an ESM .mts and a CommonJS .cts file) and bundler.
  * The expected loss is PyTorch's, read from test/fixtures/cross_entropy_index.json (case "seed").
@@ -264,6 +265,12 @@ describe('the tarball installed into a fresh project', () => {
 
   it('xent-wasm/tfjs computes the seed example with TF.js installed', () => {
     expectSeedLoss(runScript('tfjs.mjs').loss);
+  });
+
+  it('the bin: npx xent-wasm --help prints the usage; --no-bench runs the seed example', () => {
+    expect(run(join(project, 'node_modules/.bin/xent-wasm'), ['--help'], project)).toMatch(/^Usage: xent-wasm /);
+    const out = run(join(project, 'node_modules/.bin/xent-wasm'), ['--no-bench'], project);
+    expectSeedLoss(Number(/loss += ([0-9.]+)/.exec(out)?.[1]));
   });
 
   it('a strict tsc type-checks a user file: moduleResolution node16 (ESM .mts and CommonJS .cts)', () => {
