@@ -1,5 +1,18 @@
-// Builds dist/: index.mjs (ESM), index.cjs (CommonJS), index.d.ts (+ index.d.cts), cli.mjs, and
-// copies build/wasm/*.wasm beside them (the loader finds them with new URL(..., import.meta.url)).
+// Builds dist/: index.mjs (ESM), index.cjs (CommonJS), their types, cli.mjs, worker.mjs, the tfjs
+// and inline entries, and copies build/wasm/*.wasm beside them (the loader finds them with
+// new URL(..., import.meta.url)). dist/ is exactly what the package ships (package.json "files").
+//
+// What is not built, and why:
+// - No source maps. They would point at ../ts/*.ts, which the package does not ship, so a user's
+//   debugger would show nothing; and the bundles are plain, unminified JavaScript with their
+//   comments, readable as they are.
+// - Types: one .d.mts and one .d.cts per entry, no .d.ts. "exports" gives each condition its own
+//   types (import -> .d.mts, require -> .d.cts): with moduleResolution node16/nodenext, TypeScript
+//   takes a declaration file's module format from its extension, so ESM and CommonJS users each get
+//   types of the format they load (no "masquerading as ESM"), and bundler resolution reads the same
+//   conditions. A .d.ts would be read as ESM here ("type": "module") and is needed by nothing:
+//   the top-level "types" (for the legacy node10 resolution, which ignores "exports" and loads
+//   "main", the .cjs) points at index.d.cts.
 import { existsSync, readFileSync } from 'node:fs';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
@@ -28,13 +41,13 @@ function copyWasm() {
 }
 
 // The library is type-checked without Node's types (it must run in browsers too); the CLI with them.
-const ts = ({ node = false, sourceMap = true } = {}) =>
+const ts = ({ node = false } = {}) =>
   typescript({
     tsconfig: './tsconfig.json',
     include: ['ts/**/*.ts'],
     exclude: ['test/**', 'vitest.config.ts', ...(node ? [] : ['ts/cli.ts'])],
     noEmitOnError: true,
-    compilerOptions: { noEmit: false, declaration: false, sourceMap, types: node ? ['node'] : [] },
+    compilerOptions: { noEmit: false, declaration: false, sourceMap: false, types: node ? ['node'] : [] },
   });
 
 const banner = '/*! xent-wasm — MIT OR Apache-2.0 */';
@@ -48,16 +61,16 @@ export default [
   {
     input: 'ts/index.ts',
     output: [
-      { file: 'dist/index.mjs', format: 'es', sourcemap: true, banner },
+      { file: 'dist/index.mjs', format: 'es', banner },
       // import.meta.url is rewritten by rollup for CommonJS (pathToFileURL(__filename) in Node).
-      { file: 'dist/index.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner },
+      { file: 'dist/index.cjs', format: 'cjs', exports: 'named', banner },
     ],
     plugins: [ts(), copyWasm()],
   },
   {
     // The worker threads' entry (Xent.create({ threads })), beside index.mjs: new URL('./worker.mjs', import.meta.url).
     input: 'ts/threads/worker.ts',
-    output: { file: 'dist/worker.mjs', format: 'es', sourcemap: true, banner },
+    output: { file: 'dist/worker.mjs', format: 'es', banner },
     plugins: [ts()],
   },
   {
@@ -70,7 +83,7 @@ export default [
       banner: '#!/usr/bin/env node',
       paths: (id) => (id === './index.js' || /[\\/]ts[\\/]index\.(js|ts)$/.test(id) ? './index.mjs' : id),
     },
-    plugins: [ts({ node: true, sourceMap: false })],
+    plugins: [ts({ node: true })],
   },
   {
     // xent-wasm/tfjs: the TF.js adapter. TF.js (a peer dependency) and the main entry stay external.
@@ -80,14 +93,12 @@ export default [
       {
         file: 'dist/tfjs.mjs',
         format: 'es',
-        sourcemap: true,
         banner,
         paths: (id) => (isIndex(id) ? './index.mjs' : id),
       },
       {
         file: 'dist/tfjs.cjs',
         format: 'cjs',
-        sourcemap: true,
         exports: 'named',
         banner,
         paths: (id) => (isIndex(id) ? './index.cjs' : id),
@@ -99,7 +110,6 @@ export default [
     input: 'ts/tfjs.ts',
     external: (id) => isIndex(id) || id.startsWith('@tensorflow/'),
     output: [
-      { file: 'dist/tfjs.d.ts', format: 'es', banner: dtsBanner },
       { file: 'dist/tfjs.d.cts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.cjs' : id) },
       { file: 'dist/tfjs.d.mts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.mjs' : id) },
     ],
@@ -108,9 +118,8 @@ export default [
   {
     input: 'ts/index.ts',
     output: [
-      { file: 'dist/index.d.ts', format: 'es', banner: dtsBanner },
       { file: 'dist/index.d.cts', format: 'es', banner: dtsBanner },
-      // For tools that resolve types next to index.mjs (e.g. the tests' import of dist/index.mjs).
+      // Also what TypeScript finds next to index.mjs (the tests' and demo's import of dist/index.mjs).
       { file: 'dist/index.d.mts', format: 'es', banner: dtsBanner },
     ],
     plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],

@@ -13,11 +13,33 @@
 # with node (it compiles, imports only env.memory (<= 2 pages initial, as the TypeScript loader
 # provides), exports the ABI, fits stack + data in 2 pages).
 # Toolchain: scripts/wasm-toolchain.sh (rustup's wasm32 target if installed, else Debian's).
+#
+# Cached: it does nothing when build/wasm.stamp (beside build/wasm/) records the same inputs, by
+# content hash, not mtime: every file under crates/ (but target dirs), Cargo.toml, Cargo.lock,
+# this script, scripts/wasm-toolchain.sh and scripts/verify-wasm.mjs, each flavour's toolchain
+# description and `rustc -vV`, wabt's and node's versions; and the modules still have the
+# recorded bytes. rustfmt.toml and clippy.toml do not change the modules, so they are not inputs.
+# --force (or XENT_FORCE_BUILD=1) rebuilds anyway.
+# Output: one line per module; --verbose (or XENT_VERBOSE=1, or `npm run ... --verbose`) prints
+# the toolchain and every verification step.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/wasm-toolchain.sh
 source scripts/wasm-toolchain.sh
+
+VERBOSE=0 FORCE=0
+for a in "$@"; do
+    case "$a" in
+        --verbose) VERBOSE=1 ;;
+        --force) FORCE=1 ;;
+        *) echo "build-wasm: error: unknown argument '$a' (expected --verbose or --force)" >&2; exit 2 ;;
+    esac
+done
+[[ ${XENT_VERBOSE:-} == 1 || ${npm_config_loglevel:-} == verbose || ${npm_config_loglevel:-} == silly ]] && VERBOSE=1
+[[ ${XENT_FORCE_BUILD:-} == 1 ]] && FORCE=1
+# Prints only with --verbose.
+info() { if ((VERBOSE)); then echo "$@"; fi; }
 
 # Memory layout, shared with ts/ (new WebAssembly.Memory({initial: 2, maximum: 65536})).
 PAGE=65536
@@ -30,6 +52,7 @@ LINK_ARGS=(
     -C link-arg=--export=__heap_base
 )
 OUT_DIR=build/wasm
+STAMP=build/wasm.stamp
 
 command -v node >/dev/null || { echo "build-wasm: error: node is required (to verify the modules) and was not found on PATH" >&2; exit 1; }
 command -v wasm-validate >/dev/null && command -v wasm-objdump >/dev/null ||
@@ -43,6 +66,31 @@ THREAD_LINK_ARGS=(
     -C link-arg=--max-memory=4294967296
     -C link-arg=--export=__stack_pointer
 )
+
+# ---- The cache --------------------------------------------------------------------------
+# The toolchain of each flavour (cheap once the sysroots exist; building them is part of a build).
+toolchains=""
+for flavour in simd128 mvp threads relaxed; do
+    if [[ $flavour == threads ]] && ! xent_wasm_toolchain threads 2>/dev/null; then continue; fi
+    xent_wasm_toolchain "$flavour" || exit 1
+    toolchains+="$flavour: $XENT_WASM_DESC; $("$XENT_WASM_RUSTC" -vV | tr '\n' ' ')"$'\n'
+done
+inputs_hash() {
+    {
+        find crates -type d -name target -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+        sha256sum Cargo.toml Cargo.lock scripts/build-wasm.sh scripts/wasm-toolchain.sh scripts/verify-wasm.mjs
+        printf '%s' "$toolchains"
+        wasm-validate --version
+        node --version
+    } | sha256sum | cut -c1-64
+}
+hash="$(inputs_hash)"
+if ((!FORCE)) && [[ -f $STAMP && "$(head -n1 "$STAMP")" == "inputs $hash" ]] &&
+    tail -n +2 "$STAMP" | sha256sum --check --status 2>/dev/null; then
+    echo "build-wasm: $OUT_DIR/ up to date ($(($(wc -l <"$STAMP") - 1)) modules; same inputs, sha256 ${hash:0:12})"
+    exit 0
+fi
+rm -f "$STAMP"
 
 verify_args=()
 for flavour in simd128 mvp threads relaxed; do
@@ -61,17 +109,21 @@ for flavour in simd128 mvp threads relaxed; do
         echo "build-wasm: skipping $out: rustup's prebuilt core has no atomics (use XENT_WASM_TOOLCHAIN=debian)" >&2
         continue
     fi
-    echo "build-wasm: $out <- crates/xent-abi [$XENT_WASM_DESC]"
+    info "build-wasm: $out <- crates/xent-abi [$XENT_WASM_DESC]"
     flags=("${XENT_WASM_RUSTFLAGS[@]}" "${LINK_ARGS[@]}")
     [[ $flavour == threads ]] && flags+=("${THREAD_LINK_ARGS[@]}")
     encoded="$(IFS=$'\x1f'; echo "${flags[*]}")"
     target_dir="$root/target/wasm-build/$flavour"
     # One target dir per flavour: the flags differ, so sharing one would rebuild every time.
+    # cargo's messages (e.g. rustc's note that `atomics` is unstable) only with --verbose or on failure.
+    cargo_log="$(mktemp)"
     env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u RUSTC_WRAPPER -u RUSTC_WORKSPACE_WRAPPER -u CARGO_BUILD_TARGET \
         PATH="$XENT_WASM_PATH" RUSTC="$XENT_WASM_RUSTC" CARGO_TARGET_DIR="$target_dir" \
         CARGO_ENCODED_RUSTFLAGS="$encoded" \
-        "$XENT_WASM_CARGO" build --quiet --release --offline --target "$XENT_WASM_TARGET" -p xent-abi --lib ||
-        { echo "build-wasm: error: cargo build of the $flavour module failed" >&2; exit 1; }
+        "$XENT_WASM_CARGO" build --quiet --release --offline --target "$XENT_WASM_TARGET" -p xent-abi --lib 2>"$cargo_log" ||
+        { cat "$cargo_log" >&2; rm -f "$cargo_log"; echo "build-wasm: error: cargo build of the $flavour module failed" >&2; exit 1; }
+    if ((VERBOSE)); then cat "$cargo_log" >&2; fi
+    rm -f "$cargo_log"
     artifact="$target_dir/$XENT_WASM_TARGET/release/xent_abi.wasm"
     [[ -f "$artifact" ]] || { echo "build-wasm: error: cargo produced no $artifact (is xent-abi still a cdylib?)" >&2; exit 1; }
     cp "$artifact" "$out.tmp"
@@ -122,7 +174,7 @@ features_used() {
 # Node 20's V8 has relaxed SIMD behind a flag (later versions ship it and may drop the flag).
 node_flags=()
 node --v8-options 2>/dev/null | grep -q -- '--experimental-wasm-relaxed-simd' && node_flags+=(--experimental-wasm-relaxed-simd)
-echo "build-wasm: verifying with $(wasm-validate --version | sed 's/^/wabt /') and node $(node --version) ${node_flags[*]}"
+info "build-wasm: verifying with $(wasm-validate --version | sed 's/^/wabt /') and node $(node --version) ${node_flags[*]}"
 failures=0
 for ((i = 0; i < ${#verify_args[@]}; i += 3)); do
     file="${verify_args[i]}" flavour="${verify_args[i + 1]}" kind="${verify_args[i + 2]}"
@@ -136,7 +188,9 @@ for ((i = 0; i < ${#verify_args[@]}; i += 3)); do
         failures=$((failures + 1))
         continue
     fi
-    echo "build-wasm: $file: wasm-validate ${required[*]:-with the default features}: valid; post-MVP features used: $(features_used "$file")"
+    if ((VERBOSE)); then
+        echo "build-wasm: $file: wasm-validate ${required[*]:-with the default features}: valid; post-MVP features used: $(features_used "$file")"
+    fi
     if [[ $flavour == mvp && $kind == rustup ]] && ! wasm-validate "${features[@]}" "$file" 2>/dev/null; then
         echo "build-wasm: warning: $file uses post-MVP features besides SIMD (from rustup's prebuilt core)"
     fi
@@ -147,7 +201,19 @@ for ((i = 0; i < ${#verify_args[@]}; i += 3)); do
     if [[ $flavour == relaxed ]] && wasm-validate "$file" 2>/dev/null; then
         echo "build-wasm: warning: $file contains no relaxed-SIMD instruction"
     fi
-    node "${node_flags[@]}" scripts/verify-wasm.mjs --flavour "$flavour" --initial-pages "$INITIAL_PAGES" "$file" ||
-        failures=$((failures + 1))
+    # Its errors go to stderr; its summary (stdout) only with --verbose.
+    if ((VERBOSE)); then
+        node "${node_flags[@]}" scripts/verify-wasm.mjs --flavour "$flavour" --initial-pages "$INITIAL_PAGES" "$file"
+    else
+        node "${node_flags[@]}" scripts/verify-wasm.mjs --flavour "$flavour" --initial-pages "$INITIAL_PAGES" "$file" >/dev/null
+    fi || { failures=$((failures + 1)); continue; }
+    echo "build-wasm: $file ($(($(wc -c <"$file") / 1024)) KiB, $flavour): built and verified"
 done
 ((failures == 0)) || { echo "build-wasm: error: $failures module(s) failed verification (see above)" >&2; exit 1; }
+
+# Recorded only after a complete, verified build.
+{
+    echo "inputs $hash"
+    for ((i = 0; i < ${#verify_args[@]}; i += 3)); do sha256sum "${verify_args[i]}"; done
+} >"$STAMP"
+

@@ -73,8 +73,8 @@ export function inlineBuilds({ ts, banner, dtsBanner }) {
     {
       input: 'ts/inline.ts',
       output: [
-        { file: 'dist/inline.mjs', format: 'es', sourcemap: true, banner },
-        { file: 'dist/inline.cjs', format: 'cjs', sourcemap: true, exports: 'named', banner },
+        { file: 'dist/inline.mjs', format: 'es', banner },
+        { file: 'dist/inline.cjs', format: 'cjs', exports: 'named', banner },
       ],
       plugins: [inlineWasm(), ts()],
     },
@@ -83,7 +83,6 @@ export function inlineBuilds({ ts, banner, dtsBanner }) {
       input: 'ts/inline.ts',
       external: (id) => isIndex(id),
       output: [
-        { file: 'dist/inline.d.ts', format: 'es', banner: dtsBanner, paths: (id) => (isIndex(id) ? './index.js' : id) },
         {
           file: 'dist/inline.d.cts',
           format: 'es',

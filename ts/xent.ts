@@ -21,6 +21,7 @@ import { XentDtypeError, XentError, XentOptionError, XentShapeError } from './er
 import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
+import { checkCreateOptions } from './ops/options/create.js';
 import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
 import type {
   CrossEntropyOptions,
@@ -112,15 +113,14 @@ export class Xent {
    * would hand out the same addresses. It is free again once that instance is disposed (with
    * worker threads, once they have exited: `create` waits for that) or garbage-collected.
    * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
-   *   {@link XentOptionError} for options that are not an object, a bad `threads` or
+   *   {@link XentOptionError} for options that are not an object, an unknown option name, a
+   *   non-boolean `simd` or `autoFree`, a bad `threads` or
    *   `minElementsPerThread`, a non-boolean `relaxed`, or `relaxed: true` with `simd: false`;
    *   {@link XentMemoryInUseError} (an XentOptionError) when `options.memory` belongs to another
    *   live instance.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw new XentOptionError(`Xent.create: options must be an object (or left out), got ${describeValue(options)}`);
-    }
+    checkCreateOptions(options);
     const { threads, minElements } = threadsOption(options);
     const relaxed = relaxedOption(options);
     // Claimed now, before anything is loaded (instantiating the module writes its data into
