@@ -17,12 +17,10 @@
 // for a workload is skipped with its reason. One thread everywhere. No timing thresholds: this
 // reports, it does not judge.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.mjs';
-import { commandLine } from './cli.mjs';
+import { commandLine, rerunWithRelaxedSimd } from './cli.mjs';
 import { FULL_WORKLOADS, IGNORE_INDEX, OPS, QUICK_WORKLOADS, WORKLOADS, logitsBytes, makeData } from './data.mjs';
 import * as jsLoop from './peers/js-loop.mjs';
 import { crossEntropyF32Sequential, referenceF64 } from './peers/js-loop.mjs';
@@ -75,25 +73,7 @@ const FALLBACK_REFERENCE = 'js-loop';
 const log = (...a) => console.error(...a);
 
 // Node 20 runs relaxed SIMD (the xent-relaxed peer) only with a V8 flag: run again with it.
-if (!process.env.XENT_BENCH_RELAXED_FLAG) {
-  const v8 = execFileSync(process.execPath, ['--v8-options']).toString();
-  if (
-    v8.includes('--experimental-wasm-relaxed-simd') &&
-    !process.execArgv.includes('--experimental-wasm-relaxed-simd')
-  ) {
-    const argv = [
-      ...process.execArgv,
-      '--experimental-wasm-relaxed-simd',
-      fileURLToPath(import.meta.url),
-      ...process.argv.slice(2),
-    ];
-    const r = spawnSync(process.execPath, argv, {
-      stdio: 'inherit',
-      env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' },
-    });
-    process.exit(r.status ?? 1);
-  }
-}
+rerunWithRelaxedSimd(import.meta.url);
 
 const HELP = `usage: node bench/run.mjs [--quick] [--workloads=${Object.keys(WORKLOADS).join(',')}] [--ops=${OPS.join(',')}]
                         [--peers=${ALL_PEERS.map((p) => p.id).join(',')}] [--out=NAME]
@@ -197,10 +177,11 @@ async function runWorkload(name, peers, ops, policy) {
   };
   log(`\n${name} ${data.shape.join('x')}: data in ${(performance.now() - t0).toFixed(0)} ms`);
   const refs = {}; // op -> { peer, loss, grad (sampled) }
-  // The float64 reference xent-wasm SIMD is checked against before it is timed.
+  // The float64 reference xent-wasm SIMD is checked against before it is timed (and any peer
+  // when neither xent-wasm SIMD nor the JS loop has given a result to compare with).
   /** @type {Record<string, { peer: string, loss: number, grad?: Float64Array }>} */
   const f64 = {};
-  if (peers.some((p) => p.id === REFERENCE && p.status === 'ok')) {
+  if (peers.some((p) => p.status === 'ok' && p.precision !== 'baseline')) {
     const t1 = performance.now();
     for (const op of ops) {
       const r = referenceF64(data, sample, op === 'fwdbwd');
@@ -229,7 +210,14 @@ async function runWorkload(name, peers, ops, policy) {
         const ext = peer.instance.run(data, runOps, policy, sample);
         for (const op of runOps) {
           const r = ext[op];
-          const c = check(peer, op, r.loss, r.gradSample ? Float64Array.from(r.gradSample) : undefined, refs[op], data);
+          const c = check(
+            peer,
+            op,
+            r.loss,
+            r.gradSample ? Float64Array.from(r.gradSample) : undefined,
+            refs[op] ?? f64[op],
+            data,
+          );
           res[op] = c.status === 'ok' ? { ...c, times: r.times.map(round), stats: summarize(r.times) } : c;
           progress(op, peer, res[op]);
         }
@@ -255,8 +243,8 @@ async function runWorkload(name, peers, ops, policy) {
         const loss = op === 'fwd' ? first : first.loss;
         const grad = op === 'fwdbwd' && first.grad ? gradAt(first.grad, sample) : undefined;
         // xent-wasm SIMD against float64; the others against xent-wasm SIMD (or, when it failed
-        // or is absent, the JS loop, which then checks against nothing).
-        const against = peer.id === REFERENCE ? f64[op] : refs[op];
+        // or is absent, the JS loop; without either, against float64).
+        const against = peer.id === REFERENCE ? f64[op] : (refs[op] ?? f64[op]);
         const c = check(peer, op, loss, grad, against, data);
         if (isRefCandidate(op) && c.status === 'ok') {
           if (!Number.isFinite(loss)) throw new Error(`reference loss is ${loss}`);

@@ -19,7 +19,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { commandLine } from './cli.mjs';
+import { commandLine, rerunWithRelaxedSimd } from './cli.mjs';
 import { IGNORE_INDEX, logitsBytes, makeData } from './data.mjs';
 import { timeInterleaved } from './interleaved.mjs';
 import { referenceF64 } from './peers/js-loop.mjs';
@@ -41,7 +41,7 @@ import { TOLERANCE, gradAt, gradErr, relErr, sampleIndices } from './stats.mjs';
 const CLASSES = [2, 19, 21, 150, 171];
 const WIDTHS = [1000, 1024];
 const MAX_BYTES = 96 * 2 ** 20;
-/** The xent builds this sweep can time (the relaxed one needs Node 22, or Node 20 with a flag). */
+/** The xent builds this sweep can time (on Node 20 the script re-runs itself with the relaxed-SIMD flag). */
 const BUILDS = { 'xent-simd': xent.simd, 'xent-relaxed': xent.relaxed, 'xent-portable': xent.portable };
 
 const USAGE = `usage: node --expose-gc bench/strides.mjs [--quick] [--classes=${CLASSES.join(',')}] [--widths=${WIDTHS.join(',')}]
@@ -50,6 +50,9 @@ Peers: ${Object.keys(BUILDS).join(', ')}, memwall (the SIMD read and copy of the
 Shapes [1, C, H, W]: H the largest power of two <= 512 with the logits <= ${MAX_BYTES / 2 ** 20} MiB.
 --quick: 5 rounds instead of 15. Writes bench/results/NAME.json; NAME is the CPU's slug + .strides
 (+ .quick with --quick, + .partial with --classes, --widths or --peers).`;
+
+// Node 20 runs the relaxed-SIMD build only with a V8 flag: run again with it.
+rerunWithRelaxedSimd(import.meta.url);
 
 const args = commandLine(
   {
