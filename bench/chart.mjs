@@ -145,6 +145,13 @@ export function renderChart(results) {
             out.push(
               `<text x="${num(x + barW / 2)}" y="${y0 + panelH - 4}" text-anchor="middle" font-size="9" fill="#c00">×</text>`,
             );
+          } else if (r?.reason) {
+            // Skipped for the workload's size: say so where the bar would be.
+            const cx = num(x + barW / 2 + 3);
+            const ly = y0 + panelH - 4;
+            out.push(
+              `<text x="${cx}" y="${ly}" font-size="9" fill="#777" transform="rotate(-90 ${cx} ${ly})"><title>${esc(`${p.label}, ${w.name}: ${r.reason}`)}</title>skipped</text>`,
+            );
           }
           return;
         }

@@ -1,5 +1,7 @@
 // The bench scripts' command lines, parsed by node:util's parseArgs in strict mode, so that a
 // mistyped option fails instead of being ignored.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /**
@@ -25,4 +27,24 @@ export function commandLine(options, usage) {
     process.exit(0);
   }
   return /** @type {ReturnType<typeof parseArgs<{ options: T, strict: true }>>['values']} */ (values);
+}
+
+/**
+ * Node 20 runs relaxed SIMD (the xent-relaxed build) only with --experimental-wasm-relaxed-simd:
+ * when this V8 has that flag and this process was started without it, runs the script at
+ * `scriptUrl` again with it (same arguments, XENT_BENCH_RELAXED_FLAG=1 so that it happens once)
+ * and exits with its status. Newer Node versions, which run relaxed SIMD as is, carry on.
+ * @param {string} scriptUrl the calling script's import.meta.url
+ */
+export function rerunWithRelaxedSimd(scriptUrl) {
+  if (process.env.XENT_BENCH_RELAXED_FLAG) return;
+  const flag = '--experimental-wasm-relaxed-simd';
+  const v8 = execFileSync(process.execPath, ['--v8-options']).toString();
+  if (!v8.includes(flag) || process.execArgv.includes(flag)) return;
+  const argv = [...process.execArgv, flag, fileURLToPath(scriptUrl), ...process.argv.slice(2)];
+  const r = spawnSync(process.execPath, argv, {
+    stdio: 'inherit',
+    env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' },
+  });
+  process.exit(r.status ?? 1);
 }

@@ -14,7 +14,15 @@ export const WORKLOADS = Object.freeze({
   ade: { name: 'ade', shape: [4, 150, 64, 64], about: 'ADE20K-like, 150 classes' },
   city: { name: 'city', shape: [2, 19, 512, 1024], about: 'Cityscapes-like, 19 classes, full resolution' },
   bin: { name: 'bin', shape: [16, 2, 128, 128], about: 'binary segmentation, 2 classes' },
+  ade512: { name: 'ade512', shape: [2, 150, 512, 512], about: 'ADE20K at training size, 150 classes' },
+  cocostuff: { name: 'cocostuff', shape: [1, 171, 512, 512], about: 'COCO-Stuff at training size, 171 classes' },
 });
+
+/** The workloads of a full run of run.mjs, in order (the large training shapes last). */
+export const FULL_WORKLOADS = Object.freeze(['voc', 'ade', 'city', 'bin', 'ade512', 'cocostuff']);
+
+/** The workloads of `run.mjs --quick`: small, a few seconds each. */
+export const QUICK_WORKLOADS = Object.freeze(['voc', 'bin']);
 
 /** Operations: fwd = loss only; fwdbwd = loss and dLoss/dLogits. */
 export const OPS = Object.freeze(['fwd', 'fwdbwd']);
@@ -88,7 +96,10 @@ export function makeData(workload) {
   return { name: w.name, shape: [N, C, H, W], N, C, H, W, S, logits, target, ignored, seed };
 }
 
-/** Size of a workload in bytes of logits (what a pass over the input has to read). */
+/**
+ * Size of a workload in bytes of logits (what a pass over the input has to read).
+ * @param {string | { shape: number[] }} workload a name of WORKLOADS, or anything with a shape
+ */
 export function logitsBytes(workload) {
   const [N, C, H, W] = (typeof workload === 'string' ? WORKLOADS[workload] : workload).shape;
   return N * C * H * W * 4;

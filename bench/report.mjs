@@ -3,27 +3,78 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
-/** CPU model, cores, memory, Node/V8 versions, date and git commit. */
-export function machineInfo() {
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
+/** The repository root (bench/..): where `git` is asked which commit was measured. */
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** `git -C REPO ...args`, trimmed, or undefined (no git, not a checkout). */
+function git(...args) {
   try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) cpu = m[1].trim();
-  } catch {
-    /* not Linux */
-  }
-  let commit;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    return execFileSync('git', ['-C', REPO, ...args], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   } catch {
-    commit = undefined;
+    return undefined;
   }
+}
+
+/**
+ * The CPU model as the OS names it: /proc/cpuinfo's first "model name" (Linux), else
+ * os.cpus()[0].model, else "unknown".
+ */
+export function cpuModel() {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1].trim()) return m[1].trim();
+  } catch {
+    /* not Linux */
+  }
+  return os.cpus()[0]?.model?.trim() || 'unknown';
+}
+
+/**
+ * A file-name slug of a CPU model: lower case, words joined by '-', without the trademark
+ * marks, the clock ("@ 2.90GHz"), "CPU", "Processor" and "N-Core":
+ * "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" -> "intel-xeon-platinum-8375c",
+ * "AMD EPYC 7763 64-Core Processor" -> "amd-epyc-7763", "Apple M2" -> "apple-m2".
+ * @param {string} model
+ */
+export function cpuSlug(model) {
+  const slug = model
+    .replace(/\((?:R|TM|C)\)|®|™/gi, ' ')
+    .replace(/@.*$/, ' ')
+    .replace(/\b\d+-core\b/gi, ' ')
+    .toLowerCase()
+    .split(/[^a-z0-9.]+/)
+    .map((w) => w.replace(/^\.+|\.+$/g, ''))
+    .filter((w) => w && w !== 'cpu' && w !== 'processor')
+    .join('-');
+  return slug || 'unknown-cpu';
+}
+
+/**
+ * What a result was measured on: CPU model (and its slug, the results file's name), cores,
+ * memory, OS, Node and V8 versions, the date (ISO 8601, UTC), and the git commit of the
+ * checkout whose dist/ was measured, with `dirty` when its tracked files (outside
+ * bench/results) differ from that commit. dist/ is built from the working tree: the xent
+ * peers' versions add each .wasm's hash and build time.
+ */
+export function machineInfo() {
+  const cpu = cpuModel();
+  const commit = git('rev-parse', '--short', 'HEAD');
+  const status = commit === undefined ? undefined : git('status', '--porcelain', '--untracked-files=no');
+  const dirty =
+    status === undefined
+      ? undefined
+      : status
+          .split('\n')
+          .filter(Boolean)
+          .some((line) => !line.slice(3).startsWith('bench/results/'));
   return {
     cpu,
+    cpuSlug: cpuSlug(cpu),
     cores: os.availableParallelism?.() ?? os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
@@ -31,7 +82,27 @@ export function machineInfo() {
     v8: process.versions.v8,
     date: new Date().toISOString(),
     commit,
+    dirty,
   };
+}
+
+/**
+ * One line naming the machine, the software and the date of a result:
+ * "AMD EPYC, 2 cores, 8 GiB, linux ... x64, Node v20.20.2 (V8 11.3), 2026-12-06T05:50:00.000Z, commit abc1234".
+ * @param {ReturnType<typeof machineInfo>} m
+ */
+export function machineLine(m) {
+  const commit = m.commit ? `, commit ${m.commit}${m.dirty ? ' + uncommitted changes' : ''}` : '';
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node} (V8 ${m.v8}), ${m.date}${commit}`;
+}
+
+/**
+ * The path of a results file, bench/results/<cpu slug><suffix>.<ext>.
+ * @param {string} name the file name without extension
+ * @param {string} ext 'json' or 'svg'
+ */
+export function resultsPath(name, ext) {
+  return fileURLToPath(new URL(`./results/${name}.${ext}`, import.meta.url));
 }
 
 /** A time in ms with 3 significant digits. */
@@ -90,8 +161,8 @@ function checkCell(peer, byOp) {
     } else parts.push(`${op}: ${r.status} (${r.reason})`);
   }
   if (peer.status !== 'ok') return `n/a (${peer.reason})`;
-  if (parts.length && String(byOp.fwd?.check ?? byOp.fwdbwd?.check).startsWith('reference;'))
-    parts[0] = `vs JS f64: ${parts[0]}`;
+  if (parts.length && (byOp.fwd?.check ?? byOp.fwdbwd?.check) === 'float64 reference')
+    parts[0] = `vs float64: ${parts[0]}`;
   if (parts.length === 0) return byOp.fwd?.check === 'baseline' || byOp.fwdbwd?.check === 'baseline' ? 'baseline' : '';
   return parts.join('; ');
 }
@@ -101,6 +172,10 @@ export function workloadTable(w, peers) {
   const rows = [];
   for (const peer of peers) {
     const byOp = w.results[peer.id] ?? {};
+    if (byOp.skipped) {
+      rows.push([peer.label, 'skipped', '', 'skipped', '', `skipped: ${byOp.skipped}`]);
+      continue;
+    }
     if (peer.status !== 'ok' || byOp.error) {
       rows.push([peer.label, 'n/a', '', 'n/a', '', `n/a (${peer.status !== 'ok' ? peer.reason : byOp.error})`]);
       continue;

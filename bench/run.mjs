@@ -5,22 +5,25 @@
 // reads top to bottom (peers, checks, the timed loop, the report); the peers, statistics and
 // report writers have files of their own.
 //
-//   node bench/run.mjs            full run: every workload, results in bench/results/latest.*
-//   node bench/run.mjs --quick    voc + bin, few repetitions, results in bench/results/quick.*
+//   node bench/run.mjs            full run: every workload, results in bench/results/<cpu>.*
+//   node bench/run.mjs --quick    voc + bin, few repetitions: bench/results/<cpu>.quick.*
 //   options: --workloads=voc,city  --ops=fwd  --peers=xent-simd,tfjs-wasm  --out=NAME
+//   (a run with --workloads, --ops or --peers writes bench/results/<cpu>.partial.*)
 //
-// Every peer's loss (and gradient, on a sample of indices) is checked against xent-wasm SIMD
-// before its time counts; a mismatch or a failure is reported, never fatal. One thread
-// everywhere. No timing thresholds: this reports, it does not judge.
+// <cpu> is the CPU model's slug (report.mjs: cpuSlug), e.g. amd-epyc or intel-xeon-platinum-8375c:
+// results are kept per machine. xent-wasm SIMD is checked against a float64 reference, then
+// every other peer's loss (and gradient, on a sample of indices) against xent-wasm SIMD, before
+// its time counts; a mismatch or a failure is reported, never fatal; a peer too slow or too big
+// for a workload is skipped with its reason. One thread everywhere. No timing thresholds: this
+// reports, it does not judge.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { renderChart } from './chart.mjs';
-import { commandLine } from './cli.mjs';
-import { IGNORE_INDEX, OPS, WORKLOADS, logitsBytes, makeData } from './data.mjs';
+import { commandLine, rerunWithRelaxedSimd } from './cli.mjs';
+import { FULL_WORKLOADS, IGNORE_INDEX, OPS, QUICK_WORKLOADS, WORKLOADS, logitsBytes, makeData } from './data.mjs';
 import * as jsLoop from './peers/js-loop.mjs';
-import { crossEntropyF32Sequential } from './peers/js-loop.mjs';
+import { crossEntropyF32Sequential, referenceF64 } from './peers/js-loop.mjs';
 import * as memwall from './peers/memwall.mjs';
 import * as ortNode from './peers/ort-node.mjs';
 import * as ortWeb from './peers/ort-web.mjs';
@@ -34,7 +37,9 @@ import {
   fmtRatio,
   jsonReplacer,
   machineInfo,
+  machineLine,
   markdownTable,
+  resultsPath,
   workloadTable,
 } from './report.mjs';
 import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, summarize } from './stats.mjs';
@@ -45,6 +50,7 @@ import { POLICIES, TOLERANCE, gradAt, gradErr, measure, relErr, sampleIndices, s
  * @property {string} label
  * @property {string} precision
  * @property {string[]} [ops] the ops it runs (default: all)
+ * @property {{ logitsBytes: number, why: string }} [limit] not run on larger workloads (skipped, with `why`)
  * @property {() => Promise<any>} load
  */
 /** Display order. The reference (xent-simd) and the float64 JS loop run first. @type {Peer[]} */
@@ -67,35 +73,29 @@ const FALLBACK_REFERENCE = 'js-loop';
 const log = (...a) => console.error(...a);
 
 // Node 20 runs relaxed SIMD (the xent-relaxed peer) only with a V8 flag: run again with it.
-if (!process.env.XENT_BENCH_RELAXED_FLAG) {
-  const v8 = execFileSync(process.execPath, ['--v8-options']).toString();
-  if (
-    v8.includes('--experimental-wasm-relaxed-simd') &&
-    !process.execArgv.includes('--experimental-wasm-relaxed-simd')
-  ) {
-    const argv = [
-      ...process.execArgv,
-      '--experimental-wasm-relaxed-simd',
-      fileURLToPath(import.meta.url),
-      ...process.argv.slice(2),
-    ];
-    const r = spawnSync(process.execPath, argv, {
-      stdio: 'inherit',
-      env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' },
-    });
-    process.exit(r.status ?? 1);
-  }
-}
+rerunWithRelaxedSimd(import.meta.url);
 
 const HELP = `usage: node bench/run.mjs [--quick] [--workloads=${Object.keys(WORKLOADS).join(',')}] [--ops=${OPS.join(',')}]
                         [--peers=${ALL_PEERS.map((p) => p.id).join(',')}] [--out=NAME]
-Writes bench/results/NAME.json and NAME.svg (NAME: latest, or quick with --quick).`;
+Workloads: ${Object.values(WORKLOADS)
+  .map((w) => `${w.name} ${w.shape.join('x')}`)
+  .join(', ')}.
+Default: ${FULL_WORKLOADS.join(', ')} (--quick: ${QUICK_WORKLOADS.join(', ')}).
+Writes bench/results/NAME.json and NAME.svg; NAME is the CPU's slug (${machineInfo().cpuSlug} here),
+plus .quick with --quick and .partial with --workloads, --ops or --peers.`;
 
 /** Loads every selected peer; a failure makes it "n/a (reason)". */
 async function loadPeers(selected) {
   const peers = [];
   for (const p of ALL_PEERS) {
-    const entry = { id: p.id, label: p.label, precision: p.precision, ops: p.ops ?? OPS, status: 'ok' };
+    const entry = {
+      id: p.id,
+      label: p.label,
+      precision: p.precision,
+      ops: p.ops ?? OPS,
+      limit: p.limit,
+      status: 'ok',
+    };
     if (!selected.includes(p.id)) {
       Object.assign(entry, { status: 'n/a', reason: 'not selected' });
     } else {
@@ -177,12 +177,30 @@ async function runWorkload(name, peers, ops, policy) {
   };
   log(`\n${name} ${data.shape.join('x')}: data in ${(performance.now() - t0).toFixed(0)} ms`);
   const refs = {}; // op -> { peer, loss, grad (sampled) }
+  // The float64 reference xent-wasm SIMD is checked against before it is timed (and any peer
+  // when neither xent-wasm SIMD nor the JS loop has given a result to compare with).
+  /** @type {Record<string, { peer: string, loss: number, grad?: Float64Array }>} */
+  const f64 = {};
+  if (peers.some((p) => p.status === 'ok' && p.precision !== 'baseline')) {
+    const t1 = performance.now();
+    for (const op of ops) {
+      const r = referenceF64(data, sample, op === 'fwdbwd');
+      f64[op] = { peer: 'float64 reference', loss: r.loss, grad: r.gradSample };
+    }
+    log(`  float64 reference (loss, sampled gradient) in ${(performance.now() - t1).toFixed(0)} ms`);
+  }
 
   const order = [...peers].sort((a, b) => rank(a.id) - rank(b.id));
   for (const peer of order) {
     if (peer.status !== 'ok') continue;
     const res = {};
     w.results[peer.id] = res;
+    if (peer.limit && w.logitsBytes > peer.limit.logitsBytes) {
+      for (const op of ops) res[op] = { status: 'skipped', reason: peer.limit.why };
+      res.skipped = peer.limit.why;
+      log(`  ${peer.id}: skipped: ${peer.limit.why}`);
+      continue;
+    }
     const runOps = ops.filter((op) => peer.ops.includes(op));
     for (const op of ops) if (!runOps.includes(op)) res[op] = { status: 'skipped' };
     const isRefCandidate = (op) => !refs[op] && (peer.id === REFERENCE || peer.id === FALLBACK_REFERENCE);
@@ -192,7 +210,14 @@ async function runWorkload(name, peers, ops, policy) {
         const ext = peer.instance.run(data, runOps, policy, sample);
         for (const op of runOps) {
           const r = ext[op];
-          const c = check(peer, op, r.loss, r.gradSample ? Float64Array.from(r.gradSample) : undefined, refs[op], data);
+          const c = check(
+            peer,
+            op,
+            r.loss,
+            r.gradSample ? Float64Array.from(r.gradSample) : undefined,
+            refs[op] ?? f64[op],
+            data,
+          );
           res[op] = c.status === 'ok' ? { ...c, times: r.times.map(round), stats: summarize(r.times) } : c;
           progress(op, peer, res[op]);
         }
@@ -217,18 +242,14 @@ async function runWorkload(name, peers, ops, policy) {
         const first = await fn(true);
         const loss = op === 'fwd' ? first : first.loss;
         const grad = op === 'fwdbwd' && first.grad ? gradAt(first.grad, sample) : undefined;
-        if (isRefCandidate(op)) {
+        // xent-wasm SIMD against float64; the others against xent-wasm SIMD (or, when it failed
+        // or is absent, the JS loop; without either, against float64).
+        const against = peer.id === REFERENCE ? f64[op] : (refs[op] ?? f64[op]);
+        const c = check(peer, op, loss, grad, against, data);
+        if (isRefCandidate(op) && c.status === 'ok') {
           if (!Number.isFinite(loss)) throw new Error(`reference loss is ${loss}`);
           refs[op] = { peer: peer.id, loss, grad };
         }
-        const c = check(
-          peer,
-          op,
-          loss,
-          grad,
-          refs[op] === undefined || refs[op].peer === peer.id ? undefined : refs[op],
-          data,
-        );
         if (c.status !== 'ok') {
           res[op] = c;
         } else {
@@ -250,16 +271,7 @@ async function runWorkload(name, peers, ops, policy) {
     globalThis.gc?.();
   }
 
-  // The reference against the float64 JS loop: its own accuracy.
   const ref = w.results[REFERENCE];
-  const js = w.results[FALLBACK_REFERENCE];
-  for (const op of ops) {
-    if (ref?.[op]?.status === 'ok' && js?.[op]?.check === REFERENCE) {
-      ref[op].lossErr = js[op].lossErr;
-      if (js[op].gradErr !== undefined) ref[op].gradErr = js[op].gradErr;
-      ref[op].check = `reference; error vs ${FALLBACK_REFERENCE}`;
-    }
-  }
   // Ratios to xent-wasm SIMD.
   for (const op of ops) {
     const base = ref?.[op]?.status === 'ok' ? ref[op].stats.median : NaN;
@@ -313,17 +325,19 @@ function options() {
 async function main() {
   const args = options();
   const policy = args.quick ? POLICIES.quick : POLICIES.full;
-  const workloadNames = args.workloads ?? (args.quick ? ['voc', 'bin'] : Object.keys(WORKLOADS));
+  const workloadNames = args.workloads ?? [...(args.quick ? QUICK_WORKLOADS : FULL_WORKLOADS)];
   for (const n of workloadNames)
     if (!WORKLOADS[n]) throw new Error(`unknown workload ${n}; known: ${Object.keys(WORKLOADS).join(', ')}`);
   const ops = args.ops ?? [...OPS];
   for (const o of ops) if (!OPS.includes(o)) throw new Error(`unknown op ${o}; known: ${OPS.join(', ')}`);
   const selected = args.peers ?? ALL_PEERS.map((p) => p.id);
   for (const s of selected) if (!ALL_PEERS.some((p) => p.id === s)) throw new Error(`unknown peer ${s}`);
-  const outName = args.out ?? (args.quick ? 'quick' : 'latest');
-
   const machine = machineInfo();
-  log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${args.quick ? 'quick' : 'full'} run`);
+  // Results are kept per machine; a quick or partial run never overwrites a full one.
+  const partial = Boolean(args.workloads || args.ops || args.peers);
+  const outName = args.out ?? `${machine.cpuSlug}${args.quick ? '.quick' : ''}${partial ? '.partial' : ''}`;
+  const kind = `${args.quick ? 'quick' : 'full'}${partial ? ', partial' : ''}`;
+  log(`${machineLine(machine)}; ${kind} run`);
   const peers = await loadPeers(selected);
   // Only the peers that were asked for appear in the output.
   const shown = peers.filter((p) => selected.includes(p.id));
@@ -333,11 +347,11 @@ async function main() {
 
   // ---- stdout ----
   const lines = [];
-  lines.push(`# xent-wasm benchmark${args.quick ? ' (--quick)' : ''}`);
-  lines.push('');
   lines.push(
-    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}${machine.commit ? `, commit ${machine.commit}` : ''}`,
+    `# xent-wasm benchmark on ${machine.cpu} (${machine.cores} cores), ${machine.date.slice(0, 10)}${args.quick || partial ? ` (${kind} run)` : ''}`,
   );
+  lines.push('');
+  lines.push(machineLine(machine));
   lines.push(
     `NCHW float32 logits uniform in [-4, 4), uint8 targets uniform in [0, C) with 5 % = ignore index ${IGNORE_INDEX}, mean reduction; 1 thread everywhere.`,
   );
@@ -345,7 +359,7 @@ async function main() {
     `Times per call in ms: median (min–p90) of n runs after warm-up; "× SIMD" = peer median / xent-wasm SIMD median (lower is faster).`,
   );
   lines.push(
-    `Check: relative loss error and gradient error (max abs diff / max |grad| over ~8k sampled entries) vs xent-wasm SIMD (tolerances ${TOLERANCE.loss} / ${TOLERANCE.grad}); xent-wasm SIMD's own row: vs the float64 JS loop.`,
+    `Check: relative loss error and gradient error (max abs diff / max |grad| over ~8k sampled entries) vs xent-wasm SIMD (tolerances ${TOLERANCE.loss} / ${TOLERANCE.grad}); xent-wasm SIMD's own row: vs a float64 reference (the JS loop's formulas), before it is timed.`,
   );
   lines.push(
     `"(f32 sum)": the loss is off by more than ${TOLERANCE.loss} but equals a sequential float32 sum of the per-pixel losses (accumulation error, not different semantics), so it is timed.`,
@@ -414,10 +428,9 @@ async function main() {
     peers: shown.map(({ instance, ...p }) => p),
     workloads,
   };
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}${outName}.json`, `${JSON.stringify(results, jsonReplacer, 1)}\n`);
-  writeFileSync(`${dir}${outName}.svg`, renderChart(results));
+  mkdirSync(dirname(resultsPath(outName, 'json')), { recursive: true });
+  writeFileSync(resultsPath(outName, 'json'), `${JSON.stringify(results, jsonReplacer, 1)}\n`);
+  writeFileSync(resultsPath(outName, 'svg'), renderChart(results));
   log(`\nwrote bench/results/${outName}.json and bench/results/${outName}.svg`);
 }
 

@@ -13,6 +13,7 @@
 import { IGNORE_INDEX, makeData } from './data.mjs';
 import { commandLine } from './cli.mjs';
 import { timeInterleaved } from './interleaved.mjs';
+import { machineInfo, machineLine } from './report.mjs';
 
 const args = commandLine(
   { workloads: { type: 'string', default: 'voc,ade,city,bin' }, reps: { type: 'string', default: '15' } },
@@ -24,6 +25,7 @@ const REPS = Number(args.reps);
 const { Xent } = await import(new URL('../dist/index.mjs', import.meta.url).href);
 const xent = await Xent.create();
 const f = (x) => x.toFixed(2).padStart(8);
+console.log(`# ${machineLine(machineInfo())}`);
 console.log(
   `xent-wasm scoring (${xent.simd ? 'SIMD' : 'portable'} build), node ${process.version}; ${REPS} interleaved rounds; ratio = median / crossEntropy's median`,
 );

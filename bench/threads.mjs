@@ -13,6 +13,7 @@
 import { IGNORE_INDEX, makeData } from './data.mjs';
 import { commandLine } from './cli.mjs';
 import { timeInterleaved } from './interleaved.mjs';
+import { machineInfo, machineLine } from './report.mjs';
 
 const args = commandLine(
   {
@@ -85,6 +86,7 @@ for (const x of instances) x.dispose();
 const single = rows[0];
 
 const f = (x) => x.toFixed(2).padStart(8);
+console.log(`# ${machineLine(machineInfo())}`);
 console.log(
   `${WORKLOAD} ${OP} [${d.shape.join(', ')}], ${REPS} runs each, node ${process.version}; speed-up = single-thread build / this`,
 );

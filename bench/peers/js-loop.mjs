@@ -46,6 +46,52 @@ export function crossEntropyJs(logits, target, N, C, S, ignoreIndex, grad) {
   return sum / count;
 }
 
+/**
+ * Above this many bytes of logits the loop is not timed (run.mjs and strides.mjs skip it with
+ * this reason): at ~1 ns per logit per pass and several passes, a call takes seconds and a
+ * timing dozens of calls. xent-wasm SIMD is still checked against float64 there, through
+ * referenceF64 (the loss over every pixel, the gradient at the sampled entries).
+ */
+export const limit = {
+  logitsBytes: 128 * 2 ** 20,
+  why: 'the float64 JS loop takes seconds per call at this size (timed up to 128 MiB of logits)',
+};
+
+/**
+ * The float64 reference that xent-wasm SIMD is checked against before it is timed: the mean
+ * loss over every pixel (as crossEntropyJs computes it, without writing a gradient) and,
+ * when `withGrad`, dLoss/dLogits at the `sample` indices only (the same formulas, per entry).
+ * Costs one strided float64 pass over the logits (~1 s for 300 MB), whatever the size.
+ * @param {{ logits: Float32Array, target: Uint8Array, N: number, C: number, S: number, ignoreIndex: number }} data
+ * @param {ArrayLike<number>} sample flat NCHW indices
+ * @param {boolean} withGrad
+ * @returns {{ loss: number, gradSample?: Float64Array }}
+ */
+export function referenceF64(data, sample, withGrad) {
+  const { logits, target, N, C, S, ignoreIndex } = data;
+  const loss = crossEntropyJs(logits, target, N, C, S, ignoreIndex);
+  if (!withGrad) return { loss };
+  let count = 0;
+  for (let i = 0; i < target.length; i++) if (target[i] !== ignoreIndex) count++;
+  const scale = 1 / count;
+  const gradSample = new Float64Array(sample.length);
+  for (let j = 0; j < sample.length; j++) {
+    const i = sample[j];
+    const n = Math.floor(i / (C * S));
+    const c = Math.floor((i - n * C * S) / S);
+    const s = i - n * C * S - c * S;
+    const t = target[n * S + s];
+    if (t === ignoreIndex) continue; // 0
+    const p = n * C * S + s;
+    let max = -Infinity;
+    for (let k = 0; k < C; k++) max = Math.max(max, logits[p + k * S]);
+    let z = 0;
+    for (let k = 0; k < C; k++) z += Math.exp(logits[p + k * S] - max);
+    gradSample[j] = Math.exp(logits[i] - max) * (scale / z) - (c === t ? scale : 0);
+  }
+  return { loss, gradSample };
+}
+
 export async function load() {
   return {
     version: `node ${process.versions.node}`,

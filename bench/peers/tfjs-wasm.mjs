@@ -13,6 +13,17 @@ export const id = 'tfjs-wasm';
 export const label = 'TF.js wasm (SIMD)';
 export const precision = 'float32';
 
+/**
+ * Not run above 256 MiB of logits: the graph keeps several logits-sized tensors alive (NHWC
+ * copy, one-hot, softmax, gradient), and on ade512 (300 MiB of logits) the wasm backend's
+ * fwdbwd fails with "memory access out of bounds" (cocostuff, 171 MiB, runs), after which the
+ * backend cannot be trusted for the next workload.
+ */
+export const limit = {
+  logitsBytes: 256 * 2 ** 20,
+  why: 'the TF.js wasm backend runs out of wasm memory ("memory access out of bounds" on 300 MiB of logits; run up to 256 MiB)',
+};
+
 export async function load() {
   const require = createRequire(import.meta.url);
   // tfjs-core alone registers no gradient functions (tf.grad fails with "gradient function not
