@@ -1,14 +1,15 @@
 /**
  * Xent.create checks its options as strictly as the ops: an unknown name is a XentOptionError
- * with a did-you-mean and the valid names, a non-boolean `simd` or `autoFree` a XentOptionError
- * naming the value; nothing is loaded then. Both entries (main and inline) share the check.
+ * with a did-you-mean and the valid names, a non-boolean `simd` or `autoFree`, or an `onWarning`
+ * that is neither a function nor null, a XentOptionError naming the value; nothing is loaded
+ * then. Both entries (main and inline) share the check.
  */
 import { describe, expect, it } from 'vitest';
 import * as inline from '../dist/inline.mjs';
 import { lib } from './reference/dist.js';
 
 const { Xent, XentOptionError } = lib;
-const VALID = 'Valid options: wasm, simd, relaxed, memory, threads, minElementsPerThread, autoFree.';
+const VALID = 'Valid options: wasm, simd, relaxed, memory, threads, minElementsPerThread, autoFree, onWarning.';
 
 async function rejection(options: unknown): Promise<Error> {
   try {
@@ -43,6 +44,17 @@ describe('Xent.create options', () => {
     expect(e.message).toContain(message);
   });
 
+  it.each([[{ onWarning: 'loud' }], [{ onWarning: true }], [{ onWarning: 0 }], [{ onWarning: {} }]])(
+    '%j: a XentOptionError naming onWarning and what it may be',
+    async (options) => {
+      const e = await rejection(options);
+      expect(e).toBeInstanceOf(XentOptionError);
+      expect(e.message).toMatch(
+        /^Xent\.create: options\.onWarning must be a function \(warning\) => void, or null to silence warnings; got /,
+      );
+    },
+  );
+
   it.each([[[1]], ['simd'], [42]])('%j as the options: a XentOptionError', async (options) => {
     const e = await rejection(options);
     expect(e).toBeInstanceOf(XentOptionError);
@@ -50,7 +62,7 @@ describe('Xent.create options', () => {
   });
 
   it('accepts every valid option, undefined values included', async () => {
-    const x = await Xent.create({ simd: undefined, autoFree: false, threads: 1, relaxed: false });
+    const x = await Xent.create({ simd: undefined, autoFree: false, threads: 1, relaxed: false, onWarning: null });
     expect(x.threads).toBe(1);
     x.dispose();
     (await Xent.create()).dispose();

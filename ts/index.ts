@@ -16,6 +16,7 @@
 
 export { Xent } from './xent.js';
 export type { XentOptions, MemoryStats } from './xent.js';
+export type { XentWarning, XentWarningCode } from './warnings.js';
 export { Tensor } from './memory/tensor.js';
 export type { DType, TargetDType, TypedArrayFor, SupportedTypedArray, DTypeOf } from './memory/dtype.js';
 export type { Shape } from './memory/shape.js';

@@ -38,8 +38,8 @@ export interface LoadOptions {
    *
    * Where relaxed SIMD is not supported, or with `threads` > 1 (there is no relaxed threads
    * build), or in `xent-wasm/inline` (which does not embed it), the instance runs the build it
-   * would have run without `relaxed` and `console.warn`s once why; {@link Xent.relaxed} says
-   * which. `relaxed: true` with `simd: false` is a `XentOptionError`. With `wasm` given, that
+   * would have run without `relaxed` and warns why (`'relaxed-fallback'`, see
+   * {@link XentOptions.onWarning}); {@link Xent.relaxed} says which. `relaxed: true` with `simd: false` is a `XentOptionError`. With `wasm` given, that
    * module is used, whatever it is.
    */
   relaxed?: boolean;

@@ -8,8 +8,8 @@
 import { describeValue } from './memory/dtype.js';
 import { XentOptionError } from './errors.js';
 import { defaultRelaxedWasmUrl, load, relaxedSimdSupported, type LoadOptions, type Loaded } from './loader.js';
-import { warnOnce } from './threads/env.js';
 import { errorMessage } from './error-message.js';
+import type { WarningSink } from './warnings.js';
 
 /** @internal Checks `options.relaxed` (a boolean; default false) against `options.simd`. */
 export function relaxedOption(options: LoadOptions): boolean {
@@ -23,24 +23,29 @@ export function relaxedOption(options: LoadOptions): boolean {
   return r;
 }
 
-function fallback(why: string): undefined {
-  warnOnce(`relaxed: true was asked for, but this instance runs the normal build: ${why}`, 'relaxed');
+function fallback(warn: WarningSink, why: string): undefined {
+  warn('relaxed-fallback', `relaxed: true was asked for, but this instance runs the normal build: ${why}`);
   return undefined;
 }
 
 /**
  * @internal Loads the relaxed-SIMD build for `relaxed: true` without `wasm`, or returns
- * undefined (having warned once) when it cannot: then the caller loads the normal build.
+ * undefined (having warned) when it cannot: then the caller loads the normal build.
  * `threads` > 1 always falls back (there is no relaxed threads build).
  */
-export async function loadRelaxedBuild(options: LoadOptions, threads: number): Promise<Loaded | undefined> {
-  if (threads > 1) return fallback(`there is no relaxed-SIMD threads build (threads: ${threads} was asked for)`);
+export async function loadRelaxedBuild(
+  options: LoadOptions,
+  threads: number,
+  warn: WarningSink,
+): Promise<Loaded | undefined> {
+  if (threads > 1) return fallback(warn, `there is no relaxed-SIMD threads build (threads: ${threads} was asked for)`);
   const url = defaultRelaxedWasmUrl();
   if (url.protocol === 'xent-inline:') {
-    return fallback("xent-wasm/inline embeds no relaxed-SIMD build (use the main entry, 'xent-wasm')");
+    return fallback(warn, "xent-wasm/inline embeds no relaxed-SIMD build (use the main entry, 'xent-wasm')");
   }
   if (!relaxedSimdSupported()) {
     return fallback(
+      warn,
       'this engine does not support WebAssembly relaxed SIMD ' +
         '(Chrome ≥ 114 and Node ≥ 22 do; Node 20 needs --experimental-wasm-relaxed-simd)',
     );
@@ -48,6 +53,6 @@ export async function loadRelaxedBuild(options: LoadOptions, threads: number): P
   try {
     return await load({ ...options, wasm: url });
   } catch (e) {
-    return fallback(`the relaxed-SIMD build could not be loaded (${errorMessage(e)})`);
+    return fallback(warn, `the relaxed-SIMD build could not be loaded (${errorMessage(e)})`);
   }
 }

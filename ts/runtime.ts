@@ -12,6 +12,7 @@ import type { MemoryClaim } from './memory/owners.js';
 import { checkByteLength, checkShape, shapeSize } from './memory/shape.js';
 import type { KernelOutcome, SplitCall } from './kernel/call.js';
 import { makeTensor, type Tensor, type TensorHost } from './memory/tensor.js';
+import { Scopes } from './memory/scope.js';
 
 /**
  * @internal What an instance needs of its worker threads (`threads/pool.ts` implements it;
@@ -57,6 +58,8 @@ export class Runtime implements TensorHost {
   liveTensors = 0;
   /** The worker threads of an instance created with `threads > 1` (undefined: one thread). */
   pool: ThreadPool | undefined = undefined;
+  /** The open `xent.scope`s, which track the tensors created while they run. */
+  readonly scopes = new Scopes();
   readonly #registry: FinalizationRegistry<number> | undefined;
   readonly #claim: MemoryClaim | undefined;
 
@@ -93,11 +96,13 @@ export class Runtime implements TensorHost {
     const t = makeTensor(this, dtype, shape, size, offset);
     this.liveTensors++;
     this.#registry?.register(t, offset, t);
+    this.scopes.track(t);
     return t;
   }
 
   release(tensor: Tensor, offset: number): void {
     this.#registry?.unregister(tensor);
+    this.scopes.forget(tensor);
     this.heap.free(offset);
     this.liveTensors--;
   }

@@ -17,7 +17,7 @@ import {
   type DTypeOf,
   type SupportedTypedArray,
 } from './memory/dtype.js';
-import { XentDtypeError, XentError, XentOptionError, XentShapeError } from './errors.js';
+import { XentDtypeError, XentError, XentForeignTensorError, XentOptionError, XentShapeError } from './errors.js';
 import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
@@ -36,18 +36,57 @@ import { Scorer, type ScorerOptions } from './ops/score/scorer.js';
 import { softmaxOp, type SoftmaxOptions } from './ops/softmax.js';
 import { Runtime } from './runtime.js';
 import { checkShape, formatShape, shapeSize } from './memory/shape.js';
-import { SYMBOL_DISPOSE, type Tensor } from './memory/tensor.js';
+import {
+  isAnyXentTensor,
+  SYMBOL_DISPOSE,
+  Tensor as TensorClass,
+  tensorInternals,
+  type Tensor,
+} from './memory/tensor.js';
+import { otherCopyError } from './ops/args.js';
 import { loadThreadsBuild, startThreads, threadsOption, type ThreadOptions } from './threads/start.js';
+import { warningSink, type XentWarning } from './warnings.js';
 
 /** Options of {@link Xent.create}. */
 export interface XentOptions extends LoadOptions, ThreadOptions {
   /**
-   * Free tensors that are garbage-collected without {@link Tensor.dispose} (via a
-   * `FinalizationRegistry`). Default `false`: explicit `dispose()` is the contract, and a
-   * typed array taken from `tensor.data` does not keep the tensor alive, so with this option a
-   * forgotten tensor's memory may be reused while such a view is still in use.
+   * Also free the memory of tensors that are garbage-collected without {@link Tensor.dispose},
+   * with a `FinalizationRegistry`: a safety net for forgotten tensors, not a replacement for
+   * `dispose()` or {@link Xent.scope}. Default `false`: explicit disposal is the contract.
+   *
+   * - **When:** a forgotten tensor is freed at some point after it becomes unreachable, when
+   *   the engine collects it, which may be late or never (the garbage collector reacts to the
+   *   JavaScript heap, and a tensor object is small however much wasm memory it holds). Until
+   *   then {@link Xent.memoryStats} counts it; a loop that forgets large tensors can still grow
+   *   the wasm memory (which never shrinks) or run out of it.
+   * - **Views:** a typed array taken from `tensor.data` does not keep the tensor alive. Keep a
+   *   reference to the tensor for as long as you use its `data`: once the tensor is collected,
+   *   its memory may be given to a new tensor, and an old view would then read and write that
+   *   one.
+   * - Disposed tensors (by `dispose()`, a scope, or {@link Xent.dispose}) are never freed a
+   *   second time; a tensor that a pending {@link Xent.crossEntropyAsync} call uses is
+   *   referenced by that call, and one that an open {@link Xent.scope} tracks by that scope.
+   * - Where `FinalizationRegistry` does not exist, the option does nothing.
    */
   autoFree?: boolean;
+  /**
+   * Where warnings go: the fallbacks of {@link Xent.create} (`threads` or `relaxed` asked for
+   * but not available here) and a worker thread that fails later (see {@link XentWarning.code}).
+   *
+   * - `undefined` (the default): `console.warn`, once per process (or page) for each code,
+   *   prefixed `xent-wasm: `.
+   * - A function: called with each warning of this instance, once per occurrence (including
+   *   those `create` emits before it resolves), and nothing is printed. It should not throw:
+   *   an exception it throws is reported as an uncaught error (as an event listener's, with
+   *   `reportError` or a microtask) and changes nothing else.
+   * - `null` (or a function that does nothing): no warnings. {@link Xent.threads} and
+   *   {@link Xent.relaxed} still say what the instance got.
+   *
+   * ```ts
+   * const xent = await Xent.create({ threads: 4, onWarning: (w) => log.info(w.code, w.message) });
+   * ```
+   */
+  onWarning?: ((warning: XentWarning) => void) | null;
 }
 
 /** What {@link Xent.memoryStats} reports. */
@@ -103,9 +142,10 @@ export class Xent {
    * Loads the wasm module (the SIMD build when supported, unless `options.simd` says otherwise)
    * and creates an instance. With `options.threads` > 1, loads the threads build on a shared
    * memory and starts that many worker threads (see {@link ThreadOptions.threads}); where that
-   * is not possible it warns once and runs on one thread ({@link Xent.threads} says which).
+   * is not possible it warns (see {@link XentOptions.onWarning}) and runs on one thread
+   * ({@link Xent.threads} says which).
    * With `options.relaxed`, loads the relaxed-SIMD build where the engine supports it (faster,
-   * not bit-identical to the other builds; see {@link LoadOptions.relaxed}), else warns once and
+   * not bit-identical to the other builds; see {@link LoadOptions.relaxed}), else warns and
    * loads the normal build ({@link Xent.relaxed} says which).
    *
    * An instance owns its memory: `options.memory` may not be the memory of another live
@@ -114,13 +154,14 @@ export class Xent {
    * worker threads, once they have exited: `create` waits for that) or garbage-collected.
    * @throws {@link XentLoadError} when the module cannot be loaded or is not compatible,
    *   {@link XentOptionError} for options that are not an object, an unknown option name, a
-   *   non-boolean `simd` or `autoFree`, a bad `threads` or
+   *   non-boolean `simd` or `autoFree`, an `onWarning` that is not a function or null, a bad `threads` or
    *   `minElementsPerThread`, a non-boolean `relaxed`, or `relaxed: true` with `simd: false`;
    *   {@link XentMemoryInUseError} (an XentOptionError) when `options.memory` belongs to another
    *   live instance.
    */
   static async create(options: XentOptions = {}): Promise<Xent> {
     checkCreateOptions(options);
+    const warn = warningSink(options.onWarning);
     const { threads, minElements } = threadsOption(options);
     const relaxed = relaxedOption(options);
     // Claimed now, before anything is loaded (instantiating the module writes its data into
@@ -128,9 +169,10 @@ export class Xent {
     const given = options.memory instanceof WebAssembly.Memory ? options.memory : undefined;
     let claim = given ? await claimMemory(given) : undefined;
     try {
-      const shared = threads > 1 ? await loadThreadsBuild(options, threads) : undefined;
+      const shared = threads > 1 ? await loadThreadsBuild(options, threads, warn) : undefined;
       // (With threads > 1 this only warns: there is no relaxed threads build.)
-      const relaxedBuild = relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads) : undefined;
+      const relaxedBuild =
+        relaxed && options.wasm === undefined ? await loadRelaxedBuild(options, threads, warn) : undefined;
       const loaded = shared ?? relaxedBuild ?? (await load(options));
       claim ??= await claimMemory(loaded.memory);
       const exports = checkExports(loaded.instance.exports);
@@ -140,7 +182,7 @@ export class Xent {
         claim,
       });
       claim = undefined; // the runtime releases it when disposed
-      if (shared) await startThreads(rt, shared.module, threads, minElements);
+      if (shared) await startThreads(rt, shared.module, threads, minElements, warn);
       return new Xent(rt);
     } finally {
       claim?.release();
@@ -469,6 +511,80 @@ export class Xent {
    */
   scorer(classes: number, options?: ScorerOptions): Scorer {
     return new Scorer(Xent.#of(this, 'scorer'), classes, options);
+  }
+
+  /**
+   * Runs `fn` and then disposes every tensor of this instance created while it ran (by
+   * {@link Xent.tensor}, {@link Xent.tensorFrom}, or as an op's new output: a `lossMap`, a
+   * `reduction: 'none'` loss, `pred`, a softmax result...) that it does not return or
+   * {@link Xent.keep}, as TF.js's `tf.tidy`. Returns what `fn` returns. It also disposes them
+   * when `fn` throws (then nothing is kept but what `keep` kept).
+   *
+   * - **Returned** means: the value `fn` returns if it is a tensor, and, recursively, the
+   *   tensors in the arrays and plain objects (`{ ... }` literals, as the ops' results) it
+   *   returns, as elements or own enumerable properties. Tensors inside anything else (a Map, a
+   *   class instance, a closure) are not returned: keep them, or return them in an object.
+   * - **Nested scopes:** a tensor returned by an inner scope belongs to the enclosing one,
+   *   which disposes it in turn unless it returns or keeps it too.
+   * - **Already disposed** tensors (by `dispose()`, or `using`) are skipped; disposing inside a
+   *   scope is fine. Tensors created before the scope, of other instances, and a
+   *   {@link Scorer}'s memory are not touched. A tensor that a pending
+   *   {@link Xent.crossEntropyAsync} call uses is disposed as by `dispose()`: its memory is
+   *   freed when the call settles.
+   * - **Synchronous only:** `fn` must not return a promise (an `async` function): the scope
+   *   ends when `fn` returns, before the rest of an async function runs. A promise is refused
+   *   with {@link XentOptionError}, after disposing what was created so far. Await outside
+   *   the scope, or use `try/finally` with `dispose()` around an `await`.
+   * - With {@link XentOptions.autoFree}, a tensor is not collected while a scope tracks it.
+   *
+   * ```ts
+   * const before = xent.memoryStats().liveTensors;
+   * const loss = xent.scope(() => {
+   *   const logits = xent.tensorFrom(data, [N, C]); // disposed at the end of the scope
+   *   const logProbs = xent.logSoftmax(logits);      // disposed too
+   *   return xent.nllLoss(logProbs, labels).loss;    // a number
+   * });
+   * console.log(loss, xent.memoryStats().liveTensors === before); // ... true
+   * ```
+   *
+   * @param fn - a synchronous function, called with no arguments.
+   * @returns what `fn` returns.
+   * @throws what `fn` throws; {@link XentOptionError} when `fn` is not a function or returns a
+   *   promise; {@link XentDisposedError} when this instance was disposed.
+   */
+  scope<T>(fn: () => T): T {
+    const rt = Xent.#of(this, 'scope');
+    rt.check('scope');
+    return rt.scopes.run(fn);
+  }
+
+  /**
+   * Keeps `tensor` past every open {@link Xent.scope}: no scope disposes it; the caller
+   * disposes it (as `tf.keep`). Outside a scope, and for a tensor created before the open
+   * scopes, it does nothing. Returns `tensor`.
+   *
+   * ```ts
+   * const kept = xent.scope(() => {
+   *   const lossMap = xent.keep(xent.crossEntropy(logits, labels, { lossMap: true }).lossMap);
+   *   return xent.memoryStats(); // lossMap is still alive after the scope
+   * });
+   * ```
+   * @throws {@link XentForeignTensorError} for a tensor of another instance or copy of
+   *   xent-wasm, {@link XentDtypeError} for anything that is not a tensor.
+   */
+  keep<D extends DType>(tensor: Tensor<D>): Tensor<D> {
+    const rt = Xent.#of(this, 'keep');
+    if (!(tensor instanceof TensorClass)) {
+      if (isAnyXentTensor(tensor)) throw otherCopyError('keep', tensor);
+      throw new XentDtypeError(`keep: expected a Tensor, got ${describeValue(tensor)}`);
+    }
+    if (tensorInternals(tensor).host !== rt) {
+      throw new XentForeignTensorError(
+        'keep: this tensor belongs to another Xent instance, whose scopes are its own (keep it with that instance)',
+      );
+    }
+    rt.scopes.forget(tensor);
+    return tensor;
   }
 
   /** Memory use of this instance. */

@@ -1,7 +1,6 @@
 /**
- * What the environment offers for threads (shared memory, workers, blocking waits), the
- * fallback warning, and spawning the worker (`worker.mjs`, beside the bundle) in Node or a
- * browser.
+ * What the environment offers for threads (shared memory, workers, blocking waits), and spawning
+ * the worker (`worker.mjs`, beside the bundle) in Node or a browser.
  * @module
  */
 
@@ -36,18 +35,6 @@ export function threadsUnavailable(): string | undefined {
   }
   if (!isNode() && typeof g.Worker !== 'function') return 'Web Workers are not available in this environment';
   return undefined;
-}
-
-const warned = new Set<string>();
-
-/**
- * @internal Warns (console.warn) the first time only, per process or page, for each `topic`
- * (the threads fallback, the relaxed-SIMD fallback).
- */
-export function warnOnce(message: string, topic = 'threads'): void {
-  if (warned.has(topic)) return;
-  warned.add(topic);
-  console.warn(`xent-wasm: ${message}`);
 }
 
 let blockCache: boolean | undefined;

@@ -1,7 +1,7 @@
 /**
  * The options of `Xent.create`, checked as strictly as the ops' options: an unknown name is an
- * error with a did-you-mean (`{ thread: 2 }` -> "threads"), and `simd` and `autoFree` must be
- * booleans. The other values are checked where they are read: `threads` and
+ * error with a did-you-mean (`{ thread: 2 }` -> "threads"), `simd` and `autoFree` must be
+ * booleans, and `onWarning` a function or null. The other values are checked where they are read: `threads` and
  * `minElementsPerThread` in ts/threads/start.ts, `relaxed` in ts/relaxed.ts, `wasm` and `memory`
  * by the loader (a `XentLoadError`).
  * @module
@@ -21,13 +21,15 @@ const NAMES: Readonly<Record<keyof XentOptions, true>> = {
   threads: true,
   minElementsPerThread: true,
   autoFree: true,
+  onWarning: true,
 };
 const CREATE_OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(NAMES));
 
 /**
  * @internal Throws a `XentOptionError` for options that are not an object (`null` included:
  * every throw of `create` is a typed error), an unknown option name of `Xent.create`, or a
- * non-boolean `simd` or `autoFree`. `undefined` passes (no options).
+ * non-boolean `simd` or `autoFree`, or an `onWarning` that is neither a function nor null.
+ * `undefined` passes (no options).
  */
 export function checkCreateOptions(options: unknown): void {
   if (options === undefined) return;
@@ -39,5 +41,11 @@ export function checkCreateOptions(options: unknown): void {
     if (value !== undefined && typeof value !== 'boolean') {
       throw new XentOptionError(`Xent.create: options.${name} must be a boolean, got ${describeValue(value)}`);
     }
+  }
+  const w = o.onWarning;
+  if (w !== undefined && w !== null && typeof w !== 'function') {
+    throw new XentOptionError(
+      `Xent.create: options.onWarning must be a function (warning) => void, or null to silence warnings; got ${describeValue(w)}`,
+    );
   }
 }
