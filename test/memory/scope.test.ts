@@ -311,6 +311,22 @@ describe('scope', () => {
     expect(x.scope(() => 1)).toBe(1);
   });
 
+  it('a returned value that throws when looked into (a revoked Proxy): its error, everything disposed', () => {
+    const before = stats();
+    let t: lib.Tensor | undefined;
+    expect(() =>
+      x.scope(() => {
+        t = x.tensor('float32', [1]);
+        const { proxy, revoke } = Proxy.revocable({ t }, {});
+        revoke();
+        return proxy;
+      }),
+    ).toThrow(TypeError);
+    expect(t!.disposed).toBe(true);
+    expect(stats()).toEqual(before);
+    expect(x.scope(() => 2)).toBe(2); // the scope stack is intact
+  });
+
   it('refuses a non-function with XentOptionError; a disposed instance with XentDisposedError', async () => {
     expect(() => x.scope(42 as never)).toThrow(XentOptionError);
     expect(() => x.scope(42 as never)).toThrow(/scope: fn must be a function, got/);

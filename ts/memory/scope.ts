@@ -63,25 +63,26 @@ export class Scopes {
     const tracked = new Set<Tensor>();
     this.#stack.push(tracked);
     let result: T;
+    const kept = new Set<Tensor>();
     try {
       result = fn();
+      if (isThenable(result)) {
+        // The error below reports it; the abandoned promise's own rejection (e.g. a tensor
+        // this scope disposed) would only repeat it as an unhandled rejection.
+        result.then(undefined, () => undefined);
+        throw new XentOptionError(
+          'scope: fn returned a promise, but a scope cannot follow an async function past its first await (the ' +
+            'tensors created inside the scope have been disposed): use a scope around the synchronous parts, or ' +
+            'try/finally with dispose() around an await',
+        );
+      }
+      returnedTensors(result, kept, new Set());
     } catch (e) {
+      // fn threw, returned a promise, or returned something that throws when looked into (a
+      // revoked Proxy): nothing is returned.
       this.#end(tracked, undefined);
       throw e;
     }
-    if (isThenable(result)) {
-      this.#end(tracked, undefined);
-      // The error below reports it; the abandoned promise's own rejection (e.g. a tensor
-      // this scope disposed) would only repeat it as an unhandled rejection.
-      result.then(undefined, () => undefined);
-      throw new XentOptionError(
-        'scope: fn returned a promise, but a scope cannot follow an async function past its first await (the ' +
-          'tensors created inside the scope have been disposed): use a scope around the synchronous parts, or ' +
-          'try/finally with dispose() around an await',
-      );
-    }
-    const kept = new Set<Tensor>();
-    returnedTensors(result, kept, new Set());
     this.#end(tracked, kept);
     return result;
   }

@@ -55,7 +55,8 @@ let unpinTensor: (t: Tensor, write: boolean) => void;
 /**
  * A dense, row-major tensor stored in the wasm memory of one {@link Xent} instance. Create one
  * with {@link Xent.tensor} or {@link Xent.tensorFrom}; free it with {@link Tensor.dispose} (or a
- * `using` declaration). Reading and writing {@link Tensor.data} is zero-copy.
+ * `using` declaration, or let {@link Xent.scope} dispose it). Reading and writing
+ * {@link Tensor.data} is zero-copy.
  *
  * A tensor's geometry is fixed at creation: `dtype`, `shape`, `size`, `byteLength` and
  * `byteOffset` are getters over private state, `shape` is a frozen array, and the tensor object
