@@ -522,8 +522,9 @@ export class Xent {
    *
    * - **Returned** means: the value `fn` returns if it is a tensor, and, recursively, the
    *   tensors in the arrays and plain objects (`{ ... }` literals, as the ops' results) it
-   *   returns, as elements or own enumerable properties. Tensors inside anything else (a Map, a
-   *   class instance, a closure) are not returned: keep them, or return them in an object.
+   *   returns, as elements or own enumerable data properties (getters are not called).
+   *   Tensors inside anything else (a Map, a class instance, a closure) are not returned: keep
+   *   them, or return them in an array or a plain object.
    * - **Nested scopes:** a tensor returned by an inner scope belongs to the enclosing one,
    *   which disposes it in turn unless it returns or keeps it too.
    * - **Already disposed** tensors (by `dispose()`, or `using`) are skipped; disposing inside a
@@ -564,9 +565,11 @@ export class Xent {
    * scopes, it does nothing. Returns `tensor`.
    *
    * ```ts
-   * const kept = xent.scope(() => {
-   *   const lossMap = xent.keep(xent.crossEntropy(logits, labels, { lossMap: true }).lossMap);
-   *   return xent.memoryStats(); // lossMap is still alive after the scope
+   * let lossMap: Tensor<'float32'> | undefined;
+   * const loss = xent.scope(() => {
+   *   const r = xent.crossEntropy(logits, labels, { lossMap: true });
+   *   lossMap = xent.keep(r.lossMap); // outlives the scope: dispose it yourself
+   *   return r.loss;
    * });
    * ```
    * @throws {@link XentForeignTensorError} for a tensor of another instance or copy of
