@@ -13,7 +13,8 @@
  * The expected loss is PyTorch's, read from test/fixtures/cross_entropy_index.json (case "seed").
  * The tarball's file list is checked too: the code, types, .wasm files and licences, nothing else.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -52,16 +53,16 @@ let work: string;
 let project: string;
 let tarball: string;
 
-/** Runs a command; on failure, throws with its stdout and stderr (tsc reports on stdout). */
-function run(cmd: string, args: string[], cwd: string, timeout = 120_000): string {
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs a command; on failure, throws with its stdout and stderr (tsc reports on stdout).
+ * Asynchronous: a synchronous child blocks the test worker, whose messages to vitest then time out.
+ */
+async function run(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
   try {
-    return execFileSync(cmd, args, {
-      cwd,
-      encoding: 'utf8',
-      timeout,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 2 ** 26,
-    });
+    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout, maxBuffer: 2 ** 26 });
+    return stdout;
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${x.stdout ?? ''}${x.stderr ?? ''}\n${x.message}`);
@@ -69,8 +70,8 @@ function run(cmd: string, args: string[], cwd: string, timeout = 120_000): strin
 }
 
 /** Runs a script of the project with node; it prints one JSON line with the loss. */
-function runScript(file: string): { loss: number } {
-  const out = run(process.execPath, [file, INPUT], project);
+async function runScript(file: string): Promise<{ loss: number }> {
+  const out = await run(process.execPath, [file, INPUT], project);
   const last = out.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(last) as { loss: number };
@@ -195,10 +196,12 @@ const tsconfig = (options: Record<string, unknown>, files: string[]) =>
     files,
   });
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'xent-package-'));
   // dist/ as built by `npm test` (the global setup checks it is there).
-  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as {
+  const packed = JSON.parse(
+    await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT),
+  ) as {
     filename: string;
     files: { path: string }[];
   }[];
@@ -208,7 +211,7 @@ beforeAll(() => {
   project = join(work, 'app');
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
-  run(
+  await run(
     'npm',
     ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `@tensorflow/tfjs@${TFJS_VERSION}`],
     project,
@@ -249,35 +252,35 @@ describe('npm pack', () => {
 });
 
 describe('the tarball installed into a fresh project', () => {
-  it('ESM: import { Xent } from "xent-wasm" computes the seed example (PyTorch 1.0066)', () => {
-    const r = runScript('esm.mjs');
+  it('ESM: import { Xent } from "xent-wasm" computes the seed example (PyTorch 1.0066)', async () => {
+    const r = await runScript('esm.mjs');
     expectSeedLoss(r.loss);
   });
 
-  it('CommonJS: require("xent-wasm") computes the seed example', () => {
-    expectSeedLoss(runScript('cjs.cjs').loss);
+  it('CommonJS: require("xent-wasm") computes the seed example', async () => {
+    expectSeedLoss((await runScript('cjs.cjs')).loss);
   });
 
-  it('xent-wasm/inline computes the seed example, in ESM and CommonJS', () => {
-    expectSeedLoss(runScript('inline-esm.mjs').loss);
-    expectSeedLoss(runScript('inline-cjs.cjs').loss);
+  it('xent-wasm/inline computes the seed example, in ESM and CommonJS', async () => {
+    expectSeedLoss((await runScript('inline-esm.mjs')).loss);
+    expectSeedLoss((await runScript('inline-cjs.cjs')).loss);
   });
 
-  it('xent-wasm/tfjs computes the seed example with TF.js installed', () => {
-    expectSeedLoss(runScript('tfjs.mjs').loss);
+  it('xent-wasm/tfjs computes the seed example with TF.js installed', async () => {
+    expectSeedLoss((await runScript('tfjs.mjs')).loss);
   });
 
-  it('the bin: npx xent-wasm --help prints the usage; --no-bench runs the seed example', () => {
-    expect(run(join(project, 'node_modules/.bin/xent-wasm'), ['--help'], project)).toMatch(/^Usage: xent-wasm /);
-    const out = run(join(project, 'node_modules/.bin/xent-wasm'), ['--no-bench'], project);
+  it('the bin: npx xent-wasm --help prints the usage; --no-bench runs the seed example', async () => {
+    expect(await run(join(project, 'node_modules/.bin/xent-wasm'), ['--help'], project)).toMatch(/^Usage: xent-wasm /);
+    const out = await run(join(project, 'node_modules/.bin/xent-wasm'), ['--no-bench'], project);
     expectSeedLoss(Number(/loss += ([0-9.]+)/.exec(out)?.[1]));
   });
 
-  it('a strict tsc type-checks a user file: moduleResolution node16 (ESM .mts and CommonJS .cts)', () => {
-    run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project);
+  it('a strict tsc type-checks a user file: moduleResolution node16 (ESM .mts and CommonJS .cts)', async () => {
+    await run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project);
   });
 
-  it('a strict tsc type-checks a user file: moduleResolution bundler', () => {
-    run(process.execPath, [TSC, '-p', 'tsconfig.bundler.json'], project);
+  it('a strict tsc type-checks a user file: moduleResolution bundler', async () => {
+    await run(process.execPath, [TSC, '-p', 'tsconfig.bundler.json'], project);
   });
 });
