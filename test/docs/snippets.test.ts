@@ -16,7 +16,16 @@
  * test/fixtures/cross_entropy_index.json (case "seed"), and the logits in the docs the fixture's.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,6 +187,38 @@ describe('the docs', () => {
         `${s.doc}:${s.line} prints the seed loss`,
       ).toBe(true);
     }
+  });
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/ /g, '-');
+
+describe('the links between the docs', () => {
+  const pages = [...DOCS, 'bench/README.md', 'demo/README.md'];
+  const anchors = (file: string) =>
+    new Set(
+      readFileSync(join(ROOT, file), 'utf8')
+        .split('\n')
+        .filter((l) => /^#{1,6} /.test(l))
+        .map((l) => slug(l.replace(/^#+ /, ''))),
+    );
+  it.each(pages)('%s: every relative link names a file that exists, and a heading in it', (page) => {
+    const text = readFileSync(join(ROOT, page), 'utf8').replace(/```[\s\S]*?```/g, '');
+    const bad: string[] = [];
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [path, hash] = target!.split('#') as [string, string | undefined];
+      const file = path === '' ? page : join(page, '..', path);
+      if (!existsSync(join(ROOT, file))) bad.push(`${target}: no file ${file}`);
+      else if (hash !== undefined && file.endsWith('.md') && !anchors(file).has(hash))
+        bad.push(`${target}: no heading #${hash} in ${file}`);
+    }
+    expect(bad).toEqual([]);
   });
 });
 
