@@ -15,7 +15,7 @@
  * in order. The seed example's printed loss must be PyTorch's value from
  * test/fixtures/cross_entropy_index.json (case "seed"), and the logits in the docs the fixture's.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -29,6 +29,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -105,16 +106,16 @@ if (!SEED) throw new Error('test/fixtures/cross_entropy_index.json has no case "
 
 let project: string;
 
-/** Runs a command in the project; on failure, throws with its stdout and stderr. */
-function run(cmd: string, args: string[], timeout = 120_000): string {
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs a command in the project; on failure, throws with its stdout and stderr. Asynchronous, so
+ * that the test worker stays responsive to vitest while tsc or a snippet runs.
+ */
+async function run(cmd: string, args: string[], timeout = 120_000): Promise<string> {
   try {
-    return execFileSync(cmd, args, {
-      cwd: project,
-      encoding: 'utf8',
-      timeout,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 2 ** 26,
-    });
+    const { stdout } = await execFileAsync(cmd, args, { cwd: project, encoding: 'utf8', timeout, maxBuffer: 2 ** 26 });
+    return stdout;
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}\n${x.message}`);
@@ -123,7 +124,7 @@ function run(cmd: string, args: string[], timeout = 120_000): string {
 
 const fileName = (s: Snippet) => `${s.doc.replace(/[/.]/g, '_')}_${s.line}`;
 
-beforeAll(() => {
+beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'xent-docs-'));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
   mkdirSync(join(project, 'node_modules'));
@@ -151,7 +152,7 @@ beforeAll(() => {
       files: ts.map((s) => `${fileName(s)}.mts`),
     }),
   );
-  if (ts.length > 0) run(process.execPath, [TSC, '-p', 'tsconfig.json'], 300_000);
+  if (ts.length > 0) await run(process.execPath, [TSC, '-p', 'tsconfig.json'], 300_000);
 }, 300_000);
 
 afterAll(() => {
@@ -223,14 +224,14 @@ describe('the links between the docs', () => {
 });
 
 describe.each(SNIPPETS.map((s) => [`${s.doc}:${s.line} (${s.kind})`, s] as const))('%s', (_, s) => {
-  it('runs as pasted and prints what the doc says', () => {
+  it('runs as pasted and prints what the doc says', async () => {
     let file: string;
     if (s.kind === 'ts') file = join('out', `${fileName(s)}.mjs`);
     else {
       file = `${fileName(s)}.${s.kind === 'esm' ? 'mjs' : 'cjs'}`;
       writeFileSync(join(project, file), s.code);
     }
-    const out = run(process.execPath, [file]);
+    const out = await run(process.execPath, [file]);
     expect(out.trimEnd().split('\n')).toEqual(s.prints);
   });
 });
