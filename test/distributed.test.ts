@@ -2,7 +2,7 @@
 // processes, with very uneven ignored pixels per shard. Each process calls crossEntropy with
 // reduction 'sum' (and 'mean', to show its sum/weightSum are the same numbers); the parent
 // all-reduces sum and weightSum and divides. That equals the single-process mean bit for bit;
-// the mean of the shards' means does not. (The recipe in the README, "Beyond one machine".)
+// the mean of the shards' means does not. (The recipe in docs/training.md, "Beyond one machine".)
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

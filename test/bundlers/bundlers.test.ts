@@ -6,7 +6,7 @@
  * crossEntropy (forward + backward), score and scorer numbers must have the same bits as in
  * Node on the same seeded data; the .wasm must be an asset of the bundle (Vite and webpack:
  * emitted by the bundler itself, also for the module worker; rollup: copied beside the bundle by
- * the few-line plugin the README shows, or not needed with xent-wasm/inline). A bundler that
+ * the few-line plugin docs/bundlers.md shows, or not needed with xent-wasm/inline). A bundler that
  * cannot build or load the app fails the test; nothing skips.
  */
 import { copyFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -138,7 +138,7 @@ describe('Vite 7', () => {
 
     await checkEmittedApp(out, wasm, 5);
   });
-  it("vite dev server, with optimizeDeps.exclude: ['xent-wasm'] (the README's advice): page and module worker give the same bits as Node", async () => {
+  it("vite dev server, with optimizeDeps.exclude: ['xent-wasm'] (docs/bundlers.md's advice): page and module worker give the same bits as Node", async () => {
     // Vite's dependency pre-bundling moves the package's code to .vite/deps, where
     // new URL('./xent-simd.wasm', import.meta.url) finds no .wasm (Vite serves index.html there
     // instead): excluding the package from pre-bundling keeps import.meta.url pointing at dist/.
@@ -170,7 +170,7 @@ describe('Vite 7', () => {
 });
 
 /**
- * The plugin the README shows to rollup users: emits the package's .wasm files beside the
+ * The plugin docs/bundlers.md shows to rollup users: emits the package's .wasm files beside the
  * output (where the loader's `new URL('./xent-simd.wasm', import.meta.url)` looks for them).
  */
 function xentWasmAssets(require: NodeJS.Require): Plugin {
