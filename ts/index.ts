@@ -6,10 +6,14 @@
  * ```ts
  * import { Xent } from 'xent-wasm';
  * const xent = await Xent.create();
- * const { loss } = xent.crossEntropy(
- *   { data: new Float32Array([0.1, 2.0, -1.0]), shape: [3] },
- *   { data: new Int32Array([1]), shape: [] },
- * );
+ * try {
+ *   const { loss } = xent.crossEntropy(
+ *     { data: new Float32Array([0.1, 2.0, -1.0]), shape: [3] },
+ *     { data: new Int32Array([1]), shape: [] },
+ *   );
+ * } finally {
+ *   xent.dispose();
+ * }
  * ```
  * @packageDocumentation
  */

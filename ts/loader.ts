@@ -31,7 +31,7 @@ export interface LoadOptions {
    * engine supports relaxed SIMD ({@link relaxedSimdSupported}: Chrome ≥ 114, Node ≥ 22, Node 20
    * with `--experimental-wasm-relaxed-simd`). Its exp and log use `f32x4.relaxed_madd`, which
    * the engine may compile to a fused multiply-add (one rounding) or to a multiply then an add
-   * (two roundings), depending on the CPU: it is faster (the README has figures), and its
+   * (two roundings), depending on the CPU: it is faster (docs/performance.md has figures), and its
    * results stay within the same tolerances of PyTorch, but they are **not bit-identical** to
    * the SIMD and portable builds (nor necessarily across machines). Default `false`: the
    * default keeps the bit-identical-across-builds contract.

@@ -106,11 +106,16 @@ export interface MemoryStats {
  * {@link Xent.softmax} and their backward ops).
  *
  * ```ts
- * using xent = await Xent.create();
- * using logits = xent.tensorFrom(new Float32Array([...]), [N, C, H, W]);
- * using target = xent.tensorFrom(new Uint8Array([...]), [N, H, W]);
- * using grad = xent.tensor('float32', logits.shape);
- * const { loss } = xent.crossEntropy(logits, target, { ignoreIndex: 255, grad });
+ * const xent = await Xent.create();
+ * try {
+ *   // N = 1, C = 2 classes, 2x2 pixels: PyTorch's F.cross_entropy gives 1.0066.
+ *   const logits = xent.tensorFrom(new Float32Array([0.12, 0.36, 0.22, 0.66, 0.13, 0.34, 0.52, -0.96]), [1, 2, 2, 2]);
+ *   const target = xent.tensorFrom(new Uint8Array([1, 0, 0, 1]), [1, 2, 2]);
+ *   const grad = xent.tensor('float32', logits.shape);
+ *   const { loss } = xent.crossEntropy(logits, target, { ignoreIndex: 255, grad });
+ * } finally {
+ *   xent.dispose(); // frees the instance and every tensor it made
+ * }
  * ```
  *
  * Instances are independent: each has its own memory (two live instances cannot share one,

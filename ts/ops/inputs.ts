@@ -51,7 +51,7 @@ export type TargetInput = IndexTargetInput | ProbTargetInput | Tensor<TargetDTyp
  *
  * For `(C)` and `(N, C)` logits both layouts are the same. Results are bit-identical to NCHW
  * on the transposed data; NHWC costs somewhat more than NCHW (the kernel transposes 16 pixels
- * at a time in registers, up to 256 classes; beyond that it is slower; the README has
+ * at a time in registers, up to 256 classes; beyond that it is slower; docs/performance.md has
  * figures). Spelled exactly `'NCHW'` or `'NHWC'` (upper case).
  */
 export type Layout = 'NCHW' | 'NHWC';
