@@ -86,8 +86,9 @@ function problem(seed: number, C: number, form: string, dist: Dist, kind: string
       for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) o[(b * S + p) * C + c] = a[(b * C + c) * S + p]!;
     return o;
   };
-  const shape = form === '(N, C)' ? [N, C] : nhwc ? [N, 4, S / 4, C] : [N, C, 4, S / 4];
-  const lossShape = form === '(N, C)' ? [N] : [N, 4, S / 4];
+  const [h, w] = S % 4 === 0 ? [4, S / 4] : [1, S];
+  const shape = form === '(N, C)' ? [N, C] : nhwc ? [N, h, w, C] : [N, C, h, w];
+  const lossShape = form === '(N, C)' ? [N] : [N, h, w];
   return {
     logits: nhwc ? toNhwc(nchw) : nchw,
     shape,

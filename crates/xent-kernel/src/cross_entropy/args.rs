@@ -120,7 +120,7 @@ pub(super) fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error>
         ensure(c <= p.classes(), Arg::PredDtype)?;
     }
     if let Some(m) = &out.confusion {
-        ensure(m.len() == c * c, Arg::ConfusionLen)?;
+        ensure(c.checked_mul(c) == Some(m.len()), Arg::ConfusionLen)?;
         ensure(!prob, Arg::ConfusionWithProb)?;
     }
     let scores = out.pred.is_some() || out.pred_confidence.is_some() || out.confusion.is_some();
