@@ -155,7 +155,8 @@ const FORMS = ['(N, C)', 'NCHW', 'NHWC'] as const;
 const fmt = (v: number) => v.toExponential(1).padStart(8);
 console.log(`dist ${DIST}, worst of ${SEEDS} seeds; loss: |Δ| / max(1, |ref|) per sample; grad: max|Δ| / max|grad|`);
 console.log(
-  `${'C'.padStart(7)} ${'form'.padEnd(7)} ${'kind'.padEnd(6)} ` + DISTS.map((d) => `${d}: loss  grad`.padStart(22)).join(''),
+  `${'C'.padStart(7)} ${'form'.padEnd(7)} ${'kind'.padEnd(6)} ` +
+    DISTS.map((d) => `${d}: loss  grad`.padStart(22)).join(''),
 );
 let worstLoss = 0;
 let worstGrad = 0;

@@ -400,7 +400,7 @@ pub unsafe extern "C" fn xent_softmax_backward(
 }
 
 fn softmax_dims(n: u32, c: u32, s: u32, layout: u32, log: u32) -> Option<(usize, Layout, Softmax)> {
-    let len = (n as usize).checked_mul(c as usize)?.checked_mul(s as usize)?;
+    let len = (n as usize).checked_mul(s as usize)?.checked_mul(c as usize)?;
     let layout = decode_layout(layout)?;
     let kind = match log {
         0 => Softmax::Softmax,

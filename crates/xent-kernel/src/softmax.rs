@@ -41,7 +41,7 @@ pub fn softmax_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     ensure(c >= 1, Arg::NoClasses)?;
     ensure(x.len() == len && y.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);
@@ -130,7 +130,7 @@ pub fn softmax_backward_with<L: F32x4>(
     s: usize,
     layout: Layout,
 ) -> Result<(), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     ensure(c >= 1, Arg::NoClasses)?;
     ensure(y.len() == len && gy.len() == len && gx.len() == len, Arg::SoftmaxLen)?;
     let (cs, ps) = tile::strides(layout, c, s);

@@ -102,7 +102,7 @@ pub struct CrossEntropyResult {
 /// Checks every length and option of `args` and `out` (not the labels).
 pub(super) fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     let none = args.reduction == Reduction::None;
     let prob = matches!(args.target, Target::Prob(_));
     let map_len = |b: &Option<&mut [f32]>, arg| ensure(b.as_ref().is_none_or(|l| l.len() == n * s), arg);
