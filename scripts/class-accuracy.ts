@@ -10,8 +10,8 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { referenceCrossEntropy, type Layout } from '../test/reference/cross-entropy.js';
-import { Rng } from '../test/reference/rng.js';
+import { DISTS, FORMS, KINDS, problem, type Problem } from '../test/reference/classes.js';
+import { referenceCrossEntropy } from '../test/reference/cross-entropy.js';
 
 type Lib = typeof import('../dist/index.mjs');
 
@@ -27,78 +27,6 @@ const CLASSES = (option('--classes') ?? '2,3,16,64,65,150,300,1000,4096,30000,65
 const SEEDS = Number(option('--seeds') ?? 3);
 const lib: Lib = await import(pathToFileURL(`${DIST}/index.mjs`).href);
 const x = await lib.Xent.create({ simd: true });
-
-/** The logit distributions: equal logits, uniform in [-2, 2], normal σ 3, and confident. */
-const DISTS = ['equal', 'uniform', 'normal', 'confident'] as const;
-type Dist = (typeof DISTS)[number];
-
-interface Problem {
-  logits: Float32Array;
-  shape: number[];
-  target: Int32Array | Float32Array;
-  targetShape: number[];
-  layout: Layout;
-  prob: boolean;
-  labelSmoothing: number;
-}
-
-function problem(seed: number, C: number, form: string, dist: Dist, kind: string): Problem {
-  const r = new Rng(seed * 7919 + C);
-  // Few samples when C is large: the reference is O(N C) in JavaScript.
-  const N = form === '(N, C)' ? (C > 10000 ? 3 : 8) : 1;
-  const S = form === '(N, C)' ? 1 : C > 10000 ? 2 : 20;
-  const samples = N * S;
-  const label = Int32Array.from({ length: samples }, () => r.int(0, C - 1));
-  // NCHW order first, transposed below for NHWC.
-  const nchw = new Float32Array(N * C * S);
-  for (let b = 0; b < N; b++)
-    for (let p = 0; p < S; p++)
-      for (let c = 0; c < C; c++) {
-        const i = (b * C + c) * S + p;
-        const t = label[b * S + p]!;
-        nchw[i] =
-          dist === 'equal'
-            ? 0.5
-            : dist === 'uniform'
-              ? r.next() * 4 - 2
-              : dist === 'normal'
-                ? r.normal() * 3
-                : c === t
-                  ? 12 + r.next() * 8
-                  : r.normal();
-      }
-  const prob = kind === 'prob';
-  let target: Int32Array | Float32Array = label;
-  if (prob) {
-    const q = new Float32Array(N * C * S);
-    for (let b = 0; b < N; b++)
-      for (let p = 0; p < S; p++) {
-        let sum = 0;
-        for (let c = 0; c < C; c++) sum += q[(b * C + c) * S + p] = r.next() ** 4;
-        for (let c = 0; c < C; c++) q[(b * C + c) * S + p]! /= sum;
-      }
-    target = q;
-  }
-  const nhwc = form === 'NHWC';
-  const toNhwc = (a: Float32Array) => {
-    const o = new Float32Array(a.length);
-    for (let b = 0; b < N; b++)
-      for (let c = 0; c < C; c++) for (let p = 0; p < S; p++) o[(b * S + p) * C + c] = a[(b * C + c) * S + p]!;
-    return o;
-  };
-  const [h, w] = S % 4 === 0 ? [4, S / 4] : [1, S];
-  const shape = form === '(N, C)' ? [N, C] : nhwc ? [N, h, w, C] : [N, C, h, w];
-  const lossShape = form === '(N, C)' ? [N] : [N, h, w];
-  return {
-    logits: nhwc ? toNhwc(nchw) : nchw,
-    shape,
-    target: prob && nhwc ? toNhwc(target as Float32Array) : target,
-    targetShape: prob ? shape : lossShape,
-    layout: nhwc ? 'NHWC' : 'NCHW',
-    prob,
-    labelSmoothing: kind === 'smooth' ? 0.1 : 0,
-  };
-}
 
 interface Errors {
   loss: number;
@@ -150,8 +78,6 @@ function measure(p: Problem): Errors | string {
   }
 }
 
-const KINDS = ['index', 'smooth', 'prob'] as const;
-const FORMS = ['(N, C)', 'NCHW', 'NHWC'] as const;
 const fmt = (v: number) => v.toExponential(1).padStart(8);
 console.log(`dist ${DIST}, worst of ${SEEDS} seeds; loss: |Δ| / max(1, |ref|) per sample; grad: max|Δ| / max|grad|`);
 console.log(
