@@ -26,7 +26,11 @@ interface Run {
 
 function run(x: Xent, p: Problem): Run {
   const logits = { data: p.logits, shape: p.shape };
-  const target = { data: p.target, shape: p.targetShape };
+  // A union of two array types is not one of TargetInput's members: pick one.
+  const target =
+    p.target instanceof Float32Array
+      ? { data: p.target, shape: p.targetShape }
+      : { data: p.target as Int32Array, shape: p.targetShape };
   const opts = { layout: p.layout, labelSmoothing: p.labelSmoothing };
   using grad = x.tensor('float32', p.shape);
   const r = x.crossEntropy(logits, target, { ...opts, reduction: 'sum', grad, lossMap: true });
