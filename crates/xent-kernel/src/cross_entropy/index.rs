@@ -210,12 +210,12 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
         // cancel to float32's rounding of se when p_t is near 1 (a confident prediction).
         let e_t = exp.eval(d_t[v]);
         let d_p = e_t.sub(se[v]).sub(rest[v]);
-        // Without smoothing (or with one class) `scale` is g (1 - eps) w[t] / se.
-        let v_t = if k.smooth && c > 1 {
-            d_p.mul(nll.div(se[v])).add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk[v].mul(wt[v]))
-        } else {
-            d_p.mul(scale[v])
-        };
+        // (p_t - 1) (1 - eps) w[t], then g: the upstream gradient last, so that 'mean' (g = 1/W)
+        // is the 'sum' gradient / W to two roundings.
+        let mut v_t = d_p.div(se[v]).mul(keep.mul(wt[v])).mul(g);
+        if k.smooth && c > 1 {
+            v_t = v_t.add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk[v].mul(wt[v]));
+        }
         fix[v] = v_t;
     }
     let fix_a = spill(&fix);

@@ -126,12 +126,12 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
         }
         let e_t = L::select(one[v], eb[v], ea[v]);
         let d_p = e_t.sub(se[v]).sub(rest[v]);
-        let v_t = if k.smooth {
-            let nll = g.mul(keep.mul(wt[v]));
-            d_p.mul(nll.div(se[v])).add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk.mul(wt[v]))
-        } else {
-            d_p.mul(scale)
-        };
+        // (p_t - 1) (1 - eps) w[t], then g: the upstream gradient last, so that 'mean' (g = 1/W)
+        // is the 'sum' gradient / W to two roundings.
+        let mut v_t = d_p.div(se[v]).mul(keep.mul(wt[v])).mul(g);
+        if k.smooth {
+            v_t = v_t.add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk.mul(wt[v]));
+        }
         // The target of a live pixel; an ignored one keeps its row values.
         let ra = L::select(live[v].and_not(one[v]), v_t, ra);
         let rb = L::select(live[v].and(one[v]), v_t, rb);
