@@ -6,6 +6,7 @@
 //! output `y` and the upstream gradient `gy`: softmax `gx = y (gy - sum_c gy y)`, log_softmax
 //! `gx = gy - exp(y) sum_c gy`.
 
+use crate::cross_entropy::exp_sum_rows;
 use crate::lanes::{F32x4, Native};
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, ld, st};
@@ -79,17 +80,17 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
 ) {
     debug_assert!(width >= 1 && width <= 4 * V && c >= 1);
     let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, width, core::ptr::null_mut());
-    let mut se = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
-    for ci in 0..c {
+    // The sum over classes exact up to its rounding, as crossEntropy's (see `ExpSum`).
+    let (se, _) = exp_sum_rows::<L, V>(c, |ci, acc| {
         for v in 0..V {
             let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(m[v]));
             if kind == Softmax::Softmax {
                 st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, width, v);
             }
-            se[v] = se[v].add(e);
+            acc.add(v, e);
         }
-    }
+    });
     let log = LogAtanhP9::<L>::new();
     let lse = se.map(|x| log.eval(x));
     for ci in 0..c {

@@ -5,12 +5,14 @@
  * the target's gradient p - 1 cancels), class-index targets with and without label smoothing
  * and probability targets. Loss |Δ| ≤ 2e-6 · max(1, |ref|) (reduced and per sample), gradient
  * max|Δ| ≤ 1e-5 · max|grad| + 1e-9 (reduction 'sum': the upstream gradient is 1), and the SIMD
- * and portable builds bit-identical. scripts/class-accuracy.sh prints the errors.
+ * and portable builds bit-identical. scripts/class-accuracy.sh prints the errors. The softmax
+ * ops share the sum of the exponentials: their outputs too.
  */
 import { describe, expect, it } from 'vitest';
 import { DISTS, FORMS, KINDS, problem, type Form, type Kind, type Problem } from '../../reference/classes.js';
 import { firstBitDifference } from '../../reference/compare.js';
 import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
+import { referenceSoftmax } from '../../reference/decomposition.js';
 import { useBothBuilds, type Xent } from '../../reference/dist.js';
 
 const getBuilds = useBothBuilds();
@@ -86,6 +88,41 @@ describe('crossEntropy with many classes is as accurate as float64 allows', () =
             }
             const m = mismatch(p, a);
             if (m) failures.push(`${where}: ${m}`);
+          }
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
+
+describe('softmax and logSoftmax with many classes', () => {
+  // The same sum of exponentials: log-probabilities within 2e-6 · max(1, |ref|), probabilities
+  // within 1e-5 · max(p) + 1e-9, for confident and uniform logits in (N, C) and NCHW.
+  for (const C of [300, 4096, 65_535, 100_000]) {
+    it(`C = ${C}`, () => {
+      const { simd } = getBuilds();
+      const failures: string[] = [];
+      for (const form of ['(N, C)', 'NCHW'] as const) {
+        for (const dist of ['uniform', 'confident'] as const) {
+          const p = problem(2, C, form, dist, 'index');
+          for (const log of [true, false]) {
+            const ref = referenceSoftmax(p.logits, p.shape, 1, log);
+            const y = log
+              ? simd.logSoftmax({ data: p.logits, shape: p.shape })
+              : simd.softmax({ data: p.logits, shape: p.shape });
+            let maxAbs = 0;
+            for (const v of ref) maxAbs = Math.max(maxAbs, Math.abs(v));
+            for (let i = 0; i < ref.length; i++) {
+              const tol = log ? 2e-6 * Math.max(1, Math.abs(ref[i]!)) : 1e-5 * maxAbs + 1e-9;
+              if (!(Math.abs(y.data[i]! - ref[i]!) <= tol)) {
+                failures.push(
+                  `${form} ${dist} ${log ? 'logSoftmax' : 'softmax'} [${i}] ${y.data[i]}, expected ${ref[i]}`,
+                );
+                break;
+              }
+            }
+            y.dispose();
           }
         }
       }

@@ -62,6 +62,8 @@ use args::check;
 pub use args::{reduce, CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target};
 use ctx::Ctx;
 use pending::Pending;
+/// The exact sum of the exponentials, for the softmax ops too.
+pub(crate) use rows::exp_sum_rows;
 
 /// [`cross_entropy_with`] on this build's lanes ([`Native`]).
 pub fn cross_entropy(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {

@@ -75,7 +75,7 @@ pub(super) unsafe fn scale_row<L: F32x4, const V: usize, const FULL: bool, const
 /// for any C. IEEE operations only, in a fixed order: the same bits on every lane
 /// implementation.
 #[derive(Clone, Copy)]
-pub(super) struct ExpSum<L: F32x4, const V: usize> {
+pub(crate) struct ExpSum<L: F32x4, const V: usize> {
     s: [L; V],
     err: [L; V],
 }
@@ -94,7 +94,7 @@ impl<L: F32x4, const V: usize> ExpSum<L, V> {
 
     /// Adds `e` (in `[0, 1]` or NaN) to vector `v`'s sums.
     #[inline(always)]
-    pub(super) fn add(&mut self, v: usize, e: L) {
+    pub(crate) fn add(&mut self, v: usize, e: L) {
         (self.s[v], self.err[v]) = exp_sum_step(self.s[v], self.err[v], e);
     }
 }
@@ -106,7 +106,7 @@ impl<L: F32x4, const V: usize> ExpSum<L, V> {
 /// the rows then need not hold the max: the Fast2Sum bound is kept by `s >= 1`). One copy of
 /// `row`'s code either way.
 #[inline(always)]
-pub(super) fn exp_sum_rows<L: F32x4, const V: usize>(
+pub(crate) fn exp_sum_rows<L: F32x4, const V: usize>(
     c: usize,
     mut row: impl FnMut(usize, &mut ExpSum<L, V>),
 ) -> ([L; V], [L; V]) {
