@@ -83,8 +83,8 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
     let exp = ExpRr2P5::<L>::new();
     // The sum over classes exact up to its rounding, as crossEntropy's (see `ExpSum`).
     let (se, _) = exp_sum_rows::<L, V>(c, |ci, acc| {
-        for v in 0..V {
-            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(m[v]));
+        for (v, mv) in m.iter().enumerate() {
+            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(*mv));
             if kind == Softmax::Softmax {
                 st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, width, v);
             }
