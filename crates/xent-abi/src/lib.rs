@@ -228,7 +228,6 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
     let (n, c, s) = (a.n as usize, a.c as usize, a.s as usize);
     let samples = n.checked_mul(s)?;
     let len = samples.checked_mul(c)?;
-    let cc = c.checked_mul(c)?;
     if a.logits.is_null() || a.target.is_null() {
         return None;
     }
@@ -271,7 +270,8 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
         confidence: opt_mut(a.confidence, samples),
         pred,
         pred_confidence: opt_mut(a.pred_confidence, samples),
-        confusion: opt_mut(a.confusion, cc),
+        // c * c only with a confusion matrix: it overflows from C = 65536 on wasm32.
+        confusion: if a.confusion.is_null() { None } else { opt_mut(a.confusion, c.checked_mul(c)?) },
     };
     Some((args, outputs))
 }
@@ -400,7 +400,7 @@ pub unsafe extern "C" fn xent_softmax_backward(
 }
 
 fn softmax_dims(n: u32, c: u32, s: u32, layout: u32, log: u32) -> Option<(usize, Layout, Softmax)> {
-    let len = (n as usize).checked_mul(c as usize)?.checked_mul(s as usize)?;
+    let len = (n as usize).checked_mul(s as usize)?.checked_mul(c as usize)?;
     let layout = decode_layout(layout)?;
     let kind = match log {
         0 => Softmax::Softmax,

@@ -11,7 +11,7 @@ use crate::{ensure, tile, Arg, Error, ExactSum, Reduction};
 /// class indices and `args.label_smoothing` 0; `out` may only ask for `grad` and `loss_map`.
 pub fn nll_loss(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     let none = args.reduction == Reduction::None;
     let labels = match args.target {
         Target::Index(l) => l,

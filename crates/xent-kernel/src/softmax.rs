@@ -6,6 +6,7 @@
 //! output `y` and the upstream gradient `gy`: softmax `gx = y (gy - sum_c gy y)`, log_softmax
 //! `gx = gy - exp(y) sum_c gy`.
 
+use crate::cross_entropy::exp_sum_rows;
 use crate::lanes::{F32x4, Native};
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, ld, st};
@@ -63,7 +64,8 @@ pub fn softmax_with<L: F32x4>(
 /// floats (`lens`: their lengths; [`Arg::SoftmaxLen`]); returns the layout's strides.
 #[inline(always)]
 fn check(n: usize, c: usize, s: usize, layout: Layout, lens: &[usize]) -> Result<(usize, usize), Error> {
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    // n s first: with s = 0 the product is 0 whatever c is (an empty tensor with a huge c).
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     ensure(c >= 1, Arg::NoClasses)?;
     ensure(lens.iter().all(|&l| l == len), Arg::SoftmaxLen)?;
     Ok(tile::strides(layout, c, s))
@@ -86,17 +88,17 @@ unsafe fn fwd_tile<L: F32x4, const V: usize, const FULL: bool, const CONTIG: boo
 ) {
     debug_assert!(width >= 1 && width <= 4 * V && c >= 1);
     let m = tile::max_over_classes::<L, V, FULL, CONTIG>(x0, c, cs, ps, width, core::ptr::null_mut());
-    let mut se = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
-    for ci in 0..c {
-        for v in 0..V {
-            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(m[v]));
+    // The sum over classes exact up to its rounding, as crossEntropy's (see `ExpSum`).
+    let (se, _) = exp_sum_rows::<L, V>(c, |ci, acc| {
+        for (v, mv) in m.iter().enumerate() {
+            let e = exp.eval(ld::<L, FULL, CONTIG>(x0.add(ci * cs), ps, width, v).sub(*mv));
             if kind == Softmax::Softmax {
                 st::<L, FULL, CONTIG>(e, y0.add(ci * cs), ps, width, v);
             }
-            se[v] = se[v].add(e);
+            acc.add(v, e);
         }
-    }
+    });
     let log = LogAtanhP9::<L>::new();
     let lse = se.map(|x| log.eval(x));
     for ci in 0..c {

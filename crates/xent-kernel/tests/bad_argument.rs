@@ -230,3 +230,18 @@ fn every_bad_argument_is_the_abi_status_bad_argument() {
     assert_eq!(Error::BadArgument(Arg::GradLen).status(), xent_kernel::Status::BadArgument);
     assert_eq!(Error::BadArgument(Arg::Range).status() as u32, 2);
 }
+
+/// An empty tensor is never too large, whatever its other dims: `n * c` alone may overflow a
+/// `usize` (on wasm32 from `n * c >= 2^32`), `n * s * c` does not.
+#[test]
+fn empty_tensors_with_huge_dims_are_fine() {
+    let huge = usize::MAX / 3;
+    for (n, c, s) in [(huge, 5, 0), (0, huge, 7), (3, huge, 0), (huge, huge, 0)] {
+        let a =
+            CrossEntropyArgs { logits: &[], target: Target::Index(Labels::I32(&[])), n, c, s, ..args(Reduction::Sum) };
+        let r = cross_entropy_with::<Portable>(&a, Outputs::default()).map(|r| r.sum);
+        assert_eq!(r, Ok(0.0), "cross_entropy n={n} c={c} s={s}");
+        assert_eq!(nll_loss(&a, Outputs::default()).map(|r| r.sum), Ok(0.0), "nll_loss n={n} c={c} s={s}");
+        assert_eq!(softmax_with::<Portable>(Softmax::Softmax, &[], &mut [], n, c, s, Layout::Nhwc), Ok(()));
+    }
+}

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { lossArgs, REDUCTION_CODE, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from '../../kernel/abi.js';
+import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs, type LossArgs } from '../../kernel/abi.js';
 import {
   Scratch,
   checkAliases,
@@ -56,7 +56,7 @@ export function lossOp(
   const scratch = new Scratch(rt);
   try {
     const args = kernelArgs(plan, scratch);
-    const split = plan.nll ? undefined : rt.pool?.runSync(splitCall(plan, args));
+    const split = plan.nll || noSamples(plan) ? undefined : rt.pool?.runSync(splitCall(plan, args));
     const res = lossResult(plan, split ?? runKernel(rt, plan, args));
     scratch.keep();
     return res;
@@ -84,7 +84,7 @@ export async function crossEntropyAsyncOp(
     const { input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
     scratch.pin([input, target, weight, gradOutput], [grad, lossOut, confidence]);
     const pool = rt.pool;
-    const outcome = pool ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
+    const outcome = pool && !noSamples(plan) ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
     rt.check('crossEntropyAsync');
     const res = lossResult(plan, outcome);
     scratch.keep();
@@ -214,8 +214,25 @@ function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
   });
 }
 
+/**
+ * Whether the call has no samples and a dim beyond the kernel's u32 arguments: an empty tensor
+ * with C ≥ 2^32 classes, say (`[1, 2 ** 32, 0]`; any non-empty one that large cannot be in a
+ * wasm32 memory). Then nothing is computed, as in PyTorch: the sum and the weight sum are 0 and
+ * the mean is NaN.
+ */
+function noSamples(plan: LossPlan): boolean {
+  const { n, c, s } = plan.g;
+  return n * s === 0 && Math.max(n, c, s) > U32_MAX;
+}
+
+/** The largest value of a u32 argument of the kernel. */
+const U32_MAX = 2 ** 32 - 1;
+
 /** The kernel call on this thread (the whole call). */
 function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs): KernelOutcome {
+  if (noSamples(plan)) {
+    return { status: Status.Ok, out: [plan.opts.reduction === 'mean' ? NaN : 0, 0, 0, 0] };
+  }
   const name = plan.nll ? 'xent_nll_loss' : 'xent_cross_entropy';
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
   const status = invoke(name, () => rt.exports[name](rt.argsPtr, rt.outPtr));

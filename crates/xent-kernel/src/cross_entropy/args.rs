@@ -102,7 +102,7 @@ pub struct CrossEntropyResult {
 /// Checks every length and option of `args` and `out` (not the labels).
 pub(super) fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
-    let len = n.checked_mul(c).and_then(|v| v.checked_mul(s)).ok_or(Error::BadArgument(Arg::Size))?;
+    let len = n.checked_mul(s).and_then(|v| v.checked_mul(c)).ok_or(Error::BadArgument(Arg::Size))?;
     let none = args.reduction == Reduction::None;
     let prob = matches!(args.target, Target::Prob(_));
     let map_len = |b: &Option<&mut [f32]>, arg| ensure(b.as_ref().is_none_or(|l| l.len() == n * s), arg);
@@ -120,7 +120,7 @@ pub(super) fn check(args: &CrossEntropyArgs, out: &Outputs) -> Result<(), Error>
         ensure(c <= p.classes(), Arg::PredDtype)?;
     }
     if let Some(m) = &out.confusion {
-        ensure(m.len() == c * c, Arg::ConfusionLen)?;
+        ensure(c.checked_mul(c) == Some(m.len()), Arg::ConfusionLen)?;
         ensure(!prob, Arg::ConfusionWithProb)?;
     }
     let scores = out.pred.is_some() || out.pred_confidence.is_some() || out.confusion.is_some();

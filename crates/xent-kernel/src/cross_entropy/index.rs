@@ -3,8 +3,8 @@
 //! gradient a run-time switch). See the module doc of [`super`] for the passes.
 
 use super::ctx::Ctx;
-use super::pending::Pending;
-use super::rows::{exp_row, max_pass, scale_row};
+use super::pending::{Pending, NO_TARGET};
+use super::rows::{exp_row, exp_sum_rows, kahan, max_pass, scale_row};
 use crate::lanes::F32x4;
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{self, gather, spill, st, TILE};
@@ -130,23 +130,24 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
     let (src, src_cs) = if use_scratch { (sp as *const f32, 4 * V) } else { (x0, cs) };
     let (eb, eb_cs) = if use_scratch { (sp, 4 * V) } else { (g0, cs) };
 
-    // (2) exp(x - m), stored and summed; with label smoothing also sum_c w[c] * (x - m).
-    let mut se = [L::splat(0.0); V];
+    // (2) exp(x - m), stored and summed; with label smoothing also sum_c w[c] * (x - m), with
+    // Kahan's compensation (a plain float32 sum of C terms drifts with C).
     let mut sd = [L::splat(0.0); V];
+    let mut sd_c = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
-    for ci in 0..c {
+    let (se, rest) = exp_sum_rows::<L, V>(c, |ci, acc| {
         let e_row = if grad { eb.add(ci * eb_cs) } else { core::ptr::null_mut() };
-        let d = exp_row::<L, V, FULL, CONTIG>(&exp, src.add(ci * src_cs), ps, width, &m, &mut se, grad, e_row);
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, src.add(ci * src_cs), ps, width, &m, acc, grad, e_row);
         if k.smooth {
             let wc = L::splat(k.class_weight(ci));
             for v in 0..V {
-                sd[v] = sd[v].add(d[v].mul(wc));
+                kahan(&mut sd[v], &mut sd_c[v], d[v].mul(wc));
             }
         }
         if let Some(p) = &pending {
             p.write_row(k, ci);
         }
-    }
+    });
     if let Some(p) = pending {
         p.finish(k);
     }
@@ -161,10 +162,12 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
     let w_all = L::splat(k.w_all as f32);
     let mut loss = [L::splat(0.0); V];
     let mut logp_t = [L::splat(0.0); V];
+    let mut d_t = [L::splat(0.0); V];
     let log = LogAtanhP9::<L>::new();
     for v in 0..V {
         let lse = log.eval(se[v]);
-        let d_t = xt[v].sub(m[v]);
+        d_t[v] = xt[v].sub(m[v]);
+        let d_t = d_t[v];
         logp_t[v] = d_t.sub(lse);
         let mut l = keep.mul(wt[v]).mul(lse.sub(d_t));
         if k.smooth {
@@ -193,23 +196,38 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
     let mut fix = [L::splat(0.0); V];
     for v in 0..V {
         let g = k.upstream_lanes::<L, FULL>(pix0, width, v).and(live[v]);
-        fix[v] = g.mul(keep).mul(wt[v]).and(live[v]);
+        let nll = g.mul(keep.mul(wt[v]));
         if c == 1 {
             // One class: softmax is 1 and the gradient exactly 0 (NaN stays NaN), which the
             // general form below would only give up to rounding.
-            scale[v] = fix[v].div(se[v]);
+            scale[v] = nll.div(se[v]);
         } else {
             scale[v] = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
             gk[v] = g.mul(eps_c);
         }
+        // The target's gradient, g (1 - eps) w[t] (p_t - 1) + the smoothing term, with
+        // p_t - 1 = (e_t - sum) / se from the sum's unrounded rest: `e_t * scale - nll` would
+        // cancel to float32's rounding of se when p_t is near 1 (a confident prediction).
+        let e_t = exp.eval(d_t[v]);
+        let d_p = e_t.sub(se[v]).sub(rest[v]);
+        // (p_t - 1) (1 - eps) w[t], then g: the upstream gradient last, so that 'mean' (g = 1/W)
+        // is the 'sum' gradient / W to two roundings.
+        let mut v_t = d_p.div(se[v]).mul(keep.mul(wt[v])).mul(g);
+        if k.smooth && c > 1 {
+            v_t = v_t.add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk[v].mul(wt[v]));
+        }
+        fix[v] = v_t;
     }
     let fix_a = spill(&fix);
+    // The target class of each live pixel (ignored ones: none, their gradient stays as pass (4)
+    // leaves it).
+    let t_w: [usize; TILE] = core::array::from_fn(|j| if live_a[j].to_bits() != 0 { t_a[j] } else { NO_TARGET });
     if let Some(p) = pend {
         if V == 4 && (use_scratch || k.in_scratch) {
             // (4) and (5) are left to the next tile (or, in a scratch tile, to `tile_nhwc`).
             let scale4 = core::array::from_fn(|v| scale[v % V]);
             let gk4 = core::array::from_fn(|v| gk[v % V]);
-            p.defer(eb, g0, scale4, gk4, t_a, fix_a);
+            p.defer(eb, g0, scale4, gk4, t_w, fix_a);
             return;
         }
     }
@@ -219,8 +237,10 @@ unsafe fn index_tile<L: F32x4, const GRAD: u8, const V: usize, const FULL: bool,
         scale_row::<L, V, FULL, CONTIG>(k, ci, eb.add(ci * eb_cs), g0.add(ci * cs), ps, width, &scale, &gk);
     }
 
-    // (5) The target class (class 0 minus 0 for an ignored pixel: no change).
+    // (5) The target class.
     for j in 0..width {
-        *g0.add(t_a[j] * cs + j * ps) -= fix_a[j];
+        if t_w[j] != NO_TARGET {
+            *g0.add(t_w[j] * cs + j * ps) = fix_a[j];
+        }
     }
 }

@@ -24,8 +24,9 @@
 //! ```
 //!
 //! One pass per tile of 16 pixels (see [`crate::tile`]): (1) the max over classes, (2) `exp(d)`
-//! stored into the gradient buffer and summed, (3) per pixel the log-sum-exp, the loss and the
-//! gradient's scale, (4) the gradient buffer scaled in place, (5) the target class fixed up.
+//! stored into the gradient buffer and summed (exactly: `rows::ExpSum`), (3) per pixel the
+//! log-sum-exp, the loss and the gradient's scale, (4) the gradient buffer scaled in place,
+//! (5) the target class's gradient written (from the sum's rest: no cancellation).
 //! One exp per element; the logits are read from memory once and the gradient written once
 //! (the tile's rows stay in L1 between the passes). A wide tile leaves (4) and (5) to the next
 //! wide tile, which does them during its own (2) so that the gradient's stores overlap the
@@ -61,6 +62,8 @@ use args::check;
 pub use args::{reduce, CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target};
 use ctx::Ctx;
 use pending::Pending;
+/// The exact sum of the exponentials, for the softmax ops too.
+pub(crate) use rows::exp_sum_rows;
 
 /// [`cross_entropy_with`] on this build's lanes ([`Native`]).
 pub fn cross_entropy(args: &CrossEntropyArgs, out: Outputs) -> Result<CrossEntropyResult, Error> {

@@ -16,6 +16,9 @@ use super::rows::scale_row;
 use crate::lanes::F32x4;
 use crate::tile::{self, SCRATCH_FLOATS, TILE};
 
+/// The target class of a pixel without one (ignored): its gradient is left as pass (4) wrote it.
+pub(super) const NO_TARGET: usize = usize::MAX;
+
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
     scratch: core::mem::MaybeUninit<[[f32; SCRATCH_FLOATS]; 2]>,
@@ -25,7 +28,7 @@ pub(super) struct Pending<L: F32x4> {
     /// The pending tile's gradient (pixel 0 of class row 0).
     g0: *mut f32,
     /// Per pixel: the scale of the exponentials, the smoothing term's factor, the target
-    /// class and what to subtract there.
+    /// class ([`NO_TARGET`] for none) and its gradient.
     scale: [L; 4],
     gk: [L; 4],
     t: [usize; TILE],
@@ -105,16 +108,18 @@ impl<L: F32x4> Pending<L> {
         scale_row::<L, 4, true, true>(k, ci, e_row, self.g0.add(ci * k.cs), 1, TILE, &self.scale, &self.gk);
     }
 
-    /// The target class of each pixel (class 0 minus 0 for an ignored pixel: no change), after
-    /// every row: then nothing is pending.
+    /// The target class of each pixel (none for an ignored pixel), after every row: then nothing
+    /// is pending.
     ///
     /// # Safety
     /// As [`Pending::write_row`].
     #[inline(always)]
     pub(super) unsafe fn finish(&mut self, k: &Ctx) {
-        debug_assert!(self.active && self.t.iter().all(|&t| t < k.c));
+        debug_assert!(self.active && self.t.iter().all(|&t| t < k.c || t == NO_TARGET));
         for j in 0..TILE {
-            *self.g0.add(self.t[j] * k.cs + j) -= self.fix[j];
+            if self.t[j] != NO_TARGET {
+                *self.g0.add(self.t[j] * k.cs + j) = self.fix[j];
+            }
         }
         self.active = false;
     }
@@ -126,11 +131,13 @@ impl<L: F32x4> Pending<L> {
     /// # Safety
     /// `dst` valid for writing `16 k.c` floats.
     pub(super) unsafe fn write_nhwc(&mut self, k: &Ctx, dst: *mut f32) {
-        debug_assert!(self.active && k.c * TILE <= SCRATCH_FLOATS && self.t.iter().all(|&t| t < k.c));
+        debug_assert!(self.active && k.c * TILE <= SCRATCH_FLOATS && self.t.iter().all(|&t| t < k.c || t == NO_TARGET));
         let e = (self.scratch.as_ptr() as *const f32).add(self.buf * SCRATCH_FLOATS);
         transpose_back(k, e, dst, &self.scale, k.smooth.then_some(&self.gk));
         for j in 0..TILE {
-            *dst.add(j * k.c + self.t[j]) -= self.fix[j];
+            if self.t[j] != NO_TARGET {
+                *dst.add(j * k.c + self.t[j]) = self.fix[j];
+            }
         }
         self.active = false;
     }

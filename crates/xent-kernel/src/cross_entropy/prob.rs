@@ -2,7 +2,7 @@
 //! with `Q` and the sum compensated ([`kahan`]).
 
 use super::ctx::Ctx;
-use super::rows::{exp_row, kahan, max_pass};
+use super::rows::{exp_row, exp_sum_rows, kahan, max_pass};
 use crate::lanes::F32x4;
 use crate::math::{ExpRr2P5, LogAtanhP9};
 use crate::tile::{ld, st};
@@ -48,7 +48,6 @@ pub(super) unsafe fn prob_tile<L: F32x4, const V: usize, const FULL: bool, const
     let (m, idx) = max_pass::<L, V, FULL, CONTIG>(k, !grad && k.wants_pred(), x0, width, null);
 
     // (2) exp(x - m) stored and summed; Q = sum_c w q' and sum_c w q' (x - m).
-    let mut se = [L::splat(0.0); V];
     // Q and sum w q' d are summed with Kahan's compensation: Q multiplies the log-sum-exp, so
     // its relative error becomes the loss's, and a plain float32 sum of C = 150 terms is off by
     // a few 1e-6.
@@ -57,16 +56,16 @@ pub(super) unsafe fn prob_tile<L: F32x4, const V: usize, const FULL: bool, const
     let mut qd = [L::splat(0.0); V];
     let mut qd_c = [L::splat(0.0); V];
     let exp = ExpRr2P5::<L>::new();
-    for ci in 0..c {
+    let (se, _) = exp_sum_rows::<L, V>(c, |ci, acc| {
         let e_row = if grad { g0.add(ci * cs) } else { core::ptr::null_mut() };
-        let d = exp_row::<L, V, FULL, CONTIG>(&exp, x0.add(ci * cs), ps, width, &m, &mut se, grad, e_row);
+        let d = exp_row::<L, V, FULL, CONTIG>(&exp, x0.add(ci * cs), ps, width, &m, acc, grad, e_row);
         let (qrow, wc) = (q0.add(ci * cs), L::splat(k.class_weight(ci)));
         for v in 0..V {
             let wq = wq(qrow, wc, v);
             kahan(&mut qs[v], &mut qs_c[v], wq);
             kahan(&mut qd[v], &mut qd_c[v], wq.mul(d[v]));
         }
-    }
+    });
 
     // (3) Per pixel: loss = lse Q - sum w q' d; gradient scale g Q / se.
     let mut loss = [L::splat(0.0); V];

@@ -12,6 +12,7 @@
 //! stays in use for the rest: row tails and the scoring outputs (prediction, confusion).
 
 use super::ctx::Ctx;
+use super::rows::{exp_sum_step, exp_sum_value};
 use crate::lanes::F32x4;
 use crate::math::{exp_rr2_p5, log_atanh_p9};
 use crate::tile::TILE;
@@ -55,6 +56,7 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
     let mut ea = [zero; V];
     let mut eb = [zero; V];
     let mut se = [zero; V];
+    let mut rest = [zero; V];
     let mut d_t = [zero; V];
     let mut sd = [zero; V];
     for v in 0..V {
@@ -68,10 +70,14 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
         let one_f = L::splat(1.0);
         ea[v] = L::select(a_max, one_f, e);
         eb[v] = L::select(b_max, one_f, e);
-        // The general tile's order: (0 + ea) + eb.
-        se[v] = zero.add(ea[v]).add(eb[v]);
+        // The general tile's sum (`rows::ExpSum`): ea, then eb.
+        let (s, err) = exp_sum_step(L::splat(1.0), zero, ea[v]);
+        let (s, err) = exp_sum_step(s, err, eb[v]);
+        (se[v], rest[v]) = exp_sum_value(s, err);
         d_t[v] = L::select(one[v], bb, a).sub(m[v]);
         if k.smooth {
+            // The general tile's Kahan sum: its compensation is 0 after the first term, so the
+            // same operations.
             sd[v] = zero.add(da.mul(wa)).add(db.mul(wb));
         }
     }
@@ -107,21 +113,28 @@ pub(super) unsafe fn index_tile_c2<L: F32x4>(k: &Ctx, labels: Labels, b: usize, 
         return;
     }
 
-    // The gradient: exp(d) * scale (- the smoothing term), minus the target's fix-up.
+    // The gradient: exp(d) * scale (- the smoothing term); the target's as the general tile's.
     let g0 = if nhwc { k.grad.add(2 * pix0) } else { k.grad.add(b * 2 * s + p0) };
     for v in 0..V {
         let g = k.upstream_lanes::<L, true>(pix0, TILE, v).and(live[v]);
-        let fix = g.mul(keep).mul(wt[v]).and(live[v]);
         let scale = g.mul(keep.mul(wt[v]).add(smooth_all)).div(se[v]);
+        let gk = g.mul(eps_c);
         let (mut ra, mut rb) = (ea[v].mul(scale), eb[v].mul(scale));
         if k.smooth {
-            let gk = g.mul(eps_c);
             ra = ra.sub(gk.mul(wa));
             rb = rb.sub(gk.mul(wb));
         }
-        // Subtracting 0 from the other class changes no bit (x - 0 = x, also for -0 and NaN).
-        let ra = ra.sub(L::select(one[v], zero, fix));
-        let rb = rb.sub(L::select(one[v], fix, zero));
+        let e_t = L::select(one[v], eb[v], ea[v]);
+        let d_p = e_t.sub(se[v]).sub(rest[v]);
+        // (p_t - 1) (1 - eps) w[t], then g: the upstream gradient last, so that 'mean' (g = 1/W)
+        // is the 'sum' gradient / W to two roundings.
+        let mut v_t = d_p.div(se[v]).mul(keep.mul(wt[v])).mul(g);
+        if k.smooth {
+            v_t = v_t.add(e_t.mul(g.mul(smooth_all).div(se[v]))).sub(gk.mul(wt[v]));
+        }
+        // The target of a live pixel; an ignored one keeps its row values.
+        let ra = L::select(live[v].and_not(one[v]), v_t, ra);
+        let rb = L::select(live[v].and(one[v]), v_t, rb);
         if nhwc {
             let (lo, hi) = L::interleave(ra, rb);
             lo.store(g0.add(8 * v));
