@@ -72,7 +72,8 @@ export class XentTargetError extends XentError {
  * non-integer `ignoreIndex`, a `layout` other than exactly `'NCHW'` or `'NHWC'`, a `dim` out
  * of range, a `weight` of the wrong length or with non-finite values, or an option that does
  * not go with the others (e.g. `gradOutput` without `grad`, `ignoreIndex` ≥ 0 or `confidence`
- * with probability targets, `out` and `lossMap` naming different tensors).
+ * with probability targets, `out` and `lossMap` naming different tensors), or a confusion
+ * matrix given to `segmentationMetrics` with a negative or non-finite count.
  */
 export class XentOptionError extends XentError {}
 

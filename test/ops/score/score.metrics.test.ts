@@ -171,6 +171,7 @@ describe('segmentationMetrics: hand-made patterns (mmsegmentation edge cases)', 
     expect(() => segmentationMetrics(new Float64Array(4), 0)).toThrow(/positive integer/);
     expect(() => segmentationMetrics([1, -1, 0, 0], 2)).toThrow(/finite and non-negative/);
     expect(() => segmentationMetrics([1, NaN, 0, 0], 2)).toThrow(lib.XentError);
+    expect(() => segmentationMetrics([1, Infinity, 0, 0], 2)).toThrow(lib.XentOptionError);
   });
 });
 

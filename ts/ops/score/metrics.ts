@@ -4,7 +4,7 @@
  */
 
 import { describeValue } from '../../memory/dtype.js';
-import { XentError, XentShapeError } from '../../errors.js';
+import { XentOptionError, XentShapeError } from '../../errors.js';
 
 /**
  * Accuracy and IoU metrics of a semantic segmentation, computed in float64 from a C×C
@@ -74,7 +74,7 @@ export interface SegmentationMetrics {
  * (row = target, column = prediction), such as {@link ScoreResult.confusion} or the sum of
  * several of them. Pure JavaScript; needs no {@link Xent} instance.
  * @throws {@link XentShapeError} when `confusion` does not have `classes²` entries, and
- *   {@link XentError} when an entry is negative or not finite.
+ *   {@link XentOptionError} when an entry is negative or not finite.
  */
 export function segmentationMetrics(confusion: ArrayLike<number>, classes: number): SegmentationMetrics {
   if (!Number.isSafeInteger(classes) || classes < 1) {
@@ -95,7 +95,7 @@ export function segmentationMetrics(confusion: ArrayLike<number>, classes: numbe
   for (let i = 0; i < m.length; i++) {
     const v = m[i]!;
     if (!(v >= 0) || v === Infinity) {
-      throw new XentError(
+      throw new XentOptionError(
         `segmentationMetrics: confusion[${Math.floor(i / c)} * C + ${i % c}] = ${confusion[i]}; counts must be ` +
           `finite and non-negative`,
       );
