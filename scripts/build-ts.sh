@@ -12,16 +12,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-VERBOSE=0 FORCE=0
-for a in "$@"; do
-    case "$a" in
-        --verbose) VERBOSE=1 ;;
-        --force) FORCE=1 ;;
-        *) echo "build-ts: error: unknown argument '$a' (expected --verbose or --force)" >&2; exit 2 ;;
-    esac
-done
-[[ ${XENT_VERBOSE:-} == 1 || ${npm_config_loglevel:-} == verbose || ${npm_config_loglevel:-} == silly ]] && VERBOSE=1
-[[ ${XENT_FORCE_BUILD:-} == 1 ]] && FORCE=1
+# shellcheck source=scripts/build-flags.sh
+source scripts/build-flags.sh
+xent_build_flags build-ts "$@"
 
 rollup=node_modules/.bin/rollup
 [[ -x $rollup ]] || { echo "build-ts: error: $rollup is missing: run npm ci (rollup is a devDependency)" >&2; exit 1; }

@@ -28,16 +28,9 @@ cd "$root"
 # shellcheck source=scripts/wasm-toolchain.sh
 source scripts/wasm-toolchain.sh
 
-VERBOSE=0 FORCE=0
-for a in "$@"; do
-    case "$a" in
-        --verbose) VERBOSE=1 ;;
-        --force) FORCE=1 ;;
-        *) echo "build-wasm: error: unknown argument '$a' (expected --verbose or --force)" >&2; exit 2 ;;
-    esac
-done
-[[ ${XENT_VERBOSE:-} == 1 || ${npm_config_loglevel:-} == verbose || ${npm_config_loglevel:-} == silly ]] && VERBOSE=1
-[[ ${XENT_FORCE_BUILD:-} == 1 ]] && FORCE=1
+# shellcheck source=scripts/build-flags.sh
+source scripts/build-flags.sh
+xent_build_flags build-wasm "$@"
 # Prints only with --verbose.
 info() { if ((VERBOSE)); then echo "$@"; fi; }
 
