@@ -4,14 +4,14 @@
  * recipe (demo/png-mask.mjs, quoted in demo/README.md) reads a sample's mask into a uint8 tensor
  * exactly, and demo/serve.mjs serves the right content types and nothing outside the repository.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
 import { readMask } from '../../demo/png-mask.mjs';
-import { startServer } from '../../demo/serve.mjs';
+import { ISOLATION_HEADERS, startServer } from '../../demo/serve.mjs';
 import { lib } from '../reference/dist.js';
 
 const SAMPLES_DIR = new URL('../../demo/samples/', import.meta.url);
@@ -163,5 +163,65 @@ describe('demo/serve.mjs', () => {
     const post = await fetch(new URL('demo/', server.url), { method: 'POST' });
     expect(post.status).toBe(405);
     await post.text();
+  });
+});
+
+describe('demo/serve.mjs --isolate', () => {
+  const SERVE = fileURLToPath(new URL('../../demo/serve.mjs', import.meta.url));
+
+  it('--help lists --isolate; an unknown flag is an error', () => {
+    const help = spawnSync(process.execPath, [SERVE, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(
+      /--isolate +send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:/,
+    );
+    const bad = spawnSync(process.execPath, [SERVE, '--isolated'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^serve: Unknown option '--isolated'/);
+  });
+
+  it('startServer({ isolate: true }) sends COOP/COEP on every response (200, 301, 404); without it, none', async () => {
+    expect(ISOLATION_HEADERS).toEqual({
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+    });
+    for (const isolate of [true, false]) {
+      const s = await startServer({ isolate });
+      try {
+        for (const path of ['demo/', 'demo/worker.mjs', 'dist/xent-simd-threads.wasm', 'demo', 'nope']) {
+          const r = await fetch(new URL(path, s.url), { redirect: 'manual' });
+          await r.arrayBuffer();
+          for (const [k, v] of Object.entries(ISOLATION_HEADERS))
+            expect(r.headers.get(k), `${path} ${k}`).toBe(isolate ? v : null);
+        }
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('node demo/serve.mjs --isolate --port 0 serves with the headers and says so', async () => {
+    const child = spawn(process.execPath, [SERVE, '--isolate', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((ok, fail) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /demo: (http:\/\/\S+)/.exec(out);
+          if (m) ok(m[1]!);
+        });
+        child.on('exit', (code) => fail(new Error(`serve.mjs exited (${code}): ${out}`)));
+      });
+      expect(out).toContain('cross-origin isolated (COOP/COEP): worker threads available');
+      const r = await fetch(url);
+      await r.text();
+      expect(r.status).toBe(200);
+      expect(r.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect(r.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    } finally {
+      child.kill();
+    }
   });
 });
