@@ -11,10 +11,12 @@
  * Chromium is required: without it this test FAILS (CI installs it). XENT_CHROMIUM overrides
  * the binary (default /usr/bin/chromium).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decode as decodePng } from 'fast-png';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, makeSample } from '../../demo/make-samples.mjs';
@@ -298,6 +300,30 @@ describe('the demo page, cross-origin isolated (demo/serve.mjs --isolate)', () =
       expect(problems).toEqual([]);
     } finally {
       await isolated.close();
+    }
+  });
+});
+
+describe('demo/screenshot.mjs', () => {
+  it('shoots the page after the worker has scored it (not "Loading…"), cross-origin isolated with --isolate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xent-shot-'));
+    try {
+      const out = join(dir, 'shot.png');
+      const script = fileURLToPath(new URL('../../demo/screenshot.mjs', import.meta.url));
+      const stdout = execFileSync(process.execPath, [script, '--isolate', '--out', out], {
+        encoding: 'utf8',
+        timeout: 90_000,
+        env: { ...process.env, XENT_CHROMIUM: CHROMIUM },
+      });
+      expect(stdout).toMatch(new RegExp(`^screenshot: .*shot\\.png\\n  ${SAMPLES[0]!.title}: 7 classes, 9,216 pixels`));
+      expect(stdout).toContain('2 threads (cross-origin isolated).');
+      const png = decodePng(readFileSync(out));
+      expect(png.width).toBe(1440);
+      expect(png.height).toBeGreaterThan(1000);
+      const help = execFileSync(process.execPath, [script, '--help'], { encoding: 'utf8' });
+      expect(help).toMatch(/^usage: node demo\/screenshot\.mjs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
