@@ -303,12 +303,13 @@ export function readPng(path) {
 function toRgb(png) {
   const { width, height, channels, depth, data, palette } = png;
   const n = width * height;
-  // 16-bit samples to their high byte; 1/2/4-bit gray scaled to 0..255 (palette indices stay).
+  // 16-bit samples and 1/2/4-bit gray scaled to 0..255 (palette indices stay indices).
   const scale = palette || depth === 8 ? 1 : depth < 8 ? 255 / ((1 << depth) - 1) : 1 / 257;
   const v = (i) => Math.round(data[i] * scale);
   const out = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
-    if (palette) out.set(palette[data[i]].slice(0, 3), 3 * i);
+    if (palette)
+      out.set((palette[data[i]] ?? [0, 0, 0]).slice(0, 3), 3 * i); // an index past the palette: black
     else if (channels >= 3) for (let c = 0; c < 3; c++) out[3 * i + c] = v(channels * i + c);
     else out.fill(v(channels * i), 3 * i, 3 * i + 3);
   }
@@ -332,8 +333,8 @@ function toIds(png, path) {
 /**
  * A user's dataset: a folder with `images/` and `masks/` (same file names), or flat
  * `<name>.png` + `<name>.mask.png` pairs (the layout of demo/samples/). Masks are gray or
- * palette PNGs (1 to 16 bits) of class ids (255 = unlabelled). Everything is resized to size×size (images by
- * area, masks by nearest neighbour). The number of classes is the largest id + 1, or the
+ * palette PNGs (1 to 16 bits) of class ids (255 = unlabelled). Everything is resized to
+ * size×size (images by area, masks by nearest neighbour). The number of classes is the largest id + 1, or the
  * `classes` of a samples.json beside the files (names and colours).
  */
 export function loadFolder(dir, { size = 64 } = {}) {

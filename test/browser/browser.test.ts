@@ -11,11 +11,12 @@
  * Chromium is required: without it this test FAILS (CI installs it). XENT_CHROMIUM overrides
  * the binary (default /usr/bin/chromium).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { decode as decodePng } from 'fast-png';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -305,12 +306,14 @@ describe('the demo page, cross-origin isolated (demo/serve.mjs --isolate)', () =
 });
 
 describe('demo/screenshot.mjs', () => {
-  it('shoots the page after the worker has scored it (not "Loading…"), cross-origin isolated with --isolate', () => {
+  // Asynchronous (not execFileSync): the test worker's event loop stays free for vitest's RPC meanwhile.
+  const run = promisify(execFile);
+  it('shoots the page after the worker has scored it (not "Loading…"), cross-origin isolated with --isolate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xent-shot-'));
     try {
       const out = join(dir, 'shot.png');
       const script = fileURLToPath(new URL('../../demo/screenshot.mjs', import.meta.url));
-      const stdout = execFileSync(process.execPath, [script, '--isolate', '--out', out], {
+      const { stdout } = await run(process.execPath, [script, '--isolate', '--out', out], {
         encoding: 'utf8',
         timeout: 90_000,
         env: { ...process.env, XENT_CHROMIUM: CHROMIUM },
@@ -320,7 +323,7 @@ describe('demo/screenshot.mjs', () => {
       const png = decodePng(readFileSync(out));
       expect(png.width).toBe(1440);
       expect(png.height).toBeGreaterThan(1000);
-      const help = execFileSync(process.execPath, [script, '--help'], { encoding: 'utf8' });
+      const help = (await run(process.execPath, [script, '--help'], { encoding: 'utf8' })).stdout;
       expect(help).toMatch(/^usage: node demo\/screenshot\.mjs/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

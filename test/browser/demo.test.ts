@@ -4,9 +4,10 @@
  * recipe (demo/png-mask.mjs, quoted in demo/README.md) reads a sample's mask into a uint8 tensor
  * exactly, and demo/serve.mjs serves the right content types and nothing outside the repository.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
@@ -91,7 +92,7 @@ describe('the PNG mask recipe (demo/png-mask.mjs)', () => {
 
   it('runs as a script: the loss of a sample’s logits against its mask, as Node computes on the generator’s data', async () => {
     const s = SAMPLES[0]!;
-    const out = execFileSync(
+    const { stdout: out } = await promisify(execFile)(
       process.execPath,
       [RECIPE, `demo/samples/${s.id}.mask.png`, `demo/samples/${s.id}.logits.bin`],
       { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8' },
