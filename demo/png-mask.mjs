@@ -1,6 +1,7 @@
 // PNG mask -> uint8 tensor, in Node 20+ (ESM). npm i xent-wasm fast-png
 //   node png-mask.mjs <mask.png> <logits.bin>   (logits: float32 little-endian, NCHW [1, C, H, W])
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import { Xent } from 'xent-wasm';
 
@@ -14,7 +15,7 @@ export function readMask(xent, file) {
   return mask;
 }
 
-if (process.argv[1] === import.meta.filename) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [maskFile, logitsFile] = process.argv.slice(2);
   const xent = await Xent.create();
   let mask;

@@ -1,16 +1,20 @@
 // The training demo (demo/train/): its generated dataset, the --data loader (PNGs of every kind
 // fast-png reads), and a short end-to-end run (TF.js wasm backend + xent-wasm/tfjs) that must
 // raise the mIoU.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, loadFolder, syntheticDataset } from '../demo/train/data.mjs';
 
 const TRAIN = resolve(__dirname, '../demo/train/train.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'xent-train-demo-'));
+// Child processes run asynchronously (not execFileSync), so that the test worker's event loop
+// stays free for vitest's RPC while a training run takes half a minute on a loaded machine.
+const run = promisify(execFile);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('demo/train/data.mjs', () => {
@@ -30,9 +34,9 @@ describe('demo/train/data.mjs', () => {
     expect(a.masks.every((v) => v < CLASSES.length || v === IGNORE)).toBe(true);
   });
 
-  it('--export-data writes PNGs (palette masks) that --data reads back exactly; flat <name>.png + <name>.mask.png too', () => {
+  it('--export-data writes PNGs (palette masks) that --data reads back exactly; flat <name>.png + <name>.mask.png too', async () => {
     const dir = join(tmp, 'exported');
-    execFileSync(process.execPath, [TRAIN, '--export-data', dir, '--count', '12'], { encoding: 'utf8' });
+    await run(process.execPath, [TRAIN, '--export-data', dir, '--count', '12'], { encoding: 'utf8' });
     const back = loadFolder(dir);
     const orig = syntheticDataset({ count: 12 });
     expect(back.count).toBe(12);
@@ -151,9 +155,9 @@ describe('demo/train/data.mjs', () => {
 });
 
 describe('demo/train/train.mjs (end to end)', () => {
-  it('trains on a small generated set: one line per epoch without a TTY, mIoU rises, grid.png written', () => {
+  it('trains on a small generated set: one line per epoch without a TTY, mIoU rises, grid.png written', async () => {
     const out = join(tmp, 'out');
-    const stdout = execFileSync(process.execPath, [TRAIN, '--count', '48', '--epochs', '3', '--out', out], {
+    const { stdout } = await run(process.execPath, [TRAIN, '--count', '48', '--epochs', '3', '--out', out], {
       encoding: 'utf8',
       timeout: 60_000,
     });
