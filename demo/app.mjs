@@ -243,13 +243,16 @@ function showMetrics(item, res) {
   const name = (k) => state.names[k] ?? `class ${k}`;
   const sw = (k) => `<i style="background: rgb(${(state.palette[k] ?? extraColor(k)).join(',')})"></i>`;
   $('metrics-title').textContent = `Metrics — ${item.title}`;
+  const px = pixelCounts(item, res);
   $('summary').innerHTML = [
     ['mIoU', `${fmt(m.meanIoU)} %`],
     ['pixel accuracy (aAcc)', `${fmt(m.pixelAccuracy)} %`],
-    ['mean loss', res.loss.toFixed(4)],
     ['mean class accuracy (mAcc)', `${fmt(m.meanClassAccuracy)} %`],
     ['frequency-weighted IoU', `${fmt(m.frequencyWeightedIoU)} %`],
-    ['pixels scored · time', `${fmtN(m.pixels)} · ${res.ms.toFixed(1)} ms`],
+    ['mean loss', res.loss.toFixed(4)],
+    [`pixels scored, of ${fmtN(px.total)} (${fmtN(px.ignored)} ignored)`, fmtN(px.scored)],
+    ['time (xent.score)', `${res.ms.toFixed(1)} ms`],
+    [threadsNote(res), `${res.threads} thread${res.threads === 1 ? '' : 's'}`],
   ]
     .map(([k, v]) => `<div><b>${v}</b><span>${k}</span></div>`)
     .join('');
@@ -294,6 +297,26 @@ function legend() {
   $('legend').innerHTML = `${swatches.join('')}<span><i style="background: #222"></i>void (ignored)</span>`;
 }
 
+/**
+ * The image's pixels, those scored and those ignored (the mask's ignore index). The loss's
+ * denominator (weightSum) and the metrics' pixel count are the scored ones, which must add up.
+ */
+function pixelCounts(item, res) {
+  const total = item.width * item.height;
+  const scored = res.metrics.pixels;
+  if (scored !== res.weightSum) throw new Error(`scored ${res.weightSum} pixels but the metrics count ${scored}`);
+  return { total, scored, ignored: total - scored };
+}
+
+/** Where the loss ran: on the threads (the same bits as score's, checked), or 1 thread and why. */
+function threadsNote(res) {
+  if (res.threads > 1)
+    return Object.is(res.threadsLoss, res.loss)
+      ? 'crossEntropyAsync on them: the same loss bits'
+      : `crossEntropyAsync on them: loss ${res.threadsLoss}`;
+  return res.isolated ? 'cross-origin isolated, but no threads' : 'not cross-origin isolated';
+}
+
 // ---- Scoring -------------------------------------------------------------------------------
 async function score(item) {
   document.body.dataset.state = 'scoring';
@@ -309,12 +332,23 @@ async function score(item) {
   state.current = { item, res };
   render();
   showMetrics(item, res);
+  const px = pixelCounts(item, res);
+  const threads =
+    res.threads > 1
+      ? `${res.threads} threads (cross-origin isolated)`
+      : `1 thread, ${threadsNote(res)}${res.isolated ? '' : ': node demo/serve.mjs --isolate for threads'}`;
   setStatus(
-    `${item.title}: ${res.metrics.classes} classes, ${fmtN(item.width * item.height)} pixels scored in ${res.ms.toFixed(1)} ms ` +
-      `(${res.simd ? 'SIMD' : 'portable'} build, in a Web Worker).`,
+    `${item.title}: ${res.metrics.classes} classes, ${fmtN(px.total)} pixels, ${fmtN(px.scored)} scored ` +
+      `(${fmtN(px.ignored)} ignored), in ${res.ms.toFixed(1)} ms: ${res.simd ? 'SIMD' : 'portable'} build, ` +
+      `in a Web Worker, ${threads}.`,
   );
+  document.body.dataset.threads = String(res.threads);
   window.__demo = {
     id: item.id,
+    threads: res.threads,
+    isolated: res.isolated,
+    threadsLoss: res.threadsLoss,
+    pixels: px,
     loss: res.loss,
     sum: res.sum,
     weightSum: res.weightSum,

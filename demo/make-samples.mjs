@@ -14,11 +14,11 @@
 //
 // Only +, -, *, /, sqrt and floor are used on floats (no Math.sin/exp/...), so the bytes are
 // the same on every JavaScript engine; test/browser/demo-samples.test.ts checks the committed
-// files against this generator. The PNG encoder is the few lines below (node:zlib, no deps).
+// files against this generator. The PNGs are written by fast-png (a devDependency).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { encodePng as encodeAnyPng } from './train/png.mjs';
+import { encode } from 'fast-png';
 
 /** Cityscapes' names and colours for the classes of the demo. */
 export const CLASSES = Object.freeze([
@@ -46,13 +46,13 @@ export const SAMPLES = Object.freeze([
 
 // ---- PNG -------------------------------------------------------------------------------
 /**
- * An 8-bit PNG of `channels` 1 (grayscale) or 3 (RGB), rows top to bottom, each row filtered
- * with "Up" (which suits images with vertical structure) and deflated (demo/train/png.mjs).
+ * An 8-bit PNG of `channels` 1 (grayscale) or 3 (RGB), rows top to bottom, written by fast-png
+ * (deflate level 9).
  */
 export function encodePng(width, height, channels, pixels) {
   if (channels !== 1 && channels !== 3) throw new Error('encodePng: channels must be 1 or 3');
   if (pixels.length !== width * height * channels) throw new Error('encodePng: pixels has the wrong length');
-  return encodeAnyPng(width, height, channels, pixels, { filter: 2 });
+  return encode({ width, height, channels, depth: 8, data: pixels }, { zlib: { level: 9 } });
 }
 
 // ---- Deterministic randomness -------------------------------------------------------------

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // A tiny static file server for the demo and the browser tests (node:http, no dependencies).
 //
-//   node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--log]
+//   node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--isolate] [--log]
 //
 // serves the repository root, so that the demo page (/demo/) loads the built package from
 // /dist/index.mjs exactly as a user's page would: an ES module, no bundler, and the .wasm
 // beside it fetched with new URL('./xent-simd.wasm', import.meta.url). Run `npm run build`
-// first. Imported by test/browser/*.test.ts as `startServer()`.
+// first. With --isolate every response carries COOP/COEP (ISOLATION_HEADERS), so that pages are
+// cross-origin isolated: SharedArrayBuffer, and so xent-wasm's worker threads, are available
+// (the demo then scores with 2 threads and says so). Imported by test/browser/*.test.ts as
+// `startServer()`.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -35,12 +38,23 @@ export const MIME = Object.freeze({
 });
 
 /**
- * Starts serving `root` on `host:port` (port 0 = any free port).
+ * The headers that make a page cross-origin isolated (`crossOriginIsolated === true`), which
+ * browsers require before they give it SharedArrayBuffer (and so a shared WebAssembly.Memory).
+ */
+export const ISOLATION_HEADERS = Object.freeze({
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+});
+
+/**
+ * Starts serving `root` on `host:port` (port 0 = any free port); `isolate` adds
+ * ISOLATION_HEADERS to every response.
  * @returns the base URL (ending in '/'), the server, and `close()`.
  */
-export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, log = false } = {}) {
+export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, log = false, isolate = false } = {}) {
   const base = resolve(root);
   const server = createServer(async (req, res) => {
+    if (isolate) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
     const send = (code, text) => {
       res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end(text);
@@ -102,7 +116,16 @@ export async function startServer({ root = ROOT, host = '127.0.0.1', port = 0, l
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const USAGE = 'usage: node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--log]\n  --log  log every request';
+  const USAGE = [
+    'usage: node demo/serve.mjs [--port 8080] [--host 127.0.0.1] [--isolate] [--log]',
+    '  --port N     port (0: any free port; default 8080)',
+    '  --host H     address to listen on (default 127.0.0.1)',
+    '  --isolate    send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:',
+    '               require-corp, so that pages are cross-origin isolated and xent-wasm can use',
+    '               worker threads (the demo then scores with 2 threads)',
+    '  --log        log every request',
+    '  -h, --help   this help',
+  ].join('\n');
   /** @param {string} message @returns {never} */
   const usageError = (message) => {
     console.error(`serve: ${message}\n\n${USAGE}`);
@@ -115,6 +138,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
         port: { type: 'string', default: '8080' },
         host: { type: 'string', default: '127.0.0.1' },
         log: { type: 'boolean', default: false },
+        isolate: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -133,6 +157,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     console.error('serve: dist/index.mjs is missing: run `npm run build` first');
     process.exit(1);
   }
-  const { url } = await startServer({ host: values.host, port, log: values.log });
-  console.log(`serving ${ROOT} at ${url}\n  demo: ${url}demo/`);
+  const { url } = await startServer({ host: values.host, port, log: values.log, isolate: values.isolate });
+  const how = values.isolate
+    ? 'cross-origin isolated (COOP/COEP): worker threads available'
+    : 'not cross-origin isolated (--isolate for worker threads)';
+  console.log(`serving ${ROOT} at ${url}, ${how}\n  demo: ${url}demo/`);
 }

@@ -1,8 +1,13 @@
 // The demo's scoring worker: loads xent-wasm from the built package (an ES module, no
 // bundler; the .wasm is fetched beside it) and scores off the main thread, so the page never
-// freezes. Messages:
+// freezes. On a cross-origin isolated page (node demo/serve.mjs --isolate) it asks for 2 worker
+// threads of its own: xent.score runs on this worker's thread (as it does in every browser), and
+// the loss is computed a second time by crossEntropyAsync on the 2 threads, which must give the
+// same bits. Messages:
+//   -> { type: 'ready', simd, threads, isolated } once loaded
 //   { type: 'score', id, logits, logitsShape, layout, mask, ignoreIndex }
-//     -> { type: 'scored', id, pred, lossMap, confidence, predConfidence, loss, sum, weightSum, metrics, ms }
+//     -> { type: 'scored', id, pred, lossMap, confidence, predConfidence, loss, sum, weightSum, metrics, ms,
+//          simd, threads, isolated, threadsLoss (crossEntropyAsync's loss; undefined on 1 thread) }
 //   { type: 'scoreAll', id, items: [{ logits, logitsShape, mask }], layout, ignoreIndex, classes }
 //     -> { type: 'scoredAll', id, result, ms }
 //   any failure -> { type: 'error', id, name, message }
@@ -13,8 +18,13 @@ const scope = /** @type {{ postMessage(message: unknown, transfer?: Transferable
   /** @type {unknown} */ (self)
 );
 
-const ready = Xent.create().then((xent) => {
-  postMessage({ type: 'ready', simd: xent.simd });
+// Threads need SharedArrayBuffer, which only a cross-origin isolated page has; elsewhere one
+// thread, without asking (which would only log the fallback warning). The samples have 64,512
+// logits: minElementsPerThread 16384 lets such a call use both threads (the default, 65536,
+// would keep it on one).
+const isolated = self.crossOriginIsolated === true;
+const ready = Xent.create(isolated ? { threads: 2, minElementsPerThread: 16384 } : {}).then((xent) => {
+  postMessage({ type: 'ready', simd: xent.simd, threads: xent.threads, isolated });
   return xent;
 });
 
@@ -28,12 +38,20 @@ self.onmessage = async (e) => {
         msg.logitsShape[0],
         ...(msg.layout === 'NHWC' ? msg.logitsShape.slice(1, -1) : msg.logitsShape.slice(2)),
       ];
-      const r = xent.score(
-        { data: msg.logits, shape: msg.logitsShape },
-        { data: msg.mask, shape: maskShape },
-        { ignoreIndex: msg.ignoreIndex, layout: msg.layout, lossMap: true, confidence: true, predConfidence: true },
-      );
+      const logits = { data: msg.logits, shape: msg.logitsShape };
+      const mask = { data: msg.mask, shape: maskShape };
+      const r = xent.score(logits, mask, {
+        ignoreIndex: msg.ignoreIndex,
+        layout: msg.layout,
+        lossMap: true,
+        confidence: true,
+        predConfidence: true,
+      });
       const ms = performance.now() - t0;
+      const threadsLoss =
+        xent.threads > 1
+          ? (await xent.crossEntropyAsync(logits, mask, { ignoreIndex: msg.ignoreIndex, layout: msg.layout })).loss
+          : undefined;
       const C = msg.layout === 'NHWC' ? msg.logitsShape[msg.logitsShape.length - 1] : msg.logitsShape[1];
       // Copies out of wasm memory (transferable), then the tensors are freed.
       const out = {
@@ -49,6 +67,9 @@ self.onmessage = async (e) => {
         metrics: segmentationMetrics(r.confusion, C),
         ms,
         simd: xent.simd,
+        threads: xent.threads,
+        isolated,
+        threadsLoss,
       };
       for (const t of [r.pred, r.lossMap, r.confidence, r.predConfidence]) t.dispose();
       scope.postMessage(out, [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer]);

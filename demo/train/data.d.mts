@@ -24,4 +24,13 @@ export function rng(seed: number): {
 };
 export function makeScene(seed: number, size?: number): { rgb: Uint8Array; mask: Uint8Array };
 export function syntheticDataset(options?: { count?: number; size?: number }): Dataset;
+/** A PNG decoded by fast-png, one value per sample (1/2/4-bit rows unpacked; 16-bit as Uint16Array). */
+export function readPng(path: string): {
+  width: number;
+  height: number;
+  channels: number;
+  depth: number;
+  data: Uint8Array | Uint16Array;
+  palette?: number[][];
+};
 export function loadFolder(dir: string, options?: { size?: number }): Dataset;

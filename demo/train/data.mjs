@@ -9,7 +9,7 @@
 // the same bytes on every machine.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { decodePng } from './png.mjs';
+import { decode as decodePng } from 'fast-png';
 
 export const IGNORE = 255;
 export const CLASSES = Object.freeze([
@@ -266,24 +266,75 @@ function resizeArea(src, w, h, size) {
   return out;
 }
 
-/** Any decoded PNG as RGB (palette expanded, gray replicated, alpha dropped). */
+/**
+ * A PNG file decoded by fast-png, with every sample as one value: 1/2/4-bit rows (gray or palette)
+ * unpacked, 16-bit samples kept as they are (a Uint16Array).
+ * @param {string} path
+ * @returns {{ width: number, height: number, channels: number, depth: number,
+ *   data: Uint8Array | Uint16Array, palette?: number[][] }}
+ */
+export function readPng(path) {
+  let png;
+  try {
+    png = decodePng(readFileSync(path), { checkCrc: true });
+  } catch (e) {
+    throw new Error(`${path}: cannot decode this PNG: ${/** @type {Error} */ (e).message}`);
+  }
+  const { width, height, channels, depth, palette } = png;
+  let data =
+    png.data instanceof Uint16Array ? png.data : new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length);
+  if (depth < 8) {
+    // Gray or palette (one channel): each row is padded to a whole byte.
+    const packed = data;
+    const rowBytes = Math.ceil((width * depth) / 8);
+    const perByte = 8 / depth;
+    const max = (1 << depth) - 1;
+    data = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const byte = packed[y * rowBytes + Math.floor(x / perByte)];
+        data[y * width + x] = (byte >> (8 - depth * ((x % perByte) + 1))) & max;
+      }
+  }
+  return { width, height, channels, depth, data, palette };
+}
+
+/** Any PNG from readPng as 8-bit RGB (palette expanded, gray replicated, alpha dropped). */
 function toRgb(png) {
-  const { width, height, channels, data, palette } = png;
-  if (channels === 3) return data;
-  const out = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    if (palette) out.set(palette.subarray(3 * data[i], 3 * data[i] + 3), 3 * i);
-    else if (channels === 4) out.set(data.subarray(4 * i, 4 * i + 3), 3 * i);
-    else out.fill(data[i * channels], 3 * i, 3 * i + 3);
+  const { width, height, channels, depth, data, palette } = png;
+  const n = width * height;
+  // 16-bit samples and 1/2/4-bit gray scaled to 0..255 (palette indices stay indices).
+  const scale = palette || depth === 8 ? 1 : depth < 8 ? 255 / ((1 << depth) - 1) : 1 / 257;
+  const v = (i) => Math.round(data[i] * scale);
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    if (palette)
+      out.set((palette[data[i]] ?? [0, 0, 0]).slice(0, 3), 3 * i); // an index past the palette: black
+    else if (channels >= 3) for (let c = 0; c < 3; c++) out[3 * i + c] = v(channels * i + c);
+    else out.fill(v(channels * i), 3 * i, 3 * i + 3);
   }
   return out;
 }
 
+/** The class ids of a mask from readPng: one channel (gray or palette indices), each id < 256. */
+function toIds(png, path) {
+  if (png.channels !== 1)
+    throw new Error(`${path}: a mask must be a gray or palette PNG of class ids (it has ${png.channels} channels)`);
+  if (png.data instanceof Uint8Array) return png.data;
+  const ids = new Uint8Array(png.data.length);
+  for (let i = 0; i < ids.length; i++) {
+    if (png.data[i] > 255)
+      throw new Error(`${path}: class id ${png.data[i]} in a 16-bit mask; the demo takes ids up to 255`);
+    ids[i] = png.data[i];
+  }
+  return ids;
+}
+
 /**
  * A user's dataset: a folder with `images/` and `masks/` (same file names), or flat
- * `<name>.png` + `<name>.mask.png` pairs (the layout of demo/samples/). Masks are 8-bit gray or
- * palette PNGs of class ids (255 = unlabelled). Everything is resized to size×size (images by
- * area, masks by nearest neighbour). The number of classes is the largest id + 1, or the
+ * `<name>.png` + `<name>.mask.png` pairs (the layout of demo/samples/). Masks are gray or
+ * palette PNGs (1 to 16 bits) of class ids (255 = unlabelled). Everything is resized to
+ * size×size (images by area, masks by nearest neighbour). The number of classes is the largest id + 1, or the
  * `classes` of a samples.json beside the files (names and colours).
  */
 export function loadFolder(dir, { size = 64 } = {}) {
@@ -312,16 +363,13 @@ export function loadFolder(dir, { size = 64 } = {}) {
   const masks = new Uint8Array(count * size * size);
   let maxId = -1;
   pairs.forEach(([ip, mp], i) => {
-    const img = decodePng(readFileSync(ip), ip);
-    const m = decodePng(readFileSync(mp), mp);
-    if (m.channels !== 1)
-      throw new Error(
-        `${mp}: a mask must be an 8-bit gray or palette PNG of class ids (it has ${m.channels} channels)`,
-      );
+    const img = readPng(ip);
+    const m = readPng(mp);
+    const ids = toIds(m, mp);
     if (m.width * img.height !== img.width * m.height)
       throw new Error(`${mp}: ${m.width}x${m.height}, but its image is ${img.width}x${img.height}`);
     images.set(resizeArea(toRgb(img), img.width, img.height, size), i * size * size * 3);
-    const mm = resizeNearest(m.data, m.width, m.height, 1, size);
+    const mm = resizeNearest(ids, m.width, m.height, 1, size);
     masks.set(mm, i * size * size);
     for (const v of mm) if (v !== IGNORE && v > maxId) maxId = v;
   });

@@ -11,7 +11,7 @@
 //   --epochs N          epochs (default 8)
 //   --data <folder>     your own data instead of the generated scenes: images/ + masks/ (same
 //                       names), or <name>.png + <name>.mask.png pairs (like demo/samples/);
-//                       masks are 8-bit gray or palette PNGs of class ids, 255 = unlabelled
+//                       masks are gray or palette PNGs of class ids, 255 = unlabelled
 //   --out <folder>      where grid.png goes (default demo/train/out/)
 //   --batch N           batch size (default 16)        --lr X       Adam learning rate (0.003)
 //   --size N            image side, pixels (default 64) --count N   generated scenes (384)
@@ -20,15 +20,15 @@
 //   --budget S          stop after the epoch that would overrun S seconds in all (default 105)
 //   --export-data <dir> write the generated dataset as PNGs (images/, palette masks/) and exit
 //
-// Needs the built package (npm run build) and the devDependencies @tensorflow/tfjs and
-// @tensorflow/tfjs-backend-wasm.
+// Needs the built package (npm run build) and the devDependencies @tensorflow/tfjs,
+// @tensorflow/tfjs-backend-wasm and fast-png (the PNGs).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { encode as encodePng } from 'fast-png';
 import { IGNORE, loadFolder, rng, syntheticDataset } from './data.mjs';
 import { makeModel } from './model.mjs';
-import { encodePng } from './png.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -104,17 +104,17 @@ if (opt['export-data']) {
   const dir = resolve(opt['export-data']);
   mkdirSync(join(dir, 'images'), { recursive: true });
   mkdirSync(join(dir, 'masks'), { recursive: true });
-  const palette = new Uint8Array(256 * 3);
-  for (const [i, c] of data.classes.entries()) palette.set(c.color, 3 * i);
+  // 256 entries, so that every id (and 255, unlabelled: black) has one.
+  const palette = Array.from({ length: 256 }, (_, i) => [...(data.classes[i]?.color ?? [0, 0, 0])]);
   for (let i = 0; i < data.count; i++) {
     const name = `${String(i).padStart(4, '0')}.png`;
     writeFileSync(
       join(dir, 'images', name),
-      encodePng(SIZE, SIZE, 3, data.images.subarray(i * P * 3, (i + 1) * P * 3)),
+      encodePng({ width: SIZE, height: SIZE, channels: 3, data: data.images.subarray(i * P * 3, (i + 1) * P * 3) }),
     );
     writeFileSync(
       join(dir, 'masks', name),
-      encodePng(SIZE, SIZE, 1, data.masks.subarray(i * P, (i + 1) * P), { palette }),
+      encodePng({ width: SIZE, height: SIZE, channels: 1, data: data.masks.subarray(i * P, (i + 1) * P), palette }),
     );
   }
   writeFileSync(
@@ -387,7 +387,7 @@ console.log(
   const outDir = resolve(opt.out);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'grid.png');
-  writeFileSync(file, encodePng(W, H, 3, img));
+  writeFileSync(file, encodePng({ width: W, height: H, channels: 3, data: img }));
   console.log(
     `wrote ${displayPath(file)}: ${k} held-out images, columns input | ground truth | prediction (unlabelled = black)`,
   );

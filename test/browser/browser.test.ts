@@ -5,15 +5,19 @@
  * backward, score and the streaming scorer on seeded data, on the main thread and in a module
  * Web Worker, in both builds; every number must have the same bits as in Node. Then the demo
  * page: it must score a sample in its worker and fill the metrics table with the numbers Node
- * computes, and its screenshot goes to test/artifacts/demo.png.
+ * computes, and its screenshot goes to test/artifacts/demo.png. Served with COOP/COEP (serve.mjs
+ * --isolate), the demo must score with 2 worker threads and say so (test/artifacts/demo-isolated.png).
  *
  * Chromium is required: without it this test FAILS (CI installs it). XENT_CHROMIUM overrides
  * the binary (default /usr/bin/chromium).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { decode as decodePng } from 'fast-png';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, makeSample } from '../../demo/make-samples.mjs';
@@ -59,7 +63,10 @@ afterAll(async () => {
 });
 
 /** A new page that records failed requests, uncaught errors and console errors into `problems`. */
-async function openPage(path: string): Promise<{ page: Page; wasm: { url: string; status: number; type: string }[] }> {
+async function openPage(
+  path: string,
+  base = server.url,
+): Promise<{ page: Page; wasm: { url: string; status: number; type: string }[] }> {
   const page = await context.newPage();
   const wasm: { url: string; status: number; type: string }[] = [];
   page.on('pageerror', (e) => problems.push(`${path}: page error: ${e.message}`));
@@ -71,7 +78,7 @@ async function openPage(path: string): Promise<{ page: Page; wasm: { url: string
       wasm.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? '' });
     if (r.status() >= 400) problems.push(`${path}: HTTP ${r.status()} for ${r.url()}`);
   });
-  await page.goto(new URL(path, server.url).href);
+  await page.goto(new URL(path, base).href);
   return { page, wasm };
 }
 
@@ -145,6 +152,20 @@ describe('the demo page', () => {
 
     // Node, on the generator's data for the first sample (what the page decoded from the PNG and .bin).
     const m = makeSample(SAMPLES[0]!.seed);
+    // The pixel counts agree: the image's, the scored ones and the ignored ones, in the status
+    // line and on the card. Not cross-origin isolated: one thread, and the page says why.
+    const total = m.width * m.height;
+    const ignored = m.mask.filter((v) => v === IGNORE).length;
+    const n = (v: number) => v.toLocaleString('en-US');
+    expect(ignored).toBeGreaterThan(0);
+    expect(status).toContain(
+      `${SAMPLES[0]!.title}: ${CLASSES.length} classes, ${n(total)} pixels, ${n(total - ignored)} scored (${n(ignored)} ignored)`,
+    );
+    expect(status).toMatch(/in a Web Worker, 1 thread, not cross-origin isolated: node demo\/serve\.mjs --isolate/);
+    const summary = await page.textContent('#summary');
+    expect(summary).toContain(`${n(total - ignored)}pixels scored, of ${n(total)} (${n(ignored)} ignored)`);
+    expect(summary).toContain('1 threadnot cross-origin isolated');
+    expect(await page.getAttribute('body', 'data-threads')).toBe('1');
     const x = await lib.Xent.create();
     const C = CLASSES.length;
     const r = x.score(
@@ -229,14 +250,83 @@ describe('the demo page', () => {
     r2.pred.dispose();
     x.dispose();
 
-    // Back to the first sample for the screenshot.
+    // Back to the first sample for the screenshot, once the worker has scored it (window.__demo is
+    // set, and data-state turns "done", after the page has drawn the worker's result).
     await page.selectOption('#sample', '0');
-    await page.waitForFunction(() => (window as unknown as { __demo: { id: string } }).__demo.id === 'street-1', null, {
-      timeout: 30_000,
-    });
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __demo: { id: string } }).__demo.id === 'street-1' &&
+        document.body.dataset.state === 'done',
+      null,
+      { timeout: 30_000 },
+    );
+    expect(await page.textContent('#status')).toMatch(new RegExp(`^${SAMPLES[0]!.title}: `));
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
     await page.close();
     expect(problems).toEqual([]);
+  });
+});
+
+describe('the demo page, cross-origin isolated (demo/serve.mjs --isolate)', () => {
+  it('scores with 2 worker threads and says so; crossEntropyAsync on them gives the same loss bits as Node', async () => {
+    const isolated = await startServer({ isolate: true });
+    try {
+      const { page } = await openPage('demo/', isolated.url);
+      await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 30_000 });
+      const status = await page.textContent('#status');
+      expect(await page.getAttribute('body', 'data-state'), `demo status: ${status}`).toBe('done');
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      expect(status).toMatch(/, in a Web Worker, 2 threads \(cross-origin isolated\)\.$/);
+      expect(await page.getAttribute('body', 'data-threads')).toBe('2');
+      expect(await page.textContent('#summary')).toContain('2 threadscrossEntropyAsync on them: the same loss bits');
+      const demo = (await page.evaluate(() => {
+        const d = (
+          window as unknown as { __demo: { loss: number; threads: number; isolated: boolean; threadsLoss: number } }
+        ).__demo;
+        return { loss: d.loss, threads: d.threads, isolated: d.isolated, threadsLoss: d.threadsLoss };
+      })) as { loss: number; threads: number; isolated: boolean; threadsLoss: number };
+      const m = makeSample(SAMPLES[0]!.seed);
+      const x = await lib.Xent.create();
+      const r = x.crossEntropy(
+        { data: m.logits, shape: [1, CLASSES.length, m.height, m.width] },
+        { data: m.mask, shape: [1, m.height, m.width] },
+        { ignoreIndex: IGNORE },
+      );
+      x.dispose();
+      expect(demo).toEqual({ loss: r.loss, threads: 2, isolated: true, threadsLoss: r.loss });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'demo-isolated.png'), fullPage: true });
+      await page.close();
+      expect(problems).toEqual([]);
+    } finally {
+      await isolated.close();
+    }
+  });
+});
+
+describe('demo/screenshot.mjs', () => {
+  // Asynchronous (not execFileSync): the test worker's event loop stays free for vitest's RPC meanwhile.
+  const run = promisify(execFile);
+  it('shoots the page after the worker has scored it (not "Loading…"), cross-origin isolated with --isolate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xent-shot-'));
+    try {
+      const out = join(dir, 'shot.png');
+      const script = fileURLToPath(new URL('../../demo/screenshot.mjs', import.meta.url));
+      const { stdout } = await run(process.execPath, [script, '--isolate', '--out', out], {
+        encoding: 'utf8',
+        timeout: 90_000,
+        env: { ...process.env, XENT_CHROMIUM: CHROMIUM },
+      });
+      expect(stdout).toMatch(new RegExp(`^screenshot: .*shot\\.png\\n  ${SAMPLES[0]!.title}: 7 classes, 9,216 pixels`));
+      expect(stdout).toContain('2 threads (cross-origin isolated).');
+      const png = decodePng(readFileSync(out));
+      expect(png.width).toBe(1440);
+      expect(png.height).toBeGreaterThan(1000);
+      const help = (await run(process.execPath, [script, '--help'], { encoding: 'utf8' })).stdout;
+      expect(help).toMatch(/^usage: node demo\/screenshot\.mjs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,13 +1,19 @@
 /**
  * The demo's pieces that need no browser: the committed samples are what
- * demo/make-samples.mjs generates (and stay small), its PNG encoder round-trips, and
- * demo/serve.mjs serves the right content types and nothing outside the repository.
+ * demo/make-samples.mjs generates (and stay small), its PNGs (fast-png) round-trip, the PNG mask
+ * recipe (demo/png-mask.mjs, quoted in demo/README.md) reads a sample's mask into a uint8 tensor
+ * exactly, and demo/serve.mjs serves the right content types and nothing outside the repository.
  */
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
-import { startServer } from '../../demo/serve.mjs';
-import { decodePng } from '../../demo/train/png.mjs';
+import { readMask } from '../../demo/png-mask.mjs';
+import { ISOLATION_HEADERS, startServer } from '../../demo/serve.mjs';
+import { lib } from '../reference/dist.js';
 
 const SAMPLES_DIR = new URL('../../demo/samples/', import.meta.url);
 
@@ -46,9 +52,65 @@ describe('demo samples', () => {
   it('encodePng round-trips odd sizes', () => {
     const px = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 37) & 0xff);
     const d = decodePng(encodePng(5, 3, 3, px));
-    expect([d.width, d.height]).toEqual([5, 3]);
+    expect([d.width, d.height, d.channels, d.depth]).toEqual([5, 3, 3, 8]);
     expect(Array.from(d.data)).toEqual(Array.from(px));
     expect(() => encodePng(2, 2, 1, new Uint8Array(3))).toThrow(/length/);
+  });
+});
+
+describe('the PNG mask recipe (demo/png-mask.mjs)', () => {
+  const RECIPE = fileURLToPath(new URL('../../demo/png-mask.mjs', import.meta.url));
+
+  it('is quoted verbatim in demo/README.md', () => {
+    const readme = readFileSync(new URL('../../demo/README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(`\`\`\`js\n${readFileSync(RECIPE, 'utf8')}\`\`\``);
+  });
+
+  it('readMask decodes each sample’s mask PNG into a uint8 tensor equal to the generator’s mask', async () => {
+    const xent = await lib.Xent.create();
+    try {
+      for (const s of SAMPLES) {
+        const m = makeSample(s.seed);
+        const mask = readMask(xent, fileURLToPath(new URL(`${s.id}.mask.png`, SAMPLES_DIR)));
+        try {
+          expect(mask.dtype).toBe('uint8');
+          expect(mask.shape).toEqual([1, m.height, m.width]);
+          expect(Buffer.compare(Buffer.from(mask.data), Buffer.from(m.mask)), s.id).toBe(0);
+        } finally {
+          mask.dispose();
+        }
+      }
+      // Not a mask: an RGB image is refused with what it is.
+      expect(() => readMask(xent, fileURLToPath(new URL(`${SAMPLES[0]!.id}.png`, SAMPLES_DIR)))).toThrow(
+        /need an 8-bit gray or palette PNG, got 3 channel\(s\) of 8 bits/,
+      );
+      expect(xent.memoryStats().liveTensors).toBe(0);
+    } finally {
+      xent.dispose();
+    }
+  });
+
+  it('runs as a script: the loss of a sample’s logits against its mask, as Node computes on the generator’s data', async () => {
+    const s = SAMPLES[0]!;
+    const { stdout: out } = await promisify(execFile)(
+      process.execPath,
+      [RECIPE, `demo/samples/${s.id}.mask.png`, `demo/samples/${s.id}.logits.bin`],
+      { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8' },
+    );
+    const m = makeSample(s.seed);
+    const xent = await lib.Xent.create();
+    try {
+      const r = xent.crossEntropy(
+        { data: m.logits, shape: [1, CLASSES.length, m.height, m.width] },
+        { data: m.mask, shape: [1, m.height, m.width] },
+        { ignoreIndex: IGNORE },
+      );
+      expect(out.trim()).toBe(
+        `demo/samples/${s.id}.mask.png: ${m.width}×${m.height}, ${r.weightSum} pixels scored, mean loss ${r.loss}`,
+      );
+    } finally {
+      xent.dispose();
+    }
   });
 });
 
@@ -102,5 +164,65 @@ describe('demo/serve.mjs', () => {
     const post = await fetch(new URL('demo/', server.url), { method: 'POST' });
     expect(post.status).toBe(405);
     await post.text();
+  });
+});
+
+describe('demo/serve.mjs --isolate', () => {
+  const SERVE = fileURLToPath(new URL('../../demo/serve.mjs', import.meta.url));
+
+  it('--help lists --isolate; an unknown flag is an error', () => {
+    const help = spawnSync(process.execPath, [SERVE, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(
+      /--isolate +send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:/,
+    );
+    const bad = spawnSync(process.execPath, [SERVE, '--isolated'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^serve: Unknown option '--isolated'/);
+  });
+
+  it('startServer({ isolate: true }) sends COOP/COEP on every response (200, 301, 404); without it, none', async () => {
+    expect(ISOLATION_HEADERS).toEqual({
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+    });
+    for (const isolate of [true, false]) {
+      const s = await startServer({ isolate });
+      try {
+        for (const path of ['demo/', 'demo/worker.mjs', 'dist/xent-simd-threads.wasm', 'demo', 'nope']) {
+          const r = await fetch(new URL(path, s.url), { redirect: 'manual' });
+          await r.arrayBuffer();
+          for (const [k, v] of Object.entries(ISOLATION_HEADERS))
+            expect(r.headers.get(k), `${path} ${k}`).toBe(isolate ? v : null);
+        }
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('node demo/serve.mjs --isolate --port 0 serves with the headers and says so', async () => {
+    const child = spawn(process.execPath, [SERVE, '--isolate', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((ok, fail) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /demo: (http:\/\/\S+)/.exec(out);
+          if (m) ok(m[1]!);
+        });
+        child.on('exit', (code) => fail(new Error(`serve.mjs exited (${code}): ${out}`)));
+      });
+      expect(out).toContain('cross-origin isolated (COOP/COEP): worker threads available');
+      const r = await fetch(url);
+      await r.text();
+      expect(r.status).toBe(200);
+      expect(r.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect(r.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    } finally {
+      child.kill();
+    }
   });
 });
