@@ -38,6 +38,7 @@ export type {
   OutputRequest,
   RequestedOutput,
   PlainTensor,
+  RuntimeTensor,
   Float32Input,
   TargetInput,
   IndexTargetInput,

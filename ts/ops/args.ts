@@ -111,7 +111,11 @@ export function checkExtent(rt: Runtime, offset: number, bytes: number, what: st
   }
 }
 
-/** @internal Resolves an input: a tensor of this instance, or `{ data, shape }` plain data. */
+/**
+ * @internal Resolves an input: a tensor of this instance, `{ data, shape }` plain data, or a
+ * runtime tensor (`{ type, data, dims }`: ONNX Runtime's `ort.Tensor`, transformers.js's
+ * Tensor), copied in like plain data.
+ */
 export function resolve(rt: Runtime, value: unknown, what: string, allowed: readonly DType[], hint: string): Arg {
   if (isAnyXentTensor(value)) {
     const ti = ownTensor(rt, value, what, 'input');
@@ -128,10 +132,26 @@ export function resolve(rt: Runtime, value: unknown, what: string, allowed: read
       source: value as Tensor,
     };
   }
+  if (isRuntimeTensor(value)) {
+    const { data, shape } = fromRuntimeTensor(value, what, allowed, hint);
+    return resolvePlain(rt, data, shape, what, allowed, hint);
+  }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new XentDtypeError(`${what} must be ${hint} (a Tensor or { data, shape }), got ${describeValue(value)}`);
   }
-  const { data, shape: shapeIn } = value as { data: unknown; shape: unknown };
+  const { data, shape } = value as { data: unknown; shape: unknown };
+  return resolvePlain(rt, data, shape, what, allowed, hint);
+}
+
+/** Plain data and its shape, checked and (when it views this instance's memory) copied. */
+function resolvePlain(
+  rt: Runtime,
+  data: unknown,
+  shapeIn: unknown,
+  what: string,
+  allowed: readonly DType[],
+  hint: string,
+): Arg {
   const dtype = dtypeOfArray(data);
   if (dtype === undefined || !allowed.includes(dtype)) {
     const names = allowed.map((d) => DTYPES[d].ctor.name).join(' or ');
@@ -148,6 +168,108 @@ export function resolve(rt: Runtime, value: unknown, what: string, allowed: read
   // scratch allocation grows the memory: copy it out first.
   const copy = arr.buffer === rt.memory.buffer ? arr.slice() : arr;
   return { what, dtype, shape, size, byteLength, data: copy };
+}
+
+/**
+ * @internal True for a tensor of another runtime given by duck typing: an object with a string
+ * `type`, an array `dims` and a `data` property, as ONNX Runtime's `ort.Tensor` (web and node)
+ * and transformers.js's Tensor are. No dependency on either.
+ */
+export function isRuntimeTensor(value: unknown): value is { readonly type: string; readonly dims: unknown } {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { type?: unknown; dims?: unknown };
+  return typeof v.type === 'string' && Array.isArray(v.dims) && 'data' in value;
+}
+
+/** The `type`s of runtime tensors read as they are, by the dtype they are read as. */
+const RUNTIME_TYPES: Readonly<Record<string, DType>> = Object.freeze({
+  float32: 'float32',
+  uint8: 'uint8',
+  uint16: 'uint16',
+  int32: 'int32',
+});
+
+/** Locations of ONNX Runtime tensors whose `data` is a typed array in JavaScript memory. */
+const CPU_LOCATIONS: readonly unknown[] = Object.freeze([undefined, 'cpu', 'cpu-pinned']);
+
+/**
+ * @internal The data and shape of a runtime tensor (see {@link isRuntimeTensor}), checked
+ * against the dtypes `allowed`: `type` must name one of them (`'int64'` is also accepted where
+ * int32 is, converted to int32 with a range check), and `data` must be its typed array.
+ * Anything else is an {@link XentDtypeError} naming what is supported.
+ */
+export function fromRuntimeTensor(
+  value: { readonly type: string; readonly dims: unknown },
+  what: string,
+  allowed: readonly DType[],
+  hint: string,
+): { data: unknown; shape: unknown } {
+  const type = value.type;
+  const shape = value.dims;
+  const location = (value as { location?: unknown }).location;
+  if (!CPU_LOCATIONS.includes(location)) {
+    throw new XentDtypeError(
+      `${what}: this ${type} tensor's data is not in JavaScript memory (location ${describeValue(location)}): ` +
+        `download it first (in ONNX Runtime, \`await t.getData()\`, or keep the session's outputs on the CPU)`,
+    );
+  }
+  const supported = runtimeTypesText(allowed);
+  if (type === 'int64' && allowed.includes('int32')) {
+    return { data: int64ToInt32(readData(value), shape, what), shape };
+  }
+  const dtype = Object.hasOwn(RUNTIME_TYPES, type) ? RUNTIME_TYPES[type] : undefined;
+  if (dtype === undefined || !allowed.includes(dtype)) {
+    if (type === 'float16') {
+      throw new XentDtypeError(
+        `${what} is a float16 tensor: float16 is not supported yet (supported here: ${supported}). Convert it to ` +
+          `float32 first: in the model (a Cast to float at its output), or in JavaScript with ` +
+          `Float32Array.from(t.data) when t.data is a Float16Array (a Uint16Array holds the half-precision bits, ` +
+          `to decode)`,
+      );
+    }
+    throw new XentDtypeError(`${what} must be ${hint}, got a ${type} tensor (supported here: ${supported})`);
+  }
+  const data = readData(value);
+  if (dtypeOfArray(data) !== dtype) {
+    throw new XentDtypeError(
+      `${what}: this tensor's type is '${type}' but its data is ${describeValue(data)}, not a ` +
+        `${DTYPES[dtype].ctor.name}`,
+    );
+  }
+  return { data, shape };
+}
+
+function readData(value: object): unknown {
+  return (value as { data: unknown }).data;
+}
+
+function runtimeTypesText(allowed: readonly DType[]): string {
+  const types = allowed.map((d) => `'${d}'`);
+  if (allowed.includes('int32')) types.push("'int64'");
+  return types.join(', ');
+}
+
+/** An int64 class-index target as int32, every value checked to fit (else an XentDtypeError). */
+function int64ToInt32(data: unknown, shape: unknown, what: string): Int32Array {
+  if (!(data instanceof BigInt64Array)) {
+    throw new XentDtypeError(
+      `${what}: this tensor's type is 'int64' but its data is ${describeValue(data)}, not a BigInt64Array`,
+    );
+  }
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < -2147483648n || v > 2147483647n) {
+      const dims = Array.isArray(shape) ? ` (target shape ${formatShape(shape as number[])})` : '';
+      throw new XentDtypeError(
+        `${what}: int64 value ${v} at flat index ${i}${dims} does not fit int32, the widest class-index type, ` +
+          `so it cannot be a class index: int64 targets are converted to int32, and every value must lie in ` +
+          `[-2147483648, 2147483647]`,
+      );
+    }
+    out[i] = Number(v);
+  }
+  return out;
 }
 
 /** @internal Checks an output tensor given by the caller (float32, of `shape`, of this instance). */

@@ -15,11 +15,52 @@ export interface PlainTensor<A> {
   readonly shape: readonly number[];
 }
 
-/** A float32 input: a {@link Tensor} (zero-copy) or plain data (copied). */
-export type Float32Input = Tensor<'float32'> | PlainTensor<Float32Array>;
+/**
+ * A tensor of a runtime that produces logits, read by duck typing (xent-wasm does not depend on
+ * any of them): ONNX Runtime Web/Node's `ort.Tensor` (e.g. a session's output) and
+ * transformers.js's Tensor, which have these three fields. It is copied into wasm memory for
+ * the call, like a {@link PlainTensor}.
+ *
+ * The `type` decides what it may be (any other is an {@link XentDtypeError} that names the
+ * supported ones):
+ *
+ * - `'float32'` (`data` a `Float32Array`): wherever float32 data is accepted: logits, log-probs,
+ *   class-probability targets, `gradOutput`, the inputs of `softmax`/`logSoftmax` and their
+ *   backward passes.
+ * - `'uint8'`, `'uint16'`, `'int32'`: class-index targets.
+ * - `'int64'` (`data` a `BigInt64Array`, what ONNX `ArgMax` and most ONNX label tensors are):
+ *   class-index targets, converted to int32 for the call; a value outside the int32 range is an
+ *   {@link XentDtypeError} (it could not be a class index anyway), and one inside it but not in
+ *   `[0, C)` nor `ignoreIndex` is the usual {@link XentTargetError}.
+ * - `'float16'` is **not supported yet**: convert to float32 first, in the model (a `Cast` to
+ *   float at its output) or in JavaScript (`Float32Array.from(t.data)` when `t.data` is a
+ *   `Float16Array`; ONNX Runtime gives a `Uint16Array` of the half-precision bits where the
+ *   engine has no `Float16Array`).
+ *
+ * Its data must be in JavaScript memory: an ONNX Runtime tensor whose `location` is not `'cpu'`
+ * (or `'cpu-pinned'`), e.g. one left on the GPU, is an {@link XentDtypeError}; download it first
+ * (`await t.getData()`).
+ */
+export interface RuntimeTensor {
+  /** The element type, e.g. `'float32'` or `'int64'`. */
+  readonly type: string;
+  /** Row-major data, a typed array of `type`. */
+  readonly data: unknown;
+  /** Dims; `[]` for a scalar. */
+  readonly dims: readonly number[];
+}
 
-/** A class-index target: a uint8/uint16/int32 {@link Tensor} (zero-copy) or plain data (copied). */
-export type IndexTargetInput = Tensor<TargetDType> | PlainTensor<Uint8Array | Uint16Array | Int32Array>;
+/**
+ * A float32 input: a {@link Tensor} (zero-copy), plain data (copied), or a float32
+ * {@link RuntimeTensor} such as an ONNX Runtime output (copied).
+ */
+export type Float32Input = Tensor<'float32'> | PlainTensor<Float32Array> | RuntimeTensor;
+
+/**
+ * A class-index target: a uint8/uint16/int32 {@link Tensor} (zero-copy), plain data (copied),
+ * or a uint8/uint16/int32/int64 {@link RuntimeTensor} (copied; int64 converted to int32).
+ */
+export type IndexTargetInput = Tensor<TargetDType> | PlainTensor<Uint8Array | Uint16Array | Int32Array> | RuntimeTensor;
 
 /**
  * A class-probability ("soft") target: a float32 {@link Tensor} (zero-copy) or plain data
