@@ -31,7 +31,11 @@ export class XentShapeError extends XentError {}
  * A tensor or array has the wrong element type: e.g. float64 logits, a Uint8ClampedArray
  * target, a float32 output tensor expected but an int32 one given, or a target whose dtype
  * contradicts its shape (an integer target shaped like the logits, which would be class
- * probabilities, or a float32 target shaped like class indices).
+ * probabilities, or a float32 target shaped like class indices). For an ONNX Runtime or
+ * transformers.js tensor (a {@link RuntimeTensor}): a `type` not supported where it is given
+ * (float16, which is not supported yet, float64, bool, …), data that does not match its `type`
+ * or is not in JavaScript memory (e.g. on the GPU), or an int64 class index outside the int32
+ * range.
  */
 export class XentDtypeError extends XentError {}
 

@@ -291,7 +291,9 @@ export class Xent {
    * bit-identical to NCHW on the transposed data.
    *
    * Tensors are used in place; plain `{ data, shape }` inputs are copied into scratch memory
-   * for the call. Every argument is checked before the kernel runs, so a call that throws has
+   * for the call, and so are the output tensors of ONNX Runtime (`ort.Tensor`) and
+   * transformers.js, passed as they are (see {@link RuntimeTensor}: float32 logits or
+   * probabilities, integer class ids including int64; float16 is refused). Every argument is checked before the kernel runs, so a call that throws has
    * written nothing (and allocated nothing).
    *
    * With worker threads ({@link XentOptions.threads}), in Node, the call is split into sample
@@ -308,8 +310,10 @@ export class Xent {
    * // ... lossMap.dispose(); confidence.dispose();
    * ```
    *
-   * @param logits - float32 scores (unnormalised log-probabilities).
-   * @param target - uint8, uint16 or int32 class indices, or float32 class probabilities.
+   * @param logits - float32 scores (unnormalised log-probabilities): a Tensor, `{ data, shape }`,
+   *   or a float32 {@link RuntimeTensor} such as an ONNX Runtime session's output.
+   * @param target - uint8, uint16 or int32 class indices (or an int64 {@link RuntimeTensor}),
+   *   or float32 class probabilities.
    * @param options - see {@link CrossEntropyOptions}.
    * @returns the loss (a number, or a tensor for `reduction: 'none'`), the numerator `sum`
    *   and denominator `weightSum` of the mean, and the requested `lossMap` and `confidence`.
