@@ -390,7 +390,12 @@ export class Pool implements ThreadPool {
     this.#exited = Promise.all(this.#workers.map((w) => w.terminate())).then(() => undefined);
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
-    for (const w of waiters) w.reject(reason);
+    // Only once every worker has exited: a worker that is still running may be writing the
+    // call's tensors and scratch, whose blocks the rejected call frees (after a worker failure
+    // the instance goes on, and would give that memory to new tensors).
+    void this.#exited.then(() => {
+      for (const w of waiters) w.reject(reason);
+    });
     return this.#exited;
   }
 
