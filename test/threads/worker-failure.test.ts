@@ -42,6 +42,7 @@ vi.mock('../../ts/threads/env.js', async (importOriginal) => {
 describe('a worker that dies during an async call', () => {
   it('the call rejects only once the other workers have exited', async () => {
     const { Xent } = await import('../../ts/xent.js');
+    const { XentDisposedError, XentError } = await import('../../ts/errors.js');
     const wasm = readFileSync(new URL('../../dist/xent-simd-threads.wasm', import.meta.url));
     const warnings: string[] = [];
     const x = await Xent.create({ wasm, threads: 2, minElementsPerThread: 1, onWarning: (w) => warnings.push(w.code) });
@@ -67,7 +68,15 @@ describe('a worker that dies during an async call', () => {
       // Worker 0 has not exited: it may still be writing the call's lossMap and scratch.
       expect(settled).toBe(false);
       exitWorkers();
-      await expect(pending).rejects.toThrow();
+      // The worker's failure, not an XentDisposedError: the instance was not disposed.
+      const err = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(XentError);
+      expect(err).not.toBeInstanceOf(XentDisposedError);
+      expect((err as Error).message).toMatch(/worker thread 1 failed: boom/);
+      expect(x.disposed).toBe(false);
     } finally {
       x.dispose();
     }
