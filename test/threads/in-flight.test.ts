@@ -113,6 +113,38 @@ describe('disposing a tensor of a pending crossEntropyAsync call', () => {
     expect(target.disposed).toBe(false);
   });
 
+  it('a scope that ends before the call settles: its new outputs keep their blocks until then', async () => {
+    using logits = x.tensorFrom(logitsData, SHAPE);
+    using target = x.tensorFrom(labels, MAP);
+    const before = x.memoryStats();
+    // The scope disposes the call's new lossMap and confidence (created inside, not returned).
+    const pending = x.scope(() => {
+      const p = x.crossEntropyAsync(logits, target, { lossMap: true, confidence: true });
+      return [p];
+    })[0]!;
+    using a = x.tensor('float32', MAP);
+    using b = x.tensor('float32', MAP);
+    a.data.fill(-3);
+    b.data.fill(-3);
+    const r = (await pending) as { loss: number; lossMap: lib.Tensor<'float32'>; confidence: lib.Tensor<'float32'> };
+    expect(r.loss).toBe(reference().loss);
+    expect(r.lossMap.disposed).toBe(true);
+    expect(a.data.every((v) => v === -3)).toBe(true);
+    expect(b.data.every((v) => v === -3)).toBe(true);
+    expect(x.memoryStats().liveTensors).toBe(before.liveTensors + 2);
+  });
+
+  it('a scope that ends before a failing call settles: the call rejects with its own error', async () => {
+    using logits = x.tensorFrom(logitsData, SHAPE);
+    const bad = labels.slice();
+    bad[SAMPLES - 5] = 9;
+    using target = x.tensorFrom(bad, MAP);
+    const before = x.memoryStats();
+    const pending = x.scope(() => [x.crossEntropyAsync(logits, target, { lossMap: true, ignoreIndex: 255 })])[0]!;
+    await expect(pending).rejects.toBeInstanceOf(lib.XentTargetError);
+    expect(x.memoryStats()).toEqual(before);
+  });
+
   it('disposing the instance while a disposed tensor waits for its call', async () => {
     const y = await lib.Xent.create({ threads: 2, minElementsPerThread: 1 });
     const logits = y.tensorFrom(logitsData, SHAPE);

@@ -57,13 +57,6 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   int32: { bytes: 4, ctor: Int32Array },
 });
 
-/** @internal Target dtype codes of the kernel ABI (`target_dtype`). */
-export const TARGET_DTYPE_CODE: Readonly<Record<TargetDType, number>> = Object.freeze({
-  uint8: 0,
-  uint16: 1,
-  int32: 2,
-});
-
 /** @internal */
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && Object.hasOwn(DTYPES, value);
@@ -74,11 +67,6 @@ export const INDEX_DTYPES: readonly TargetDType[] = Object.freeze(['uint8', 'uin
 
 /** @internal The class-index dtypes, for messages. */
 export const INDEX_DTYPES_TEXT = 'uint8, uint16 or int32';
-
-/** @internal */
-export function isTargetDType(value: unknown): value is TargetDType {
-  return (INDEX_DTYPES as readonly unknown[]).includes(value);
-}
 
 /**
  * @internal The dtype of a typed array, or `undefined` when it is not one of the supported

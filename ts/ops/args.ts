@@ -466,12 +466,13 @@ export class Scratch {
   }
 
   /**
-   * Pins the caller's tensors among `inputs` and `outputs` until {@link Scratch.release}, for a
-   * call that runs after this returns (see {@link pin}).
+   * Pins the tensors among `inputs` and `outputs` (the caller's, and the new outputs, which an
+   * enclosing {@link Xent.scope} may dispose before the call settles) until
+   * {@link Scratch.release}, for a call that runs after this returns (see {@link pin}).
    */
   pin(inputs: ReadonlyArray<Arg | undefined>, outputs: ReadonlyArray<OutArg | undefined>): void {
     for (const a of inputs) if (a?.source) this.#pinned.push([a.source, false]);
-    for (const o of outputs) if (o && !o.alloc && o.tensor) this.#pinned.push([o.tensor, true]);
+    for (const o of outputs) if (o?.tensor) this.#pinned.push([o.tensor, true]);
     for (const [t, write] of this.#pinned) pin(t, write);
   }
 
@@ -488,7 +489,8 @@ export class Scratch {
     if (this.#rt.disposed) return;
     for (const off of this.#blocks) this.#rt.heap.free(off);
     this.#blocks.length = 0;
-    if (!this.#kept) for (const t of this.#fresh) t.dispose();
+    // (A scope may have disposed a new output already: its block was freed by unpin above.)
+    if (!this.#kept) for (const t of this.#fresh) if (!tensorInternals(t).disposed) t.dispose();
     this.#fresh.length = 0;
   }
 }

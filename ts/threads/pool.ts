@@ -81,6 +81,8 @@ export class Pool implements ThreadPool {
   #nextId = 1;
   #started = false;
   #terminated = false;
+  /** Why the pool shut down: the instance was disposed, or a worker failed. */
+  #reason: Error | undefined;
   /** Settles when every worker has exited, after {@link Pool.terminate}. */
   #exited: Promise<void> = Promise.resolve();
 
@@ -217,7 +219,7 @@ export class Pool implements ThreadPool {
    * time). The calling thread only merges the sums at the end.
    */
   run(call: SplitCall): Promise<KernelOutcome> {
-    if (this.#terminated) return Promise.reject(disposedError());
+    if (this.#terminated) return Promise.reject(this.#reason);
     this.#busy++;
     const job = this.#queue.then(() => this.#runAsync(call));
     this.#queue = job.catch(() => undefined);
@@ -235,7 +237,7 @@ export class Pool implements ThreadPool {
   }
 
   async #runAsync(call: SplitCall): Promise<KernelOutcome> {
-    if (this.#terminated) throw disposedError();
+    if (this.#terminated) throw this.#reason;
     const k = usefulThreads(call.samples, call.classes, this.size, this.minElements);
     const ws = this.#weightSumTasks(call, k, this.#places);
     // A weight sum that is not split (probability targets: nothing to read; small calls) runs
@@ -350,7 +352,7 @@ export class Pool implements ThreadPool {
       const w = this.#workers[j]!;
       const id = this.#nextId++;
       return new Promise<void>((resolve, reject) => {
-        if (this.#terminated) throw disposedError();
+        if (this.#terminated) throw this.#reason;
         this.#waiters.set(id, { resolve, reject });
         Atomics.store(new Int32Array(rt.memory.buffer, this.#ctl, 1 + this.size), 1 + j, STATUS_TRAPPED);
         w.ref();
@@ -359,7 +361,7 @@ export class Pool implements ThreadPool {
     });
     // Every task must be over before the caller's buffers are released, even if one failed.
     const settled = await Promise.allSettled(jobs);
-    if (this.#terminated) throw disposedError();
+    if (this.#terminated) throw this.#reason;
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     // The atomic loads order the workers' writes before what this thread reads next.
@@ -387,10 +389,16 @@ export class Pool implements ThreadPool {
   #shutdown(reason: Error): Promise<void> {
     if (this.#terminated) return this.#exited;
     this.#terminated = true;
+    this.#reason = reason;
     this.#exited = Promise.all(this.#workers.map((w) => w.terminate())).then(() => undefined);
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
-    for (const w of waiters) w.reject(reason);
+    // Only once every worker has exited: a worker that is still running may be writing the
+    // call's tensors and scratch, whose blocks the rejected call frees (after a worker failure
+    // the instance goes on, and would give that memory to new tensors).
+    void this.#exited.then(() => {
+      for (const w of waiters) w.reject(reason);
+    });
     return this.#exited;
   }
 
@@ -405,7 +413,8 @@ export class Pool implements ThreadPool {
 
   /**
    * A worker died (it cannot, short of a crash or running out of memory): the calls in flight
-   * reject, and the owner is told. (During start, start() handles it.)
+   * reject with an XentError naming it (once the other workers have exited), and the owner is
+   * told. (During start, start() handles it.)
    */
   #onFailure(index: number, message: string): void {
     if (!this.#started || this.#terminated) return;
