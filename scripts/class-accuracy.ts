@@ -10,8 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DISTS, FORMS, KINDS, problem, type Problem } from '../test/reference/classes.js';
-import { referenceCrossEntropy } from '../test/reference/cross-entropy.js';
+import { DISTS, FORMS, KINDS, problem, referenceOf, targetOf, type Problem } from '../test/reference/classes.js';
 
 type Lib = typeof import('../dist/index.mjs');
 
@@ -34,28 +33,21 @@ interface Errors {
 }
 
 function measure(p: Problem): Errors | string {
-  const ref = referenceCrossEntropy({
-    logits: p.logits,
-    logitsShape: p.shape,
-    target: p.target,
-    targetKind: p.prob ? 'prob' : 'index',
-    layout: p.layout,
-    labelSmoothing: p.labelSmoothing,
-    reduction: 'sum',
-  });
+  const ref = referenceOf(p);
   const grad = x.tensor('float32', p.shape);
   try {
-    const r = x.crossEntropy(
-      { data: p.logits, shape: p.shape },
-      { data: p.target, shape: p.targetShape },
-      { layout: p.layout, reduction: 'sum', grad, labelSmoothing: p.labelSmoothing },
-    );
+    const r = x.crossEntropy({ data: p.logits, shape: p.shape }, targetOf(p), {
+      layout: p.layout,
+      reduction: 'sum',
+      grad,
+      labelSmoothing: p.labelSmoothing,
+    });
     // 'sum' of the per-sample losses: the loss map's error, summed; compare per sample instead.
-    const m = x.crossEntropy(
-      { data: p.logits, shape: p.shape },
-      { data: p.target, shape: p.targetShape },
-      { layout: p.layout, reduction: 'none', labelSmoothing: p.labelSmoothing },
-    );
+    const m = x.crossEntropy({ data: p.logits, shape: p.shape }, targetOf(p), {
+      layout: p.layout,
+      reduction: 'none',
+      labelSmoothing: p.labelSmoothing,
+    });
     let loss = 0;
     for (let i = 0; i < ref.losses.length; i++) {
       const e = ref.losses[i]!;

@@ -4,7 +4,8 @@
 #   tsc -p .        ts/, test/ and vitest.config.ts (tsconfig.json)
 #   tsc -p bench    bench/: JavaScript with JSDoc types; needs no bench dependency installed
 #   tsc -p demo     demo/: JavaScript with JSDoc types, the Node scripts and the page
-#   tsc -p scripts  scripts/*.mjs and rollup.config.mjs: JavaScript with JSDoc types
+#   tsc -p scripts  scripts/*.mjs and rollup.config.mjs (JavaScript with JSDoc types), scripts/*.ts,
+#                   scripts/bits-digest/*.ts
 # demo/ imports the built package (../dist/index.mjs), so its types come from dist/*.d.mts: build
 # them first (npm run build:ts).
 set -euo pipefail

@@ -4,7 +4,7 @@
  * far above the rest, whose small exponentials a float32 sum loses), class-index targets with
  * and without label smoothing, and probability targets, in every form.
  */
-import type { Layout } from './cross-entropy.js';
+import { type Layout, type ReferenceOutput, referenceCrossEntropy } from './cross-entropy.js';
 import { Rng } from './rng.js';
 
 /** The forms of the logits. */
@@ -88,4 +88,27 @@ export function problem(seed: number, C: number, form: Form, dist: Dist, kind: K
     prob,
     labelSmoothing: kind === 'smooth' ? 0.1 : 0,
   };
+}
+
+/** The float64 reference of `p` with reduction 'sum' (its per-sample losses and gradient). */
+export function referenceOf(p: Problem): ReferenceOutput {
+  return referenceCrossEntropy({
+    logits: p.logits,
+    logitsShape: p.shape,
+    target: p.target,
+    targetKind: p.prob ? 'prob' : 'index',
+    layout: p.layout,
+    labelSmoothing: p.labelSmoothing,
+    reduction: 'sum',
+  });
+}
+
+/**
+ * The target of `p` as an op input: one array type per object (a union of two array types in
+ * one object is not one of the ops' input types).
+ */
+export function targetOf(p: Problem): { data: Float32Array; shape: number[] } | { data: Int32Array; shape: number[] } {
+  return p.target instanceof Float32Array
+    ? { data: p.target, shape: p.targetShape }
+    : { data: p.target, shape: p.targetShape };
 }

@@ -9,9 +9,18 @@
  * ops share the sum of the exponentials: their outputs too.
  */
 import { describe, expect, it } from 'vitest';
-import { DISTS, FORMS, KINDS, problem, type Form, type Kind, type Problem } from '../../reference/classes.js';
+import {
+  DISTS,
+  FORMS,
+  KINDS,
+  problem,
+  referenceOf,
+  targetOf,
+  type Form,
+  type Kind,
+  type Problem,
+} from '../../reference/classes.js';
 import { firstBitDifference } from '../../reference/compare.js';
-import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
 import { referenceSoftmax } from '../../reference/decomposition.js';
 import { useBothBuilds, type Xent } from '../../reference/dist.js';
 
@@ -28,11 +37,7 @@ interface Run {
 
 function run(x: Xent, p: Problem): Run {
   const logits = { data: p.logits, shape: p.shape };
-  // A union of two array types is not one of TargetInput's members: pick one.
-  const target =
-    p.target instanceof Float32Array
-      ? { data: p.target, shape: p.targetShape }
-      : { data: p.target as Int32Array, shape: p.targetShape };
+  const target = targetOf(p);
   const opts = { layout: p.layout, labelSmoothing: p.labelSmoothing };
   using grad = x.tensor('float32', p.shape);
   const r = x.crossEntropy(logits, target, { ...opts, reduction: 'sum', grad, lossMap: true });
@@ -43,15 +48,7 @@ function run(x: Xent, p: Problem): Run {
 
 /** The first failure of a run against the reference, or undefined. */
 function mismatch(p: Problem, got: Run): string | undefined {
-  const ref = referenceCrossEntropy({
-    logits: p.logits,
-    logitsShape: p.shape,
-    target: p.target,
-    targetKind: p.prob ? 'prob' : 'index',
-    layout: p.layout,
-    labelSmoothing: p.labelSmoothing,
-    reduction: 'sum',
-  });
+  const ref = referenceOf(p);
   const lossOff = (a: number, e: number) => Math.abs(a - e) > 2e-6 * Math.max(1, Math.abs(e));
   if (lossOff(got.loss, ref.loss)) return `loss ${got.loss}, expected ${ref.loss}`;
   for (let i = 0; i < ref.losses.length; i++) {
