@@ -1,5 +1,4 @@
 /** Loading the module every way a user can, and the errors when it goes wrong. */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkExports } from '../ts/kernel/abi.js';
 import { memoryImportLimits } from '../ts/memory/import-limits.js';
+import { runNode } from './reference/child.js';
 import { DIST, lib } from './reference/dist.js';
 
 const SEED = {
@@ -226,22 +226,26 @@ describe('the CommonJS build and the CLI', () => {
     expect(new cjs.XentTargetError(7, 0, [0], 3, -100)).toBeInstanceOf(cjs.XentError);
     x.dispose();
   });
-  it('a plain node process can require it (no bundler, no vitest)', () => {
+  it('a plain node process can require it (no bundler, no vitest)', async () => {
     const script = `const { Xent } = require(${JSON.stringify(`${DIST}index.cjs`)});
       Xent.create({ simd: false }).then((x) => {
         const r = x.crossEntropy({ data: new Float32Array([0.12,0.36,0.22,0.66,0.13,0.34,0.52,-0.96]), shape: [1,2,2,2] },
                                  { data: new Uint8Array([1,0,0,1]), shape: [1,2,2] });
         console.log(JSON.stringify({ loss: r.loss, simd: x.simd }));
       });`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: '/' })) as {
+    const child = await runNode(['-e', script], { cwd: '/' });
+    expect(child.status, child.stderr).toBe(0);
+    const out = JSON.parse(child.stdout) as {
       loss: number;
       simd: boolean;
     };
     expect(out.simd).toBe(false);
     expect(Math.abs(out.loss - SEED.torch)).toBeLessThan(2e-6);
   });
-  it('npm start (dist/cli.mjs --no-bench) walks through the seed example', () => {
-    const out = execFileSync(process.execPath, [`${DIST}cli.mjs`, '--no-bench'], { encoding: 'utf8' });
+  it('npm start (dist/cli.mjs --no-bench) walks through the seed example', async () => {
+    const child = await runNode([`${DIST}cli.mjs`, '--no-bench']);
+    expect(child.status, child.stderr).toBe(0);
+    const out = child.stdout;
     expect(out).toContain('Step 1');
     expect(out).toContain('Step 4 — mean over the 4 pixels: 1.00657025797399');
     const loss = Number(/loss += ([0-9.]+)/.exec(out)?.[1]);

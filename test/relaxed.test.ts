@@ -13,9 +13,9 @@
  *   flag, on Node versions that need it), threads > 1, the inline entry; `wasm` given;
  * - option errors.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runNode } from './reference/child.js';
 import { arrayMismatch, elementwiseMismatch, gradMismatch, lossMismatch } from './reference/compare.js';
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
 import { DIST, lib } from './reference/dist.js';
@@ -73,6 +73,20 @@ describe('option errors', () => {
   });
 });
 
+// A child process without the flag (and without NODE_OPTIONS): Node 20 then has no relaxed SIMD.
+const env = { ...process.env };
+delete env.NODE_OPTIONS;
+const childSupports = (
+  await runNode(
+    [
+      '--input-type=module',
+      '-e',
+      `import { relaxedSimdSupported } from ${JSON.stringify(INDEX)}; console.log(relaxedSimdSupported());`,
+    ],
+    { env },
+  )
+).stdout.trim();
+
 describe('falling back, with one warning', () => {
   it('threads > 1: the threads build (there is no relaxed threads build); warns once per process', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -108,24 +122,9 @@ describe('falling back, with one warning', () => {
     }
   });
 
-  // A child process without the flag (and without NODE_OPTIONS): Node 20 then has no relaxed SIMD.
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const childSupports = execFileSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import { relaxedSimdSupported } from ${JSON.stringify(INDEX)}; console.log(relaxedSimdSupported());`,
-    ],
-    {
-      encoding: 'utf8',
-      env,
-    },
-  ).trim();
   it.skipIf(childSupports === 'true')(
     `an engine without relaxed SIMD (node ${process.version} without the flag): the SIMD build, one warning, the same loss`,
-    () => {
+    async () => {
       const script = `import { Xent, relaxedSimdSupported } from ${JSON.stringify(INDEX)};
 const logits = { data: Float32Array.from({ length: 2 * 5 * 300 }, (_, i) => Math.sin(i * 0.37) * 3), shape: [2, 5, 300] };
 const target = { data: Uint8Array.from({ length: 600 }, (_, i) => i % 5), shape: [2, 300] };
@@ -134,7 +133,7 @@ const y = await Xent.create({ relaxed: true });
 const z = await Xent.create();
 console.log(relaxedSimdSupported(), x.relaxed, x.simd, y.relaxed, x.crossEntropy(logits, target).loss === z.crossEntropy(logits, target).loss);
 `;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+      const r = await runNode(['--input-type=module', '-e', script], { env });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe('false false true false true');
       const stderr = r.stderr;

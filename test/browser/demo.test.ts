@@ -4,7 +4,7 @@
  * recipe (demo/png-mask.mjs, quoted in demo/README.md) reads a sample's mask into a uint8 tensor
  * exactly, and demo/serve.mjs serves the right content types and nothing outside the repository.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, encodePng, makeSample, sampleFiles } from '../../demo/make-samples.mjs';
 import { readMask } from '../../demo/png-mask.mjs';
 import { ISOLATION_HEADERS, startServer } from '../../demo/serve.mjs';
+import { runNode } from '../reference/child.js';
 import { lib } from '../reference/dist.js';
 
 const SAMPLES_DIR = new URL('../../demo/samples/', import.meta.url);
@@ -170,13 +171,13 @@ describe('demo/serve.mjs', () => {
 describe('demo/serve.mjs --isolate', () => {
   const SERVE = fileURLToPath(new URL('../../demo/serve.mjs', import.meta.url));
 
-  it('--help lists --isolate; an unknown flag is an error', () => {
-    const help = spawnSync(process.execPath, [SERVE, '--help'], { encoding: 'utf8' });
+  it('--help lists --isolate; an unknown flag is an error', async () => {
+    const help = await runNode([SERVE, '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(
       /--isolate +send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:/,
     );
-    const bad = spawnSync(process.execPath, [SERVE, '--isolated'], { encoding: 'utf8' });
+    const bad = await runNode([SERVE, '--isolated']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^serve: Unknown option '--isolated'/);
   });
