@@ -202,8 +202,10 @@ describe('onnxruntime-web output tensors (real onnxruntime-web 1.30.0, wasm back
   it('float16 logits (the Cast output, and a constructed ort.Tensor): the bits of float32 logits of the same values', () => {
     const t = target();
     const l16 = outputs.logits16!;
-    // Node 20 has no Float16Array: ONNX Runtime gives the half-precision bits.
-    const bits = l16.data instanceof Uint16Array ? l16.data : new Uint16Array((l16.data as Uint16Array).buffer);
+    // Node 20 has no Float16Array: ONNX Runtime gives the half-precision bits (elsewhere a
+    // Float16Array, viewed as its bits).
+    const d = l16.data as unknown as ArrayBufferView & { length: number };
+    const bits = d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.length);
     const values = { data: halvesToFloat32(bits), shape: [N, C, H, W] };
     const constructed = new ort.Tensor('float16', bits.slice(), [N, C, H, W]);
     const run = (logits: Parameters<typeof x.crossEntropy>[0]) => {
