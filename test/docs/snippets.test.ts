@@ -16,7 +16,16 @@
  * in order. The seed example's printed loss must be PyTorch's value from
  * test/fixtures/cross_entropy_index.json (case "seed"), and the logits in the docs the fixture's.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +139,15 @@ beforeAll(async () => {
 }, 600_000);
 
 describe('the docs', () => {
+  it('run against the installed tarball: xent-wasm resolves to a copy in the project, not to this repository', () => {
+    const installed = join(project, '..', 'node_modules/xent-wasm');
+    expect(lstatSync(installed).isSymbolicLink()).toBe(false);
+    expect(realpathSync(installed).startsWith(realpathSync(ROOT))).toBe(false);
+    expect(existsSync(join(installed, 'dist/index.mjs'))).toBe(true);
+    // What the tarball does not ship (npm pack's files list) is not there.
+    expect(existsSync(join(installed, 'ts'))).toBe(false);
+  });
+
   it('mark every JavaScript or TypeScript block: <!-- test: esm|cjs|ts --> or <!-- not run: why -->', () => {
     expect(UNMARKED).toEqual([]);
   });

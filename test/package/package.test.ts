@@ -125,6 +125,15 @@ export async function seedLoss(logits: Float32Array, target: Uint8Array): Promis
   }
 }
 
+export function float16(xent: Xent, bits: Uint16Array): number {
+  const h: Tensor<'float16'> = xent.tensor('float16', [1, 2, 2, 2]);
+  const data: Uint16Array = h.data;
+  data.set(bits);
+  const target = { data: new Uint8Array([1, 0, 0, 1]), shape: [1, 2, 2] };
+  const plain = xent.crossEntropy({ data: bits, shape: [1, 2, 2, 2], dtype: 'float16' }, target).loss;
+  return xent.crossEntropy(h, target).loss + plain;
+}
+
 export async function inline(): Promise<boolean> {
   const x = await InlineXent.create();
   const simd: boolean = x.simd;
