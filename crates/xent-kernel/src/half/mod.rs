@@ -1,8 +1,8 @@
 //! Float16 logits: softmax cross-entropy over `[n, c, s]` logits given as IEEE half bits,
-//! converted to f32 on load, with the bits of [`crate::cross_entropy`] on the same values.
+//! converted to f32 on load, with the bits of [`crate::cross_entropy()`] on the same values.
 //!
 //! The logits are converted a strip of pixels at a time into a caller-provided f32 scratch
-//! ([`convert`]), and each strip is run by [`cross_entropy_range_with`] as a problem of its own
+//! ([`convert`]), and each strip is run by [`crate::cross_entropy_range_with`] as a problem of its own
 //! (one batch item, `width` pixels), with the whole call's `weight_sum`, adding into the
 //! caller's [`ExactSum`]: per-sample arithmetic does not depend on the neighbours and the sum
 //! not on the order, so the results are those of the f32 logits of the same values, whatever
@@ -17,7 +17,7 @@
 //!   strip is an NHWC problem of `width` pixels writing the real gradient in place.
 //!
 //! The scratch holds `k * c` floats per pixel of a strip (`k` = 1 for NHWC; for NCHW 1, plus 1
-//! with a gradient, plus 1 with probability targets); [`scratch_floats`] says how many a
+//! with a gradient, plus 1 with probability targets); [`scratch_floats_per_pixel`] says how many a
 //! strip of a given width needs. Fewer than one pixel's worth is [`Arg::Scratch`].
 
 pub mod convert;
@@ -47,7 +47,7 @@ pub fn cross_entropy_f16(
 }
 
 /// Softmax cross-entropy over the float16 `logits` (half bits, `[n, c, s]` in `args.layout`);
-/// `args` describes the call as for [`crate::cross_entropy`] except that `args.logits` is not
+/// `args` describes the call as for [`crate::cross_entropy()`] except that `args.logits` is not
 /// read (give `&[]`). Validates everything first: on error nothing has been written.
 pub fn cross_entropy_f16_with<L: F32x4>(
     args: &CrossEntropyArgs,
