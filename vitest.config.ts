@@ -20,7 +20,8 @@ function relaxedSimdFlag(): string[] {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/reference/global-setup.ts'],
+    // The second: one pack + install of the package per run, for the tests that need it.
+    globalSetup: ['test/reference/global-setup.ts', 'test/package/global-setup.ts'],
     // Two shared cores: one worker process at a time keeps timings and memory predictable.
     pool: 'forks',
     // --expose-gc lets test/memory.test.ts check the opt-in FinalizationRegistry (autoFree).

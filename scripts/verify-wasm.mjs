@@ -44,6 +44,10 @@ const ABI_FUNCTIONS = {
   xent_exact_sum_clear: 1,
   xent_exact_sum_merge: 2,
   xent_exact_sum_value: 1,
+  xent_cross_entropy_f16: 4,
+  xent_cross_entropy_f16_weight_sum: 2,
+  xent_cross_entropy_f16_range: 8,
+  xent_f16_to_f32: 3,
 };
 
 const USAGE = `usage: node scripts/verify-wasm.mjs --flavour <${FLAVOURS.join('|')}> [--initial-pages N] [--maximum-pages N] <file.wasm>...

@@ -314,11 +314,11 @@ describe('XentDtypeError', () => {
       'logits.data must be a Float32Array',
       'Float64Array',
     );
-    expectError(ce(t.u8 as never, t.target), E.XentDtypeError, 'logits must be float32, got a uint8 tensor');
+    expectError(ce(t.u8 as never, t.target), E.XentDtypeError, 'logits must be float32 or float16, got a uint8 tensor');
     expectError(
       ce([1, 2, 3] as never, t.target),
       E.XentDtypeError,
-      'logits must be float32 (a Tensor or { data, shape }), got an Array',
+      'logits must be float32 or float16 (a Tensor or { data, shape }), got an Array',
     );
   });
   it('targets must be uint8, uint16 or int32 class indices, or float32 probabilities', () => {
@@ -353,7 +353,7 @@ describe('XentDtypeError', () => {
     expectError(
       () => x.tensor('float64' as never, [2]),
       E.XentDtypeError,
-      'dtype must be one of float32, uint8, uint16, int32',
+      'dtype must be one of float32, float16, uint8, uint16, int32',
     );
     expectError(
       () => x.tensorFrom(new Float64Array(2) as never),

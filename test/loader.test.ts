@@ -174,6 +174,10 @@ describe('load errors', () => {
       xent_exact_sum_clear: (_p: number) => undefined,
       xent_exact_sum_merge: (_d: number, _s: number) => undefined,
       xent_exact_sum_value: (_p: number) => 0,
+      xent_cross_entropy_f16: Object.defineProperty(() => 0, 'length', { value: 4 }),
+      xent_cross_entropy_f16_weight_sum: Object.defineProperty(() => 0, 'length', { value: 2 }),
+      xent_cross_entropy_f16_range: Object.defineProperty(() => 0, 'length', { value: 8 }),
+      xent_f16_to_f32: Object.defineProperty(() => 0, 'length', { value: 3 }),
       __heap_base: heapBase,
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
@@ -202,6 +206,8 @@ describe('load errors', () => {
       'xent_nll_loss',
       'xent_cross_entropy_range',
       'xent_exact_sum_merge',
+      'xent_cross_entropy_f16',
+      'xent_cross_entropy_f16_range',
     ]) {
       expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(
         `does not export the function ${f}`,

@@ -33,9 +33,11 @@ export class XentShapeError extends XentError {}
  * contradicts its shape (an integer target shaped like the logits, which would be class
  * probabilities, or a float32 target shaped like class indices). For an ONNX Runtime or
  * transformers.js tensor (a {@link RuntimeTensor}): a `type` not supported where it is given
- * (float16, which is not supported yet, float64, bool, …), data that does not match its `type`
+ * (float64, bool, …; float16 anywhere but the logits of the loss and scoring ops), data that
+ * does not match its `type`
  * or is not in JavaScript memory (e.g. on the GPU), or an int64 class index outside the int32
- * range.
+ * range. Also float16 logits with so many classes that one pixel's float32 scratch would pass
+ * 1 MiB (see {@link Float16Input}).
  */
 export class XentDtypeError extends XentError {}
 

@@ -12,6 +12,7 @@ import {
   DTYPES,
   describeValue,
   dtypeOfArray,
+  halfBits,
   isDType,
   type DType,
   type DTypeOf,
@@ -22,7 +23,14 @@ import { claimMemory } from './memory/owners.js';
 import { load, type LoadOptions } from './loader.js';
 import { loadRelaxedBuild, relaxedOption } from './relaxed.js';
 import { checkCreateOptions } from './ops/options/create.js';
-import type { Float32Input, IndexTargetInput, OutputRequest, TargetInput } from './ops/inputs.js';
+import type {
+  Float16ArrayLike,
+  Float32Input,
+  IndexTargetInput,
+  LogitsInput,
+  OutputRequest,
+  TargetInput,
+} from './ops/inputs.js';
 import type {
   CrossEntropyOptions,
   CrossEntropyResult,
@@ -247,17 +255,22 @@ export class Xent {
 
   /**
    * A new tensor holding a copy of `data` (a Float32Array, Uint8Array, Uint16Array or
-   * Int32Array; the dtype follows). `shape` defaults to `[data.length]`.
+   * Int32Array; the dtype follows; a `Float16Array`, where the engine has one, gives a float16
+   * tensor holding its bits). `shape` defaults to `[data.length]`. For float16 data in a
+   * `Uint16Array` of half bits, use `xent.tensor('float16', shape)` and set its `data`.
    * @throws {@link XentDtypeError} for another kind of array, {@link XentShapeError} when the
    *   shape does not match the length.
    */
-  tensorFrom<A extends SupportedTypedArray>(data: A, shape?: readonly number[]): Tensor<DTypeOf<A>> {
+  tensorFrom(data: Float16ArrayLike, shape?: readonly number[]): Tensor<'float16'>;
+  tensorFrom<A extends SupportedTypedArray>(data: A, shape?: readonly number[]): Tensor<DTypeOf<A>>;
+  tensorFrom(data: SupportedTypedArray | Float16ArrayLike, shape?: readonly number[]): Tensor {
     const rt = Xent.#of(this, 'tensorFrom');
     rt.check('tensorFrom');
     const dtype = dtypeOfArray(data);
     if (dtype === undefined) {
       throw new XentDtypeError(
-        `tensorFrom: data must be a Float32Array, Uint8Array, Uint16Array or Int32Array; got ${describeValue(data)}`,
+        `tensorFrom: data must be a Float32Array, Uint8Array, Uint16Array or Int32Array (or a Float16Array); got ` +
+          describeValue(data),
       );
     }
     const s = shape === undefined ? [data.length] : checkShape(shape, 'tensorFrom');
@@ -267,10 +280,11 @@ export class Xent {
       );
     }
     // If `data` views this instance's memory, growing it would detach `data`: copy it first.
-    const src = data.buffer === rt.memory.buffer ? data.slice() : data;
+    const arr = dtype === 'float16' ? halfBits(data) : (data as SupportedTypedArray);
+    const src = arr.buffer === rt.memory.buffer ? arr.slice() : arr;
     const t = rt.allocTensor(dtype, s, 'tensorFrom', false) as Tensor;
     (t.data as SupportedTypedArray).set(src);
-    return t as Tensor<DTypeOf<A>>;
+    return t;
   }
 
   /**
@@ -292,9 +306,9 @@ export class Xent {
    *
    * Tensors are used in place; plain `{ data, shape }` inputs are copied into scratch memory
    * for the call, and so are the output tensors of ONNX Runtime (`ort.Tensor`) and
-   * transformers.js, passed as they are (see {@link RuntimeTensor}: float32 logits or
-   * probabilities, integer class ids including int64; float16 is refused). Every argument is checked before the kernel runs, so a call that throws has
-   * written nothing (and allocated nothing).
+   * transformers.js, passed as they are (see {@link RuntimeTensor}: float32 or float16 logits,
+   * float32 probabilities, integer class ids including int64). Every argument is checked before
+   * the kernel runs, so a call that throws has written nothing (and allocated nothing).
    *
    * With worker threads ({@link XentOptions.threads}), in Node, the call is split into sample
    * ranges run by this thread and the workers at once, this thread blocking (`Atomics.wait`)
@@ -310,8 +324,10 @@ export class Xent {
    * // ... lossMap.dispose(); confidence.dispose();
    * ```
    *
-   * @param logits - float32 scores (unnormalised log-probabilities): a Tensor, `{ data, shape }`,
-   *   or a float32 {@link RuntimeTensor} such as an ONNX Runtime session's output.
+   * @param logits - float32 or float16 scores (unnormalised log-probabilities): a Tensor,
+   *   `{ data, shape }`, or a {@link RuntimeTensor} such as an ONNX Runtime session's output.
+   *   Float16 logits ({@link Float16Input}) are converted by the kernel as it reads them: the
+   *   results are bit-identical to float32 logits of the same values.
    * @param target - uint8, uint16 or int32 class indices (or an int64 {@link RuntimeTensor}),
    *   or float32 class probabilities.
    * @param options - see {@link CrossEntropyOptions}.
@@ -326,7 +342,7 @@ export class Xent {
     R extends Reduction = 'mean',
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
-  >(logits: Float32Input, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): CrossEntropyResult<R, M, K> {
+  >(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions<R, M, K>): CrossEntropyResult<R, M, K> {
     return lossOp(
       Xent.#of(this, 'crossEntropy'),
       'crossEntropy',
@@ -374,7 +390,7 @@ export class Xent {
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
   >(
-    logits: Float32Input,
+    logits: LogitsInput,
     target: TargetInput,
     options?: CrossEntropyOptions<R, M, K>,
   ): Promise<CrossEntropyResult<R, M, K>> {
@@ -492,7 +508,8 @@ export class Xent {
    * pred.dispose(); lossMap.dispose();
    * ```
    *
-   * @param logits - float32 scores, `(N, C, d1..dk)` (or `(N, d1..dk, C)` with layout NHWC).
+   * @param logits - float32 or float16 ({@link Float16Input}) scores, `(N, C, d1..dk)` (or
+   *   `(N, d1..dk, C)` with layout NHWC).
    * @param target - uint8, uint16 or int32 class indices `(N, d1..dk)`.
    * @param options - see {@link ScoreOptions}.
    * @returns see {@link ScoreResult}: new tensors in it (`pred` unless given, maps asked with
@@ -503,7 +520,7 @@ export class Xent {
     M extends OutputRequest | undefined = undefined,
     K extends OutputRequest | undefined = undefined,
     Q extends OutputRequest | undefined = undefined,
-  >(logits: Float32Input, target: IndexTargetInput, options?: ScoreOptions<M, K, Q>): ScoreResult<M, K, Q> {
+  >(logits: LogitsInput, target: IndexTargetInput, options?: ScoreOptions<M, K, Q>): ScoreResult<M, K, Q> {
     return score(Xent.#of(this, 'score'), logits, target, options) as unknown as ScoreResult<M, K, Q>;
   }
 

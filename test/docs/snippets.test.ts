@@ -3,11 +3,12 @@
  * on the line before its fence, either `<!-- test: esm -->`, `<!-- test: cjs -->`,
  * `<!-- test: ts -->` (run here) or `<!-- not run: why -->` (a fragment or a config file).
  *
- * A marked block is written, as it is in the doc, into a fresh temporary project outside the
- * repository whose node_modules links `xent-wasm` to this repository (so the package's
- * `exports` map and the built dist/ are what resolves, as after `npm i xent-wasm`; the tarball
- * itself is installed by test/package/package.test.ts) and `@tensorflow`, `@types/node` to the
- * repository's own. Then:
+ * A marked block is written, as it is in the doc, into a folder of the temporary project where
+ * the packed tarball is installed with TF.js (test/package/install.ts: `npm pack`, then
+ * `npm install <tarball>`, once per test run, shared with test/package/package.test.ts): what
+ * resolves is the installed package, as after `npm i xent-wasm`. That folder also gets
+ * `@types/node` (linked to the repository's), as a user's Node project in TypeScript has it.
+ * Then:
  *   - esm: run with node as `<name>.mjs`; cjs: as `<name>.cjs`;
  *   - ts: type-checked by a strict `tsc` (module node16, `lib: ES2022, DOM, ESNext.Disposable`, the
  *     shipped .d.mts checked too), emitted, and the output run with node.
@@ -15,22 +16,20 @@
  * in order. The seed example's printed loss must be PyTorch's value from
  * test/fixtures/cross_entropy_index.json (case "seed"), and the logits in the docs the fixture's.
  */
-import { execFile } from 'node:child_process';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
+  realpathSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { installedPackage, run as runIn } from '../package/install.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -104,34 +103,18 @@ const SEED = (
 ).cases.find((c) => c.name === 'seed');
 if (!SEED) throw new Error('test/fixtures/cross_entropy_index.json has no case "seed"');
 
+/** The snippets' folder, in the project where the tarball is installed. */
 let project: string;
 
-const execFileAsync = promisify(execFile);
-
-/**
- * Runs a command in the project; on failure, throws with its stdout and stderr. Asynchronous, so
- * that the test worker stays responsive to vitest while tsc or a snippet runs.
- */
-async function run(cmd: string, args: string[], timeout = 120_000): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(cmd, args, { cwd: project, encoding: 'utf8', timeout, maxBuffer: 2 ** 26 });
-    return stdout;
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}\n${x.message}`);
-  }
-}
+/** Runs a command in the snippets' folder; on failure, throws with its stdout and stderr. */
+const run = (cmd: string, args: string[], timeout = 120_000) => runIn(cmd, args, project, timeout);
 
 const fileName = (s: Snippet) => `${s.doc.replace(/[/.]/g, '_')}_${s.line}`;
 
 beforeAll(async () => {
-  project = mkdtempSync(join(tmpdir(), 'xent-docs-'));
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
-  mkdirSync(join(project, 'node_modules'));
-  symlinkSync(ROOT, join(project, 'node_modules/xent-wasm'), 'dir');
-  // As a user's Node project has them: TF.js (for xent-wasm/tfjs) and Node's types.
-  symlinkSync(join(ROOT, 'node_modules/@tensorflow'), join(project, 'node_modules/@tensorflow'), 'dir');
-  mkdirSync(join(project, 'node_modules/@types'));
+  // xent-wasm and TF.js resolve from the installed project's node_modules, one folder up.
+  project = join((await installedPackage()).project, 'docs-snippets');
+  mkdirSync(join(project, 'node_modules/@types'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules/@types/node'), join(project, 'node_modules/@types/node'), 'dir');
   const ts = SNIPPETS.filter((s) => s.kind === 'ts');
   for (const s of ts) writeFileSync(join(project, `${fileName(s)}.mts`), s.code);
@@ -153,13 +136,18 @@ beforeAll(async () => {
     }),
   );
   if (ts.length > 0) await run(process.execPath, [TSC, '-p', 'tsconfig.json'], 300_000);
-}, 300_000);
-
-afterAll(() => {
-  if (project) rmSync(project, { recursive: true, force: true });
-});
+}, 600_000);
 
 describe('the docs', () => {
+  it('run against the installed tarball: xent-wasm resolves to a copy in the project, not to this repository', () => {
+    const installed = join(project, '..', 'node_modules/xent-wasm');
+    expect(lstatSync(installed).isSymbolicLink()).toBe(false);
+    expect(realpathSync(installed).startsWith(realpathSync(ROOT))).toBe(false);
+    expect(existsSync(join(installed, 'dist/index.mjs'))).toBe(true);
+    // What the tarball does not ship (npm pack's files list) is not there.
+    expect(existsSync(join(installed, 'ts'))).toBe(false);
+  });
+
   it('mark every JavaScript or TypeScript block: <!-- test: esm|cjs|ts --> or <!-- not run: why -->', () => {
     expect(UNMARKED).toEqual([]);
   });

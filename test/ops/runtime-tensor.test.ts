@@ -87,6 +87,16 @@ afterAll(async () => {
   x?.dispose();
 });
 
+/** The float32 values of half-precision bits, from the format's definition. */
+function halvesToFloat32(bits: Uint16Array): Float32Array {
+  return Float32Array.from(bits, (h) => {
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    const v = e === 31 ? (m ? NaN : Infinity) : e === 0 ? 2 ** -14 * (m / 1024) : 2 ** (e - 15) * (1 + m / 1024);
+    return h & 0x8000 ? -v : v;
+  });
+}
+
 /** The same values as plain data, in a fresh array (no shared buffer with ONNX Runtime). */
 function plain(t: Ort.Tensor): { data: Float32Array; shape: number[] } {
   expect(t.type).toBe('float32');
@@ -189,18 +199,48 @@ describe('onnxruntime-web output tensors (real onnxruntime-web 1.30.0, wasm back
     scorer.dispose();
   });
 
-  it('float16 logits are refused with an XentDtypeError that says how to convert', () => {
+  it('float16 logits (the Cast output, and a constructed ort.Tensor): the bits of float32 logits of the same values', () => {
     const t = target();
-    expect(() => x.crossEntropy(outputs.logits16!, t)).toThrow(lib.XentDtypeError);
-    expect(() => x.crossEntropy(outputs.logits16!, t)).toThrow(
-      /^logits is a float16 tensor: float16 is not supported yet \(supported here: 'float32'\)\. Convert it to float32 first/,
+    const l16 = outputs.logits16!;
+    // Node 20 has no Float16Array: ONNX Runtime gives the half-precision bits (elsewhere a
+    // Float16Array, viewed as its bits).
+    const d = l16.data as unknown as ArrayBufferView & { length: number };
+    const bits = d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.length);
+    const values = { data: halvesToFloat32(bits), shape: [N, C, H, W] };
+    const constructed = new ort.Tensor('float16', bits.slice(), [N, C, H, W]);
+    const run = (logits: Parameters<typeof x.crossEntropy>[0]) => {
+      using grad = x.tensor('float32', [N, C, H, W]);
+      const r = x.crossEntropy(logits, t, { grad, labelSmoothing: 0.1 });
+      return { loss: r.loss, sum: r.sum, grad: grad.toArray() };
+    };
+    const want = run(values);
+    expect(Number.isFinite(want.loss)).toBe(true);
+    for (const logits of [l16, constructed]) {
+      const got = run(logits);
+      expect(Object.is(got.loss, want.loss)).toBe(true);
+      expect(Object.is(got.sum, want.sum)).toBe(true);
+      expect(bitIdentical(got.grad, want.grad)).toBe(true);
+    }
+    const a = x.score(l16, t);
+    const b = x.score(values, t);
+    expect(Object.is(a.loss, b.loss)).toBe(true);
+    expect(a.pred.toArray()).toEqual(b.pred.toArray());
+    a.pred.dispose();
+    b.pred.dispose();
+  });
+
+  it('float16 where float32 is needed (softmax, a probability target) is an XentDtypeError', () => {
+    expect(() => x.softmax(outputs.logits16!)).toThrow(lib.XentDtypeError);
+    expect(() => x.softmax(outputs.logits16!)).toThrow(
+      /^x must be float32, got a float16 tensor \(supported here: 'float32'\) \(float16 is accepted only for the logits/,
     );
+    expect(() => x.crossEntropy(outputs.logits!, outputs.logits16!)).toThrow(lib.XentDtypeError);
   });
 
   it('other types are refused by their type, not their data (a bool tensor holds a Uint8Array)', () => {
     const logits = outputs.logits!;
     expect(() => x.crossEntropy(outputs.classes!, target())).toThrow(
-      "logits must be float32, got a int64 tensor (supported here: 'float32')",
+      "logits must be float32 or float16, got a int64 tensor (supported here: 'float32', 'float16')",
     );
     const bool = new ort.Tensor('bool', new Uint8Array(N * H * W), [N, H, W]);
     expect(() => x.crossEntropy(logits, bool)).toThrow(lib.XentDtypeError);

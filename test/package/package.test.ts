@@ -1,9 +1,7 @@
 /**
- * The published package, as a user gets it: `npm pack` of this repository (dist/ as `npm test`
- * built it; --ignore-scripts, because the prepack build must not rewrite dist/ while other test
- * files read it), installed from the tarball into a fresh temporary project with
- * `npm install --prefer-offline` (with @tensorflow/tfjs, the version of the repository's
- * devDependencies, which is therefore in the npm cache), then, in that project:
+ * The published package, as a user gets it: `npm pack` of this repository installed from the
+ * tarball into a fresh temporary project (test/package/install.ts: once per test run, shared
+ * with the docs' snippets, test/docs/snippets.test.ts), then, in that project:
  *   - an ESM script (`import`) and a CommonJS script (`require`) compute the seed example;
  *   - the `xent-wasm/inline` entry computes it too, in ESM and CommonJS;
  *   - the `xent-wasm/tfjs` entry computes it through TF.js;
@@ -13,20 +11,15 @@
  * The expected loss is PyTorch's, read from test/fixtures/cross_entropy_index.json (case "seed").
  * The tarball's file list is checked too: the code, types, .wasm files and licences, nothing else.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { lossMismatch } from '../reference/compare.js';
+import { installedPackage, run } from './install.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const require = createRequire(import.meta.url);
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-const TFJS_VERSION: string = require('@tensorflow/tfjs/package.json').version;
 
 interface FixtureCase {
   name: string;
@@ -49,25 +42,7 @@ const INPUT = JSON.stringify({
   targetShape: SEED.targetShape,
 });
 
-let work: string;
 let project: string;
-let tarball: string;
-
-const execFileAsync = promisify(execFile);
-
-/**
- * Runs a command; on failure, throws with its stdout and stderr (tsc reports on stdout).
- * Asynchronous: a synchronous child blocks the test worker, whose messages to vitest then time out.
- */
-async function run(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout, maxBuffer: 2 ** 26 });
-    return stdout;
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${x.stdout ?? ''}${x.stderr ?? ''}\n${x.message}`);
-  }
-}
 
 /** Runs a script of the project with node; it prints one JSON line with the loss. */
 async function runScript(file: string): Promise<{ loss: number }> {
@@ -150,6 +125,15 @@ export async function seedLoss(logits: Float32Array, target: Uint8Array): Promis
   }
 }
 
+export function float16(xent: Xent, bits: Uint16Array): number {
+  const h: Tensor<'float16'> = xent.tensor('float16', [1, 2, 2, 2]);
+  const data: Uint16Array = h.data;
+  data.set(bits);
+  const target = { data: new Uint8Array([1, 0, 0, 1]), shape: [1, 2, 2] };
+  const plain = xent.crossEntropy({ data: bits, shape: [1, 2, 2, 2], dtype: 'float16' }, target).loss;
+  return xent.crossEntropy(h, target).loss + plain;
+}
+
 export async function inline(): Promise<boolean> {
   const x = await InlineXent.create();
   const simd: boolean = x.simd;
@@ -197,26 +181,7 @@ const tsconfig = (options: Record<string, unknown>, files: string[]) =>
   });
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'xent-package-'));
-  // dist/ as built by `npm test` (the global setup checks it is there).
-  const packed = JSON.parse(
-    await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT),
-  ) as {
-    filename: string;
-    files: { path: string }[];
-  }[];
-  tarball = join(work, packed[0]!.filename);
-  files = packed[0]!.files.map((f) => f.path).sort();
-
-  project = join(work, 'app');
-  mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
-  await run(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `@tensorflow/tfjs@${TFJS_VERSION}`],
-    project,
-    300_000,
-  );
+  ({ project, files } = await installedPackage());
   for (const [name, text] of Object.entries({
     'esm.mjs': ESM,
     'cjs.cjs': CJS,
@@ -231,10 +196,6 @@ beforeAll(async () => {
   }))
     writeFileSync(join(project, name), text);
 }, 600_000);
-
-afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
-});
 
 let files: string[] = [];
 

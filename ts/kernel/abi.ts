@@ -27,6 +27,15 @@ export const LAYOUT_CODE = Object.freeze({ nchw: 0, nhwc: 1 } as const);
 /** Target kinds of the ABI (`target_kind`): class indices by dtype, or probabilities. */
 export const TARGET_KIND_CODE = Object.freeze({ uint8: 0, uint16: 1, int32: 2, prob: 3 } as const);
 
+/**
+ * The f32 scratch floats per pixel of a strip of a float16 call (`xent_cross_entropy_f16`):
+ * `c` for NHWC; for NCHW `c` for the logits, `c` more with a gradient, `c` more with
+ * probability targets.
+ */
+export function f16ScratchFloatsPerPixel(c: number, layout: number, grad: boolean, prob: boolean): number {
+  return layout === LAYOUT_CODE.nhwc ? c : c * (1 + Number(grad) + Number(prob));
+}
+
 /** Reduction codes of the ABI (`reduction`). */
 export const REDUCTION_CODE = Object.freeze({ none: 0, mean: 1, sum: 2 } as const);
 
@@ -183,6 +192,28 @@ export interface XentExports {
   xent_exact_sum_merge(dst: number, src: number): void;
   /** The value of the ExactSum at `p`, correctly rounded. */
   xent_exact_sum_value(p: number): number;
+  /**
+   * `xent_cross_entropy` on float16 logits: `args.logits` points to `n*c*s` IEEE half bits,
+   * converted to f32 a strip of pixels at a time into the scratch (`scratchFloats` f32 at
+   * `scratch`, overlapping nothing): the bits of `xent_cross_entropy` on the f32 logits of the
+   * same values. A strip of `p` pixels needs `k*c*p` floats (see {@link f16ScratchFloatsPerPixel}).
+   */
+  xent_cross_entropy_f16(args: number, scratch: number, scratchFloats: number, out: number): number;
+  /** `xent_cross_entropy_weight_sum` for float16 logits (no scratch: nothing is converted). */
+  xent_cross_entropy_f16_weight_sum(args: number, out: number): number;
+  /** `xent_cross_entropy_range` for float16 logits, with its own scratch (one per thread). */
+  xent_cross_entropy_f16_range(
+    args: number,
+    weightSum: number,
+    lo: number,
+    hi: number,
+    acc: number,
+    scratch: number,
+    scratchFloats: number,
+    out: number,
+  ): number;
+  /** Converts `len` IEEE half bits at `src` to f32 at `dst`, exactly. Returns a {@link StatusCode}. */
+  xent_f16_to_f32(src: number, dst: number, len: number): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -201,6 +232,10 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_exact_sum_clear', 1],
   ['xent_exact_sum_merge', 2],
   ['xent_exact_sum_value', 1],
+  ['xent_cross_entropy_f16', 4],
+  ['xent_cross_entropy_f16_weight_sum', 2],
+  ['xent_cross_entropy_f16_range', 8],
+  ['xent_f16_to_f32', 3],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */

@@ -6,6 +6,7 @@
  */
 
 import { Status, type LossArgs } from './abi.js';
+import type { HalfScratch } from './half.js';
 import { errorMessage } from '../error-message.js';
 import { XentError, XentTargetError } from '../errors.js';
 import { unravel } from '../memory/shape.js';
@@ -34,6 +35,8 @@ export interface SplitCall {
   reduction: number;
   /** Probability targets. */
   prob: boolean;
+  /** Float16 logits: the scratch strips, one per participant (this thread first). */
+  half?: HalfScratch | undefined;
 }
 
 /** @internal Runs a kernel export, turning a trap into an {@link XentError}. */

@@ -7,10 +7,14 @@
  * The element type of a {@link Tensor}.
  *
  * - `'float32'`: logits, gradients, weights, losses.
+ * - `'float16'`: logits in IEEE half precision (converted to float32 by the kernel as it reads
+ *   them; the results are those of float32 logits of the same values). Its {@link Tensor.data}
+ *   is a `Uint16Array` of the half-precision bits in every engine (a `Float16Array` exists only
+ *   in some).
  * - `'uint8'`, `'uint16'`, `'int32'`: class-index targets (`uint8` with `ignoreIndex: 255` is the
  *   usual choice for segmentation masks).
  */
-export type DType = 'float32' | 'uint8' | 'uint16' | 'int32';
+export type DType = 'float32' | 'float16' | 'uint8' | 'uint16' | 'int32';
 
 /** The dtypes accepted for class-index targets. */
 export type TargetDType = 'uint8' | 'uint16' | 'int32';
@@ -18,13 +22,15 @@ export type TargetDType = 'uint8' | 'uint16' | 'int32';
 /** The typed array that views a tensor of dtype `D`. */
 export type TypedArrayFor<D extends DType> = D extends 'float32'
   ? Float32Array
-  : D extends 'uint8'
-    ? Uint8Array
-    : D extends 'uint16'
-      ? Uint16Array
-      : D extends 'int32'
-        ? Int32Array
-        : never;
+  : D extends 'float16'
+    ? Uint16Array
+    : D extends 'uint8'
+      ? Uint8Array
+      : D extends 'uint16'
+        ? Uint16Array
+        : D extends 'int32'
+          ? Int32Array
+          : never;
 
 /** Any typed array that maps onto a {@link DType}. */
 export type SupportedTypedArray = Float32Array | Uint8Array | Uint16Array | Int32Array;
@@ -52,6 +58,7 @@ export interface DTypeInfo {
 /** @internal Byte size and typed-array constructor of each dtype. */
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   float32: { bytes: 4, ctor: Float32Array },
+  float16: { bytes: 2, ctor: Uint16Array },
   uint8: { bytes: 1, ctor: Uint8Array },
   uint16: { bytes: 2, ctor: Uint16Array },
   int32: { bytes: 4, ctor: Int32Array },
@@ -74,6 +81,7 @@ export const INDEX_DTYPES_TEXT = 'uint8, uint16 or int32';
  */
 export function dtypeOfArray(value: unknown): DType | undefined {
   if (value instanceof Float32Array) return 'float32';
+  if (isFloat16Array(value)) return 'float16';
   if (value instanceof Uint8Array) return 'uint8';
   if (value instanceof Uint16Array) return 'uint16';
   if (value instanceof Int32Array) return 'int32';
@@ -92,4 +100,25 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   return `${typeof value} ${String(value)}`;
+}
+
+/** The engine's `Float16Array` constructor, where it has one (not Node 20). */
+function float16ArrayCtor(): (abstract new (...args: never[]) => ArrayBufferView) | undefined {
+  const f = (globalThis as { Float16Array?: unknown }).Float16Array;
+  return typeof f === 'function' ? (f as abstract new (...args: never[]) => ArrayBufferView) : undefined;
+}
+
+/** @internal True for a `Float16Array` (in an engine that has them). */
+export function isFloat16Array(value: unknown): value is ArrayBufferView & { readonly length: number } {
+  const F = float16ArrayCtor();
+  return F !== undefined && value instanceof F;
+}
+
+/**
+ * @internal The IEEE half-precision bits of float16 data: a `Float16Array` viewed as a
+ * `Uint16Array` (the same bytes, no conversion), a `Uint16Array` as it is.
+ */
+export function halfBits(data: Uint16Array | (ArrayBufferView & { readonly length: number })): Uint16Array {
+  if (data instanceof Uint16Array) return data;
+  return new Uint16Array(data.buffer, data.byteOffset, data.length);
 }

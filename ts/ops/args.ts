@@ -4,7 +4,15 @@
  * @module
  */
 
-import { DTYPES, describeValue, dtypeOfArray, type DType, type SupportedTypedArray } from '../memory/dtype.js';
+import {
+  DTYPES,
+  describeValue,
+  dtypeOfArray,
+  halfBits,
+  isFloat16Array,
+  type DType,
+  type SupportedTypedArray,
+} from '../memory/dtype.js';
 import {
   XentAliasError,
   XentBusyError,
@@ -120,7 +128,7 @@ export function resolve(rt: Runtime, value: unknown, what: string, allowed: read
   if (isAnyXentTensor(value)) {
     const ti = ownTensor(rt, value, what, 'input');
     if (!allowed.includes(ti.dtype)) {
-      throw new XentDtypeError(`${what} must be ${hint}, got a ${ti.dtype} tensor`);
+      throw new XentDtypeError(`${what} must be ${hint}, got a ${ti.dtype} tensor${float16Note(ti.dtype)}`);
     }
     return {
       what,
@@ -133,14 +141,40 @@ export function resolve(rt: Runtime, value: unknown, what: string, allowed: read
     };
   }
   if (isRuntimeTensor(value)) {
-    const { data, shape } = fromRuntimeTensor(value, what, allowed, hint);
-    return resolvePlain(rt, data, shape, what, allowed, hint);
+    const { data, shape, dtype } = fromRuntimeTensor(value, what, allowed, hint);
+    return resolvePlain(rt, data, shape, what, allowed, hint, dtype);
   }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new XentDtypeError(`${what} must be ${hint} (a Tensor or { data, shape }), got ${describeValue(value)}`);
   }
-  const { data, shape } = value as { data: unknown; shape: unknown };
-  return resolvePlain(rt, data, shape, what, allowed, hint);
+  const { data, shape, dtype } = value as { data: unknown; shape: unknown; dtype?: unknown };
+  return resolvePlain(rt, data, shape, what, allowed, hint, dtype);
+}
+
+/** Where float16 is accepted: said when a float16 input is refused elsewhere. */
+const FLOAT16_USES = 'float16 is accepted only for the logits of crossEntropy, crossEntropyAsync, score and Scorer';
+
+/** For a refused float16 input, what float16 is accepted for; nothing for another dtype. */
+function float16Note(dtype: DType | undefined): string {
+  return dtype === 'float16' ? ` (${FLOAT16_USES}: convert it to float32)` : '';
+}
+
+/**
+ * The dtype of plain data: its typed array's (a `Float16Array` is float16), or the `dtype` it
+ * declares, which must agree, except that a `Uint16Array` may declare `'float16'` (half bits).
+ */
+function plainDtype(data: unknown, declared: unknown, what: string): DType | undefined {
+  const own = dtypeOfArray(data);
+  if (declared === undefined || declared === own) return own;
+  if (declared === 'float16' && data instanceof Uint16Array) return 'float16';
+  throw new XentDtypeError(
+    `${what}.dtype is ${describeValue(declared)} but its data is ${describeValue(data)}` +
+      (declared === 'float16'
+        ? ": float16 data is a Float16Array, or a Uint16Array of the half-precision bits with dtype: 'float16'"
+        : own === undefined
+          ? ''
+          : ` (a ${own} array): leave dtype out, or give it as '${own}'`),
+  );
 }
 
 /** Plain data and its shape, checked and (when it views this instance's memory) copied. */
@@ -151,15 +185,23 @@ function resolvePlain(
   what: string,
   allowed: readonly DType[],
   hint: string,
+  declared?: unknown,
 ): Arg {
-  const dtype = dtypeOfArray(data);
+  const dtype = plainDtype(data, declared, what);
   if (dtype === undefined || !allowed.includes(dtype)) {
-    const names = allowed.map((d) => DTYPES[d].ctor.name).join(' or ');
-    throw new XentDtypeError(`${what}.data must be a ${names} (${hint}), got ${describeValue(data)}`);
+    const names = allowed.filter((d) => d !== 'float16').map((d) => DTYPES[d].ctor.name);
+    if (allowed.includes('float16')) names.push("(float16) a Float16Array or a Uint16Array with dtype: 'float16'");
+    throw new XentDtypeError(
+      `${what}.data must be a ${names.join(' or ')} (${hint}), got ${describeValue(data)}` +
+        (dtype === 'float16' ? ` as float16${float16Note(dtype)}` : '') +
+        (dtype === 'uint16' && allowed.includes('float16')
+          ? " (a Uint16Array is uint16 class indices; add dtype: 'float16' if it holds half-precision bits)"
+          : ''),
+    );
   }
   const shape = checkShape(shapeIn, what);
   const size = shapeSize(shape);
-  const arr = data as SupportedTypedArray;
+  const arr = dtype === 'float16' ? halfBits(data as Uint16Array) : (data as SupportedTypedArray);
   if (arr.length !== size) {
     throw new XentShapeError(`${what}: data has ${arr.length} elements but shape ${formatShape(shape)} has ${size}`);
   }
@@ -184,6 +226,7 @@ export function isRuntimeTensor(value: unknown): value is { readonly type: strin
 /** The `type`s of runtime tensors read as they are, by the dtype they are read as. */
 const RUNTIME_TYPES: Readonly<Record<string, DType>> = Object.freeze({
   float32: 'float32',
+  float16: 'float16',
   uint8: 'uint8',
   uint16: 'uint16',
   int32: 'int32',
@@ -195,7 +238,8 @@ const CPU_LOCATIONS: readonly unknown[] = Object.freeze([undefined, 'cpu', 'cpu-
 /**
  * @internal The data and shape of a runtime tensor (see {@link isRuntimeTensor}), checked
  * against the dtypes `allowed`: `type` must name one of them (`'int64'` is also accepted where
- * int32 is, converted to int32 with a range check), and `data` must be its typed array.
+ * int32 is, converted to int32 with a range check), and `data` must be its typed array (for
+ * `'float16'` a `Float16Array` or a `Uint16Array` of half bits: `dtype` is then set).
  * Anything else is an {@link XentDtypeError} naming what is supported.
  */
 export function fromRuntimeTensor(
@@ -203,7 +247,7 @@ export function fromRuntimeTensor(
   what: string,
   allowed: readonly DType[],
   hint: string,
-): { data: unknown; shape: unknown } {
+): { data: unknown; shape: unknown; dtype?: DType } {
   const type = value.type;
   const shape = value.dims;
   const location = (value as { location?: unknown }).location;
@@ -219,21 +263,20 @@ export function fromRuntimeTensor(
   }
   const dtype = Object.hasOwn(RUNTIME_TYPES, type) ? RUNTIME_TYPES[type] : undefined;
   if (dtype === undefined || !allowed.includes(dtype)) {
-    if (type === 'float16') {
-      throw new XentDtypeError(
-        `${what} is a float16 tensor: float16 is not supported yet (supported here: ${supported}). Convert it to ` +
-          `float32 first: in the model (a Cast to float at its output), or in JavaScript with ` +
-          `Float32Array.from(t.data) when t.data is a Float16Array (a Uint16Array holds the half-precision bits, ` +
-          `to decode)`,
-      );
-    }
-    throw new XentDtypeError(`${what} must be ${hint}, got a ${type} tensor (supported here: ${supported})`);
+    throw new XentDtypeError(
+      `${what} must be ${hint}, got a ${type} tensor (supported here: ${supported})${float16Note(dtype)}`,
+    );
   }
   const data = readData(value);
+  if (dtype === 'float16' && (data instanceof Uint16Array || isFloat16Array(data))) {
+    // ONNX Runtime gives the half-precision bits as a Uint16Array where the engine has no
+    // Float16Array.
+    return { data: halfBits(data), shape, dtype };
+  }
   if (dtypeOfArray(data) !== dtype) {
     throw new XentDtypeError(
       `${what}: this tensor's type is '${type}' but its data is ${describeValue(data)}, not a ` +
-        `${DTYPES[dtype].ctor.name}`,
+        `${dtype === 'float16' ? 'Float16Array or Uint16Array' : DTYPES[dtype].ctor.name}`,
     );
   }
   return { data, shape };
@@ -474,6 +517,18 @@ export class Scratch {
     for (const a of inputs) if (a?.source) this.#pinned.push([a.source, false]);
     for (const o of outputs) if (o?.tensor) this.#pinned.push([o.tensor, true]);
     for (const [t, write] of this.#pinned) pin(t, write);
+  }
+
+  /**
+   * A scratch block of `bytes` for the kernel (e.g. a float16 call's strips), freed by
+   * {@link Scratch.release}. After {@link Scratch.prepare}: the plain inputs are already copied
+   * in, so growing the memory now detaches no view that the call still needs.
+   */
+  block(bytes: number): number {
+    const off = this.#rt.heap.alloc(bytes);
+    this.#blocks.push(off);
+    checkExtent(this.#rt, off, bytes, 'scratch');
+    return off;
   }
 
   /** Keeps the new outputs (the call succeeded). */

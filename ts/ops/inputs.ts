@@ -32,10 +32,10 @@ export interface PlainTensor<A> {
  *   class-index targets, converted to int32 for the call; a value outside the int32 range is an
  *   {@link XentDtypeError} (it could not be a class index anyway), and one inside it but not in
  *   `[0, C)` nor `ignoreIndex` is the usual {@link XentTargetError}.
- * - `'float16'` is **not supported yet**: convert to float32 first, in the model (a `Cast` to
- *   float at its output) or in JavaScript (`Float32Array.from(t.data)` when `t.data` is a
- *   `Float16Array`; ONNX Runtime gives a `Uint16Array` of the half-precision bits where the
- *   engine has no `Float16Array`).
+ * - `'float16'` (`data` a `Float16Array`, or, where the engine has none, as in Node 20, a
+ *   `Uint16Array` of the half-precision bits, which is what ONNX Runtime gives there): logits of
+ *   {@link Xent.crossEntropy}, {@link Xent.crossEntropyAsync}, {@link Xent.score} and
+ *   {@link Scorer.update} (see {@link Float16Input}); anywhere else an {@link XentDtypeError}.
  *
  * Its data must be in JavaScript memory: an ONNX Runtime tensor whose `location` is not `'cpu'`
  * (or `'cpu-pinned'`), e.g. one left on the GPU, is an {@link XentDtypeError}; download it first
@@ -55,6 +55,42 @@ export interface RuntimeTensor {
  * {@link RuntimeTensor} such as an ONNX Runtime output (copied).
  */
 export type Float32Input = Tensor<'float32'> | PlainTensor<Float32Array> | RuntimeTensor;
+
+/**
+ * A `Float16Array`, in the engines that have one (not Node 20), typed by its shape: TypeScript
+ * declares `Float16Array` only in its `esnext` library.
+ */
+export interface Float16ArrayLike extends ArrayBufferView {
+  readonly length: number;
+  readonly [Symbol.toStringTag]: 'Float16Array';
+}
+
+/**
+ * Float16 (IEEE half-precision) logits, converted to float32 by the kernel as it reads them:
+ * the results (loss, gradient, maps, scores) have the bits of float32 logits holding the same
+ * values. Copied in like plain data unless a {@link Tensor}:
+ *
+ * - a `'float16'` {@link Tensor} (zero-copy; its `data` is a `Uint16Array` of the bits);
+ * - `{ data, shape }` with `data` a `Float16Array`, where the engine has one;
+ * - `{ data, shape, dtype: 'float16' }` with `data` a `Uint16Array` of the half-precision bits
+ *   (without `dtype`, a `Uint16Array` is uint16 class indices);
+ * - a `'float16'` {@link RuntimeTensor} (an ONNX Runtime output, say).
+ *
+ * The gradient is float32, in the logits' shape. Float16 class-probability targets are not
+ * accepted (give them as float32). The kernel converts the logits a strip of pixels at a time
+ * into float32 scratch (up to 256 KiB per thread); one pixel takes `4 k C` bytes of it (`k` = 1,
+ * in NCHW plus 1 with a gradient and plus 1 with probability targets), and logits for which
+ * that passes 1 MiB (C > 262,144, or 131,072 or 87,381 in those NCHW cases) are an
+ * {@link XentDtypeError}.
+ */
+export type Float16Input =
+  | Tensor<'float16'>
+  | PlainTensor<Float16ArrayLike>
+  | (PlainTensor<Uint16Array> & { readonly dtype: 'float16' })
+  | RuntimeTensor;
+
+/** The logits of the loss and scoring ops: float32 ({@link Float32Input}) or float16 ({@link Float16Input}). */
+export type LogitsInput = Float32Input | Float16Input;
 
 /**
  * A class-index target: a uint8/uint16/int32 {@link Tensor} (zero-copy), plain data (copied),

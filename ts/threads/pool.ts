@@ -19,6 +19,7 @@ import { LOSS_ARGS_BYTES, REDUCTION_CODE, Status, writeLossArgs } from '../kerne
 import { XentDisposedError, XentError } from '../errors.js';
 import { roundUp } from '../memory/heap.js';
 import { invoke, meanOf, readOut, type KernelOutcome, type SplitCall } from '../kernel/call.js';
+import { stripOf } from '../kernel/half.js';
 import type { Runtime, ThreadPool } from '../runtime.js';
 import { checkThreadExports, type ThreadExports } from './abi.js';
 import { canBlock, isNode, spawnWorker, type WorkerHandle } from './env.js';
@@ -46,6 +47,8 @@ interface Place {
   acc: number;
   out: number;
   args: number;
+  /** Its strip of a float16 call's scratch: 0 for the calling thread, i + 1 for worker i. */
+  strip: number;
 }
 
 interface Waiter {
@@ -102,7 +105,7 @@ export class Pool implements ThreadPool {
     this.#x = x;
     this.#workers = workers;
     this.#places = places;
-    this.#here = { acc: mainAcc, out: rt.outPtr, args: rt.argsPtr };
+    this.#here = { acc: mainAcc, out: rt.outPtr, args: rt.argsPtr, strip: 0 };
     this.#ctl = ctl;
     this.#callArgs = callArgs;
     this.size = workers.length;
@@ -139,7 +142,7 @@ export class Pool implements ThreadPool {
         blocks.push(b);
         stacks.push(b + WORKER_STACK_BYTES);
         const acc = b + WORKER_STACK_BYTES;
-        places.push({ acc, out: acc + accBytes, args: acc + accBytes + 32 });
+        places.push({ acc, out: acc + accBytes, args: acc + accBytes + 32, strip: i + 1 });
       }
       for (let i = 0; i < size; i++) workers.push(await spawnWorker());
       const pool = new Pool(
@@ -210,7 +213,7 @@ export class Pool implements ThreadPool {
     );
     if (pre.status !== Status.Ok) return pre;
     const ranges = splitRanges(call.samples, k);
-    const statuses = this.#roundSync(this.#rangeTasks(pre.out[2], ranges, places));
+    const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
     return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
 
@@ -249,7 +252,7 @@ export class Pool implements ThreadPool {
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
     const ranges = splitRanges(call.samples, k);
-    const statuses = await this.#roundAsync(this.#rangeTasks(pre.out[2], ranges, this.#places));
+    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places));
     return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
@@ -262,8 +265,10 @@ export class Pool implements ThreadPool {
     const a = call.args;
     const buffer = this.#rt.memory.buffer;
     writeLossArgs(buffer, this.#callArgs, a);
+    // Float16 logits: their own weight sum (it reads the logits' length as half values).
+    const fn = call.half ? 'weightSum16' : 'weightSum';
     const whole = (): { tasks: Task[]; parts: SampleRange[] } => ({
-      tasks: [{ fn: 'weightSum', args: [this.#callArgs, places[0]!.out], out: places[0]!.out }],
+      tasks: [{ fn, args: [this.#callArgs, places[0]!.out], out: places[0]!.out }],
       parts: [{ lo: 0, hi: call.samples }],
     });
     if (call.prob || k < 2) return whole();
@@ -287,7 +292,7 @@ export class Pool implements ThreadPool {
         lossMap: 0,
         confidence: 0,
       });
-      return { fn: 'weightSum', args: [args, out], out };
+      return { fn, args: [args, out], out };
     });
     return { tasks, parts };
   }
@@ -307,9 +312,14 @@ export class Pool implements ThreadPool {
     return { status: Status.Ok, out: [0, 0, ws, 0] };
   }
 
-  #rangeTasks(ws: number, ranges: SampleRange[], places: Place[]): Task[] {
+  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
+    const half = call.half;
     return ranges.map((r, j) => {
-      const { acc, out } = places[j]!;
+      const { acc, out, strip } = places[j]!;
+      if (half) {
+        const args = [this.#callArgs, ws, r.lo, r.hi, acc, stripOf(half, strip), half.floats, out];
+        return { fn: 'range16', args, out };
+      }
       return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };
     });
   }
@@ -317,13 +327,22 @@ export class Pool implements ThreadPool {
   /** Runs a task on the calling thread. */
   #runHere(t: Task): number {
     const x = this.#x;
-    if (t.fn === 'range') {
-      x.xent_exact_sum_clear(t.args[RANGE_ACC_ARG]!);
-      const [args, ws, lo, hi, acc, out] = t.args as [number, number, number, number, number, number];
-      return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(args, ws, lo, hi, acc, out));
+    const a = t.args;
+    if (t.fn === 'range' || t.fn === 'range16') x.xent_exact_sum_clear(a[RANGE_ACC_ARG]!);
+    switch (t.fn) {
+      case 'range':
+        return invoke('xent_cross_entropy_range', () =>
+          x.xent_cross_entropy_range(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!),
+        );
+      case 'range16':
+        return invoke('xent_cross_entropy_f16_range', () =>
+          x.xent_cross_entropy_f16_range(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!),
+        );
+      case 'weightSum':
+        return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(a[0]!, a[1]!));
+      case 'weightSum16':
+        return invoke('xent_cross_entropy_f16_weight_sum', () => x.xent_cross_entropy_f16_weight_sum(a[0]!, a[1]!));
     }
-    const [args, out] = t.args as [number, number];
-    return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(args, out));
   }
 
   /** Runs task 0 here and task j on worker j - 1, blocking until all are done; their statuses. */

@@ -8,13 +8,15 @@
 //! Conventions: a pointer argument of 0 means "absent". Every export validates what it can
 //! before it writes anything, and returns a status code (see [`Status`]).
 //!
-//! One file of a little over 400 lines on purpose: the whole ABI in one place, read against its
+//! One file of about 540 lines on purpose: the whole ABI in one place, read against its
 //! TypeScript counterpart (`ts/abi.ts`) when either changes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+use xent_kernel::half::convert::convert;
 use xent_kernel::{
-    cross_entropy, cross_entropy_range, nll_loss, softmax, softmax_backward, weight_sum, CrossEntropyArgs,
-    CrossEntropyResult, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
+    cross_entropy, cross_entropy_f16, cross_entropy_f16_range, cross_entropy_range, nll_loss, softmax,
+    softmax_backward, weight_sum, weight_sum_f16, CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels,
+    Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -207,20 +209,22 @@ unsafe fn loss_call(
     if out.is_null() {
         return Status::BadArgument as u32;
     }
-    match decode(args) {
-        Some((args, outputs)) => finish(kernel(&args, outputs), out),
+    match decode(args, false) {
+        Some((args, outputs, _)) => finish(kernel(&args, outputs), out),
         None => Status::BadArgument as u32,
     }
 }
 
 /// The kernel arguments and outputs that the [`LossArgs`] at `args` describe, or `None` when
-/// they are inconsistent. Not inlined: one copy for every entry point that takes them.
+/// they are inconsistent. Not inlined: one copy for every entry point that takes them. With
+/// `half`, `logits` holds float16 bits: they are returned as the third value, and the
+/// arguments' own `logits` is empty.
 ///
 /// # Safety
 /// A non-null `args` must point to a [`LossArgs`] whose non-null pointers point to buffers of
 /// the lengths it states, alive and unaliased (outputs) for `'a`.
 #[inline(never)]
-unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>)> {
+unsafe fn decode<'a>(args: *const LossArgs, half: bool) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>, &'a [u16])> {
     if args.is_null() {
         return None;
     }
@@ -251,8 +255,10 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
         (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(a.pred as *mut u16, samples))),
         _ => return None,
     };
+    let (logits, halves) =
+        if half { (&[][..], slice(a.logits as *const u16, len)) } else { (slice(a.logits, len), &[][..]) };
     let args = CrossEntropyArgs {
-        logits: slice(a.logits, len),
+        logits,
         target,
         n,
         c,
@@ -273,7 +279,7 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
         // c * c only with a confusion matrix: it overflows from C = 65536 on wasm32.
         confusion: if a.confusion.is_null() { None } else { opt_mut(a.confusion, c.checked_mul(c)?) },
     };
-    Some((args, outputs))
+    Some((args, outputs, halves))
 }
 
 fn decode_layout(layout: u32) -> Option<Layout> {
@@ -431,4 +437,112 @@ pub unsafe extern "C" fn xent_nll_loss(args: *const LossArgs, out: *mut f64) -> 
         return Status::BadArgument as u32;
     }
     loss_call(nll_loss, args, out)
+}
+
+/// [`xent_cross_entropy`] on float16 logits: `args.logits` points to `n*c*s` IEEE half-precision
+/// values (their bits, 2-byte aligned), converted to f32 on load, a strip of pixels at a time,
+/// into the caller's scratch (`scratch_floats` f32 at `scratch`, 4-byte aligned, overlapping
+/// nothing else): the results have the bits of [`xent_cross_entropy`] on the f32 logits of the
+/// same values. A strip of `p` pixels needs `k*c*p` floats of scratch, `k` = 1 for NHWC, and
+/// for NCHW 1, plus 1 with a gradient, plus 1 with probability targets (which stay f32); less
+/// than one pixel's worth is `BadArgument`. Outputs and status as in [`xent_cross_entropy`].
+///
+/// # Safety
+/// As [`xent_cross_entropy`], with `n*c*s` u16 at `args.logits`; `scratch` valid for writing
+/// `scratch_floats` floats.
+#[no_mangle]
+pub unsafe extern "C" fn xent_cross_entropy_f16(
+    args: *const LossArgs,
+    scratch: *mut f32,
+    scratch_floats: u32,
+    out: *mut f64,
+) -> u32 {
+    let Some(scratch) = scratch_slice(scratch, scratch_floats) else {
+        return Status::BadArgument as u32;
+    };
+    half_call(|a, l, o| cross_entropy_f16(a, l, o, scratch), args, out)
+}
+
+/// [`xent_cross_entropy_weight_sum`] for float16 logits (as in [`xent_cross_entropy_f16`]; no
+/// scratch: nothing is converted).
+///
+/// # Safety
+/// As [`xent_cross_entropy_f16`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_cross_entropy_f16_weight_sum(args: *const LossArgs, out: *mut f64) -> u32 {
+    let kernel = |a: &CrossEntropyArgs, l: &[u16], mut o: Outputs| {
+        weight_sum_f16(a, l, &mut o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
+    };
+    half_call(kernel, args, out)
+}
+
+/// [`xent_cross_entropy_range`] for float16 logits, with its own scratch (as in
+/// [`xent_cross_entropy_f16`]; each thread needs its own).
+///
+/// # Safety
+/// As [`xent_cross_entropy_range`] and [`xent_cross_entropy_f16`].
+#[no_mangle]
+#[allow(clippy::too_many_arguments, reason = "the range call's arguments and the scratch")]
+pub unsafe extern "C" fn xent_cross_entropy_f16_range(
+    args: *const LossArgs,
+    weight_sum: f64,
+    lo: u32,
+    hi: u32,
+    acc: *mut ExactSum,
+    scratch: *mut f32,
+    scratch_floats: u32,
+    out: *mut f64,
+) -> u32 {
+    let Some(scratch) = scratch_slice(scratch, scratch_floats) else {
+        return Status::BadArgument as u32;
+    };
+    if acc.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let kernel = |a: &CrossEntropyArgs, l: &[u16], o: Outputs| {
+        cross_entropy_f16_range(a, l, o, weight_sum, lo as usize, hi as usize, &mut *acc, scratch)
+            .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
+    };
+    half_call(kernel, args, out)
+}
+
+/// Converts `len` IEEE half-precision values (bits, at `src`) to f32 at `dst`, exactly (the
+/// conversion of [`xent_cross_entropy_f16`]). Returns a [`Status`].
+///
+/// # Safety
+/// `src` valid for reading `len` u16 (2-byte aligned), `dst` for writing `len` f32 (4-byte
+/// aligned); they must not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn xent_f16_to_f32(src: *const u16, dst: *mut f32, len: u32) -> u32 {
+    if src.is_null() || dst.is_null() {
+        return Status::BadArgument as u32;
+    }
+    convert(slice(src, len as usize), core::slice::from_raw_parts_mut(dst, len as usize));
+    Status::Ok as u32
+}
+
+/// The scratch of a float16 call, or `None` when it is null.
+///
+/// # Safety
+/// A non-null `p` valid for writing `len` floats, unaliased, for `'a`.
+unsafe fn scratch_slice<'a>(p: *mut f32, len: u32) -> Option<&'a mut [f32]> {
+    opt_mut(p, len as usize)
+}
+
+/// [`loss_call`] for float16 logits: `kernel` gets the half bits beside the decoded arguments.
+///
+/// # Safety
+/// As [`xent_cross_entropy_f16`]; a non-null `out` valid for writing 4 doubles.
+unsafe fn half_call(
+    kernel: impl FnOnce(&CrossEntropyArgs, &[u16], Outputs) -> Result<CrossEntropyResult, Error>,
+    args: *const LossArgs,
+    out: *mut f64,
+) -> u32 {
+    if out.is_null() {
+        return Status::BadArgument as u32;
+    }
+    match decode(args, true) {
+        Some((args, outputs, halves)) => finish(kernel(&args, halves, outputs), out),
+        None => Status::BadArgument as u32,
+    }
 }

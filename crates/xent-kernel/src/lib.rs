@@ -10,6 +10,7 @@
 
 pub mod cross_entropy;
 pub mod exact_sum;
+pub mod half;
 pub mod labels;
 pub mod lanes;
 pub mod math;
@@ -23,6 +24,9 @@ pub use cross_entropy::{
     CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target,
 };
 pub use exact_sum::ExactSum;
+pub use half::{
+    cross_entropy_f16, cross_entropy_f16_range, cross_entropy_f16_range_with, cross_entropy_f16_with, weight_sum_f16,
+};
 pub use labels::Labels;
 pub use nll::nll_loss;
 pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};
@@ -116,6 +120,8 @@ pub enum Arg {
     SoftmaxLen,
     /// A sample range `lo .. hi` that is empty backwards or past `n * s`.
     Range,
+    /// A float16 call's scratch holds less than one pixel's worth ([`half`]).
+    Scratch,
 }
 
 /// `Ok` when `ok`, else [`Error::BadArgument`] naming `arg`.

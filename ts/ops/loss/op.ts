@@ -20,6 +20,7 @@ import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/
 import { XentOptionError, XentShapeError } from '../../errors.js';
 import { kernelDims, lossGeometry, type LossGeometry } from '../geometry.js';
 import { checkOutcome, invoke, readOut, type KernelOutcome, type SplitCall } from '../../kernel/call.js';
+import { halfStripFloats, type HalfScratch } from '../../kernel/half.js';
 import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
 import type { Runtime } from '../../runtime.js';
 import { formatShape, sameShape } from '../../memory/shape.js';
@@ -28,6 +29,8 @@ import { formatShape, sameShape } from '../../memory/shape.js';
 interface LossPlan {
   nll: boolean;
   prob: boolean;
+  /** Float16 logits: the f32 floats of each thread's strip of scratch; 0 for float32 logits. */
+  halfFloats: number;
   opts: NormalizedOptions;
   g: LossGeometry;
   input: Arg;
@@ -56,8 +59,9 @@ export function lossOp(
   const scratch = new Scratch(rt);
   try {
     const args = kernelArgs(plan, scratch);
-    const split = plan.nll || noSamples(plan) ? undefined : rt.pool?.runSync(splitCall(plan, args));
-    const res = lossResult(plan, split ?? runKernel(rt, plan, args));
+    const half = halfScratch(rt, plan, scratch);
+    const split = plan.nll || noSamples(plan) ? undefined : rt.pool?.runSync(splitCall(plan, args, half));
+    const res = lossResult(plan, split ?? runKernel(rt, plan, args, half));
     scratch.keep();
     return res;
   } finally {
@@ -79,12 +83,14 @@ export async function crossEntropyAsyncOp(
   const scratch = new Scratch(rt);
   try {
     const args = kernelArgs(plan, scratch);
+    const half = halfScratch(rt, plan, scratch);
     // Until the call settles, the caller's tensors keep their blocks (dispose() defers the
     // free) and cannot be written (or, the outputs, read) by another call.
     const { input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
     scratch.pin([input, target, weight, gradOutput], [grad, lossOut, confidence]);
     const pool = rt.pool;
-    const outcome = pool && !noSamples(plan) ? await pool.run(splitCall(plan, args)) : runKernel(rt, plan, args);
+    const outcome =
+      pool && !noSamples(plan) ? await pool.run(splitCall(plan, args, half)) : runKernel(rt, plan, args, half);
     rt.check('crossEntropyAsync');
     const res = lossResult(plan, outcome);
     scratch.keep();
@@ -101,7 +107,9 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   const what = nll ? 'logProbs' : 'logits';
   // ---- validate everything (nothing is allocated or written before the kernel call) ----
   const opts = normalizeOptions(optionsIn, op);
-  const input = resolve(rt, inputIn, what, ['float32'], 'float32');
+  const input = nll
+    ? resolve(rt, inputIn, what, ['float32'], 'float32')
+    : resolve(rt, inputIn, what, ['float32', 'float16'], 'float32 or float16');
   const target = nll
     ? resolve(
         rt,
@@ -188,7 +196,10 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   const confidence = requestedOutput(rt, opts.confidence, 'options.confidence', lossShape, lossOf);
 
   checkAliases([grad, lossOut, confidence], [input, target, weight, gradOutput]);
-  return { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence };
+  const k = kernelDims(g.n, g.c, g.s, g.layout);
+  const halfFloats =
+    input.dtype === 'float16' ? halfStripFloats(c, k.n * k.s, k.layout, grad !== undefined, prob, input.shape) : 0;
+  return { nll, prob, halfFloats, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence };
 }
 
 /** Allocates the call's scratch memory and new outputs and returns the kernel's arguments. */
@@ -215,6 +226,16 @@ function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
 }
 
 /**
+ * The float16 call's scratch (see kernel/half.ts): a strip for this thread and one for each
+ * worker; undefined for float32 logits.
+ */
+function halfScratch(rt: Runtime, plan: LossPlan, scratch: Scratch): HalfScratch | undefined {
+  if (plan.halfFloats === 0 || noSamples(plan)) return undefined;
+  const participants = 1 + (rt.pool?.size ?? 0);
+  return { ptr: scratch.block(participants * plan.halfFloats * 4), floats: plan.halfFloats, participants };
+}
+
+/**
  * Whether the call has no samples and a dim beyond the kernel's u32 arguments: an empty tensor
  * with C ≥ 2^32 classes, say (`[1, 2 ** 32, 0]`; any non-empty one that large cannot be in a
  * wasm32 memory). Then nothing is computed, as in PyTorch: the sum and the weight sum are 0 and
@@ -229,25 +250,29 @@ function noSamples(plan: LossPlan): boolean {
 const U32_MAX = 2 ** 32 - 1;
 
 /** The kernel call on this thread (the whole call). */
-function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs): KernelOutcome {
+function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs, half: HalfScratch | undefined): KernelOutcome {
   if (noSamples(plan)) {
     return { status: Status.Ok, out: [plan.opts.reduction === 'mean' ? NaN : 0, 0, 0, 0] };
   }
-  const name = plan.nll ? 'xent_nll_loss' : 'xent_cross_entropy';
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
-  const status = invoke(name, () => rt.exports[name](rt.argsPtr, rt.outPtr));
+  const x = rt.exports;
+  const status = half
+    ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
+    : plan.nll
+      ? invoke('xent_nll_loss', () => x.xent_nll_loss(rt.argsPtr, rt.outPtr))
+      : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
   return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
 }
 
 /** What the worker pool needs to split a crossEntropy call. */
-function splitCall(plan: LossPlan, args: LossArgs): SplitCall {
-  return { args, samples: args.n * args.s, classes: args.c, reduction: args.reduction, prob: plan.prob };
+function splitCall(plan: LossPlan, args: LossArgs, half: HalfScratch | undefined): SplitCall {
+  return { args, samples: args.n * args.s, classes: args.c, reduction: args.reduction, prob: plan.prob, half };
 }
 
 /** The op's result from the kernel's status and `out`; throws for a bad target. */
 function lossResult(plan: LossPlan, outcome: KernelOutcome): CrossEntropyResult {
   const { nll, opts, g, target, lossOut, confidence } = plan;
-  const name = nll ? 'xent_nll_loss' : 'xent_cross_entropy';
+  const name = nll ? 'xent_nll_loss' : plan.halfFloats ? 'xent_cross_entropy_f16' : 'xent_cross_entropy';
   const k = kernelDims(g.n, g.c, g.s, g.layout);
   const labels = { shape: target.shape, classes: g.c, ignoreIndex: opts.ignoreIndex };
   checkOutcome(name, outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);

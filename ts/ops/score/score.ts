@@ -24,6 +24,7 @@ import {
   type Arg,
 } from '../args.js';
 import { kernelDims, lossGeometry } from '../geometry.js';
+import { halfStripFloats } from '../../kernel/half.js';
 import type { Layout } from '../inputs.js';
 import { normalizeScoreOptions, type PredDType, type ScoreResult } from './options.js';
 
@@ -38,6 +39,8 @@ export interface ScoreInputs {
   mapShape: readonly number[];
   /** ABI layout code. */
   layout: number;
+  /** Float16 logits: the f32 floats of the scratch strip the kernel converts them into; else 0. */
+  halfFloats: number;
 }
 
 /** @internal Resolves the logits and target of `op` and applies PyTorch's shape rules in `layout`. */
@@ -48,7 +51,7 @@ export function resolveScoreInputs(
   targetIn: unknown,
   layout: Layout,
 ): ScoreInputs {
-  const logits = resolve(rt, logitsIn, 'logits', ['float32'], 'float32');
+  const logits = resolve(rt, logitsIn, 'logits', ['float32', 'float16'], 'float32 or float16');
   const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], `${INDEX_DTYPES_TEXT} class indices`);
   const g = lossGeometry(logits.shape, target, layout);
   if (g.kind === 'prob') {
@@ -65,7 +68,10 @@ export function resolveScoreInputs(
         `prediction map)`,
     );
   }
-  return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout };
+  const k = kernelDims(g.n, g.c, g.s, g.layout);
+  const halfFloats =
+    logits.dtype === 'float16' ? halfStripFloats(g.c, k.n * k.s, k.layout, false, false, logits.shape) : 0;
+  return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout, halfFloats };
 }
 
 function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: number): Arg | undefined {
@@ -109,6 +115,8 @@ export interface ScoreCall {
   predDtype: PredDType;
   predConfidence: number;
   confusion: number;
+  /** Float16 logits: the scratch strip of `inputs.halfFloats` f32 (see kernel/half.ts); else 0. */
+  half: number;
 }
 
 /**
@@ -137,11 +145,15 @@ export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; tota
     confusion: p.confusion,
   });
   writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
+  const half = p.half ? { ptr: p.half, floats: p.inputs.halfFloats } : undefined;
+  const x = rt.exports;
   let outcome: KernelOutcome;
   if (acc) {
-    outcome = scoreInHalves(rt, k.n * k.s, acc);
+    outcome = scoreInHalves(rt, k.n * k.s, acc, half);
   } else {
-    const status = invoke('xent_cross_entropy', () => rt.exports.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+    const status = half
+      ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
+      : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
     outcome = { status, out: readOut(rt.memory.buffer, rt.outPtr) };
   }
   const labels = { shape: target.shape, classes: c, ignoreIndex: p.ignoreIndex };
@@ -154,15 +166,25 @@ export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; tota
  * The call written at `rt.argsPtr` in its two halves: validation and weight sum, then the
  * `samples` samples into the ExactSum `acc.batch`, which is then added to `acc.total`.
  */
-function scoreInHalves(rt: Runtime, samples: number, acc: { batch: number; total: number }): KernelOutcome {
+function scoreInHalves(
+  rt: Runtime,
+  samples: number,
+  acc: { batch: number; total: number },
+  half: { ptr: number; floats: number } | undefined,
+): KernelOutcome {
   const x = rt.exports;
-  let status = invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(rt.argsPtr, rt.outPtr));
+  const a = rt.argsPtr;
+  let status = half
+    ? invoke('xent_cross_entropy_f16_weight_sum', () => x.xent_cross_entropy_f16_weight_sum(a, rt.outPtr))
+    : invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(a, rt.outPtr));
   if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
   const ws = readOut(rt.memory.buffer, rt.outPtr)[2];
   x.xent_exact_sum_clear(acc.batch);
-  status = invoke('xent_cross_entropy_range', () =>
-    x.xent_cross_entropy_range(rt.argsPtr, ws, 0, samples, acc.batch, rt.outPtr),
-  );
+  status = half
+    ? invoke('xent_cross_entropy_f16_range', () =>
+        x.xent_cross_entropy_f16_range(a, ws, 0, samples, acc.batch, half.ptr, half.floats, rt.outPtr),
+      )
+    : invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(a, ws, 0, samples, acc.batch, rt.outPtr));
   if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
   const sum = x.xent_exact_sum_value(acc.batch);
   x.xent_exact_sum_merge(acc.total, acc.batch);
@@ -196,6 +218,7 @@ export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, options
     const [pLossMap, pConfidence, pPredConfidence] = p.outputs as [number, number, number];
     // Plain inputs are already copied in: allocating more (which may grow the memory) is fine.
     pConfusion = rt.heap.alloc(ccBytes, true);
+    const pHalf = inputs.halfFloats ? scratch.block(inputs.halfFloats * 4) : 0;
     if (!pred) newPred = rt.allocTensor(predDtype, mapShape, 'pred', false);
     const pPred = pred ? pred.offset! : ownTensorOffset(rt, newPred!, 'pred', 'output');
     checkExtent(rt, pPred, shapeSize(mapShape) * DTYPES[predDtype].bytes, 'pred');
@@ -212,6 +235,7 @@ export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, options
       predDtype,
       predConfidence: pPredConfidence,
       confusion: pConfusion,
+      half: pHalf,
     });
     const res: Record<string, unknown> = {
       loss,

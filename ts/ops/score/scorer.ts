@@ -9,10 +9,10 @@ import { XentDisposedError, XentOptionError, XentShapeError } from '../../errors
 import { roundUp } from '../../memory/heap.js';
 import { meanOf } from '../../kernel/call.js';
 import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
-import type { Float32Input, IndexTargetInput, Layout } from '../inputs.js';
+import type { IndexTargetInput, Layout, LogitsInput } from '../inputs.js';
 import type { Runtime } from '../../runtime.js';
 import { normalizeScoreOptions, type ScoreCommonOptions } from './options.js';
-import { callScore, resolveScoreInputs } from './score.js';
+import { callScore, resolveScoreInputs, type ScoreInputs } from './score.js';
 import { checkByteLength, formatShape } from '../../memory/shape.js';
 import { SYMBOL_DISPOSE } from '../../memory/tensor.js';
 
@@ -160,7 +160,7 @@ export class Scorer {
    * checks and errors as {@link Xent.score}; a call that throws has counted nothing.
    * @returns the loss of this batch alone.
    */
-  update(logits: Float32Input, target: IndexTargetInput): ScorerUpdate {
+  update(logits: LogitsInput, target: IndexTargetInput): ScorerUpdate {
     this.#check('update');
     const rt = this.#rt;
     const inputs = resolveScoreInputs(rt, 'Scorer.update', logits, target, this.layout);
@@ -173,6 +173,19 @@ export class Scorer {
     }
     const pLogits = this.#stage(inputs.logits, this.#logits);
     const pTarget = this.#stage(inputs.target, this.#target);
+    // Float16 logits: the strip the kernel converts them into, for this update only.
+    const pHalf = inputs.halfFloats ? rt.heap.alloc(inputs.halfFloats * 4) : 0;
+    try {
+      return this.#update(inputs, pLogits, pTarget, pHalf);
+    } finally {
+      if (pHalf) rt.heap.free(pHalf);
+    }
+  }
+
+  /** {@link Scorer.update} once its inputs are staged. */
+  #update(inputs: ScoreInputs, pLogits: number, pTarget: number, pHalf: number): ScorerUpdate {
+    const rt = this.#rt;
+    const c = inputs.c;
     // Every allocation is done: views made now stay valid until the call returns.
     const buffer = rt.memory.buffer;
     for (const [a, p] of [
@@ -198,6 +211,7 @@ export class Scorer {
         predDtype: 'uint16',
         predConfidence: 0,
         confusion: this.#scratch.offset,
+        half: pHalf,
       },
       { batch: this.#acc.offset, total: this.#totalAcc() },
     );

@@ -1,0 +1,115 @@
+//! IEEE 754 binary16 ("half", float16) bits to f32, exactly: every half value is an f32 value
+//! (normals, subnormals, signed zeros, infinities; a NaN keeps its sign and its payload, shifted
+//! into the top of the f32 mantissa, as hardware conversions do).
+//!
+//! One formula for both builds, on the bits: `em` = the half without its sign, shifted left by
+//! 13 (its mantissa then sits at the top of the f32 mantissa):
+//! - normal (`em` exponent 1..=30): add `(127 - 15) << 23` to rebias the exponent;
+//! - infinity or NaN (exponent 31): OR in the f32 exponent `0xff << 23`;
+//! - zero or subnormal (exponent 0): `m 2^-24` = the f32 `2^-14 (1 + m/1024)` (bits
+//!   `em + (113 << 23)`) minus `2^-14`, an exact subtraction (Sterbenz);
+//!
+//! then the sign ORed in. The simd128 build does it 8 halves at a time with integer lane
+//! operations and one f32 subtraction; the portable build one at a time: the same bits.
+
+/// Where the f32 exponent field of a half's bits lands after the shift by 13.
+const REBIAS: u32 = (127 - 15) << 23;
+/// `2^-14` as f32 bits: the subnormals' scale.
+const MAGIC: u32 = 113 << 23;
+/// The half's exponent field (31 = infinity or NaN) after the shift by 13.
+const EXP: u32 = 0x7c00 << 13;
+
+/// One half (its bits) as f32.
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let sign = (h & 0x8000) << 16;
+    let em = (h & 0x7fff) << 13;
+    let bits = if em >= EXP {
+        em | 0x7f80_0000
+    } else if em >= 1 << 23 {
+        em + REBIAS
+    } else {
+        (f32::from_bits(em + MAGIC) - f32::from_bits(MAGIC)).to_bits()
+    };
+    f32::from_bits(bits | sign)
+}
+
+/// Converts the halves `src` into `dst` (as long).
+#[inline]
+pub fn convert(src: &[u16], dst: &mut [f32]) {
+    debug_assert_eq!(src.len(), dst.len());
+    let len = src.len().min(dst.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = {
+        let whole = len - len % 8;
+        // SAFETY: `whole <= len`, within both slices.
+        unsafe { simd::convert8(src.as_ptr(), dst.as_mut_ptr(), whole) };
+        whole
+    };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    for (d, &h) in dst[done..len].iter_mut().zip(&src[done..len]) {
+        *d = f16_to_f32(h);
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use super::{EXP, MAGIC, REBIAS};
+    use core::arch::wasm32::*;
+
+    /// Converts `len` (a multiple of 8) halves at `src` into `dst`, 8 at a time.
+    ///
+    /// # Safety
+    /// `src` valid for reading and `dst` for writing `len` values; `len % 8 == 0`.
+    #[inline(never)]
+    pub(super) unsafe fn convert8(src: *const u16, dst: *mut f32, len: usize) {
+        debug_assert_eq!(len % 8, 0);
+        // The constants once, outside the loop (a v128.const costs at each use).
+        let k = Consts {
+            low15: u32x4_splat(0x7fff),
+            signs: u32x4_splat(0x8000),
+            exp: u32x4_splat(EXP),
+            min_normal: u32x4_splat(1 << 23),
+            rebias: u32x4_splat(REBIAS),
+            magic: u32x4_splat(MAGIC),
+            inf: u32x4_splat(0x7f80_0000),
+        };
+        let mut i = 0;
+        while i < len {
+            // SAFETY: `i + 8 <= len`: 16 bytes readable at `src + i`, 32 writable at `dst + i`.
+            unsafe {
+                let h = v128_load(src.add(i) as *const v128);
+                v128_store(dst.add(i) as *mut v128, k.lanes(u32x4_extend_low_u16x8(h)));
+                v128_store(dst.add(i + 4) as *mut v128, k.lanes(u32x4_extend_high_u16x8(h)));
+            }
+            i += 8;
+        }
+    }
+
+    /// The formula's constants, splatted.
+    struct Consts {
+        low15: v128,
+        signs: v128,
+        exp: v128,
+        min_normal: v128,
+        rebias: v128,
+        magic: v128,
+        inf: v128,
+    }
+
+    impl Consts {
+        /// Four halves (zero-extended to u32 lanes) as f32 (see the module's formula).
+        #[inline(always)]
+        fn lanes(&self, h: v128) -> v128 {
+            let sign = i32x4_shl(v128_and(h, self.signs), 16);
+            let em = i32x4_shl(v128_and(h, self.low15), 13);
+            let special = u32x4_ge(em, self.exp);
+            let normal = u32x4_ge(em, self.min_normal);
+            let sub = f32x4_sub(i32x4_add(em, self.magic), self.magic);
+            let finite = v128_bitselect(i32x4_add(em, self.rebias), sub, normal);
+            v128_or(v128_bitselect(v128_or(em, self.inf), finite, special), sign)
+        }
+    }
+}
