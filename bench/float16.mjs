@@ -109,6 +109,7 @@ for (const name of WORKLOADS) {
   disposeAll(s32);
   disposeAll(s16);
 
+  /** @type {Array<[string, (l: any, g: any) => unknown]>} */
   const pairs = [
     ['fwd', (l) => xent.crossEntropy(l, target, opts)],
     ['fwdbwd', (l, g) => xent.crossEntropy(l, target, { ...opts, grad: g })],
