@@ -59,6 +59,25 @@ mod simd {
     use super::{EXP, MAGIC, REBIAS};
     use core::arch::wasm32::*;
 
+    /// Four u32 lanes in memory, 16-aligned: a constant [`load`] reads once, before the loop.
+    #[repr(C, align(16))]
+    struct Lanes([u32; 4]);
+
+    static SIGN: Lanes = Lanes([0x8000_0000; 4]);
+    static EM: Lanes = Lanes([0x7fff << 13; 4]);
+    static SPECIAL_BELOW: Lanes = Lanes([EXP - 1; 4]);
+    static NORMAL_BELOW: Lanes = Lanes([(1 << 23) - 1; 4]);
+    static REBIASED: Lanes = Lanes([REBIAS; 4]);
+    static MAGICS: Lanes = Lanes([MAGIC; 4]);
+
+    /// A constant's lanes, read from memory. Volatile: LLVM would otherwise re-create it as a
+    /// `v128.const` at each use inside the loop, which V8 builds anew every time.
+    #[inline(always)]
+    fn load(k: &'static Lanes) -> v128 {
+        // SAFETY: `Lanes` is 16 bytes, 16-aligned, and `k` a valid reference.
+        unsafe { core::ptr::read_volatile(k as *const Lanes as *const v128) }
+    }
+
     /// Converts `len` (a multiple of 8) halves at `src` into `dst`, 8 at a time.
     ///
     /// # Safety
@@ -66,50 +85,47 @@ mod simd {
     #[inline(never)]
     pub(super) unsafe fn convert8(src: *const u16, dst: *mut f32, len: usize) {
         debug_assert_eq!(len % 8, 0);
-        // The constants once, outside the loop (a v128.const costs at each use).
         let k = Consts {
-            low15: u32x4_splat(0x7fff),
-            signs: u32x4_splat(0x8000),
-            exp: u32x4_splat(EXP),
-            min_normal: u32x4_splat(1 << 23),
-            rebias: u32x4_splat(REBIAS),
-            magic: u32x4_splat(MAGIC),
-            inf: u32x4_splat(0x7f80_0000),
+            sign: load(&SIGN),
+            em: load(&EM),
+            special_below: load(&SPECIAL_BELOW),
+            normal_below: load(&NORMAL_BELOW),
+            rebias: load(&REBIASED),
+            magic: load(&MAGICS),
         };
         let mut i = 0;
         while i < len {
             // SAFETY: `i + 8 <= len`: 16 bytes readable at `src + i`, 32 writable at `dst + i`.
             unsafe {
-                let h = v128_load(src.add(i) as *const v128);
-                v128_store(dst.add(i) as *mut v128, k.lanes(u32x4_extend_low_u16x8(h)));
-                v128_store(dst.add(i + 4) as *mut v128, k.lanes(u32x4_extend_high_u16x8(h)));
+                v128_store(dst.add(i) as *mut v128, k.lanes(i32x4_load_extend_i16x4(src.add(i) as *const i16)));
+                v128_store(dst.add(i + 4) as *mut v128, k.lanes(i32x4_load_extend_i16x4(src.add(i + 4) as *const i16)));
             }
             i += 8;
         }
     }
 
-    /// The formula's constants, splatted.
+    /// The formula's constants, loaded.
     struct Consts {
-        low15: v128,
-        signs: v128,
-        exp: v128,
-        min_normal: v128,
+        sign: v128,
+        em: v128,
+        special_below: v128,
+        normal_below: v128,
         rebias: v128,
         magic: v128,
-        inf: v128,
     }
 
     impl Consts {
-        /// Four halves (zero-extended to u32 lanes) as f32 (see the module's formula).
+        /// Four halves (sign-extended to i32 lanes) as f32: the module's formula, with the
+        /// infinity/NaN case as a second rebias (`em + 2 REBIAS` = `em | 0x7f80_0000` there)
+        /// and signed compares (`em < 2^28`).
         #[inline(always)]
-        fn lanes(&self, h: v128) -> v128 {
-            let sign = i32x4_shl(v128_and(h, self.signs), 16);
-            let em = i32x4_shl(v128_and(h, self.low15), 13);
-            let special = u32x4_ge(em, self.exp);
-            let normal = u32x4_ge(em, self.min_normal);
+        fn lanes(&self, x: v128) -> v128 {
+            let sign = v128_and(x, self.sign);
+            let em = v128_and(i32x4_shl(x, 13), self.em);
+            let special = v128_and(i32x4_gt(em, self.special_below), self.rebias);
+            let normal = i32x4_add(i32x4_add(em, self.rebias), special);
             let sub = f32x4_sub(i32x4_add(em, self.magic), self.magic);
-            let finite = v128_bitselect(i32x4_add(em, self.rebias), sub, normal);
-            v128_or(v128_bitselect(v128_or(em, self.inf), finite, special), sign)
+            v128_or(v128_bitselect(normal, sub, i32x4_gt(em, self.normal_below)), sign)
         }
     }
 }
