@@ -3,15 +3,15 @@
 // loss (fwd), the loss and gradient (fwdbwd) and score (loss, prediction map, confusion
 // matrix), on the workloads of run.mjs with their logits rounded to half precision. Both forms
 // live in wasm memory (tensors), so the float16 calls convert on load and the float32 calls
-// read as they are. Timed in interleaved rounds; ratio = float16 median / float32 median. No
-// thresholds: this reports, it does not judge.
+// read as they are. Timed in interleaved rounds; ratio = float16 median / float32 median. First,
+// the conversion alone (ns per half). No thresholds: this reports, it does not judge.
 //
 //   node bench/float16.mjs [--workloads=voc] [--reps=15] [--portable]
 //
 // Needs dist/ (npm run build). Checked before timing: the float16 calls give the bits of the
 // float32 calls (loss, sum, gradient, prediction map, confusion matrix).
 
-import { IGNORE_INDEX, makeData } from './data.mjs';
+import { IGNORE_INDEX, makeData, rng, seedOf } from './data.mjs';
 import { commandLine } from './cli.mjs';
 import { timeInterleaved } from './interleaved.mjs';
 import { machineInfo, machineLine } from './report.mjs';
@@ -77,6 +77,36 @@ console.log(
   `xent-wasm, float16 against float32 logits of the same values (${xent.simd ? 'SIMD' : 'portable'} build, 1 thread), ` +
     `node ${process.version}; ${REPS} interleaved rounds; ratio = float16 median / float32 median`,
 );
+
+// The conversion alone: the raw export xent_f16_to_f32 of the same build on a strip's worth of
+// halves (64 KiB, 128 KiB of f32: in cache, as the kernel's strips are), 100 calls a round.
+{
+  const { readFileSync } = await import('node:fs');
+  const file = xent.simd ? 'xent-simd.wasm' : 'xent.wasm';
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+  const wasm = readFileSync(new URL(`../dist/${file}`, import.meta.url));
+  const e = /** @type {any} */ ((await WebAssembly.instantiate(wasm, { env: { memory } })).instance.exports);
+  const base = Math.ceil(Number(e.__heap_base.value) / 64) * 64;
+  const n = 1 << 15;
+  memory.grow(8);
+  const next = rng(seedOf('float16'));
+  const h = new Uint16Array(memory.buffer, base, n);
+  for (let i = 0; i < n; i++) h[i] = next() & 0xffff;
+  const [row] = await timeInterleaved(
+    [
+      {
+        f: () => {
+          for (let r = 0; r < 100; r++) e.xent_f16_to_f32(base, base + 2 * n, n);
+        },
+      },
+    ],
+    REPS,
+  );
+  const ns = (ms) => ((ms * 1e6) / (100 * n)).toFixed(3);
+  console.log(
+    `\nconversion alone (${file} xent_f16_to_f32, ${n} halves): ${ns(row.min)} ns/half (min), ${ns(row.median)} (median)`,
+  );
+}
 
 for (const name of WORKLOADS) {
   const d = makeData(name);
