@@ -47,7 +47,7 @@
 
 use crate::lanes::{F32x4, Native};
 use crate::tile::{self, TILE};
-use crate::{ensure, Arg, Error, ExactSum, Layout, TileSum};
+use crate::{ensure, Arg, Error, ExactSum, Labels, Layout, TileSum};
 
 mod args;
 mod ctx;
@@ -56,6 +56,7 @@ mod nhwc;
 mod pending;
 mod prob;
 mod rows;
+mod strip;
 mod two_class;
 
 use args::check;
@@ -169,26 +170,63 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             // Two classes: one exp per pixel (same bits; not for the scoring outputs, which would
             // slow its hot path).
             let two = k.c == 2 && !k.wants_pred();
-            // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
-            let mut pend = Pending::<L>::new();
-            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
-                16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
-                16 if CONTIG => index::index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
-                16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
-                _ => {
-                    pend.flush(k);
-                    index::index_tile_narrow::<L>(k, labels, b, p0, width, sum)
-                }
-            });
-            pend.flush(k);
+            if CONTIG && !two && strip::strip_len(k.c) > 0 {
+                strip::index_strips::<L, GRAD>(k, labels, lo, hi, sum)
+            } else {
+                index_tiles::<L, GRAD, CONTIG>(k, labels, two, wide, lo, hi, sum)
+            }
         }
-        Target::Prob(q) => {
-            let mut pend = Pending::<L>::new();
-            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
-                16 if CONTIG => prob::prob_tile::<L, 4, true, true>(k, q.as_ptr(), b, p0, width, sum),
-                16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
-                _ => prob::prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, width, sum),
-            })
-        }
+        Target::Prob(q) => prob_tiles::<L, CONTIG>(k, q, wide, lo, hi, sum),
     }
+}
+
+/// The tiles of class-index targets of samples `lo .. hi`, `wide` pixels wide (16, or 0 for
+/// narrow ones only); with `two` the two-class tile. Not inlined, as each path with a scratch
+/// buffer on the stack: one such buffer at a time.
+///
+/// # Safety
+/// As [`run`].
+#[inline(never)]
+unsafe fn index_tiles<L: F32x4, const GRAD: bool, const CONTIG: bool>(
+    k: &Ctx,
+    labels: Labels,
+    two: bool,
+    wide: usize,
+    lo: usize,
+    hi: usize,
+    sum: &mut TileSum,
+) {
+    // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
+    let mut pend = Pending::<L>::new();
+    tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
+        16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
+        16 if CONTIG => index::index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
+        16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
+        _ => {
+            pend.flush(k);
+            index::index_tile_narrow::<L>(k, labels, b, p0, width, sum)
+        }
+    });
+    pend.flush(k);
+}
+
+/// The tiles of probability targets `q` of samples `lo .. hi`, as [`index_tiles`].
+///
+/// # Safety
+/// As [`run`].
+#[inline(never)]
+unsafe fn prob_tiles<L: F32x4, const CONTIG: bool>(
+    k: &Ctx,
+    q: &[f32],
+    wide: usize,
+    lo: usize,
+    hi: usize,
+    sum: &mut TileSum,
+) {
+    let mut pend = Pending::<L>::new();
+    tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
+        16 if CONTIG => prob::prob_tile::<L, 4, true, true>(k, q.as_ptr(), b, p0, width, sum),
+        16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
+        _ => prob::prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, width, sum),
+    })
 }
