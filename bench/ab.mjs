@@ -28,7 +28,7 @@ const EXTRA = {
 const DEFAULT = ['voc', 'city', 'city1000', 'ade512', 'bin', 'cocostuff'];
 const USAGE = `usage: node --expose-gc bench/ab.mjs --a=DIR [--b=dist] [--workloads=${DEFAULT.join(',')}]
                         [--reps=15] [--ops=fwd,fwdbwd]
-DIR: a built package (a dist/ directory). Extra workloads: ${Object.keys(EXTRA).join(', ')}.`;
+DIR: a built package (a dist/ directory). A workload NxCxHxW is that shape. Extra workloads: ${Object.keys(EXTRA).join(', ')}.`;
 
 const args = commandLine(
   {
@@ -79,7 +79,8 @@ async function prepare(lib, data, w) {
 }
 
 for (const name of args.workloads.split(',')) {
-  const w = EXTRA[name] ?? WORKLOADS[name];
+  const dims = /^\d+(x\d+){3}$/.test(name) ? name.split('x').map(Number) : undefined;
+  const w = dims ? { name, shape: dims } : (EXTRA[name] ?? WORKLOADS[name]);
   if (!w) throw new Error(`unknown workload ${name}`);
   const data = makeData(w);
   const a = await prepare(libs.A, data, w);

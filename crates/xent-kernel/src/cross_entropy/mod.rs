@@ -170,7 +170,7 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
             // Two classes: one exp per pixel (same bits; not for the scoring outputs, which would
             // slow its hot path).
             let two = k.c == 2 && !k.wants_pred();
-            if CONTIG && !two && strip::strip_len(k.c) > 0 {
+            if CONTIG && strip::use_strips(k.c, GRAD) {
                 strip::index_strips::<L, GRAD>(k, labels, lo, hi, sum)
             } else {
                 index_tiles::<L, GRAD, CONTIG>(k, labels, two, wide, lo, hi, sum)

@@ -67,6 +67,24 @@ impl<L: F32x4> Pending<L> {
         (base, unsafe { base.add(SCRATCH_FLOATS) })
     }
 
+    /// The two scratch tiles as one buffer of `2 SCRATCH_FLOATS` floats (nothing may be
+    /// pending): a strip's (see [`super::strip`]).
+    #[inline(always)]
+    pub(super) fn whole_scratch(&mut self) -> *mut f32 {
+        debug_assert!(!self.active);
+        self.scratch.as_mut_ptr() as *mut f32
+    }
+
+    /// Takes the deferred pass (4) and (5) of the tile just computed in a strip (one must be
+    /// pending): its scale, smoothing factor, target classes and their gradient. Then nothing is
+    /// pending.
+    #[inline(always)]
+    pub(super) fn take(&mut self) -> ([L; 4], [L; 4], [usize; TILE], [f32; TILE]) {
+        debug_assert!(self.active);
+        self.active = false;
+        (self.scale, self.gk, self.t, self.fix)
+    }
+
     /// Whether a tile's gradient is waiting.
     #[inline(always)]
     pub(super) fn is_active(&self) -> bool {

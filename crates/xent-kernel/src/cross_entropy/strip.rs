@@ -4,34 +4,57 @@
 //! A wide tile visits each class row for one cache line (16 pixels), so a tile's gradient is
 //! `c` lines on `c` pages, `H*W` floats apart, and at a power-of-two row stride they all fall in
 //! the same cache sets. A strip copies its `c` rows of logits into a contiguous scratch buffer,
-//! `P` floats a row (one long run a class row, [`copy_rows`]), computes its wide tiles there as
-//! the NCHW tiles they are (every pass in place: the exponentials and the gradient overwrite
-//! the logits, see `index::index_tile`), then copies the finished gradient rows out, again one
-//! long run a class row. The arithmetic of each pixel is the wide tile's, so are the bits.
-//! `P` is chosen from `c` ([`strip_len`]) so that the strip fits the scratch buffer.
+//! `P` floats a row (one long run a class row, [`copy_rows`]), and computes its wide tiles there
+//! as the NCHW tiles they are (the exponentials overwrite the logits, see `index::index_tile`);
+//! each tile leaves its passes (4) and (5) in a [`Pending`], from which the strip takes them;
+//! then the strip writes its gradient, the exponentials scaled, one long run a class row, and
+//! the target classes last. The arithmetic of each element is the wide tile's, so are the
+//! bits. `P` is chosen from `c` ([`strip_len`]) so that the strip fits the scratch buffer.
 
 use super::args::Target;
 use super::ctx::Ctx;
 use super::index::{index_tile_narrow, index_tile_wide};
+use super::pending::{Pending, NO_TARGET};
+use super::rows::scale_row;
 use crate::lanes::F32x4;
-use crate::tile::TILE;
+use crate::tile::{SCRATCH_FLOATS, TILE};
 use crate::{Labels, TileSum};
 
-/// Floats of the strip's scratch buffer (32 KiB, on the stack: the size of the two scratch
-/// tiles of the tile path, which a strip run does not have).
-pub(super) const STRIP_FLOATS: usize = 8192;
+/// Floats of a strip's scratch buffer: the two scratch tiles of a [`Pending`] (32 KiB).
+const STRIP_FLOATS: usize = 2 * SCRATCH_FLOATS;
 
-/// The scratch buffer, aligned to a cache line.
-#[repr(C, align(64))]
-struct Scratch([f32; STRIP_FLOATS]);
+/// Tiles of a strip at most.
+const MAX_TILES: usize = 15;
+
+/// The deferred passes (4) and (5) of a strip's tiles (see [`Pending::take`]).
+struct Deferred<L: F32x4> {
+    scale: [[L; 4]; MAX_TILES],
+    gk: [[L; 4]; MAX_TILES],
+    t: [[usize; TILE]; MAX_TILES],
+    fix: [[f32; TILE]; MAX_TILES],
+}
+
+/// Whether NCHW calls of `c` classes go by strips (with the gradient, `grad`), else by tiles.
+/// A wide tile touches the pages of its `c` logit rows (and `c` gradient rows): beyond a few
+/// dozen pages, more than the first-level TLB holds, each tile pays for them again; a strip pays
+/// once for `P` pixels. Below, the strip's copy costs more than it saves. The thresholds are
+/// measured (docs/performance.md).
+#[inline(always)]
+pub(super) fn use_strips(c: usize, grad: bool) -> bool {
+    c >= if grad { MIN_CLASSES_GRAD } else { MIN_CLASSES_FWD } && strip_len(c) > 0
+}
+
+/// The fewest classes that go by strips, with and without the gradient.
+const MIN_CLASSES_GRAD: usize = 24;
+const MIN_CLASSES_FWD: usize = 40;
 
 /// Pixels of a strip of `c` classes: the largest odd number of tiles whose rows fit in the
 /// scratch buffer (odd: consecutive rows then start in different cache sets). 0 when not one
 /// tile fits.
 #[inline(always)]
 pub(super) fn strip_len(c: usize) -> usize {
-    match STRIP_FLOATS / (c.max(1) * TILE) {
-        0 => 0,
+    match (STRIP_FLOATS / (c.max(1) * TILE)).min(MAX_TILES) {
+        tiles @ 0..=2 => tiles * TILE,
         tiles => ((tiles - 1) | 1) * TILE,
     }
 }
@@ -56,14 +79,16 @@ pub(super) unsafe fn index_strips<L: F32x4, const GRAD: bool>(
     if s == 0 || lo >= hi {
         return;
     }
-    let mut buf = core::mem::MaybeUninit::<Scratch>::uninit();
-    let buf = buf.as_mut_ptr() as *mut f32;
+    let mut pend = Pending::<L>::new();
+    let buf = pend.whole_scratch();
+    let mut def = core::mem::MaybeUninit::<Deferred<L>>::uninit();
+    let def = &mut *def.as_mut_ptr();
     for b in lo / s..=(hi - 1) / s {
         let mut p0 = lo.saturating_sub(b * s);
         let end = (hi - b * s).min(s);
         while p0 + TILE <= end {
             let width = p.min((end - p0) / TILE * TILE);
-            index_strip::<L, GRAD>(k, labels, b, p0, width, buf, sum);
+            index_strip::<L, GRAD>(k, labels, b, p0, width, buf, &mut pend, def, sum);
             p0 += width;
         }
         while p0 < end {
@@ -74,12 +99,14 @@ pub(super) unsafe fn index_strips<L: F32x4, const GRAD: bool>(
     }
 }
 
-/// One strip: pixels `p0 .. p0 + width` of batch item `b` (whole tiles), through `buf`.
+/// One strip: pixels `p0 .. p0 + width` of batch item `b` (whole tiles), through `buf` (the
+/// scratch of `pend`, nothing pending).
 ///
 /// # Safety
 /// As [`index_strips`]; the strip within the item, `width` a multiple of 16 up to
 /// `strip_len(k.c)`, `buf` valid for [`STRIP_FLOATS`] floats.
 #[inline(always)]
+#[allow(clippy::too_many_arguments, reason = "inlined into its one caller: a struct would only rename the locals")]
 unsafe fn index_strip<L: F32x4, const GRAD: bool>(
     k: &Ctx,
     labels: Labels,
@@ -87,16 +114,21 @@ unsafe fn index_strip<L: F32x4, const GRAD: bool>(
     p0: usize,
     width: usize,
     buf: *mut f32,
+    pend: &mut Pending<L>,
+    def: &mut Deferred<L>,
     sum: &mut TileSum,
 ) {
     let (c, stride) = (k.c, strip_len(k.c));
-    debug_assert!(width % TILE == 0 && width > 0 && width <= stride && c * stride <= STRIP_FLOATS);
-    debug_assert!(p0 + width <= k.s);
+    let tiles = width / TILE;
+    debug_assert!(width % TILE == 0 && tiles > 0 && width <= stride && c * stride <= STRIP_FLOATS);
+    debug_assert!(p0 + width <= k.s && tiles <= MAX_TILES);
     let off = b * c * k.s + p0;
     let pix0 = b * k.s + p0;
     copy_rows::<L>(k.x.add(off), k.s, buf, stride, c, width);
     // SAFETY: the strip's pixels are within the labels (checked up front).
     let labels = labels.range(pix0, pix0 + width).unwrap_unchecked();
+    // The strip as a tensor of its own in the scratch buffer; `in_scratch`: its tiles leave
+    // passes (4) and (5) pending.
     let strip_k = Ctx {
         x: buf,
         grad: if GRAD { buf } else { core::ptr::null_mut() },
@@ -104,13 +136,34 @@ unsafe fn index_strip<L: F32x4, const GRAD: bool>(
         s: width,
         cs: stride,
         ps: 1,
+        in_scratch: true,
         ..k.at_pixel(pix0)
     };
-    for t in 0..width / TILE {
-        index_tile_wide::<L, GRAD>(&strip_k, labels, 0, t * TILE, sum, None);
+    for t in 0..tiles.min(MAX_TILES) {
+        index_tile_wide::<L, GRAD>(&strip_k, labels, 0, t * TILE, sum, Some(pend));
+        if GRAD {
+            (def.scale[t], def.gk[t], def.t[t], def.fix[t]) = pend.take();
+        }
     }
-    if GRAD {
-        copy_rows::<L>(buf, stride, k.grad.add(off), k.s, c, width);
+    if !GRAD {
+        return;
+    }
+    // (4) The exponentials scaled into the gradient, a class row at a time.
+    let g0 = k.grad.add(off);
+    for ci in 0..c {
+        let (e_row, row) = (buf.add(ci * stride), g0.add(ci * k.s));
+        for t in 0..tiles.min(MAX_TILES) {
+            let (e, g) = (e_row.add(t * TILE), row.add(t * TILE));
+            scale_row::<L, 4, true, true>(k, ci, e, g, 1, TILE, &def.scale[t], &def.gk[t]);
+        }
+    }
+    // (5) The target classes.
+    for t in 0..tiles.min(MAX_TILES) {
+        for j in 0..TILE {
+            if def.t[t][j] != NO_TARGET {
+                *g0.add(def.t[t][j] * k.s + t * TILE + j) = def.fix[t][j];
+            }
+        }
     }
 }
 
