@@ -48,12 +48,12 @@ pub(super) fn use_strips(c: usize, grad: bool) -> bool {
 const MIN_CLASSES_GRAD: usize = 24;
 const MIN_CLASSES_FWD: usize = 40;
 
-/// Pixels of a strip of `c` classes: the largest odd number of tiles whose rows fit in the
-/// scratch buffer (odd: consecutive rows then start in different cache sets). 0 when not one
-/// tile fits.
+/// Pixels of a strip of `c` classes: the most tiles whose rows fit in the scratch buffer, up to
+/// [`MAX_TILES`], and from 3 on an odd number of them (so that consecutive rows of the buffer do
+/// not start in the same few cache sets). 0 when not one tile fits.
 #[inline(always)]
 pub(super) fn strip_len(c: usize) -> usize {
-    match (STRIP_FLOATS / (c.max(1) * TILE)).min(MAX_TILES) {
+    match (STRIP_FLOATS / TILE / c.max(1)).min(MAX_TILES) {
         tiles @ 0..=2 => tiles * TILE,
         tiles => ((tiles - 1) | 1) * TILE,
     }
