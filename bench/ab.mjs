@@ -7,8 +7,8 @@
 //   node --expose-gc bench/ab.mjs --a=/tmp/main-dist [--b=dist] [--workloads=voc,city,...]
 //                                 [--reps=15] [--ops=fwd,fwdbwd]
 //
-// Prints per workload: median (min) ms of each build and op, B/A of the medians, and fwdbwd/fwd
-// per build. Workloads: those of data.mjs, plus city1000 ([2, 19, 512, 1000]: city at a row
+// Prints per workload: median (min) ms of each build and op, B/A of the medians and of the mins
+// (the min is the least disturbed by other work on the machine), and fwdbwd/fwd per build. Workloads: those of data.mjs, plus city1000 ([2, 19, 512, 1000]: city at a row
 // stride that is not a power of two), nc2d ([65536, 21] 2-D logits: one sample a row) and
 // strip256 ([1, 21, 16, 16]: a small call, as the fused resize makes them). No thresholds.
 
@@ -57,8 +57,8 @@ const libs = {
 const gc = globalThis.gc ?? (() => {});
 
 console.log(`${machineLine(machineInfo())}\nA = ${dirs.A}\nB = ${dirs.B}\n${reps} interleaved rounds`);
-console.log('\n| workload | op | A ms | B ms | B/A | A fwdbwd/fwd | B fwdbwd/fwd | bits |');
-console.log('|---|---|--:|--:|--:|--:|--:|---|');
+console.log('\n| workload | op | A ms | B ms | B/A | B/A (min) | A fwdbwd/fwd | B fwdbwd/fwd | bits |');
+console.log('|---|---|--:|--:|--:|--:|--:|--:|---|');
 
 /** One build's tensors and calls on the workload's data. */
 async function prepare(lib, data, w) {
@@ -105,7 +105,7 @@ for (const name of args.workloads.split(',')) {
   for (const op of ops) {
     const [ra, rb] = [get('A', op), get('B', op)];
     console.log(
-      `| ${name} ${w.shape.join('x')} | ${op} | ${fmt(ra)} | ${fmt(rb)} | ${(rb.median / ra.median).toFixed(3)} | ${ratio('A')} | ${ratio('B')} | ${same ? 'same' : 'DIFFER'} |`,
+      `| ${name} ${w.shape.join('x')} | ${op} | ${fmt(ra)} | ${fmt(rb)} | ${(rb.median / ra.median).toFixed(3)} | ${(rb.min / ra.min).toFixed(3)} | ${ratio('A')} | ${ratio('B')} | ${same ? 'same' : 'DIFFER'} |`,
     );
   }
   a.dispose();

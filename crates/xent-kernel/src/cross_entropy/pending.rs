@@ -13,6 +13,7 @@
 
 use super::ctx::Ctx;
 use super::rows::scale_row;
+use super::strip::STRIP_FLOATS;
 use crate::lanes::F32x4;
 use crate::tile::{self, SCRATCH_FLOATS, TILE};
 
@@ -21,7 +22,9 @@ pub(super) const NO_TARGET: usize = usize::MAX;
 
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
-    scratch: core::mem::MaybeUninit<[[f32; SCRATCH_FLOATS]; 2]>,
+    /// Two scratch tiles of `SCRATCH_FLOATS` floats, or one strip's buffer (see
+    /// [`super::strip`]).
+    scratch: core::mem::MaybeUninit<[f32; STRIP_FLOATS]>,
     /// Whether a tile is pending, and which scratch tile holds its exponentials.
     active: bool,
     buf: usize,
@@ -67,8 +70,8 @@ impl<L: F32x4> Pending<L> {
         (base, unsafe { base.add(SCRATCH_FLOATS) })
     }
 
-    /// The two scratch tiles as one buffer of `2 SCRATCH_FLOATS` floats (nothing may be
-    /// pending): a strip's (see [`super::strip`]).
+    /// The whole scratch as one buffer of [`STRIP_FLOATS`] floats (nothing may be pending): a
+    /// strip's (see [`super::strip`]).
     #[inline(always)]
     pub(super) fn whole_scratch(&mut self) -> *mut f32 {
         debug_assert!(!self.active);

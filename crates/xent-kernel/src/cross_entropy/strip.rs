@@ -20,8 +20,9 @@ use crate::lanes::F32x4;
 use crate::tile::{SCRATCH_FLOATS, TILE};
 use crate::{Labels, TileSum};
 
-/// Floats of a strip's scratch buffer: the two scratch tiles of a [`Pending`] (32 KiB).
-const STRIP_FLOATS: usize = 2 * SCRATCH_FLOATS;
+/// Floats of a strip's scratch buffer, the scratch of a [`Pending`]: its two scratch tiles (32
+/// KiB) and 1 KiB more, so that 3 tiles of up to 176 classes fit.
+pub(super) const STRIP_FLOATS: usize = 2 * SCRATCH_FLOATS + 256;
 
 /// Tiles of a strip at most.
 const MAX_TILES: usize = 15;
