@@ -39,15 +39,16 @@ struct Deferred<L: F32x4> {
 /// A wide tile touches the pages of its `c` logit rows (and `c` gradient rows): beyond a few
 /// dozen pages, more than the first-level TLB holds, each tile pays for them again; a strip pays
 /// once for `P` pixels. Below, the strip's copy costs more than it saves. The thresholds are
-/// measured (docs/performance.md).
+/// measured (docs/performance.md); beyond 256 classes (one tile a strip) nothing was.
 #[inline(always)]
 pub(super) fn use_strips(c: usize, grad: bool) -> bool {
-    c >= if grad { MIN_CLASSES_GRAD } else { MIN_CLASSES_FWD } && strip_len(c) > 0
+    (if grad { MIN_CLASSES_GRAD } else { MIN_CLASSES_FWD }..=MAX_CLASSES).contains(&c)
 }
 
-/// The fewest classes that go by strips, with and without the gradient.
+/// The fewest classes that go by strips, with and without the gradient, and the most.
 const MIN_CLASSES_GRAD: usize = 24;
 const MIN_CLASSES_FWD: usize = 40;
+const MAX_CLASSES: usize = 256;
 
 /// Pixels of a strip of `c` classes: the most tiles whose rows fit in the scratch buffer, up to
 /// [`MAX_TILES`], and from 3 on an odd number of them (so that consecutive rows of the buffer do
