@@ -83,14 +83,18 @@ pub(super) unsafe fn index_strips<L: F32x4, const GRAD: bool>(
     }
     let mut pend = Pending::<L>::new();
     let buf = pend.whole_scratch();
-    let mut def = core::mem::MaybeUninit::<Deferred<L>>::uninit();
-    let def = &mut *def.as_mut_ptr();
+    let mut def = Deferred {
+        scale: [[L::splat(0.0); 4]; MAX_TILES],
+        gk: [[L::splat(0.0); 4]; MAX_TILES],
+        t: [[NO_TARGET; TILE]; MAX_TILES],
+        fix: [[0.0; TILE]; MAX_TILES],
+    };
     for b in lo / s..=(hi - 1) / s {
         let mut p0 = lo.saturating_sub(b * s);
         let end = (hi - b * s).min(s);
         while p0 + TILE <= end {
             let width = p.min((end - p0) / TILE * TILE);
-            index_strip::<L, GRAD>(k, labels, b, p0, width, buf, &mut pend, def, sum);
+            index_strip::<L, GRAD>(k, labels, b, p0, width, buf, &mut pend, &mut def, sum);
             p0 += width;
         }
         while p0 < end {
@@ -122,7 +126,7 @@ unsafe fn index_strip<L: F32x4, const GRAD: bool>(
 ) {
     let (c, stride) = (k.c, strip_len(k.c));
     let tiles = width / TILE;
-    debug_assert!(width % TILE == 0 && tiles > 0 && width <= stride && c * stride <= STRIP_FLOATS);
+    debug_assert!(width.is_multiple_of(TILE) && tiles > 0 && width <= stride && c * stride <= STRIP_FLOATS);
     debug_assert!(p0 + width <= k.s && tiles <= MAX_TILES);
     let off = b * c * k.s + p0;
     let pix0 = b * k.s + p0;
@@ -175,7 +179,7 @@ unsafe fn index_strip<L: F32x4, const GRAD: bool>(
 /// `src` valid for reading and `dst` for writing the rows; they do not overlap.
 #[inline(always)]
 unsafe fn copy_rows<L: F32x4>(src: *const f32, src_cs: usize, dst: *mut f32, dst_cs: usize, c: usize, width: usize) {
-    debug_assert!(width % TILE == 0);
+    debug_assert!(width.is_multiple_of(TILE));
     for ci in 0..c {
         let (s, d) = (src.add(ci * src_cs), dst.add(ci * dst_cs));
         for i in (0..width).step_by(TILE) {
