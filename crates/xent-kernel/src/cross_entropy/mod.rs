@@ -31,10 +31,10 @@
 //! (the tile's rows stay in L1 between the passes). A wide tile leaves (4) and (5) to the next
 //! wide tile, which does them during its own (2) so that the gradient's stores overlap the
 //! arithmetic (module `pending`); two classes have a tile of their own (module `two_class`).
-//! With many classes, NCHW class-index targets go by strips of up to 240 pixels (module
-//! `strip`): a strip's class rows are copied into a scratch buffer and its gradient written
-//! back one long run a class row, the tiles computed in between, so that each class row's pages
-//! are visited once a strip rather than once a tile.
+//! Large calls with many classes, NCHW class-index targets, go by strips of up to 240 pixels
+//! (module `strip`): a strip's class rows are copied into a scratch buffer and its gradient
+//! written back one long run a class row, the tiles computed in between, so that each class
+//! row is visited once a strip rather than once a tile.
 //!
 //! Names. The formulas' letters are the code's: `x` logits, `q` probability targets, `t` a
 //! target class, `m`, `d`, `se`, `lse`, `eps`, `w` a class weight (in code: `wc` the weight of
@@ -167,15 +167,15 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
     // row and NHWC beyond 256 classes. Narrow tiles load lane by lane at the pixel stride in
     // both layouts (a partial load is lane by lane anyway), so one copy of their code serves
-    // both. (32-pixel tiles would double the code: see docs/performance.md.) NCHW class-index
-    // targets of many classes go by strips of wide tiles (module `strip`).
+    // both. (32-pixel tiles would double the code: see docs/performance.md.) Large NCHW calls
+    // with class-index targets of many classes go by strips of wide tiles (module `strip`).
     let wide = if CONTIG || k.c * TILE <= tile::SCRATCH_FLOATS { TILE } else { 0 };
     match k.target {
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs, which would
             // slow its hot path).
             let two = k.c == 2 && !k.wants_pred();
-            if CONTIG && strip::use_strips(k.c, GRAD) {
+            if CONTIG && strip::use_strips(k.c, GRAD, lo, hi) {
                 strip::index_strips::<L, GRAD>(k, labels, lo, hi, sum)
             } else {
                 index_tiles::<L, GRAD, CONTIG>(k, labels, two, wide, lo, hi, sum)

@@ -35,20 +35,26 @@ struct Deferred<L: F32x4> {
     fix: [[f32; TILE]; MAX_TILES],
 }
 
-/// Whether NCHW calls of `c` classes go by strips (with the gradient, `grad`), else by tiles.
-/// A wide tile touches the pages of its `c` logit rows (and `c` gradient rows): beyond a few
-/// dozen pages, more than the first-level TLB holds, each tile pays for them again; a strip pays
-/// once for `P` pixels. Below, the strip's copy costs more than it saves. The thresholds are
+/// Whether NCHW samples `lo .. hi` of `c` classes go by strips (with the gradient, `grad`),
+/// else by tiles. A wide tile reads one cache line from each of its `c` logit rows (and writes
+/// one to each gradient row), `H*W` floats apart: when the tensor is larger than the last-level
+/// cache, every one of them comes from memory, and at a stride of a power of two they contend
+/// for the same cache sets; a strip reads and writes them in long runs instead. Smaller calls
+/// (those whose logits stay in the cache from one call to the next, and the small calls of a
+/// fused resize), and fewer classes, gain less than the strip's copy costs. The thresholds are
 /// measured (docs/performance.md); beyond 256 classes (one tile a strip) nothing was.
 #[inline(always)]
-pub(super) fn use_strips(c: usize, grad: bool) -> bool {
+pub(super) fn use_strips(c: usize, grad: bool, lo: usize, hi: usize) -> bool {
     (if grad { MIN_CLASSES_GRAD } else { MIN_CLASSES_FWD }..=MAX_CLASSES).contains(&c)
+        && (hi - lo).saturating_mul(c) >= MIN_FLOATS
 }
 
 /// The fewest classes that go by strips, with and without the gradient, and the most.
 const MIN_CLASSES_GRAD: usize = 24;
 const MIN_CLASSES_FWD: usize = 40;
 const MAX_CLASSES: usize = 256;
+/// The fewest logits (16 MiB) of a call that goes by strips.
+const MIN_FLOATS: usize = 4 << 20;
 
 /// Pixels of a strip of `c` classes: the most tiles whose rows fit in the scratch buffer, up to
 /// [`MAX_TILES`], and from 3 on an odd number of them (so that consecutive rows of the buffer do
