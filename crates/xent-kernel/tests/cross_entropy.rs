@@ -471,6 +471,43 @@ fn many_classes_with_and_without_the_scratch_tile() {
     }
 }
 
+/// Calls of 4 Mi logits or more, NCHW index targets of 24 to 256 classes (40 without the
+/// gradient), go by strips of up to 240 pixels (copied into a scratch buffer, their gradient
+/// written back a class row at a time), NHWC and smaller ranges by tiles: a few such calls,
+/// rows long enough for many strips and a short one, class counts on both sides of the strip
+/// lengths' steps, every option, against the reference and NHWC bit for bit, and split into
+/// ranges (whose smaller parts go by tiles).
+#[test]
+fn strips_match_the_tiles() {
+    let mut rng = Rng(0x5719);
+    for (i, c) in [23, 24, 40, 64, 150, 171, 256, 257].into_iter().enumerate() {
+        let mut case = random_case(&mut rng, i % 2 == 0);
+        case.c = c;
+        case.s = ((4 << 20) / c).div_ceil(case.n) + rng.below(500);
+        let (n, s) = (case.n, case.s);
+        case.x = (0..n * c * s).map(|_| rng.uniform(-8.0, 8.0)).collect();
+        let ii = case.ignore_index;
+        case.target =
+            Tgt::Index((0..n * s).map(|_| if rng.below(10) == 0 { ii } else { rng.below(c) as i64 }).collect());
+        case.weight = (rng.below(2) == 0).then(|| (0..c).map(|_| rng.uniform(0.1, 3.0)).collect());
+        case.grad_output = Some((0..n * s).map(|_| rng.uniform(-2.0, 2.0)).collect());
+        case.want_grad = i % 4 != 3;
+        // u8 labels only where the classes fit them, u16 where the ignore index does.
+        let dtype = if ii < 0 {
+            2
+        } else if c <= 255 {
+            i % 3
+        } else {
+            1 + i % 2
+        };
+        check(&case, dtype);
+        let mut cuts: Vec<usize> = (0..1 + rng.below(3)).map(|_| rng.below(n * s + 1)).collect();
+        cuts.extend([0, n * s]);
+        cuts.sort();
+        split_matches_whole(&case, Layout::Nchw, &cuts, &format!("strips, {c} classes"));
+    }
+}
+
 #[test]
 fn every_tail_of_the_tile() {
     let mut rng = Rng(7);

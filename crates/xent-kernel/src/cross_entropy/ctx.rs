@@ -101,6 +101,36 @@ impl Ctx<'_> {
             && self.confusion.is_null())
     }
 
+    /// This context for a sub-tensor whose pixel 0 is pixel `pix0` (flat, in `[n, s]`) of this
+    /// one: the per-pixel outputs and `grad_output` start there (an absent one stays null). The
+    /// caller sets the logits, gradient, target and geometry of the sub-tensor.
+    ///
+    /// # Safety
+    /// `pix0` within `[n, s]`.
+    #[inline(always)]
+    pub(super) unsafe fn at_pixel(&self, pix0: usize) -> Self {
+        /// A non-null `p` moved to `i`.
+        ///
+        /// # Safety
+        /// A non-null `p` valid for `i` elements and beyond.
+        unsafe fn at<T>(p: *mut T, i: usize) -> *mut T {
+            if p.is_null() {
+                p
+            } else {
+                p.add(i)
+            }
+        }
+        Ctx {
+            loss_map: at(self.loss_map, pix0),
+            confidence: at(self.confidence, pix0),
+            pred_confidence: at(self.pred_confidence, pix0),
+            pred_u8: at(self.pred_u8, pix0),
+            pred_u16: at(self.pred_u16, pix0),
+            grad_output: at(self.grad_output.cast_mut(), pix0).cast_const(),
+            ..*self
+        }
+    }
+
     /// The weight of class `ci` (1 without `weight`).
     ///
     /// # Safety

@@ -31,6 +31,10 @@
 //! (the tile's rows stay in L1 between the passes). A wide tile leaves (4) and (5) to the next
 //! wide tile, which does them during its own (2) so that the gradient's stores overlap the
 //! arithmetic (module `pending`); two classes have a tile of their own (module `two_class`).
+//! Large calls with many classes, NCHW class-index targets, go by strips of up to 240 pixels
+//! (module `strip`): a strip's class rows are copied into a scratch buffer and its gradient
+//! written back one long run a class row, the tiles computed in between, so that each class
+//! row is visited once a strip rather than once a tile.
 //!
 //! Names. The formulas' letters are the code's: `x` logits, `q` probability targets, `t` a
 //! target class, `m`, `d`, `se`, `lse`, `eps`, `w` a class weight (in code: `wc` the weight of
@@ -42,12 +46,12 @@
 //! element in the logits, targets and gradient; `k` the `ctx::Ctx` of a call.
 //!
 //! Files: `args` (types, validation, reduction), `ctx` (the tiles' view of a call), `rows` (the
-//! class-row passes), one per tile kind (`index`, `prob`, `nhwc`, `two_class`), and `pending`
-//! (the deferred gradient of a wide tile). Children import from each other, never from here.
+//! class-row passes), one per tile kind (`index`, `prob`, `nhwc`, `two_class`), `pending`
+//! (the deferred gradient of a wide tile) and `strip` (strips of wide tiles). Children import from each other, never from here.
 
 use crate::lanes::{F32x4, Native};
 use crate::tile::{self, TILE};
-use crate::{ensure, Arg, Error, ExactSum, Layout, TileSum};
+use crate::{ensure, Arg, Error, ExactSum, Labels, Layout, TileSum};
 
 mod args;
 mod ctx;
@@ -56,6 +60,7 @@ mod nhwc;
 mod pending;
 mod prob;
 mod rows;
+mod strip;
 mod two_class;
 
 use args::check;
@@ -162,33 +167,71 @@ unsafe fn run<L: F32x4, const GRAD: bool, const CONTIG: bool>(k: &Ctx, lo: usize
     // the scratch tiles (up to 256 classes); narrow ones (1 vector, partial) for the rest of a
     // row and NHWC beyond 256 classes. Narrow tiles load lane by lane at the pixel stride in
     // both layouts (a partial load is lane by lane anyway), so one copy of their code serves
-    // both. (32-pixel tiles would double the code: see docs/performance.md.)
+    // both. (32-pixel tiles would double the code: see docs/performance.md.) Large NCHW calls
+    // with class-index targets of many classes go by strips of wide tiles (module `strip`).
     let wide = if CONTIG || k.c * TILE <= tile::SCRATCH_FLOATS { TILE } else { 0 };
     match k.target {
         Target::Index(labels) => {
             // Two classes: one exp per pixel (same bits; not for the scoring outputs, which would
             // slow its hot path).
             let two = k.c == 2 && !k.wants_pred();
-            // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
-            let mut pend = Pending::<L>::new();
-            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
-                16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
-                16 if CONTIG => index::index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
-                16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
-                _ => {
-                    pend.flush(k);
-                    index::index_tile_narrow::<L>(k, labels, b, p0, width, sum)
-                }
-            });
-            pend.flush(k);
+            if CONTIG && strip::use_strips(k.c, GRAD, lo, hi) {
+                strip::index_strips::<L, GRAD>(k, labels, lo, hi, sum)
+            } else {
+                index_tiles::<L, GRAD, CONTIG>(k, labels, two, wide, lo, hi, sum)
+            }
         }
-        Target::Prob(q) => {
-            let mut pend = Pending::<L>::new();
-            tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
-                16 if CONTIG => prob::prob_tile::<L, 4, true, true>(k, q.as_ptr(), b, p0, width, sum),
-                16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
-                _ => prob::prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, width, sum),
-            })
-        }
+        Target::Prob(q) => prob_tiles::<L, CONTIG>(k, q, wide, lo, hi, sum),
     }
+}
+
+/// The tiles of class-index targets of samples `lo .. hi`, `wide` pixels wide (16, or 0 for
+/// narrow ones only); with `two` the two-class tile. Not inlined, as each path with a scratch
+/// buffer on the stack: one such buffer at a time.
+///
+/// # Safety
+/// As [`run`].
+#[inline(never)]
+unsafe fn index_tiles<L: F32x4, const GRAD: bool, const CONTIG: bool>(
+    k: &Ctx,
+    labels: Labels,
+    two: bool,
+    wide: usize,
+    lo: usize,
+    hi: usize,
+    sum: &mut TileSum,
+) {
+    // The scratch tiles of the wide tiles, and the gradient they leave to the next one.
+    let mut pend = Pending::<L>::new();
+    tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
+        16 if two => two_class::index_tile_c2::<L>(k, labels, b, p0, sum),
+        16 if CONTIG => index::index_tile_wide::<L, GRAD>(k, labels, b, p0, sum, Some(&mut pend)),
+        16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
+        _ => {
+            pend.flush(k);
+            index::index_tile_narrow::<L>(k, labels, b, p0, width, sum)
+        }
+    });
+    pend.flush(k);
+}
+
+/// The tiles of probability targets `q` of samples `lo .. hi`, as [`index_tiles`].
+///
+/// # Safety
+/// As [`run`].
+#[inline(never)]
+unsafe fn prob_tiles<L: F32x4, const CONTIG: bool>(
+    k: &Ctx,
+    q: &[f32],
+    wide: usize,
+    lo: usize,
+    hi: usize,
+    sum: &mut TileSum,
+) {
+    let mut pend = Pending::<L>::new();
+    tile::for_each_tile(k.s, lo, hi, wide, |b, p0, width| match width {
+        16 if CONTIG => prob::prob_tile::<L, 4, true, true>(k, q.as_ptr(), b, p0, width, sum),
+        16 => nhwc::tile_nhwc::<L>(k, b, p0, sum, &mut pend),
+        _ => prob::prob_tile::<L, 1, false, false>(k, q.as_ptr(), b, p0, width, sum),
+    })
 }

@@ -30,31 +30,14 @@ pub(super) unsafe fn tile_nhwc<L: F32x4>(k: &Ctx, b: usize, p0: usize, sum: &mut
     let grad = !k.grad.is_null();
     let (xt, qt) = pend.both_scratch();
     tile::transpose_in::<L>(k.x.add(pix0 * c), c, xt);
-    /// The tile's own per-pixel buffers (an absent one stays null).
-    ///
-    /// # Safety
-    /// A non-null `p` valid for the tile's pixels from `i`.
-    unsafe fn at<T>(p: *mut T, i: usize) -> *mut T {
-        if p.is_null() {
-            p
-        } else {
-            p.add(i)
-        }
-    }
     let mut tile_k = Ctx {
         x: xt,
         grad: if grad { xt } else { core::ptr::null_mut() },
-        loss_map: at(k.loss_map, pix0),
-        confidence: at(k.confidence, pix0),
-        pred_confidence: at(k.pred_confidence, pix0),
-        pred_u8: at(k.pred_u8, pix0),
-        pred_u16: at(k.pred_u16, pix0),
-        grad_output: at(k.grad_output.cast_mut(), pix0).cast_const(),
         s: TILE,
         cs: TILE,
         ps: 1,
         in_scratch: true,
-        ..*k
+        ..k.at_pixel(pix0)
     };
     match k.target {
         Target::Index(labels) => {

@@ -13,6 +13,7 @@
 
 use super::ctx::Ctx;
 use super::rows::scale_row;
+use super::strip::STRIP_FLOATS;
 use crate::lanes::F32x4;
 use crate::tile::{self, SCRATCH_FLOATS, TILE};
 
@@ -21,7 +22,9 @@ pub(super) const NO_TARGET: usize = usize::MAX;
 
 /// The two scratch tiles of a run, and the tile whose gradient is pending.
 pub(super) struct Pending<L: F32x4> {
-    scratch: core::mem::MaybeUninit<[[f32; SCRATCH_FLOATS]; 2]>,
+    /// Two scratch tiles of `SCRATCH_FLOATS` floats, or one strip's buffer (see
+    /// [`super::strip`]).
+    scratch: core::mem::MaybeUninit<[f32; STRIP_FLOATS]>,
     /// Whether a tile is pending, and which scratch tile holds its exponentials.
     active: bool,
     buf: usize,
@@ -65,6 +68,24 @@ impl<L: F32x4> Pending<L> {
         let base = self.scratch.as_mut_ptr() as *mut f32;
         // SAFETY: the second tile is within the array.
         (base, unsafe { base.add(SCRATCH_FLOATS) })
+    }
+
+    /// The whole scratch as one buffer of [`STRIP_FLOATS`] floats (nothing may be pending): a
+    /// strip's (see [`super::strip`]).
+    #[inline(always)]
+    pub(super) fn whole_scratch(&mut self) -> *mut f32 {
+        debug_assert!(!self.active);
+        self.scratch.as_mut_ptr() as *mut f32
+    }
+
+    /// Takes the deferred pass (4) and (5) of the tile just computed in a strip (one must be
+    /// pending): its scale, smoothing factor, target classes and their gradient. Then nothing is
+    /// pending.
+    #[inline(always)]
+    pub(super) fn take(&mut self) -> ([L; 4], [L; 4], [usize; TILE], [f32; TILE]) {
+        debug_assert!(self.active);
+        self.active = false;
+        (self.scale, self.gk, self.t, self.fix)
     }
 
     /// Whether a tile's gradient is waiting.
