@@ -1,0 +1,79 @@
+//! The backward half: a strip's gradient (w.r.t. the interpolated logits, `c x p`) scattered
+//! back onto the low-resolution grid through the adjoint of the interpolation, as PyTorch's CPU
+//! `upsample_bilinear2d_backward` does it: per output pixel, in row-major order, the four taps
+//! `g[y0, x0] += (wy0 wx0) go`, `g[y0, x1]`, `g[y1, x0]`, `g[y1, x1]` (fused multiply-adds, as
+//! its FMA-contracted code), or `g[y, x] += go` for nearest.
+//!
+//! Determinism: a caller owns the source rows `[ylo, yhi)` and adds only into them. Each
+//! gradient element then receives its contributions in the order of the output pixels and taps
+//! whatever the split, so any number of threads gives the bits of one.
+
+use super::geometry::{fma, Tap};
+use super::interpolate::{Cols, Plane};
+
+/// Adds the gradient strip `gs` (`c x p`, class stride `p`) of the output chunk `cols` of the
+/// row with vertical taps `ty` into the item's low-resolution gradient `gx`, in source rows
+/// `ylo .. yhi` only.
+///
+/// # Safety
+/// As [`super::interpolate::interpolate`], with `gx` for `x`; `gs` at least `c * p` long.
+#[expect(clippy::too_many_arguments, reason = "one chunk of one row: its geometry, strip and owned rows")]
+pub unsafe fn adjoint(
+    gx: &mut [f32],
+    g: Plane,
+    nearest: bool,
+    ty: Tap,
+    cols: &Cols,
+    gs: &[f32],
+    ylo: usize,
+    yhi: usize,
+) {
+    let p = cols.p;
+    debug_assert!(gs.len() >= g.c * p);
+    let own0 = (ylo..yhi).contains(&ty.i0);
+    let own1 = (ylo..yhi).contains(&ty.i1);
+    if !own0 && !own1 {
+        return;
+    }
+    let base = gx.as_mut_ptr();
+    for j in 0..p {
+        let (x0, x1, _, _, w) = cols.get(j);
+        let (a, b) = (g.at(ty.i0, x0), g.at(ty.i0, x1));
+        let (cc, d) = (g.at(ty.i1, x0), g.at(ty.i1, x1));
+        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + a.max(b).max(cc).max(d) < gx.len());
+        let src = gs.as_ptr().add(j);
+        if nearest {
+            if own0 {
+                for ci in 0..g.c {
+                    *base.add(ci * g.cs + a) += *src.add(ci * p);
+                }
+            }
+            continue;
+        }
+        for ci in 0..g.c {
+            let go = *src.add(ci * p);
+            let o = base.add(ci * g.cs);
+            let add = |i: usize, wt: f32| *o.add(i) = fma(wt, go, *o.add(i));
+            if own0 {
+                add(a, w[0]);
+                add(b, w[1]);
+            }
+            if own1 {
+                add(cc, w[2]);
+                add(d, w[3]);
+            }
+        }
+    }
+}
+
+/// Zeroes source rows `ylo .. yhi` of the item's low-resolution gradient `gx` (every class).
+pub fn zero_rows(gx: &mut [f32], g: Plane, ylo: usize, yhi: usize) {
+    if g.ps == 1 {
+        for ci in 0..g.c {
+            let o = ci * g.cs;
+            gx[o + ylo * g.w..o + yhi * g.w].fill(0.0);
+        }
+    } else {
+        gx[g.at(ylo, 0)..g.at(yhi, 0)].fill(0.0);
+    }
+}

@@ -1,0 +1,105 @@
+//! The forward half: a chunk of `p` pixels of one output row, interpolated from the two source
+//! rows it needs into a `c x p` strip (class stride `p`), the layout of a `1 x c x p` NCHW
+//! problem for the loss kernel. Scalar code, one copy for both layouts (strides) and every build:
+//! the bits are PyTorch's (see [`super::geometry`]) and the same with or without SIMD.
+
+use super::geometry::{fma, Tap};
+
+/// The low-resolution logits (or gradient) of one batch item: element `(ci, y, x)` is at
+/// `ci * cs + (y * w + x) * ps` (NCHW: `cs = h * w`, `ps = 1`; NHWC: `cs = 1`, `ps = c`).
+#[derive(Clone, Copy, Debug)]
+pub struct Plane {
+    pub c: usize,
+    pub w: usize,
+    pub cs: usize,
+    pub ps: usize,
+}
+
+impl Plane {
+    /// The offset of `(0, y, x)`.
+    #[inline(always)]
+    pub fn at(&self, y: usize, x: usize) -> usize {
+        (y * self.w + x) * self.ps
+    }
+}
+
+/// The horizontal taps of a chunk of `p` output pixels, and the products of each with the
+/// row's vertical weights (for the adjoint), in scratch: `[x0 | x1 | w0 | w1 | w00 | w01 | w10 |
+/// w11]`, `p` each (the source columns as u32 bits in the f32 scratch).
+pub struct Cols<'a> {
+    pub cols: &'a mut [f32],
+    pub p: usize,
+}
+
+/// Floats of scratch that [`Cols`] needs per pixel.
+pub const COLS_PER_PIXEL: usize = 8;
+
+impl Cols<'_> {
+    /// Fills the taps of output columns `x0 .. x0 + p` (`tap(x)` their horizontal taps, `ty` the
+    /// row's vertical one).
+    pub fn fill(&mut self, ty: Tap, x0: usize, tap: impl Fn(usize) -> Tap) {
+        let p = self.p;
+        debug_assert!(self.cols.len() >= COLS_PER_PIXEL * p);
+        for j in 0..p {
+            let t = tap(x0 + j);
+            self.cols[j] = f32::from_bits(t.i0 as u32);
+            self.cols[p + j] = f32::from_bits(t.i1 as u32);
+            self.cols[2 * p + j] = t.w0;
+            self.cols[3 * p + j] = t.w1;
+            // PyTorch's backward multiplies the two weights first, in float32.
+            self.cols[4 * p + j] = ty.w0 * t.w0;
+            self.cols[5 * p + j] = ty.w0 * t.w1;
+            self.cols[6 * p + j] = ty.w1 * t.w0;
+            self.cols[7 * p + j] = ty.w1 * t.w1;
+        }
+    }
+
+    /// Pixel `j`'s source columns, horizontal weights and 2-D weights `[w00, w01, w10, w11]`.
+    #[inline(always)]
+    pub fn get(&self, j: usize) -> (usize, usize, f32, f32, [f32; 4]) {
+        let p = self.p;
+        let c = &self.cols;
+        (
+            c[j].to_bits() as usize,
+            c[p + j].to_bits() as usize,
+            c[2 * p + j],
+            c[3 * p + j],
+            [c[4 * p + j], c[5 * p + j], c[6 * p + j], c[7 * p + j]],
+        )
+    }
+}
+
+/// Interpolates the chunk described by `cols` of the output row whose vertical taps are `ty`,
+/// from the item's logits `x` (a [`Plane`]), into `strip` (`c x p`, class stride `p`).
+///
+/// Bilinear as PyTorch's CPU kernel with its FMA contraction: the two source rows horizontally
+/// (`t = x0 w0 + x1 w1`, fused), then vertically (`t0 wy0 + t1 wy1`, fused). All four taps are
+/// read even at weight 0 (as PyTorch, so that an infinite or NaN neighbour gives NaN).
+///
+/// # Safety
+/// Every `(ci, y, x)` with `ci < c`, `y` in `ty` and `x` in `cols` must be inside `x`'s buffer
+/// (the caller checked the logits' length), and `strip` at least `c * p` long.
+pub unsafe fn interpolate(x: &[f32], g: Plane, nearest: bool, ty: Tap, cols: &Cols, strip: &mut [f32]) {
+    let p = cols.p;
+    debug_assert!(strip.len() >= g.c * p);
+    for j in 0..p {
+        let (x0, x1, w0, w1, _) = cols.get(j);
+        let (a, b) = (g.at(ty.i0, x0), g.at(ty.i0, x1));
+        let (cc, d) = (g.at(ty.i1, x0), g.at(ty.i1, x1));
+        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + a.max(b).max(cc).max(d) < x.len());
+        let out = strip.as_mut_ptr().add(j);
+        if nearest {
+            for ci in 0..g.c {
+                *out.add(ci * p) = *x.get_unchecked(ci * g.cs + a);
+            }
+            continue;
+        }
+        for ci in 0..g.c {
+            let o = ci * g.cs;
+            let v = |i: usize| *x.get_unchecked(o + i);
+            let t0 = fma(v(a), w0, v(b) * w1);
+            let t1 = fma(v(cc), w0, v(d) * w1);
+            *out.add(ci * p) = fma(t0, ty.w0, t1 * ty.w1);
+        }
+    }
+}
