@@ -44,6 +44,11 @@ const ABI_FUNCTIONS = {
   xent_exact_sum_clear: 1,
   xent_exact_sum_merge: 2,
   xent_exact_sum_value: 1,
+  xent_resize_args_size: 0,
+  xent_resize_scratch_size: 1,
+  xent_resize_cross_entropy: 5,
+  xent_resize_weight_sum: 3,
+  xent_resize_cross_entropy_range: 9,
 };
 
 const USAGE = `usage: node scripts/verify-wasm.mjs --flavour <${FLAVOURS.join('|')}> [--initial-pages N] [--maximum-pages N] <file.wasm>...

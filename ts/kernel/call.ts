@@ -9,6 +9,7 @@ import { Status, type LossArgs } from './abi.js';
 import { errorMessage } from '../error-message.js';
 import { XentError, XentTargetError } from '../errors.js';
 import { unravel } from '../memory/shape.js';
+import type { ResizeCall } from '../ops/resize.js';
 
 /**
  * @internal The kernel's `out` block: `[loss, sum, weightSum, 0]` on success;
@@ -34,6 +35,11 @@ export interface SplitCall {
   reduction: number;
   /** Probability targets. */
   prob: boolean;
+  /**
+   * A resized call (`options.resize`): the threads split its source rows (`resize.rows`), each
+   * with its own scratch block.
+   */
+  resize?: ResizeCall;
 }
 
 /** @internal Runs a kernel export, turning a trap into an {@link XentError}. */

@@ -476,6 +476,14 @@ export class Scratch {
     for (const [t, write] of this.#pinned) pin(t, write);
   }
 
+  /** A scratch block of `bytes` bytes (16-byte aligned), freed by {@link Scratch.release}. */
+  alloc(bytes: number): number {
+    const off = this.#rt.heap.alloc(bytes);
+    this.#blocks.push(off);
+    checkExtent(this.#rt, off, bytes, 'scratch');
+    return off;
+  }
+
   /** Keeps the new outputs (the call succeeded). */
   keep(): void {
     this.#kept = true;

@@ -209,8 +209,8 @@ export class Pool implements ThreadPool {
       ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : this.#roundSync(ws.tasks),
     );
     if (pre.status !== Status.Ok) return pre;
-    const ranges = splitRanges(call.samples, k);
-    const statuses = this.#roundSync(this.#rangeTasks(pre.out[2], ranges, places));
+    const ranges = rangesOf(call, k);
+    const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
     return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
 
@@ -248,8 +248,9 @@ export class Pool implements ThreadPool {
     );
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
-    const ranges = splitRanges(call.samples, k);
-    const statuses = await this.#roundAsync(this.#rangeTasks(pre.out[2], ranges, this.#places));
+    const ranges = rangesOf(call, k);
+    // (Worker j is participant j + 1 of the call's scratch blocks.)
+    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places, 1));
     return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
@@ -263,9 +264,15 @@ export class Pool implements ThreadPool {
     const buffer = this.#rt.memory.buffer;
     writeLossArgs(buffer, this.#callArgs, a);
     const whole = (): { tasks: Task[]; parts: SampleRange[] } => ({
-      tasks: [{ fn: 'weightSum', args: [this.#callArgs, places[0]!.out], out: places[0]!.out }],
+      tasks: [
+        call.resize
+          ? { fn: 'resizeWeightSum', args: [this.#callArgs, call.resize.args, places[0]!.out], out: places[0]!.out }
+          : { fn: 'weightSum', args: [this.#callArgs, places[0]!.out], out: places[0]!.out },
+      ],
       parts: [{ lo: 0, hi: call.samples }],
     });
+    // A resized call validates its full-resolution labels in one piece.
+    if (call.resize) return whole();
     if (call.prob || k < 2) return whole();
     if (a.weight !== 0 && !exactWeightSums(new Float32Array(buffer, a.weight, a.c), call.samples)) return whole();
     const parts = splitRanges(call.samples, k);
@@ -307,23 +314,41 @@ export class Pool implements ThreadPool {
     return { status: Status.Ok, out: [0, 0, ws, 0] };
   }
 
-  #rangeTasks(ws: number, ranges: SampleRange[], places: Place[]): Task[] {
-    return ranges.map((r, j) => {
+  /**
+   * One task per range; a resized call's range j gets scratch block `first + j` (its ranges
+   * are of source rows).
+   */
+  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[], first = 0): Task[] {
+    const r = call.resize;
+    return ranges.map((range, j) => {
       const { acc, out } = places[j]!;
-      return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };
+      const args = [this.#callArgs, ws, range.lo, range.hi, acc, out];
+      if (!r) return { fn: 'range', args, out };
+      const scratch = r.scratch + (first + j) * r.scratchBytes;
+      return { fn: 'resizeRange', args: [...args, r.args, scratch, r.scratchBytes], out };
     });
   }
 
   /** Runs a task on the calling thread. */
   #runHere(t: Task): number {
     const x = this.#x;
-    if (t.fn === 'range') {
-      x.xent_exact_sum_clear(t.args[RANGE_ACC_ARG]!);
-      const [args, ws, lo, hi, acc, out] = t.args as [number, number, number, number, number, number];
-      return invoke('xent_cross_entropy_range', () => x.xent_cross_entropy_range(args, ws, lo, hi, acc, out));
+    const a = t.args;
+    switch (t.fn) {
+      case 'range':
+        x.xent_exact_sum_clear(a[RANGE_ACC_ARG]!);
+        return invoke('xent_cross_entropy_range', () =>
+          x.xent_cross_entropy_range(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!),
+        );
+      case 'resizeRange':
+        x.xent_exact_sum_clear(a[RANGE_ACC_ARG]!);
+        return invoke('xent_resize_cross_entropy_range', () =>
+          x.xent_resize_cross_entropy_range(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!),
+        );
+      case 'resizeWeightSum':
+        return invoke('xent_resize_weight_sum', () => x.xent_resize_weight_sum(a[0]!, a[1]!, a[2]!));
+      default:
+        return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(a[0]!, a[1]!));
     }
-    const [args, out] = t.args as [number, number];
-    return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(args, out));
   }
 
   /** Runs task 0 here and task j on worker j - 1, blocking until all are done; their statuses. */
@@ -421,6 +446,11 @@ export class Pool implements ThreadPool {
     this.#shutdown(new XentError(`worker thread ${index} failed: ${message}`));
     this.#onFailed(index, message);
   }
+}
+
+/** The ranges of a split call: of samples (aligned to 16), or of a resized call's source rows. */
+function rangesOf(call: SplitCall, k: number): SampleRange[] {
+  return call.resize ? splitRanges(call.resize.rows, k, 1) : splitRanges(call.samples, k);
 }
 
 function checkTrap(status: number): number {

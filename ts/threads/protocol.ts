@@ -16,7 +16,10 @@ export interface InitMessage {
  * @internal Main → worker: run one kernel export on the shared memory. `fn` = 'range':
  * `xent_cross_entropy_range(...args)` (`[lossArgs, weightSum, lo, hi, acc, out]`) after
  * clearing the ExactSum at `args[RANGE_ACC_ARG]`; 'weightSum':
- * `xent_cross_entropy_weight_sum(...args)` (`[lossArgs, out]`). The status is stored (atomically) at
+ * `xent_cross_entropy_weight_sum(...args)` (`[lossArgs, out]`); 'resizeRange' and
+ * 'resizeWeightSum': `xent_resize_cross_entropy_range(...args)` (as 'range', then `[resizeArgs,
+ * scratch, scratchBytes]`; the ExactSum at the same place) and `xent_resize_weight_sum(...args)`
+ * (`[lossArgs, resizeArgs, out]`). The status is stored (atomically) at
  * `ctl + 4 * (1 + slot)`. With `sync`, the worker then decrements the counter at `ctl` and
  * wakes its waiter (the main thread blocked in `Atomics.wait`); otherwise it replies with a
  * {@link DoneMessage}.
@@ -27,7 +30,7 @@ export const RANGE_ACC_ARG = 4;
 export interface CallMessage {
   type: 'call';
   id: number;
-  fn: 'range' | 'weightSum';
+  fn: 'range' | 'weightSum' | 'resizeRange' | 'resizeWeightSum';
   args: number[];
   ctl: number;
   slot: number;

@@ -12,6 +12,8 @@ import { errorMessage } from '../error-message.js';
 interface Kernel {
   xent_cross_entropy_range(...args: number[]): number;
   xent_cross_entropy_weight_sum(...args: number[]): number;
+  xent_resize_cross_entropy_range(...args: number[]): number;
+  xent_resize_weight_sum(...args: number[]): number;
   xent_exact_sum_clear(p: number): void;
 }
 
@@ -37,12 +39,11 @@ function call(m: CallMessage, post: (m: FromWorker) => void): void {
   let failure: string | undefined;
   try {
     if (!kernel || !memory) throw new Error('the worker was not initialised');
-    if (m.fn === 'range') {
-      kernel.xent_exact_sum_clear(m.args[RANGE_ACC_ARG]!);
-      status = kernel.xent_cross_entropy_range(...m.args) >>> 0;
-    } else {
-      status = kernel.xent_cross_entropy_weight_sum(...m.args) >>> 0;
-    }
+    if (m.fn === 'range' || m.fn === 'resizeRange') kernel.xent_exact_sum_clear(m.args[RANGE_ACC_ARG]!);
+    if (m.fn === 'range') status = kernel.xent_cross_entropy_range(...m.args) >>> 0;
+    else if (m.fn === 'resizeRange') status = kernel.xent_resize_cross_entropy_range(...m.args) >>> 0;
+    else if (m.fn === 'resizeWeightSum') status = kernel.xent_resize_weight_sum(...m.args) >>> 0;
+    else status = kernel.xent_cross_entropy_weight_sum(...m.args) >>> 0;
   } catch (e) {
     failure = errorMessage(e);
   } finally {

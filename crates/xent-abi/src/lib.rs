@@ -8,13 +8,15 @@
 //! Conventions: a pointer argument of 0 means "absent". Every export validates what it can
 //! before it writes anything, and returns a status code (see [`Status`]).
 //!
-//! One file of a little over 400 lines on purpose: the whole ABI in one place, read against its
+//! One file of about 600 lines on purpose: the whole ABI in one place, read against its
 //! TypeScript counterpart (`ts/abi.ts`) when either changes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+use xent_kernel::resize::scratch_floats;
 use xent_kernel::{
-    cross_entropy, cross_entropy_range, nll_loss, softmax, softmax_backward, weight_sum, CrossEntropyArgs,
-    CrossEntropyResult, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
+    cross_entropy, cross_entropy_range, nll_loss, resize_cross_entropy, resize_cross_entropy_range, resize_weight_sum,
+    softmax, softmax_backward, weight_sum, CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels, Layout, Mode,
+    Outputs, Pred, Reduction, Resize, Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -207,7 +209,7 @@ unsafe fn loss_call(
     if out.is_null() {
         return Status::BadArgument as u32;
     }
-    match decode(args) {
+    match decode(args, None) {
         Some((args, outputs)) => finish(kernel(&args, outputs), out),
         None => Status::BadArgument as u32,
     }
@@ -216,11 +218,14 @@ unsafe fn loss_call(
 /// The kernel arguments and outputs that the [`LossArgs`] at `args` describe, or `None` when
 /// they are inconsistent. Not inlined: one copy for every entry point that takes them.
 ///
+/// `in_s`: the logits' (and the gradient's) pixels per item when they are not `s` (a resized
+/// call: `in_h * in_w`).
+///
 /// # Safety
 /// A non-null `args` must point to a [`LossArgs`] whose non-null pointers point to buffers of
 /// the lengths it states, alive and unaliased (outputs) for `'a`.
 #[inline(never)]
-unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>)> {
+unsafe fn decode<'a>(args: *const LossArgs, in_s: Option<usize>) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>)> {
     if args.is_null() {
         return None;
     }
@@ -228,6 +233,10 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
     let (n, c, s) = (a.n as usize, a.c as usize, a.s as usize);
     let samples = n.checked_mul(s)?;
     let len = samples.checked_mul(c)?;
+    let logits_len = match in_s {
+        Some(in_s) => n.checked_mul(c)?.checked_mul(in_s)?,
+        None => len,
+    };
     if a.logits.is_null() || a.target.is_null() {
         return None;
     }
@@ -252,7 +261,7 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
         _ => return None,
     };
     let args = CrossEntropyArgs {
-        logits: slice(a.logits, len),
+        logits: slice(a.logits, logits_len),
         target,
         n,
         c,
@@ -265,7 +274,7 @@ unsafe fn decode<'a>(args: *const LossArgs) -> Option<(CrossEntropyArgs<'a>, Out
         grad_output: opt(a.grad_output, samples),
     };
     let outputs = Outputs {
-        grad: opt_mut(a.grad, len),
+        grad: opt_mut(a.grad, logits_len),
         loss_map: opt_mut(a.loss_map, samples),
         confidence: opt_mut(a.confidence, samples),
         pred,
@@ -431,4 +440,143 @@ pub unsafe extern "C" fn xent_nll_loss(args: *const LossArgs, out: *mut f64) -> 
         return Status::BadArgument as u32;
     }
     loss_call(nll_loss, args, out)
+}
+
+/// The resize of the resized loss exports (issue 18's fused `F.interpolate` then
+/// `F.cross_entropy`): 5 fields of 4 bytes ([`xent_resize_args_size`]). With it, the
+/// [`LossArgs`] describe the full-resolution problem (`s = out_h * out_w`: target, maps, scores,
+/// `grad_output`) except `logits` and `grad`, which are `[n, c, in_h, in_w]` in `layout`.
+#[repr(C)]
+pub struct ResizeArgs {
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    /// 0 = nearest (PyTorch's legacy 'nearest'), 1 = bilinear, 2 = bilinear with
+    /// `align_corners=True`.
+    pub mode: u32,
+}
+
+/// Bytes of a [`ResizeArgs`] (the TypeScript side checks its layout against this).
+#[no_mangle]
+pub extern "C" fn xent_resize_args_size() -> u32 {
+    core::mem::size_of::<ResizeArgs>() as u32
+}
+
+/// Bytes of scratch memory that one caller (thread) of the resized exports needs for `c`
+/// classes (a fixed budget of 128 KiB, more only for very many classes; 4-byte aligned).
+#[no_mangle]
+pub extern "C" fn xent_resize_scratch_size(c: u32) -> u32 {
+    scratch_floats(c as usize).saturating_mul(4).min(u32::MAX as usize) as u32
+}
+
+/// [`xent_cross_entropy`] of the logits resized to the target's size, fused: the loss,
+/// the gradient w.r.t. the low-resolution logits and every full-resolution output (see
+/// [`ResizeArgs`]), with `scratch_bytes` of scratch at `scratch` (see
+/// [`xent_resize_scratch_size`]). `out` and the status as in [`xent_cross_entropy`].
+///
+/// # Safety
+/// As [`xent_cross_entropy`]; `resize` must point to a [`ResizeArgs`], `scratch` to
+/// `scratch_bytes` writable bytes (4-byte aligned) that overlap nothing else.
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_cross_entropy(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    scratch: *mut f32,
+    scratch_bytes: u32,
+    out: *mut f64,
+) -> u32 {
+    let Some(sc) = scratch_slice(scratch, scratch_bytes) else {
+        return Status::BadArgument as u32;
+    };
+    resize_call(args, resize, out, |a, rs, o| resize_cross_entropy(a, rs, o, sc))
+}
+
+/// The first half of a split [`xent_resize_cross_entropy`]: checks everything, every label
+/// included, and writes the denominator of 'mean' to `out[2]`. Writes nothing else.
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_weight_sum(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    out: *mut f64,
+) -> u32 {
+    resize_call(args, resize, out, |a, rs, mut o| {
+        resize_weight_sum(a, rs, &mut o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
+    })
+}
+
+/// The second half of a split [`xent_resize_cross_entropy`]: SOURCE rows `lo .. hi` of the
+/// `n * in_h` (a caller zeroes their gradient, computes every output row that touches them,
+/// adds only into them, and writes the outputs of the output rows whose first source row is
+/// its own), with `weight_sum` from [`xent_resize_weight_sum`], adding the losses into the
+/// [`ExactSum`] at `acc`. Disjoint ranges may run at the same time, each with its own scratch;
+/// merged, they give the bits of one call. The first six arguments are those of
+/// [`xent_cross_entropy_range`].
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`]; `acc` must point to an initialised [`ExactSum`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_cross_entropy_range(
+    args: *const LossArgs,
+    weight_sum: f64,
+    lo: u32,
+    hi: u32,
+    acc: *mut ExactSum,
+    out: *mut f64,
+    resize: *const ResizeArgs,
+    scratch: *mut f32,
+    scratch_bytes: u32,
+) -> u32 {
+    let Some(sc) = scratch_slice(scratch, scratch_bytes) else {
+        return Status::BadArgument as u32;
+    };
+    if acc.is_null() {
+        return Status::BadArgument as u32;
+    }
+    resize_call(args, resize, out, |a, rs, o| {
+        resize_cross_entropy_range(a, rs, o, weight_sum, lo as usize, hi as usize, sc, &mut *acc)
+            .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
+    })
+}
+
+/// The scratch block as floats, or `None` for a null pointer.
+///
+/// # Safety
+/// A non-null `p` valid for writing `bytes` bytes, 4-byte aligned, unaliased.
+unsafe fn scratch_slice<'a>(p: *mut f32, bytes: u32) -> Option<&'a mut [f32]> {
+    opt_mut(p, bytes as usize / 4)
+}
+
+/// Decodes the [`LossArgs`] and [`ResizeArgs`], runs `kernel`, writes `out`.
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`]; a non-null `out` valid for writing 4 doubles.
+unsafe fn resize_call(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    out: *mut f64,
+    kernel: impl FnOnce(&CrossEntropyArgs, &Resize, Outputs) -> Result<CrossEntropyResult, Error>,
+) -> u32 {
+    if out.is_null() || resize.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let r = &*resize;
+    let mode = match r.mode {
+        0 => Mode::Nearest,
+        1 => Mode::Bilinear,
+        2 => Mode::BilinearAlignCorners,
+        _ => return Status::BadArgument as u32,
+    };
+    let rs =
+        Resize { mode, in_h: r.in_h as usize, in_w: r.in_w as usize, out_h: r.out_h as usize, out_w: r.out_w as usize };
+    let Some(in_s) = rs.in_h.checked_mul(rs.in_w) else {
+        return Status::BadArgument as u32;
+    };
+    match decode(args, Some(in_s)) {
+        Some((args, outputs)) => finish(kernel(&args, &rs, outputs), out),
+        None => Status::BadArgument as u32,
+    }
 }

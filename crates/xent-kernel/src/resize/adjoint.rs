@@ -67,13 +67,18 @@ pub unsafe fn adjoint(
 }
 
 /// Zeroes source rows `ylo .. yhi` of the item's low-resolution gradient `gx` (every class).
-pub fn zero_rows(gx: &mut [f32], g: Plane, ylo: usize, yhi: usize) {
+///
+/// # Safety
+/// `ylo <= yhi <=` the item's rows, `gx` the whole item (`c * h * w` floats).
+pub unsafe fn zero_rows(gx: &mut [f32], g: Plane, ylo: usize, yhi: usize) {
+    debug_assert!(ylo <= yhi && g.at(yhi, 0) <= gx.len());
+    let base = gx.as_mut_ptr();
     if g.ps == 1 {
+        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(yhi, 0) <= gx.len());
         for ci in 0..g.c {
-            let o = ci * g.cs;
-            gx[o + ylo * g.w..o + yhi * g.w].fill(0.0);
+            core::ptr::write_bytes(base.add(ci * g.cs + ylo * g.w), 0, (yhi - ylo) * g.w);
         }
     } else {
-        gx[g.at(ylo, 0)..g.at(yhi, 0)].fill(0.0);
+        core::ptr::write_bytes(base.add(g.at(ylo, 0)), 0, g.at(yhi, 0) - g.at(ylo, 0));
     }
 }

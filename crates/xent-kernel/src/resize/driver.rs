@@ -2,14 +2,18 @@
 //! chunk by chunk, interpolate the strip, run the loss kernel on it as a `1 x c x p` NCHW
 //! problem (full-resolution target, maps and scores are slices of the caller's), and scatter
 //! its gradient back into the owned source rows.
+//!
+//! No panicking index below (a panic's formatting would cost the module kilobytes): the
+//! lengths are checked once by [`super::check::check`], and the slices are taken unchecked.
 
 use super::adjoint::{adjoint, zero_rows};
 use super::geometry::{Axis, Mode, Resize, Tap};
 use super::interpolate::{interpolate, Cols, Plane, COLS_PER_PIXEL};
 use crate::lanes::F32x4;
 use crate::{
-    cross_entropy_range_with, CrossEntropyArgs, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Target,
+    cross_entropy_range_with, Arg, CrossEntropyArgs, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Target,
 };
+use core::slice::{from_raw_parts, from_raw_parts_mut};
 
 /// Scratch floats per call and thread (128 KiB), unless the classes need more (see
 /// [`super::scratch_floats`]).
@@ -27,7 +31,7 @@ pub fn strips(args: &CrossEntropyArgs, out: &Outputs) -> usize {
 /// loss row fit, at most [`MAX_CHUNK`], a multiple of 16 (the loss kernel's wide tile) when
 /// 16 or more fit; 0 when not even one does.
 pub fn chunk(len: usize, c: usize, strips: usize) -> usize {
-    let per = strips * c + COLS_PER_PIXEL + 1;
+    let per = strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1);
     let p = (len / per).min(MAX_CHUNK);
     if p >= 16 {
         p & !15
@@ -50,49 +54,96 @@ struct Row {
     yhi: usize,
 }
 
-/// The output rows touched by source rows `lo .. hi` (of the `n * in_h`): the owned ones, and
-/// with `grad` also those whose second source row is in the range.
-fn rows(rs: &Resize, lo: usize, hi: usize, grad: bool) -> impl Iterator<Item = Row> + '_ {
-    let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
-    items(rs, lo, hi).flat_map(move |b| {
-        let ylo = lo.max(b * rs.in_h) - b * rs.in_h;
-        let yhi = hi.min((b + 1) * rs.in_h) - b * rs.in_h;
-        (0..rs.out_h).filter_map(move |oy| {
-            let ty = ay.tap(oy);
-            let owned = (ylo..yhi).contains(&ty.i0);
-            let touched = owned || (grad && (ylo..yhi).contains(&ty.i1));
-            touched.then_some(Row { b, oy, ty, owned, ylo, yhi })
-        })
-    })
+/// Calls `f` with each batch item that source rows `lo .. hi` (of the `n * in_h`) are in, and
+/// the range of its rows they cover.
+fn for_items(rs: &Resize, lo: usize, hi: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let h = rs.in_h.max(1);
+    let mut b = lo / h;
+    while b * h < hi {
+        f(b, lo.max(b * h) - b * h, hi.min((b + 1) * h) - b * h);
+        b += 1;
+    }
 }
 
-/// The batch items that source rows `lo .. hi` (of the `n * in_h`) are in.
-fn items(rs: &Resize, lo: usize, hi: usize) -> core::ops::Range<usize> {
-    if lo < hi {
-        lo / rs.in_h..(hi - 1) / rs.in_h + 1
-    } else {
-        0..0
-    }
+/// Calls `f` with each output row touched by source rows `lo .. hi`, in order: the owned ones,
+/// and with `grad` also those whose second source row is in the range.
+fn for_rows(
+    rs: &Resize,
+    lo: usize,
+    hi: usize,
+    grad: bool,
+    mut f: impl FnMut(Row) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
+    let mut r = Ok(());
+    for_items(rs, lo, hi, |b, ylo, yhi| {
+        for oy in 0..rs.out_h {
+            let ty = ay.tap(oy);
+            let owned = (ylo..yhi).contains(&ty.i0);
+            if r.is_ok() && (owned || (grad && (ylo..yhi).contains(&ty.i1))) {
+                r = f(Row { b, oy, ty, owned, ylo, yhi });
+            }
+        }
+    });
+    r
 }
 
 /// Validates the labels of every output row the range touches (before anything is written).
 pub fn check_labels(args: &CrossEntropyArgs, rs: &Resize, lo: usize, hi: usize, grad: bool) -> Result<(), Error> {
-    if let Target::Index(l) = args.target {
-        for r in rows(rs, lo, hi, grad) {
-            let at = r.b * args.s + r.oy * rs.out_w;
-            let row = labels(l, at, at + rs.out_w).ok_or(Error::BadArgument(crate::Arg::Range))?;
-            row.validate(args.c, args.ignore_index, None)?;
-        }
-    }
-    Ok(())
+    let Target::Index(l) = args.target else { return Ok(()) };
+    for_rows(rs, lo, hi, grad, |r| {
+        let at = r.b * args.s + r.oy * rs.out_w;
+        labels(l, at, at + rs.out_w).ok_or(Error::BadArgument(Arg::Range))?.validate(
+            args.c,
+            args.ignore_index,
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+/// Labels `lo .. hi` of `l`, with `l`'s lifetime.
+pub fn labels(l: Labels<'_>, lo: usize, hi: usize) -> Option<Labels<'_>> {
+    Some(match l {
+        Labels::U8(v) => Labels::U8(v.get(lo..hi)?),
+        Labels::U16(v) => Labels::U16(v.get(lo..hi)?),
+        Labels::I32(v) => Labels::I32(v.get(lo..hi)?),
+    })
+}
+
+/// `len` values of `v` from `at`, unchecked.
+///
+/// # Safety
+/// `at + len <= v.len()`.
+#[inline(always)]
+unsafe fn part<T>(v: &[T], at: usize, len: usize) -> &[T] {
+    debug_assert!(at + len <= v.len());
+    from_raw_parts(v.as_ptr().add(at), len)
+}
+
+/// A mutable [`part`].
+///
+/// # Safety
+/// As [`part`].
+#[inline(always)]
+unsafe fn part_mut<T>(v: &mut [T], at: usize, len: usize) -> &mut [T] {
+    debug_assert!(at + len <= v.len());
+    from_raw_parts_mut(v.as_mut_ptr().add(at), len)
+}
+
+/// Values `at .. at + p` of a full-resolution output, if there is one and the row is `owned`.
+///
+/// # Safety
+/// As [`part`].
+unsafe fn owned_part(m: Option<&mut [f32]>, owned: bool, at: usize, p: usize) -> Option<&mut [f32]> {
+    m.filter(|_| owned).map(|m| part_mut(m, at, p))
 }
 
 /// Runs source rows `lo .. hi`: zeroes their gradient, then each output row they touch.
 ///
 /// # Safety
 /// `args`, `rs` and `out` checked ([`super::check::check`]), the labels of the touched rows
-/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and `p` = [`chunk`] of `scratch` at
-/// least 1.
+/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and [`chunk`] of `scratch` at least 1.
 #[expect(clippy::too_many_arguments, reason = "a split call's arguments, as cross_entropy_range_with's")]
 pub unsafe fn run_rows<L: F32x4>(
     args: &CrossEntropyArgs,
@@ -106,104 +157,90 @@ pub unsafe fn run_rows<L: F32x4>(
 ) {
     let (c, s) = (args.c, args.s);
     let grad = out.grad.is_some();
+    let prob = matches!(args.target, Target::Prob(_));
     let big_p = chunk(scratch.len(), c, strips(args, out));
     debug_assert!(big_p >= 1);
-    let (cols_buf, rest) = scratch.split_at_mut(COLS_PER_PIXEL * big_p);
-    let (strip, rest) = rest.split_at_mut(c * big_p);
-    let (gstrip, rest) = rest.split_at_mut(if grad { c * big_p } else { 0 });
-    let (qstrip, spare) = rest.split_at_mut(if let Target::Prob(_) = args.target { c * big_p } else { 0 });
+    // Scratch: [taps | interpolated logits | their gradient | probability targets | spare losses].
+    let strip_at = COLS_PER_PIXEL * big_p;
+    let gstrip_at = strip_at + c * big_p;
+    let qstrip_at = gstrip_at + if grad { c * big_p } else { 0 };
+    let spare_at = qstrip_at + if prob { c * big_p } else { 0 };
+    debug_assert!(spare_at + big_p <= scratch.len());
+    let sp = scratch.as_mut_ptr();
     let in_s = rs.in_h * rs.in_w;
-    let (cs, ps) = match args.layout {
-        Layout::Nchw => (in_s, 1),
-        Layout::Nhwc => (1, c),
+    // (class stride, pixel stride) of the logits and, at the full resolution, of the targets.
+    let ((cs, ps), (tcs, tps)) = match args.layout {
+        Layout::Nchw => ((in_s, 1), (s, 1)),
+        Layout::Nhwc => ((1, c), (1, c)),
     };
     let plane = Plane { c, w: rs.in_w, cs, ps };
-    // The probability targets' strides at the full resolution.
-    let (tcs, tps) = match args.layout {
-        Layout::Nchw => (s, 1),
-        Layout::Nhwc => (1, c),
-    };
     let ax = Axis::new(rs.mode, rs.in_w, rs.out_w);
     let nearest = rs.mode == Mode::Nearest;
     let item = c * in_s;
     if let Some(gx) = out.grad.as_deref_mut() {
-        for b in items(rs, lo, hi) {
-            let (ylo, yhi) = (lo.max(b * rs.in_h) - b * rs.in_h, hi.min((b + 1) * rs.in_h) - b * rs.in_h);
-            zero_rows(&mut gx[b * item..(b + 1) * item], plane, ylo, yhi);
-        }
+        for_items(rs, lo, hi, |b, ylo, yhi| zero_rows(part_mut(gx, b * item, item), plane, ylo, yhi));
     }
     // The losses of rows owned by another caller go nowhere.
     let mut spare_acc = ExactSum::default();
-    for r in rows(rs, lo, hi, grad) {
-        let x = &args.logits[r.b * item..(r.b + 1) * item];
+    let _ = for_rows(rs, lo, hi, grad, |r| {
+        let x = part(args.logits, r.b * item, item);
         let mut x0 = 0;
         while x0 < rs.out_w {
             let p = big_p.min(rs.out_w - x0);
-            let mut cols = Cols { cols: &mut cols_buf[..COLS_PER_PIXEL * p], p };
+            let mut cols = Cols { cols: from_raw_parts_mut(sp, COLS_PER_PIXEL * p), p };
             cols.fill(r.ty, x0, |v| ax.tap(v));
+            let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
             interpolate(x, plane, nearest, r.ty, &cols, strip);
             let at = r.b * s + r.oy * rs.out_w + x0;
             let target = match args.target {
                 Target::Index(l) => Target::Index(labels(l, at, at + p).unwrap_or(l)),
                 Target::Prob(q) => {
-                    let q = &q[r.b * c * s..];
-                    let pix = r.oy * rs.out_w + x0;
+                    let qs = from_raw_parts_mut(sp.add(qstrip_at), c * p);
+                    let q0 = r.b * c * s + (r.oy * rs.out_w + x0) * tps;
                     for ci in 0..c {
                         for j in 0..p {
-                            qstrip[ci * p + j] = q[ci * tcs + (pix + j) * tps];
+                            *qs.get_unchecked_mut(ci * p + j) = *q.get_unchecked(q0 + ci * tcs + j * tps);
                         }
                     }
-                    Target::Prob(&qstrip[..c * p])
+                    Target::Prob(qs)
                 }
             };
             let sargs = CrossEntropyArgs {
-                logits: &strip[..c * p],
+                logits: strip,
                 target,
                 n: 1,
                 s: p,
                 layout: Layout::Nchw,
-                grad_output: args.grad_output.map(|g| &g[at..at + p]),
+                grad_output: args.grad_output.map(|g| part(g, at, p)),
                 ..*args
             };
             let owned = r.owned;
-            let slice = |m| part(m, owned, at, p);
-            let loss_map = match slice(out.loss_map.as_deref_mut()) {
-                None if args.reduction == Reduction::None => Some(&mut spare[..p]),
+            let map = |m| owned_part(m, owned, at, p);
+            let loss_map = match map(out.loss_map.as_deref_mut()) {
+                None if args.reduction == Reduction::None => Some(from_raw_parts_mut(sp.add(spare_at), p)),
                 m => m,
             };
             let sout = Outputs {
-                grad: grad.then(|| &mut gstrip[..c * p]),
+                grad: grad.then(|| from_raw_parts_mut(sp.add(gstrip_at), c * p)),
                 loss_map,
-                confidence: slice(out.confidence.as_deref_mut()),
+                confidence: map(out.confidence.as_deref_mut()),
                 pred: match out.pred.as_mut().filter(|_| owned) {
                     None => None,
-                    Some(Pred::U8(v)) => Some(Pred::U8(&mut v[at..at + p])),
-                    Some(Pred::U16(v)) => Some(Pred::U16(&mut v[at..at + p])),
+                    Some(Pred::U8(v)) => Some(Pred::U8(part_mut(v, at, p))),
+                    Some(Pred::U16(v)) => Some(Pred::U16(part_mut(v, at, p))),
                 },
-                pred_confidence: slice(out.pred_confidence.as_deref_mut()),
+                pred_confidence: map(out.pred_confidence.as_deref_mut()),
                 confusion: out.confusion.as_deref_mut().filter(|_| owned),
             };
             let sum = if owned { &mut *acc } else { &mut spare_acc };
             let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
             debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
             if let Some(gx) = out.grad.as_deref_mut() {
-                adjoint(&mut gx[r.b * item..(r.b + 1) * item], plane, nearest, r.ty, &cols, gstrip, r.ylo, r.yhi);
+                let gs = from_raw_parts(sp.add(gstrip_at), c * p);
+                adjoint(part_mut(gx, r.b * item, item), plane, nearest, r.ty, &cols, gs, r.ylo, r.yhi);
             }
             x0 += p;
         }
-    }
-}
-
-/// Labels `lo .. hi` of `l`, with `l`'s lifetime.
-pub fn labels(l: Labels<'_>, lo: usize, hi: usize) -> Option<Labels<'_>> {
-    Some(match l {
-        Labels::U8(v) => Labels::U8(v.get(lo..hi)?),
-        Labels::U16(v) => Labels::U16(v.get(lo..hi)?),
-        Labels::I32(v) => Labels::I32(v.get(lo..hi)?),
-    })
-}
-
-/// Values `at .. at + p` of a full-resolution output, if there is one and the row is `owned`.
-fn part(m: Option<&mut [f32]>, owned: bool, at: usize, p: usize) -> Option<&mut [f32]> {
-    m.filter(|_| owned).map(|m| &mut m[at..at + p])
+        Ok(())
+    });
 }

@@ -37,35 +37,42 @@ pub const COLS_PER_PIXEL: usize = 8;
 impl Cols<'_> {
     /// Fills the taps of output columns `x0 .. x0 + p` (`tap(x)` their horizontal taps, `ty` the
     /// row's vertical one).
-    pub fn fill(&mut self, ty: Tap, x0: usize, tap: impl Fn(usize) -> Tap) {
+    ///
+    /// # Safety
+    /// `cols` at least [`COLS_PER_PIXEL`]` * p` long.
+    pub unsafe fn fill(&mut self, ty: Tap, x0: usize, tap: impl Fn(usize) -> Tap) {
         let p = self.p;
         debug_assert!(self.cols.len() >= COLS_PER_PIXEL * p);
+        let c = self.cols.as_mut_ptr();
         for j in 0..p {
             let t = tap(x0 + j);
-            self.cols[j] = f32::from_bits(t.i0 as u32);
-            self.cols[p + j] = f32::from_bits(t.i1 as u32);
-            self.cols[2 * p + j] = t.w0;
-            self.cols[3 * p + j] = t.w1;
             // PyTorch's backward multiplies the two weights first, in float32.
-            self.cols[4 * p + j] = ty.w0 * t.w0;
-            self.cols[5 * p + j] = ty.w0 * t.w1;
-            self.cols[6 * p + j] = ty.w1 * t.w0;
-            self.cols[7 * p + j] = ty.w1 * t.w1;
+            let v = [
+                f32::from_bits(t.i0 as u32),
+                f32::from_bits(t.i1 as u32),
+                t.w0,
+                t.w1,
+                ty.w0 * t.w0,
+                ty.w0 * t.w1,
+                ty.w1 * t.w0,
+                ty.w1 * t.w1,
+            ];
+            for (k, v) in v.into_iter().enumerate() {
+                *c.add(k * p + j) = v;
+            }
         }
     }
 
     /// Pixel `j`'s source columns, horizontal weights and 2-D weights `[w00, w01, w10, w11]`.
+    ///
+    /// # Safety
+    /// `j < p`.
     #[inline(always)]
-    pub fn get(&self, j: usize) -> (usize, usize, f32, f32, [f32; 4]) {
+    pub unsafe fn get(&self, j: usize) -> (usize, usize, f32, f32, [f32; 4]) {
+        debug_assert!(j < self.p);
         let p = self.p;
-        let c = &self.cols;
-        (
-            c[j].to_bits() as usize,
-            c[p + j].to_bits() as usize,
-            c[2 * p + j],
-            c[3 * p + j],
-            [c[4 * p + j], c[5 * p + j], c[6 * p + j], c[7 * p + j]],
-        )
+        let c = |k: usize| *self.cols.get_unchecked(k * p + j);
+        (c(0).to_bits() as usize, c(1).to_bits() as usize, c(2), c(3), [c(4), c(5), c(6), c(7)])
     }
 }
 
