@@ -163,11 +163,6 @@ fn run(k: &Case, layout: Layout, splits: &[usize], scratch: usize) -> Got {
     let mut grad = vec![f32::NAN; x.len()];
     let mut loss_map = vec![f32::NAN; k.n * k.s()];
     let mut buf = vec![0f32; scratch];
-    let out = |g: &mut Vec<f32>, m: &mut Vec<f32>| Outputs {
-        grad: Some(unsafe { &mut *(g.as_mut_slice() as *mut [f32]) }),
-        loss_map: Some(unsafe { &mut *(m.as_mut_slice() as *mut [f32]) }),
-        ..Outputs::default()
-    };
     let loss = if splits.is_empty() {
         resize_cross_entropy_with::<Portable>(&args, &k.rs, out(&mut grad, &mut loss_map), &mut buf).unwrap().loss
     } else {
@@ -187,6 +182,10 @@ fn run(k: &Case, layout: Layout, splits: &[usize], scratch: usize) -> Got {
         Layout::Nhwc => nchw(&grad, k.n, k.c, in_s),
     };
     Got { loss, loss_map, grad }
+}
+
+fn out<'a>(grad: &'a mut [f32], loss_map: &'a mut [f32]) -> Outputs<'a> {
+    Outputs { grad: Some(grad), loss_map: Some(loss_map), ..Outputs::default() }
 }
 
 fn nhwc(v: &[f32], n: usize, c: usize, s: usize) -> Vec<f32> {

@@ -7,7 +7,7 @@ use crate::{ensure, Arg, CrossEntropyArgs, Error, Outputs, Pred, Target};
 
 /// Checks every length and option of a resized call (not the labels): `args.logits` and
 /// `out.grad` are `n * c * in_h * in_w` long, `args.s` is `out_h * out_w` and every other
-/// buffer has the full resolution's length, as [`crate::cross_entropy`] would have it.
+/// buffer has the full resolution's length, as [`crate::cross_entropy()`] would have it.
 pub fn check(args: &CrossEntropyArgs, rs: &Resize, out: &mut Outputs) -> Result<(), Error> {
     let Resize { in_h, in_w, out_h, out_w, .. } = *rs;
     ensure(in_h >= 1 && in_w >= 1 && out_h >= 1 && out_w >= 1, Arg::Resize)?;
