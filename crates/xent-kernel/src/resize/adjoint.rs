@@ -35,33 +35,43 @@ pub unsafe fn adjoint(
     if !own0 && !own1 {
         return;
     }
-    let base = gx.as_mut_ptr();
-    for j in 0..p {
-        let (x0, x1, _, _, w) = cols.get(j);
-        let (a, b) = (g.at(ty.i0, x0), g.at(ty.i0, x1));
-        let (cc, d) = (g.at(ty.i1, x0), g.at(ty.i1, x1));
-        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + a.max(b).max(cc).max(d) < gx.len());
-        let src = gs.as_ptr().add(j);
+    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < gx.len());
+    let (base, src) = (gx.as_mut_ptr(), gs.as_ptr());
+    // One output pixel's contributions to the class plane at `o` (offsets of its taps).
+    let scatter = |o: *mut f32, go: f32, w: [f32; 4], [a, b, c, d]: [usize; 4]| {
+        let add = |i: usize, wt: f32| *o.add(i) = fma(wt, go, *o.add(i));
         if nearest {
             if own0 {
-                for ci in 0..g.c {
-                    *base.add(ci * g.cs + a) += *src.add(ci * p);
-                }
+                *o.add(a) += go;
             }
-            continue;
+            return;
         }
+        if own0 {
+            add(a, w[0]);
+            add(b, w[1]);
+        }
+        if own1 {
+            add(c, w[2]);
+            add(d, w[3]);
+        }
+    };
+    if g.ps == 1 {
+        // NCHW: class by class (see interpolate).
         for ci in 0..g.c {
-            let go = *src.add(ci * p);
             let o = base.add(ci * g.cs);
-            let add = |i: usize, wt: f32| *o.add(i) = fma(wt, go, *o.add(i));
-            if own0 {
-                add(a, w[0]);
-                add(b, w[1]);
+            let (r0, r1) = (ty.i0 * g.w, ty.i1 * g.w);
+            for j in 0..p {
+                let (x0, x1, _, _, w) = cols.get(j);
+                scatter(o, *src.add(ci * p + j), w, [r0 + x0, r0 + x1, r1 + x0, r1 + x1]);
             }
-            if own1 {
-                add(cc, w[2]);
-                add(d, w[3]);
-            }
+        }
+        return;
+    }
+    for j in 0..p {
+        let (x0, x1, _, _, w) = cols.get(j);
+        let taps = [g.at(ty.i0, x0), g.at(ty.i0, x1), g.at(ty.i1, x0), g.at(ty.i1, x1)];
+        for ci in 0..g.c {
+            scatter(base.add(ci), *src.add(ci * p + j), w, taps);
         }
     }
 }

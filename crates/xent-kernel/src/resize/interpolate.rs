@@ -89,24 +89,42 @@ impl Cols<'_> {
 pub unsafe fn interpolate(x: &[f32], g: Plane, nearest: bool, ty: Tap, cols: &Cols, strip: &mut [f32]) {
     let p = cols.p;
     debug_assert!(strip.len() >= g.c * p);
+    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < x.len());
+    let (xp, out) = (x.as_ptr(), strip.as_mut_ptr());
+    if g.ps == 1 {
+        // NCHW: class by class, along the class's two source rows (they stay in cache).
+        for ci in 0..g.c {
+            let r0 = xp.add(ci * g.cs + ty.i0 * g.w);
+            let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
+            let o = out.add(ci * p);
+            for j in 0..p {
+                let (x0, x1, w0, w1, _) = cols.get(j);
+                *o.add(j) = if nearest {
+                    *r0.add(x0)
+                } else {
+                    value(*r0.add(x0), *r0.add(x1), *r1.add(x0), *r1.add(x1), w0, w1, ty)
+                };
+            }
+        }
+        return;
+    }
+    // NHWC: pixel by pixel, along the classes of its source pixels (contiguous).
     for j in 0..p {
         let (x0, x1, w0, w1, _) = cols.get(j);
-        let (a, b) = (g.at(ty.i0, x0), g.at(ty.i0, x1));
-        let (cc, d) = (g.at(ty.i1, x0), g.at(ty.i1, x1));
-        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + a.max(b).max(cc).max(d) < x.len());
-        let out = strip.as_mut_ptr().add(j);
-        if nearest {
-            for ci in 0..g.c {
-                *out.add(ci * p) = *x.get_unchecked(ci * g.cs + a);
-            }
-            continue;
-        }
+        let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
+        let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
+        let o = out.add(j);
         for ci in 0..g.c {
-            let o = ci * g.cs;
-            let v = |i: usize| *x.get_unchecked(o + i);
-            let t0 = fma(v(a), w0, v(b) * w1);
-            let t1 = fma(v(cc), w0, v(d) * w1);
-            *out.add(ci * p) = fma(t0, ty.w0, t1 * ty.w1);
+            *o.add(ci * p) =
+                if nearest { *a.add(ci) } else { value(*a.add(ci), *b.add(ci), *cc.add(ci), *d.add(ci), w0, w1, ty) };
         }
     }
+}
+
+/// One interpolated value from its four source values, as PyTorch computes it.
+#[inline(always)]
+fn value(a: f32, b: f32, c: f32, d: f32, w0: f32, w1: f32, ty: Tap) -> f32 {
+    let t0 = fma(a, w0, b * w1);
+    let t1 = fma(c, w0, d * w1);
+    fma(t0, ty.w0, t1 * ty.w1)
 }
