@@ -174,6 +174,11 @@ describe('load errors', () => {
       xent_exact_sum_clear: (_p: number) => undefined,
       xent_exact_sum_merge: (_d: number, _s: number) => undefined,
       xent_exact_sum_value: (_p: number) => 0,
+      xent_resize_args_size: () => 20,
+      xent_resize_scratch_size: (_c: number) => 131072,
+      xent_resize_cross_entropy: Object.defineProperty(() => 0, 'length', { value: 5 }),
+      xent_resize_weight_sum: Object.defineProperty(() => 0, 'length', { value: 3 }),
+      xent_resize_cross_entropy_range: Object.defineProperty(() => 0, 'length', { value: 9 }),
       __heap_base: heapBase,
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
@@ -202,6 +207,8 @@ describe('load errors', () => {
       'xent_nll_loss',
       'xent_cross_entropy_range',
       'xent_exact_sum_merge',
+      'xent_resize_cross_entropy',
+      'xent_resize_cross_entropy_range',
     ]) {
       expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(
         `does not export the function ${f}`,
@@ -209,6 +216,9 @@ describe('load errors', () => {
     }
     expect(() => checkExports({ ...ok, xent_loss_args_size: () => 80 } as unknown as WebAssembly.Exports)).toThrow(
       /LossArgs has 80 bytes, this TypeScript code writes 76/,
+    );
+    expect(() => checkExports({ ...ok, xent_resize_args_size: () => 24 } as unknown as WebAssembly.Exports)).toThrow(
+      /ResizeArgs has 24 bytes, this TypeScript code writes 20/,
     );
     expect(() => checkExports({ ...ok, __heap_base: undefined } as unknown as WebAssembly.Exports)).toThrow(
       /__heap_base/,

@@ -56,14 +56,20 @@ pub unsafe fn adjoint(
         }
     };
     if g.ps == 1 {
-        // NCHW: class by class (see interpolate).
-        for ci in 0..g.c {
-            let o = base.add(ci * g.cs);
-            let (r0, r1) = (ty.i0 * g.w, ty.i1 * g.w);
+        // NCHW: four classes at a time along the rows: the additions into one element depend
+        // on each other (a chain through memory), those of four classes do not.
+        let (r0, r1) = (ty.i0 * g.w, ty.i1 * g.w);
+        let mut c0 = 0;
+        while c0 < g.c {
+            let k = (g.c - c0).min(4);
             for j in 0..p {
                 let (x0, x1, _, _, w) = cols.get(j);
-                scatter(o, *src.add(ci * p + j), w, [r0 + x0, r0 + x1, r1 + x0, r1 + x1]);
+                let taps = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                for ci in c0..c0 + k {
+                    scatter(base.add(ci * g.cs), *src.add(ci * p + j), w, taps);
+                }
             }
+            c0 += k;
         }
         return;
     }
