@@ -316,6 +316,17 @@ describe('scoring at the target resolution', () => {
       expect(Array.from(scorer.result().confusion)).toEqual(Array.from(s.confusion));
       const other = x.scorer(c, { ignoreIndex: 255, ...(weight && { weight }) });
       expect(Object.is(other.update(logits, target, { resize }).loss, s.loss)).toBe(true);
+      // NHWC logits: the same bits.
+      const nhwc = x.score({ data: toNhwc(k.logits, n, c, h * w), shape: [n, h, w, c] }, target, {
+        ...common,
+        layout: 'NHWC',
+        lossMap: true,
+      });
+      expect(Object.is(nhwc.loss, s.loss)).toBe(true);
+      expect(Array.from(nhwc.pred.toArray())).toEqual(Array.from(s.pred.toArray()));
+      expect(firstBitDifference(nhwc.lossMap.toArray(), s.lossMap.toArray())).toBe(-1);
+      expect(Array.from(nhwc.confusion)).toEqual(Array.from(s.confusion));
+      for (const t of [nhwc.pred, nhwc.lossMap]) t.dispose();
       for (const t of [s.pred, s.lossMap, s.confidence, s.predConfidence, ce.lossMap, ce.confidence]) t.dispose();
       scorer.dispose();
       other.dispose();
