@@ -1,12 +1,14 @@
 //! The backward half: a strip's gradient (w.r.t. the interpolated logits, `c x p`) scattered
 //! back onto the low-resolution grid through the adjoint of the interpolation, as PyTorch's CPU
-//! `upsample_bilinear2d_backward` does it: per output pixel, in row-major order, the four taps
+//! `upsample_bilinear2d_backward` does it: per output pixel the four taps
 //! `g[y0, x0] += (wy0 wx0) go`, `g[y0, x1]`, `g[y1, x0]`, `g[y1, x1]` (fused multiply-adds, as
-//! its FMA-contracted code), or `g[y, x] += go` for nearest.
+//! its FMA-contracted code), or `g[y, x] += go` for nearest; the pixels in the driver's order
+//! (PyTorch's row-major order, except across the chunks of a group of rows).
 //!
-//! Determinism: a caller owns the source rows `[ylo, yhi)` and adds only into them. Each
-//! gradient element then receives its contributions in the order of the output pixels and taps
-//! whatever the split, so any number of threads gives the bits of one.
+//! Determinism: a caller owns the source rows `[ylo, yhi)` and adds only into them, and every
+//! caller runs the groups, chunks (of a width set by `c`) and rows in the same order. Each
+//! gradient element then receives its contributions in the same order whatever the split, so
+//! any number of threads gives the bits of one.
 
 use super::geometry::{fma, Tap};
 use super::interpolate::{Cols, Plane};

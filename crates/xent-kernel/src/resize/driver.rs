@@ -8,7 +8,7 @@
 
 use super::adjoint::{adjoint, zero_rows};
 use super::geometry::{Axis, Mode, Resize, Tap};
-use super::interpolate::{interpolate, Cols, Plane, COLS_PER_PIXEL};
+use super::interpolate::{hrows, interpolate, vblend, Cols, Plane, COLS_PER_PIXEL};
 use crate::lanes::F32x4;
 use crate::{
     cross_entropy_range_with, Arg, CrossEntropyArgs, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Target,
@@ -22,9 +22,18 @@ pub const SCRATCH_BUDGET: usize = 32768;
 const MAX_CHUNK: usize = 1024;
 
 /// The `c x p` strips a call needs: the interpolated logits, their gradient, the probability
-/// targets.
-pub fn strips(args: &CrossEntropyArgs, out: &Outputs) -> usize {
-    1 + out.grad.is_some() as usize + matches!(args.target, Target::Prob(_)) as usize
+/// targets, and for bilinear the two horizontally interpolated source rows.
+pub fn strips(args: &CrossEntropyArgs, rs: &Resize, out: &Outputs) -> usize {
+    let bilinear = rs.mode != Mode::Nearest;
+    1 + out.grad.is_some() as usize + matches!(args.target, Target::Prob(_)) as usize + 2 * bilinear as usize
+}
+
+/// The chunk width of a call: a function of the classes and the strips only (not of the
+/// scratch given), so that the order of the gradient's additions, and so its bits, is the same
+/// for every caller; and the scratch floats it needs.
+pub fn chunk_of(c: usize, strips: usize) -> (usize, usize) {
+    let p = chunk(super::scratch_floats(c), c, strips);
+    (p, p.saturating_mul(strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1)))
 }
 
 /// The chunk width for `len` floats of scratch: the most pixels whose strips, taps and spare
@@ -40,11 +49,14 @@ pub fn chunk(len: usize, c: usize, strips: usize) -> usize {
     }
 }
 
-/// One output row that a caller's source rows touch.
+/// Output rows `oy .. oy + rows` of item `b` with the same two source rows, which a caller's
+/// source rows touch.
 #[derive(Clone, Copy)]
 struct Row {
     b: usize,
     oy: usize,
+    rows: usize,
+    /// The taps of row `oy` (the others have the same source rows, other weights).
     ty: Tap,
     /// Whether the caller owns it (the owner of its first source row): it writes its loss and
     /// full-resolution outputs.
@@ -65,8 +77,9 @@ fn for_items(rs: &Resize, lo: usize, hi: usize, mut f: impl FnMut(usize, usize, 
     }
 }
 
-/// Calls `f` with each output row touched by source rows `lo .. hi`, in order: the owned ones,
-/// and with `grad` also those whose second source row is in the range.
+/// Calls `f` with each group of output rows (consecutive, with the same two source rows)
+/// touched by source rows `lo .. hi`, in order: the owned ones, and with `grad` also those
+/// whose second source row is in the range.
 fn for_rows(
     rs: &Resize,
     lo: usize,
@@ -77,12 +90,21 @@ fn for_rows(
     let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
     let mut r = Ok(());
     for_items(rs, lo, hi, |b, ylo, yhi| {
-        for oy in 0..rs.out_h {
+        let mut oy = 0;
+        while oy < rs.out_h {
             let ty = ay.tap(oy);
+            let mut rows = 1;
+            while oy + rows < rs.out_h && {
+                let t = ay.tap(oy + rows);
+                (t.i0, t.i1) == (ty.i0, ty.i1)
+            } {
+                rows += 1;
+            }
             let owned = (ylo..yhi).contains(&ty.i0);
             if r.is_ok() && (owned || (grad && (ylo..yhi).contains(&ty.i1))) {
-                r = f(Row { b, oy, ty, owned, ylo, yhi });
+                r = f(Row { b, oy, rows, ty, owned, ylo, yhi });
             }
+            oy += rows;
         }
     });
     r
@@ -93,7 +115,7 @@ pub fn check_labels(args: &CrossEntropyArgs, rs: &Resize, lo: usize, hi: usize, 
     let Target::Index(l) = args.target else { return Ok(()) };
     for_rows(rs, lo, hi, grad, |r| {
         let at = r.b * args.s + r.oy * rs.out_w;
-        labels(l, at, at + rs.out_w).ok_or(Error::BadArgument(Arg::Range))?.validate(
+        labels(l, at, at + r.rows * rs.out_w).ok_or(Error::BadArgument(Arg::Range))?.validate(
             args.c,
             args.ignore_index,
             None,
@@ -143,7 +165,8 @@ unsafe fn owned_part(m: Option<&mut [f32]>, owned: bool, at: usize, p: usize) ->
 ///
 /// # Safety
 /// `args`, `rs` and `out` checked ([`super::check::check`]), the labels of the touched rows
-/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and [`chunk`] of `scratch` at least 1.
+/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and `scratch` at least as long as
+/// [`chunk_of`] says, for a chunk of at least 1.
 #[expect(clippy::too_many_arguments, reason = "a split call's arguments, as cross_entropy_range_with's")]
 pub unsafe fn run_rows<L: F32x4>(
     args: &CrossEntropyArgs,
@@ -158,14 +181,17 @@ pub unsafe fn run_rows<L: F32x4>(
     let (c, s) = (args.c, args.s);
     let grad = out.grad.is_some();
     let prob = matches!(args.target, Target::Prob(_));
-    let big_p = chunk(scratch.len(), c, strips(args, out));
-    debug_assert!(big_p >= 1);
-    // Scratch: [taps | interpolated logits | their gradient | probability targets | spare losses].
+    let nearest = rs.mode == Mode::Nearest;
+    let (big_p, need) = chunk_of(c, strips(args, rs, out));
+    debug_assert!(big_p >= 1 && need <= scratch.len());
+    // Scratch: [taps | interpolated logits | their gradient | probability targets | the two
+    // horizontally interpolated source rows (bilinear) | spare losses].
     let strip_at = COLS_PER_PIXEL * big_p;
     let gstrip_at = strip_at + c * big_p;
     let qstrip_at = gstrip_at + if grad { c * big_p } else { 0 };
-    let spare_at = qstrip_at + if prob { c * big_p } else { 0 };
-    debug_assert!(spare_at + big_p <= scratch.len());
+    let h_at = qstrip_at + if prob { c * big_p } else { 0 };
+    let spare_at = h_at + if nearest { 0 } else { 2 * c * big_p };
+    debug_assert!(spare_at + big_p <= need);
     let sp = scratch.as_mut_ptr();
     let in_s = rs.in_h * rs.in_w;
     // (class stride, pixel stride) of the logits and, at the full resolution, of the targets.
@@ -175,69 +201,87 @@ pub unsafe fn run_rows<L: F32x4>(
     };
     let plane = Plane { c, w: rs.in_w, cs, ps };
     let ax = Axis::new(rs.mode, rs.in_w, rs.out_w);
-    let nearest = rs.mode == Mode::Nearest;
+    let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
     let item = c * in_s;
     if let Some(gx) = out.grad.as_deref_mut() {
         for_items(rs, lo, hi, |b, ylo, yhi| zero_rows(part_mut(gx, b * item, item), plane, ylo, yhi));
     }
     // The losses of rows owned by another caller go nowhere.
     let mut spare_acc = ExactSum::default();
-    let _ = for_rows(rs, lo, hi, grad, |r| {
-        let x = part(args.logits, r.b * item, item);
+    // Group by group (rows with the same source rows), chunk by chunk, row by row: the
+    // horizontal half of bilinear is computed once per group and chunk.
+    let _ = for_rows(rs, lo, hi, grad, |g| {
+        let x = part(args.logits, g.b * item, item);
         let mut x0 = 0;
         while x0 < rs.out_w {
             let p = big_p.min(rs.out_w - x0);
             let mut cols = Cols { cols: from_raw_parts_mut(sp, COLS_PER_PIXEL * p), p };
-            cols.fill(r.ty, x0, |v| ax.tap(v));
-            let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
-            interpolate(x, plane, nearest, r.ty, &cols, strip);
-            let at = r.b * s + r.oy * rs.out_w + x0;
-            let target = match args.target {
-                Target::Index(l) => Target::Index(labels(l, at, at + p).unwrap_or(l)),
-                Target::Prob(q) => {
-                    let qs = from_raw_parts_mut(sp.add(qstrip_at), c * p);
-                    let q0 = r.b * c * s + (r.oy * rs.out_w + x0) * tps;
-                    for ci in 0..c {
-                        for j in 0..p {
-                            *qs.get_unchecked_mut(ci * p + j) = *q.get_unchecked(q0 + ci * tcs + j * tps);
-                        }
-                    }
-                    Target::Prob(qs)
+            cols.fill(g.ty, x0, |v| ax.tap(v));
+            let (h0, h1) = (from_raw_parts_mut(sp.add(h_at), c * p), from_raw_parts_mut(sp.add(h_at + c * p), c * p));
+            if !nearest {
+                hrows(x, plane, g.ty, &cols, h0, h1);
+            }
+            for k in 0..g.rows {
+                let oy = g.oy + k;
+                let ty = if k == 0 { g.ty } else { ay.tap(oy) };
+                if k > 0 {
+                    cols.set_row(ty);
                 }
-            };
-            let sargs = CrossEntropyArgs {
-                logits: strip,
-                target,
-                n: 1,
-                s: p,
-                layout: Layout::Nchw,
-                grad_output: args.grad_output.map(|g| part(g, at, p)),
-                ..*args
-            };
-            let owned = r.owned;
-            let map = |m| owned_part(m, owned, at, p);
-            let loss_map = match map(out.loss_map.as_deref_mut()) {
-                None if args.reduction == Reduction::None => Some(from_raw_parts_mut(sp.add(spare_at), p)),
-                m => m,
-            };
-            let sout = Outputs {
-                grad: grad.then(|| from_raw_parts_mut(sp.add(gstrip_at), c * p)),
-                loss_map,
-                confidence: map(out.confidence.as_deref_mut()),
-                pred: match out.pred.as_mut().filter(|_| owned) {
-                    None => None,
-                    Some(Pred::U8(v)) => Some(Pred::U8(part_mut(v, at, p))),
-                    Some(Pred::U16(v)) => Some(Pred::U16(part_mut(v, at, p))),
-                },
-                pred_confidence: map(out.pred_confidence.as_deref_mut()),
-                confusion: out.confusion.as_deref_mut().filter(|_| owned),
-            };
-            let sum = if owned { &mut *acc } else { &mut spare_acc };
-            let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
-            debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
-            if let Some(gx) = out.grad.as_deref_mut() {
-                let gs = from_raw_parts(sp.add(gstrip_at), c * p);
-                adjoint(part_mut(gx, r.b * item, item), plane, nearest, r.ty, &cols, gs, r.ylo, r.yhi);
+                let r = Row { oy, ty, ..g };
+                let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
+                if nearest {
+                    interpolate(x, plane, true, ty, &cols, strip);
+                } else {
+                    vblend(h0, h1, ty, strip);
+                }
+                let at = r.b * s + r.oy * rs.out_w + x0;
+                let target = match args.target {
+                    Target::Index(l) => Target::Index(labels(l, at, at + p).unwrap_or(l)),
+                    Target::Prob(q) => {
+                        let qs = from_raw_parts_mut(sp.add(qstrip_at), c * p);
+                        let q0 = r.b * c * s + (r.oy * rs.out_w + x0) * tps;
+                        for ci in 0..c {
+                            for j in 0..p {
+                                *qs.get_unchecked_mut(ci * p + j) = *q.get_unchecked(q0 + ci * tcs + j * tps);
+                            }
+                        }
+                        Target::Prob(qs)
+                    }
+                };
+                let sargs = CrossEntropyArgs {
+                    logits: strip,
+                    target,
+                    n: 1,
+                    s: p,
+                    layout: Layout::Nchw,
+                    grad_output: args.grad_output.map(|g| part(g, at, p)),
+                    ..*args
+                };
+                let owned = r.owned;
+                let map = |m| owned_part(m, owned, at, p);
+                let loss_map = match map(out.loss_map.as_deref_mut()) {
+                    None if args.reduction == Reduction::None => Some(from_raw_parts_mut(sp.add(spare_at), p)),
+                    m => m,
+                };
+                let sout = Outputs {
+                    grad: grad.then(|| from_raw_parts_mut(sp.add(gstrip_at), c * p)),
+                    loss_map,
+                    confidence: map(out.confidence.as_deref_mut()),
+                    pred: match out.pred.as_mut().filter(|_| owned) {
+                        None => None,
+                        Some(Pred::U8(v)) => Some(Pred::U8(part_mut(v, at, p))),
+                        Some(Pred::U16(v)) => Some(Pred::U16(part_mut(v, at, p))),
+                    },
+                    pred_confidence: map(out.pred_confidence.as_deref_mut()),
+                    confusion: out.confusion.as_deref_mut().filter(|_| owned),
+                };
+                let sum = if owned { &mut *acc } else { &mut spare_acc };
+                let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
+                debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
+                if let Some(gx) = out.grad.as_deref_mut() {
+                    let gs = from_raw_parts(sp.add(gstrip_at), c * p);
+                    adjoint(part_mut(gx, r.b * item, item), plane, nearest, r.ty, &cols, gs, r.ylo, r.yhi);
+                }
             }
             x0 += p;
         }

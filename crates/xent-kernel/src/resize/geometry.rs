@@ -64,8 +64,9 @@ impl Axis {
     /// in float64 from the float32 scale, `i0 = min(floor(src), in - 1)`, `w1 = clamp(src - i0,
     /// 0, 1)` rounded to float32, `w0 = 1 - w1` in float32; the same size copies (`i1 = i0`).
     /// Nearest as its `nearest_idx`: exact for the same size and twice the size, else
-    /// `floor(d * scale)` in float32.
-    #[inline]
+    /// `floor(d * scale)` in float32. (Not inlined: one copy serves every loop, for the
+    /// module's size.)
+    #[inline(never)]
     pub fn tap(&self, d: usize) -> Tap {
         debug_assert!(d < self.out);
         let (inn, out) = (self.inn, self.out);

@@ -63,6 +63,23 @@ impl Cols<'_> {
         }
     }
 
+    /// Sets the 2-D weights (for the adjoint) of another output row with vertical taps `ty`,
+    /// keeping the horizontal taps.
+    ///
+    /// # Safety
+    /// As [`Cols::fill`], after it.
+    pub unsafe fn set_row(&mut self, ty: Tap) {
+        let p = self.p;
+        let c = self.cols.as_mut_ptr();
+        for j in 0..p {
+            let (w0, w1) = (*c.add(2 * p + j), *c.add(3 * p + j));
+            *c.add(4 * p + j) = ty.w0 * w0;
+            *c.add(5 * p + j) = ty.w0 * w1;
+            *c.add(6 * p + j) = ty.w1 * w0;
+            *c.add(7 * p + j) = ty.w1 * w1;
+        }
+    }
+
     /// Pixel `j`'s source columns, horizontal weights and 2-D weights `[w00, w01, w10, w11]`.
     ///
     /// # Safety
@@ -127,4 +144,47 @@ fn value(a: f32, b: f32, c: f32, d: f32, w0: f32, w1: f32, ty: Tap) -> f32 {
     let t0 = fma(a, w0, b * w1);
     let t1 = fma(c, w0, d * w1);
     fma(t0, ty.w0, t1 * ty.w1)
+}
+
+/// The horizontal half of bilinear interpolation, shared by the output rows with the same two
+/// source rows (`ty.i0`, `ty.i1`): `h0[ci, j] = x0 w0 + x1 w1` (fused) along source row
+/// `ty.i0`, `h1` along `ty.i1`, each `c x p` (class stride `p`).
+///
+/// # Safety
+/// As [`interpolate`], with `h0` and `h1` for `strip`.
+pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h1: &mut [f32]) {
+    let p = cols.p;
+    debug_assert!(h0.len() >= g.c * p && h1.len() >= g.c * p);
+    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < x.len());
+    let (xp, o0, o1) = (x.as_ptr(), h0.as_mut_ptr(), h1.as_mut_ptr());
+    let one = |a: *const f32, b: *const f32, w0: f32, w1: f32| fma(*a, w0, *b * w1);
+    if g.ps == 1 {
+        for ci in 0..g.c {
+            let r0 = xp.add(ci * g.cs + ty.i0 * g.w);
+            let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
+            for j in 0..p {
+                let (x0, x1, w0, w1, _) = cols.get(j);
+                *o0.add(ci * p + j) = one(r0.add(x0), r0.add(x1), w0, w1);
+                *o1.add(ci * p + j) = one(r1.add(x0), r1.add(x1), w0, w1);
+            }
+        }
+        return;
+    }
+    for j in 0..p {
+        let (x0, x1, w0, w1, _) = cols.get(j);
+        let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
+        let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
+        for ci in 0..g.c {
+            *o0.add(ci * p + j) = one(a.add(ci), b.add(ci), w0, w1);
+            *o1.add(ci * p + j) = one(cc.add(ci), d.add(ci), w0, w1);
+        }
+    }
+}
+
+/// The vertical half: `strip = h0 wy0 + h1 wy1` (fused) for the output row with vertical taps
+/// `ty`, over `n` values: the bits of [`interpolate`].
+pub fn vblend(h0: &[f32], h1: &[f32], ty: Tap, strip: &mut [f32]) {
+    for ((o, &a), &b) in strip.iter_mut().zip(h0).zip(h1) {
+        *o = fma(a, ty.w0, b * ty.w1);
+    }
 }

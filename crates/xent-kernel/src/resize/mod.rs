@@ -8,8 +8,10 @@
 //! [`CrossEntropyArgs`] for this module, `logits` (and `Outputs::grad`) hold
 //! `n * c * in_h * in_w` floats and `s` is `out_h * out_w`.
 //!
-//! How: each output row is cut into chunks of `p` pixels; a chunk is interpolated from the two
-//! source rows it needs into a `c x p` strip of scratch memory (`interpolate`), the loss kernel
+//! How: the output rows that share their two source rows form a group, cut into chunks of `p`
+//! pixels (`p` a function of `c`); for each chunk the two source rows are interpolated
+//! horizontally once (bilinear), then each row of the group is blended vertically into a
+//! `c x p` strip of scratch memory (`interpolate`; the bits of PyTorch's), the loss kernel
 //! runs on the strip as a `1 x c x p` problem with the full call's 'mean' denominator
 //! (`cross_entropy_range_with`, adding into the caller's [`ExactSum`]), and the strip's gradient
 //! is scattered back onto the low-resolution grid (`adjoint`). Scratch: a few `c x p` strips,
@@ -36,9 +38,9 @@ mod interpolate;
 pub use geometry::{Axis, Mode, Resize, Tap};
 
 /// Floats of scratch one caller (thread) of a resized call needs for `c` classes: a fixed
-/// budget of 128 KiB, or at least 16 pixels' strips when the classes need more.
+/// budget of 128 KiB, or 16 pixels' strips (up to 5 of `c` floats) when the classes need more.
 pub fn scratch_floats(c: usize) -> usize {
-    driver::SCRATCH_BUDGET.max(c.saturating_mul(3).saturating_add(9).saturating_mul(16))
+    driver::SCRATCH_BUDGET.max(c.saturating_mul(5).saturating_add(9).saturating_mul(16))
 }
 
 /// The first half of a split resized call: checks every length and option, and every label,
@@ -61,8 +63,8 @@ pub fn resize_cross_entropy(
     resize_cross_entropy_with::<Native>(args, rs, out, scratch)
 }
 
-/// The whole resized call (see the module docs) with `scratch` (at least
-/// [`scratch_floats`]`(c)` floats is always enough; fewer give narrower chunks, the same bits).
+/// The whole resized call (see the module docs) with `scratch` ([`scratch_floats`]`(c)`
+/// floats; the chunks' width depends on `c` only, so that every caller gives the same bits).
 /// Validates everything first: on error nothing has been written.
 pub fn resize_cross_entropy_with<L: F32x4>(
     args: &CrossEntropyArgs,
@@ -110,7 +112,8 @@ pub fn resize_cross_entropy_range_with<L: F32x4>(
 ) -> Result<(), Error> {
     check::check(args, rs, &mut out)?;
     ensure(lo <= hi && hi <= args.n * rs.in_h, Arg::Range)?;
-    ensure(driver::chunk(scratch.len(), args.c, driver::strips(args, &out)) >= 1, Arg::Scratch)?;
+    let (p, need) = driver::chunk_of(args.c, driver::strips(args, rs, &out));
+    ensure(p >= 1 && scratch.len() >= need, Arg::Scratch)?;
     driver::check_labels(args, rs, lo, hi, out.grad.is_some())?;
     // SAFETY: lengths and options checked, the labels of every row the range reads checked,
     // the range and the scratch checked.
