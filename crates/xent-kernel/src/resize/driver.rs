@@ -6,7 +6,7 @@
 //! No panicking index below (a panic's formatting would cost the module kilobytes): the
 //! lengths are checked once by [`super::check::check`], and the slices are taken unchecked.
 
-use super::adjoint::{adjoint, zero_rows};
+use super::adjoint::{accumulate, adjoint, zero_rows};
 use super::geometry::{Axis, Mode, Resize, Tap};
 use super::interpolate::{hrows, interpolate, vblend, Cols, Plane, COLS_PER_PIXEL};
 use crate::lanes::F32x4;
@@ -21,11 +21,12 @@ pub const SCRATCH_BUDGET: usize = 32768;
 /// The widest chunk of an output row.
 const MAX_CHUNK: usize = 1024;
 
-/// The `c x p` strips a call needs: the interpolated logits, their gradient, the probability
-/// targets, and for bilinear the two horizontally interpolated source rows.
+/// The `c x p` strips a call needs: the interpolated logits, their gradient and its two sums
+/// over a group of rows, the probability targets, and for bilinear the two horizontally
+/// interpolated source rows.
 pub fn strips(args: &CrossEntropyArgs, rs: &Resize, out: &Outputs) -> usize {
     let bilinear = rs.mode != Mode::Nearest;
-    1 + out.grad.is_some() as usize + matches!(args.target, Target::Prob(_)) as usize + 2 * bilinear as usize
+    1 + 3 * out.grad.is_some() as usize + matches!(args.target, Target::Prob(_)) as usize + 2 * bilinear as usize
 }
 
 /// The chunk width of a call: a function of the classes and the strips only (not of the
@@ -185,12 +186,13 @@ pub unsafe fn run_rows<L: F32x4>(
     let (big_p, need) = chunk_of(c, strips(args, rs, out));
     debug_assert!(big_p >= 1 && need <= scratch.len());
     // Scratch: [taps | interpolated logits | their gradient | probability targets | the two
-    // horizontally interpolated source rows (bilinear) | spare losses].
+    // horizontally interpolated source rows (bilinear) | the gradient's two sums | spare losses].
     let strip_at = COLS_PER_PIXEL * big_p;
     let gstrip_at = strip_at + c * big_p;
     let qstrip_at = gstrip_at + if grad { c * big_p } else { 0 };
     let h_at = qstrip_at + if prob { c * big_p } else { 0 };
-    let spare_at = h_at + if nearest { 0 } else { 2 * c * big_p };
+    let a_at = h_at + if nearest { 0 } else { 2 * c * big_p };
+    let spare_at = a_at + if grad { 2 * c * big_p } else { 0 };
     debug_assert!(spare_at + big_p <= need);
     let sp = scratch.as_mut_ptr();
     let in_s = rs.in_h * rs.in_w;
@@ -216,23 +218,21 @@ pub unsafe fn run_rows<L: F32x4>(
         while x0 < rs.out_w {
             let p = big_p.min(rs.out_w - x0);
             let mut cols = Cols { cols: from_raw_parts_mut(sp, COLS_PER_PIXEL * p), p };
-            cols.fill(g.ty, x0, |v| ax.tap(v));
-            let (h0, h1) = (from_raw_parts_mut(sp.add(h_at), c * p), from_raw_parts_mut(sp.add(h_at + c * p), c * p));
+            cols.fill(x0, |v| ax.tap(v));
+            // (Nearest has no h-rows: their place is the next buffer's.)
+            let hs = |k: usize| from_raw_parts_mut(sp.add(h_at + k * c * p), c * p);
             if !nearest {
-                hrows(x, plane, g.ty, &cols, h0, h1);
+                hrows(x, plane, g.ty, &cols, hs(0), hs(1));
             }
             for k in 0..g.rows {
                 let oy = g.oy + k;
                 let ty = if k == 0 { g.ty } else { ay.tap(oy) };
-                if k > 0 {
-                    cols.set_row(ty);
-                }
                 let r = Row { oy, ty, ..g };
                 let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
                 if nearest {
                     interpolate(x, plane, true, ty, &cols, strip);
                 } else {
-                    vblend(h0, h1, ty, strip);
+                    vblend(hs(0), hs(1), ty, strip);
                 }
                 let at = r.b * s + r.oy * rs.out_w + x0;
                 let target = match args.target {
@@ -278,10 +278,16 @@ pub unsafe fn run_rows<L: F32x4>(
                 let sum = if owned { &mut *acc } else { &mut spare_acc };
                 let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
                 debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
-                if let Some(gx) = out.grad.as_deref_mut() {
+                if grad {
                     let gs = from_raw_parts(sp.add(gstrip_at), c * p);
-                    adjoint(part_mut(gx, r.b * item, item), plane, nearest, r.ty, &cols, gs, r.ylo, r.yhi);
+                    let (a0, a1) =
+                        (from_raw_parts_mut(sp.add(a_at), c * p), from_raw_parts_mut(sp.add(a_at + c * p), c * p));
+                    accumulate(gs, ty, nearest, k == 0, a0, a1);
                 }
+            }
+            if let Some(gx) = out.grad.as_deref_mut() {
+                let (a0, a1) = (from_raw_parts(sp.add(a_at), c * p), from_raw_parts(sp.add(a_at + c * p), c * p));
+                adjoint(part_mut(gx, g.b * item, item), plane, nearest, g.ty, &cols, a0, a1, g.ylo, g.yhi);
             }
             x0 += p;
         }

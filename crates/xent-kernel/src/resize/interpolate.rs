@@ -23,73 +23,44 @@ impl Plane {
     }
 }
 
-/// The horizontal taps of a chunk of `p` output pixels, and the products of each with the
-/// row's vertical weights (for the adjoint), in scratch: `[x0 | x1 | w0 | w1 | w00 | w01 | w10 |
-/// w11]`, `p` each (the source columns as u32 bits in the f32 scratch).
+/// The horizontal taps of a chunk of `p` output pixels, in scratch: `[x0 | x1 | w0 | w1]`, `p`
+/// each (the source columns as u32 bits in the f32 scratch).
 pub struct Cols<'a> {
     pub cols: &'a mut [f32],
     pub p: usize,
 }
 
 /// Floats of scratch that [`Cols`] needs per pixel.
-pub const COLS_PER_PIXEL: usize = 8;
+pub const COLS_PER_PIXEL: usize = 4;
 
 impl Cols<'_> {
-    /// Fills the taps of output columns `x0 .. x0 + p` (`tap(x)` their horizontal taps, `ty` the
-    /// row's vertical one).
+    /// Fills the taps of output columns `x0 .. x0 + p` (`tap(x)` their horizontal taps).
     ///
     /// # Safety
     /// `cols` at least [`COLS_PER_PIXEL`]` * p` long.
-    pub unsafe fn fill(&mut self, ty: Tap, x0: usize, tap: impl Fn(usize) -> Tap) {
+    pub unsafe fn fill(&mut self, x0: usize, tap: impl Fn(usize) -> Tap) {
         let p = self.p;
         debug_assert!(self.cols.len() >= COLS_PER_PIXEL * p);
         let c = self.cols.as_mut_ptr();
         for j in 0..p {
             let t = tap(x0 + j);
-            // PyTorch's backward multiplies the two weights first, in float32.
-            let v = [
-                f32::from_bits(t.i0 as u32),
-                f32::from_bits(t.i1 as u32),
-                t.w0,
-                t.w1,
-                ty.w0 * t.w0,
-                ty.w0 * t.w1,
-                ty.w1 * t.w0,
-                ty.w1 * t.w1,
-            ];
-            for (k, v) in v.into_iter().enumerate() {
-                *c.add(k * p + j) = v;
-            }
+            *c.add(j) = f32::from_bits(t.i0 as u32);
+            *c.add(p + j) = f32::from_bits(t.i1 as u32);
+            *c.add(2 * p + j) = t.w0;
+            *c.add(3 * p + j) = t.w1;
         }
     }
 
-    /// Sets the 2-D weights (for the adjoint) of another output row with vertical taps `ty`,
-    /// keeping the horizontal taps.
-    ///
-    /// # Safety
-    /// As [`Cols::fill`], after it.
-    pub unsafe fn set_row(&mut self, ty: Tap) {
-        let p = self.p;
-        let c = self.cols.as_mut_ptr();
-        for j in 0..p {
-            let (w0, w1) = (*c.add(2 * p + j), *c.add(3 * p + j));
-            *c.add(4 * p + j) = ty.w0 * w0;
-            *c.add(5 * p + j) = ty.w0 * w1;
-            *c.add(6 * p + j) = ty.w1 * w0;
-            *c.add(7 * p + j) = ty.w1 * w1;
-        }
-    }
-
-    /// Pixel `j`'s source columns, horizontal weights and 2-D weights `[w00, w01, w10, w11]`.
+    /// Pixel `j`'s source columns and horizontal weights.
     ///
     /// # Safety
     /// `j < p`.
     #[inline(always)]
-    pub unsafe fn get(&self, j: usize) -> (usize, usize, f32, f32, [f32; 4]) {
+    pub unsafe fn get(&self, j: usize) -> (usize, usize, f32, f32) {
         debug_assert!(j < self.p);
         let p = self.p;
         let c = |k: usize| *self.cols.get_unchecked(k * p + j);
-        (c(0).to_bits() as usize, c(1).to_bits() as usize, c(2), c(3), [c(4), c(5), c(6), c(7)])
+        (c(0).to_bits() as usize, c(1).to_bits() as usize, c(2), c(3))
     }
 }
 
@@ -115,7 +86,7 @@ pub unsafe fn interpolate(x: &[f32], g: Plane, nearest: bool, ty: Tap, cols: &Co
             let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
             let o = out.add(ci * p);
             for j in 0..p {
-                let (x0, x1, w0, w1, _) = cols.get(j);
+                let (x0, x1, w0, w1) = cols.get(j);
                 *o.add(j) = if nearest {
                     *r0.add(x0)
                 } else {
@@ -127,7 +98,7 @@ pub unsafe fn interpolate(x: &[f32], g: Plane, nearest: bool, ty: Tap, cols: &Co
     }
     // NHWC: pixel by pixel, along the classes of its source pixels (contiguous).
     for j in 0..p {
-        let (x0, x1, w0, w1, _) = cols.get(j);
+        let (x0, x1, w0, w1) = cols.get(j);
         let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
         let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
         let o = out.add(j);
@@ -163,7 +134,7 @@ pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h
             let r0 = xp.add(ci * g.cs + ty.i0 * g.w);
             let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
             for j in 0..p {
-                let (x0, x1, w0, w1, _) = cols.get(j);
+                let (x0, x1, w0, w1) = cols.get(j);
                 *o0.add(ci * p + j) = one(r0.add(x0), r0.add(x1), w0, w1);
                 *o1.add(ci * p + j) = one(r1.add(x0), r1.add(x1), w0, w1);
             }
@@ -171,7 +142,7 @@ pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h
         return;
     }
     for j in 0..p {
-        let (x0, x1, w0, w1, _) = cols.get(j);
+        let (x0, x1, w0, w1) = cols.get(j);
         let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
         let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
         for ci in 0..g.c {
