@@ -38,9 +38,9 @@ mod interpolate;
 pub use geometry::{Axis, Mode, Resize, Tap};
 
 /// Floats of scratch one caller (thread) of a resized call needs for `c` classes: a fixed
-/// budget of 128 KiB, or 16 pixels' strips (up to 5 of `c` floats) when the classes need more.
+/// budget of 128 KiB, or 16 pixels' strips (up to 7 of `c` floats) when the classes need more.
 pub fn scratch_floats(c: usize) -> usize {
-    driver::SCRATCH_BUDGET.max(c.saturating_mul(5).saturating_add(9).saturating_mul(16))
+    driver::SCRATCH_BUDGET.max(c.saturating_mul(7).saturating_add(5).saturating_mul(16))
 }
 
 /// The first half of a split resized call: checks every length and option, and every label,
