@@ -48,6 +48,11 @@ const ABI_FUNCTIONS = {
   xent_cross_entropy_f16_weight_sum: 2,
   xent_cross_entropy_f16_range: 8,
   xent_f16_to_f32: 3,
+  xent_resize_args_size: 0,
+  xent_resize_scratch_size: 1,
+  xent_resize_cross_entropy: 5,
+  xent_resize_weight_sum: 3,
+  xent_resize_cross_entropy_range: 9,
 };
 
 const USAGE = `usage: node scripts/verify-wasm.mjs --flavour <${FLAVOURS.join('|')}> [--initial-pages N] [--maximum-pages N] <file.wasm>...

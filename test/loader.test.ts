@@ -178,6 +178,11 @@ describe('load errors', () => {
       xent_cross_entropy_f16_weight_sum: Object.defineProperty(() => 0, 'length', { value: 2 }),
       xent_cross_entropy_f16_range: Object.defineProperty(() => 0, 'length', { value: 8 }),
       xent_f16_to_f32: Object.defineProperty(() => 0, 'length', { value: 3 }),
+      xent_resize_args_size: () => 20,
+      xent_resize_scratch_size: (_c: number) => 131072,
+      xent_resize_cross_entropy: Object.defineProperty(() => 0, 'length', { value: 5 }),
+      xent_resize_weight_sum: Object.defineProperty(() => 0, 'length', { value: 3 }),
+      xent_resize_cross_entropy_range: Object.defineProperty(() => 0, 'length', { value: 9 }),
       __heap_base: heapBase,
     };
     expect(() => checkExports(ok as unknown as WebAssembly.Exports)).not.toThrow();
@@ -208,6 +213,8 @@ describe('load errors', () => {
       'xent_exact_sum_merge',
       'xent_cross_entropy_f16',
       'xent_cross_entropy_f16_range',
+      'xent_resize_cross_entropy',
+      'xent_resize_cross_entropy_range',
     ]) {
       expect(() => checkExports({ ...ok, [f]: undefined } as unknown as WebAssembly.Exports)).toThrow(
         `does not export the function ${f}`,
@@ -215,6 +222,9 @@ describe('load errors', () => {
     }
     expect(() => checkExports({ ...ok, xent_loss_args_size: () => 80 } as unknown as WebAssembly.Exports)).toThrow(
       /LossArgs has 80 bytes, this TypeScript code writes 76/,
+    );
+    expect(() => checkExports({ ...ok, xent_resize_args_size: () => 24 } as unknown as WebAssembly.Exports)).toThrow(
+      /ResizeArgs has 24 bytes, this TypeScript code writes 20/,
     );
     expect(() => checkExports({ ...ok, __heap_base: undefined } as unknown as WebAssembly.Exports)).toThrow(
       /__heap_base/,

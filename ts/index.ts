@@ -33,6 +33,7 @@ export type {
   Reduction,
 } from './ops/loss/options.js';
 export type { SoftmaxOptions } from './ops/softmax.js';
+export type { ResizeOption, ResizeMode } from './ops/options/resize.js';
 export type {
   Layout,
   OutputRequest,

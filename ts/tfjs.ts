@@ -24,6 +24,7 @@ import {
   XentShapeError,
   type Layout,
   type Reduction,
+  type ResizeOption,
   type Tensor,
   type Xent,
 } from './index.js';
@@ -47,6 +48,13 @@ export interface TfCrossEntropyOptions<R extends Reduction = Reduction> {
   reduction?: R;
   /** Label smoothing ε in [0, 1] (PyTorch `label_smoothing`); default 0. */
   labelSmoothing?: number;
+  /**
+   * Resize 4-D logits (`(N, h, w, C)`, or `(N, C, h, w)` with NCHW) to the labels' size
+   * `(H, W)` first, fused into the loss (see the core's `resize` option): labels are
+   * `(N, H, W)` class indices or `(N, H, W, C)` (NCHW: `(N, C, H, W)`) probabilities at any
+   * size, the gradient has the logits' shape and `'none'` returns `(N, H, W)`.
+   */
+  resize?: ResizeOption;
 }
 
 /** What the last call of a {@link TfCrossEntropyLoss} computed (for logging and distributed means). */
@@ -75,7 +83,7 @@ export interface TfCrossEntropyLoss<R extends Reduction = 'mean'> {
   dispose(): void;
 }
 
-const OPTION_NAMES = ['layout', 'weight', 'ignoreIndex', 'reduction', 'labelSmoothing'] as const;
+const OPTION_NAMES = ['layout', 'weight', 'ignoreIndex', 'reduction', 'labelSmoothing', 'resize'] as const;
 
 /**
  * A TF.js loss function `(labels, logits) => loss` whose forward pass is xent-wasm's fused
@@ -148,12 +156,14 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
     ignoreIndex: options.ignoreIndex,
     labelSmoothing: options.labelSmoothing,
     weight,
+    resize: options.resize,
   };
+  const resized = options.resize !== undefined;
   // Every option checked now, by the core itself, on a one-pixel problem of the right C.
   const c = weight?.length ?? 1;
   const check = xent.crossEntropy(
-    { data: new Float32Array(c), shape: [1, c] },
-    { data: new Int32Array(1), shape: [1] },
+    { data: new Float32Array(c), shape: resized ? (layout === 'NHWC' ? [1, 1, 1, c] : [1, c, 1, 1]) : [1, c] },
+    { data: new Int32Array(1), shape: resized ? [1, 1, 1] : [1] },
     { ...core, reduction },
   );
   if (typeof check.loss === 'object') check.loss.dispose(); // 'none' returned a new tensor
@@ -171,7 +181,8 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
     }
     let kind: 'index' | 'prob';
     if (labels.dtype === 'int32') kind = 'index';
-    else if (labels.dtype === 'float32') kind = sameShape(labels.shape, logits.shape) ? 'prob' : 'index';
+    else if (labels.dtype === 'float32')
+      kind = (resized ? labels.rank === 4 : sameShape(labels.shape, logits.shape)) ? 'prob' : 'index';
     else {
       throw new XentDtypeError(
         `crossEntropyLoss: labels must be int32 class indices, or float32 class probabilities of the logits' shape; ` +
@@ -229,7 +240,12 @@ export function crossEntropyLoss<R extends Reduction = 'mean'>(
       };
     }
     // 'none': the loss now; the gradient in the backward pass, with dy as the kernel's gradOutput.
-    const lossShape = lossShapeOf(logits.shape, layout);
+    // (Resized: the labels' resolution.)
+    const lossShape = resized
+      ? labels.rank === 4
+        ? lossShapeOf(labels.shape, layout)
+        : [...labels.shape]
+      : lossShapeOf(logits.shape, layout);
     const out = staging.get('loss', 'float32', lossShape);
     const r = xent.crossEntropy(x, t, { ...core, reduction: 'none', out });
     last = { loss: NaN, sum: r.sum, weightSum: r.weightSum };

@@ -304,6 +304,10 @@ export class Xent {
    * `(N, d1, ..., dk, C)` (and so for probability targets and the gradient); results are
    * bit-identical to NCHW on the transposed data.
    *
+   * With `resize` ({@link CrossEntropyOptions.resize}), 4-D logits `(N, C, h, w)` are resized
+   * to the target's `(H, W)` first, fused (PyTorch's `F.interpolate` then `F.cross_entropy`):
+   * the target and every per-sample output are at `(H, W)`, the gradient at the logits' shape.
+   *
    * Tensors are used in place; plain `{ data, shape }` inputs are copied into scratch memory
    * for the call, and so are the output tensors of ONNX Runtime (`ort.Tensor`) and
    * transformers.js, passed as they are (see {@link RuntimeTensor}: float32 or float16 logits,

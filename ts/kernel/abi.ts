@@ -96,6 +96,32 @@ const LOSS_ARGS_FIELDS = [
 /** Bytes of a {@link LossArgs} in memory (the module's `xent_loss_args_size()`). */
 export const LOSS_ARGS_BYTES = 4 * LOSS_ARGS_FIELDS.length;
 
+/** Resize modes of the ABI (`ResizeArgs.mode`). */
+export const RESIZE_MODE_CODE = Object.freeze({ nearest: 0, bilinear: 1, bilinearAlignCorners: 2 } as const);
+
+/**
+ * The resize of the resized loss exports (Rust `xent_abi::ResizeArgs`): the logits' spatial
+ * size `inH x inW` and the target's `outH x outW`. With it, a {@link LossArgs} describes the
+ * full-resolution problem (`s = outH * outW`) except `logits` and `grad`, which are
+ * `[n, c, inH, inW]` in its layout.
+ */
+export interface ResizeArgs {
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  /** See {@link RESIZE_MODE_CODE}. */
+  mode: number;
+}
+
+/** Bytes of a {@link ResizeArgs} in memory (the module's `xent_resize_args_size()`). */
+export const RESIZE_ARGS_BYTES = 20;
+
+/** Writes `a` at byte offset `ptr` (4-byte aligned, {@link RESIZE_ARGS_BYTES} bytes) of `buffer`. */
+export function writeResizeArgs(buffer: ArrayBufferLike, ptr: number, a: ResizeArgs): void {
+  new Uint32Array(buffer, ptr, 5).set([a.inH, a.inW, a.outH, a.outW, a.mode]);
+}
+
 /** @internal A {@link LossArgs} with every optional buffer absent and no scoring outputs. */
 export function lossArgs(
   a: Omit<
@@ -214,6 +240,33 @@ export interface XentExports {
   ): number;
   /** Converts `len` IEEE half bits at `src` to f32 at `dst`, exactly. Returns a {@link StatusCode}. */
   xent_f16_to_f32(src: number, dst: number, len: number): number;
+  /** Bytes of the module's `ResizeArgs` ({@link RESIZE_ARGS_BYTES}). */
+  xent_resize_args_size(): number;
+  /** Bytes of scratch one caller (thread) of the resized exports needs for `c` classes. */
+  xent_resize_scratch_size(c: number): number;
+  /**
+   * `xent_cross_entropy` of the logits (`[n, c, inH, inW]`) resized to the target's size
+   * (`ResizeArgs` at `resize`), fused: the gradient is w.r.t. the low-resolution logits, every
+   * other output at the target's resolution. `scratch`: `scratchBytes` bytes of scratch.
+   */
+  xent_resize_cross_entropy(args: number, resize: number, scratch: number, scratchBytes: number, out: number): number;
+  /** The first half of a split `xent_resize_cross_entropy`: validation and the 'mean' denominator. */
+  xent_resize_weight_sum(args: number, resize: number, out: number): number;
+  /**
+   * Source rows `lo .. hi` (of the `n * inH`) of a split `xent_resize_cross_entropy`, adding
+   * the losses of the output rows it owns to the ExactSum at `acc`; each caller its own scratch.
+   */
+  xent_resize_cross_entropy_range(
+    args: number,
+    weightSum: number,
+    lo: number,
+    hi: number,
+    acc: number,
+    out: number,
+    resize: number,
+    scratch: number,
+    scratchBytes: number,
+  ): number;
   /** The first address past the module's static data and stack: the heap starts here. */
   __heap_base: WebAssembly.Global;
 }
@@ -236,6 +289,11 @@ const FUNCTIONS: ReadonlyArray<[keyof XentExports, number]> = [
   ['xent_cross_entropy_f16_weight_sum', 2],
   ['xent_cross_entropy_f16_range', 8],
   ['xent_f16_to_f32', 3],
+  ['xent_resize_args_size', 0],
+  ['xent_resize_scratch_size', 1],
+  ['xent_resize_cross_entropy', 5],
+  ['xent_resize_weight_sum', 3],
+  ['xent_resize_cross_entropy_range', 9],
 ];
 
 /** @internal Checks the exports of an instance and returns them typed. */
@@ -270,6 +328,13 @@ export function checkExports(exports: WebAssembly.Exports): XentExports {
   if (argsBytes !== LOSS_ARGS_BYTES) {
     throw new XentLoadError(
       `the wasm module's LossArgs has ${argsBytes} bytes, this TypeScript code writes ${LOSS_ARGS_BYTES}: ` +
+        `rebuild the .wasm and the TypeScript from the same commit`,
+    );
+  }
+  const resizeBytes = x.xent_resize_args_size() >>> 0;
+  if (resizeBytes !== RESIZE_ARGS_BYTES) {
+    throw new XentLoadError(
+      `the wasm module's ResizeArgs has ${resizeBytes} bytes, this TypeScript code writes ${RESIZE_ARGS_BYTES}: ` +
         `rebuild the .wasm and the TypeScript from the same commit`,
     );
   }

@@ -10,6 +10,7 @@ import type { HalfScratch } from './half.js';
 import { errorMessage } from '../error-message.js';
 import { XentError, XentTargetError } from '../errors.js';
 import { unravel } from '../memory/shape.js';
+import type { ResizeCall } from '../ops/resize.js';
 
 /**
  * @internal The kernel's `out` block: `[loss, sum, weightSum, 0]` on success;
@@ -37,6 +38,11 @@ export interface SplitCall {
   prob: boolean;
   /** Float16 logits: the scratch strips, one per participant (this thread first). */
   half?: HalfScratch | undefined;
+  /**
+   * A resized call (`options.resize`): the threads split its source rows (`resize.rows`), each
+   * with its own scratch block.
+   */
+  resize?: ResizeCall;
 }
 
 /** @internal Runs a kernel export, turning a trap into an {@link XentError}. */

@@ -520,9 +520,10 @@ export class Scratch {
   }
 
   /**
-   * A scratch block of `bytes` for the kernel (e.g. a float16 call's strips), freed by
-   * {@link Scratch.release}. After {@link Scratch.prepare}: the plain inputs are already copied
-   * in, so growing the memory now detaches no view that the call still needs.
+   * A scratch block of `bytes` bytes (16-byte aligned) for the kernel (a float16 call's strips,
+   * a resized call's), freed by {@link Scratch.release}. After {@link Scratch.prepare}: the plain
+   * inputs are already copied in, so growing the memory now detaches no view that the call
+   * still needs.
    */
   block(bytes: number): number {
     const off = this.#rt.heap.alloc(bytes);

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { LAYOUT_CODE } from '../kernel/abi.js';
+import { LAYOUT_CODE, type ResizeArgs } from '../kernel/abi.js';
+import type { NormalizedResize } from './options/resize.js';
 import { INDEX_DTYPES_TEXT, type DType } from '../memory/dtype.js';
 import { XentDtypeError, XentOptionError, XentShapeError } from '../errors.js';
 import type { Layout } from './inputs.js';
@@ -21,6 +22,8 @@ export interface LossGeometry {
   kind: 'index' | 'prob';
   /** ABI layout code. */
   layout: number;
+  /** With `options.resize`: the logits' and the target's spatial sizes (`s` = outH × outW). */
+  resize?: ResizeArgs;
 }
 
 /**
@@ -35,7 +38,9 @@ export function lossGeometry(
   target: { readonly dtype: DType; readonly shape: readonly number[] },
   layout: Layout,
   what = 'logits',
+  resize?: NormalizedResize,
 ): LossGeometry {
+  if (resize) return resizedGeometry(input, target, layout, what, resize);
   const tshape = target.shape;
   const rank = input.length;
   if (rank === 0) {
@@ -101,7 +106,11 @@ export function lossGeometry(
       throw new XentShapeError(
         `Expected target size ${formatShape(lossShape)}, got ${formatShape(tshape)}: the spatial dims of target must ` +
           `match ${what} ${formatShape(input)}` +
-          (nhwc ? ' (layout NHWC: (N, d1..dk, C))' : ''),
+          (nhwc ? ' (layout NHWC: (N, d1..dk, C))' : '') +
+          (rank === 4
+            ? `; for low-resolution ${what}, give options.resize ('bilinear' or 'nearest') to resize them to the ` +
+              `target's size in the loss`
+            : ''),
       );
     }
   }
@@ -115,6 +124,77 @@ export function lossGeometry(
     lossShape,
     kind: prob ? 'prob' : 'index',
     layout: nhwc ? LAYOUT_CODE.nhwc : LAYOUT_CODE.nchw,
+  };
+}
+
+/**
+ * @internal The geometry of a resized loss: 4-D logits `(N, C, h, w)` (NHWC `(N, h, w, C)`)
+ * against a target `(N, H, W)` of class indices or `(N, C, H, W)` (NHWC `(N, H, W, C)`)
+ * probabilities, any `H, W`; the per-sample outputs are `(N, H, W)`.
+ */
+function resizedGeometry(
+  input: readonly number[],
+  target: { readonly dtype: DType; readonly shape: readonly number[] },
+  layout: Layout,
+  what: string,
+  resize: NormalizedResize,
+): LossGeometry {
+  const nhwc = layout === 'NHWC';
+  const form = nhwc ? '(N, h, w, C)' : '(N, C, h, w)';
+  if (input.length !== 4) {
+    throw new XentShapeError(
+      `options.resize needs 4-D ${what} ${form}, got ${formatShape(input)} (rank ${input.length}): only 2-D ` +
+        `(bilinear, nearest) resizes are supported`,
+    );
+  }
+  const [n, c, h, w] = (nhwc ? [input[0], input[3], input[1], input[2]] : input) as [number, number, number, number];
+  const tshape = target.shape;
+  const prob = target.dtype === 'float32';
+  const probForm = nhwc ? '(N, H, W, C)' : '(N, C, H, W)';
+  if (prob && tshape.length !== 4) {
+    throw new XentDtypeError(
+      `target of shape ${formatShape(tshape)} is float32, which means class probabilities ${probForm}, but has ` +
+        `rank ${tshape.length}: class indices (N, H, W) must be ${INDEX_DTYPES_TEXT} (PyTorch: expected scalar ` +
+        `type Long)`,
+    );
+  }
+  if (!prob && tshape.length !== 3) {
+    throw new XentShapeError(
+      `with options.resize, a class-index target must have shape (N, H, W) (any H, W), got ` +
+        `${formatShape(tshape)}` +
+        (tshape.length === 4 ? `; class probabilities ${probForm} must be float32, not ${target.dtype}` : ''),
+    );
+  }
+  const [tn, tc, th, tw] = (
+    prob ? (nhwc ? [tshape[0], tshape[3], tshape[1], tshape[2]] : tshape) : [tshape[0], c, tshape[1], tshape[2]]
+  ) as [number, number, number, number];
+  if (tn !== n) {
+    throw new XentShapeError(
+      `Expected input batch_size (${n}) to match target batch_size (${tn}): ${what} ${formatShape(input)}, ` +
+        `target ${formatShape(tshape)}`,
+    );
+  }
+  if (tc !== c) {
+    throw new XentShapeError(
+      `class probabilities ${formatShape(tshape)} ${probForm} must have the ${what}' C = ${c} classes, got ${tc}`,
+    );
+  }
+  if (h === 0 || w === 0 || th === 0 || tw === 0) {
+    throw new XentShapeError(
+      `options.resize: Input and output sizes should be greater than 0, but got input (H: ${h}, W: ${w}) output ` +
+        `(H: ${th}, W: ${tw}) (${what} ${formatShape(input)}, target ${formatShape(tshape)})`,
+    );
+  }
+  if (c === 0)
+    throw new XentShapeError(`${what} have C = 0 classes (shape ${formatShape(input)}); at least 1 class is needed`);
+  return {
+    n,
+    c,
+    s: th * tw,
+    lossShape: [n, th, tw],
+    kind: prob ? 'prob' : 'index',
+    layout: nhwc ? LAYOUT_CODE.nhwc : LAYOUT_CODE.nchw,
+    resize: { inH: h, inW: w, outH: th, outW: tw, mode: resize.code },
   };
 }
 

@@ -212,7 +212,7 @@ export class Pool implements ThreadPool {
       ws.tasks.length === 1 ? [this.#runHere(ws.tasks[0]!)] : this.#roundSync(ws.tasks),
     );
     if (pre.status !== Status.Ok) return pre;
-    const ranges = splitRanges(call.samples, k);
+    const ranges = rangesOf(call, k);
     const statuses = this.#roundSync(this.#rangeTasks(call, pre.out[2], ranges, places));
     return this.#finish(call, pre.out[2], statuses, places.slice(0, ranges.length), true);
   }
@@ -251,8 +251,9 @@ export class Pool implements ThreadPool {
     );
     if (pre.status !== Status.Ok) return pre;
     if (call.samples === 0) return this.#finish(call, pre.out[2], [], [], false);
-    const ranges = splitRanges(call.samples, k);
-    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places));
+    const ranges = rangesOf(call, k);
+    // (Worker j is participant j + 1 of the call's scratch blocks.)
+    const statuses = await this.#roundAsync(this.#rangeTasks(call, pre.out[2], ranges, this.#places, 1));
     return this.#finish(call, pre.out[2], statuses, this.#places.slice(0, ranges.length), false);
   }
 
@@ -268,9 +269,15 @@ export class Pool implements ThreadPool {
     // Float16 logits: their own weight sum (it reads the logits' length as half values).
     const fn = call.half ? 'weightSum16' : 'weightSum';
     const whole = (): { tasks: Task[]; parts: SampleRange[] } => ({
-      tasks: [{ fn, args: [this.#callArgs, places[0]!.out], out: places[0]!.out }],
+      tasks: [
+        call.resize
+          ? { fn: 'resizeWeightSum', args: [this.#callArgs, call.resize.args, places[0]!.out], out: places[0]!.out }
+          : { fn, args: [this.#callArgs, places[0]!.out], out: places[0]!.out },
+      ],
       parts: [{ lo: 0, hi: call.samples }],
     });
+    // A resized call validates its full-resolution labels in one piece.
+    if (call.resize) return whole();
     if (call.prob || k < 2) return whole();
     if (a.weight !== 0 && !exactWeightSums(new Float32Array(buffer, a.weight, a.c), call.samples)) return whole();
     const parts = splitRanges(call.samples, k);
@@ -312,15 +319,22 @@ export class Pool implements ThreadPool {
     return { status: Status.Ok, out: [0, 0, ws, 0] };
   }
 
-  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[]): Task[] {
-    const half = call.half;
-    return ranges.map((r, j) => {
+  /**
+   * One task per range; a resized call's range j gets scratch block `first + j` (its ranges
+   * are of source rows), a float16 call's the strip of its place.
+   */
+  #rangeTasks(call: SplitCall, ws: number, ranges: SampleRange[], places: Place[], first = 0): Task[] {
+    const { half, resize: r } = call;
+    return ranges.map((range, j) => {
       const { acc, out, strip } = places[j]!;
       if (half) {
-        const args = [this.#callArgs, ws, r.lo, r.hi, acc, stripOf(half, strip), half.floats, out];
+        const args = [this.#callArgs, ws, range.lo, range.hi, acc, stripOf(half, strip), half.floats, out];
         return { fn: 'range16', args, out };
       }
-      return { fn: 'range', args: [this.#callArgs, ws, r.lo, r.hi, acc, out], out };
+      const args = [this.#callArgs, ws, range.lo, range.hi, acc, out];
+      if (!r) return { fn: 'range', args, out };
+      const scratch = r.scratch + (first + j) * r.scratchBytes;
+      return { fn: 'resizeRange', args: [...args, r.args, scratch, r.scratchBytes], out };
     });
   }
 
@@ -328,7 +342,7 @@ export class Pool implements ThreadPool {
   #runHere(t: Task): number {
     const x = this.#x;
     const a = t.args;
-    if (t.fn === 'range' || t.fn === 'range16') x.xent_exact_sum_clear(a[RANGE_ACC_ARG]!);
+    if (t.fn === 'range' || t.fn === 'range16' || t.fn === 'resizeRange') x.xent_exact_sum_clear(a[RANGE_ACC_ARG]!);
     switch (t.fn) {
       case 'range':
         return invoke('xent_cross_entropy_range', () =>
@@ -342,6 +356,12 @@ export class Pool implements ThreadPool {
         return invoke('xent_cross_entropy_weight_sum', () => x.xent_cross_entropy_weight_sum(a[0]!, a[1]!));
       case 'weightSum16':
         return invoke('xent_cross_entropy_f16_weight_sum', () => x.xent_cross_entropy_f16_weight_sum(a[0]!, a[1]!));
+      case 'resizeRange':
+        return invoke('xent_resize_cross_entropy_range', () =>
+          x.xent_resize_cross_entropy_range(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!),
+        );
+      case 'resizeWeightSum':
+        return invoke('xent_resize_weight_sum', () => x.xent_resize_weight_sum(a[0]!, a[1]!, a[2]!));
     }
   }
 
@@ -440,6 +460,11 @@ export class Pool implements ThreadPool {
     this.#shutdown(new XentError(`worker thread ${index} failed: ${message}`));
     this.#onFailed(index, message);
   }
+}
+
+/** The ranges of a split call: of samples (aligned to 16), or of a resized call's source rows. */
+function rangesOf(call: SplitCall, k: number): SampleRange[] {
+  return call.resize ? splitRanges(call.resize.rows, k, 1) : splitRanges(call.samples, k);
 }
 
 function checkTrap(status: number): number {

@@ -19,7 +19,10 @@ export interface InitMessage {
  * `xent_cross_entropy_weight_sum(...args)` (`[lossArgs, out]`); 'range16' and 'weightSum16':
  * their float16 versions, `xent_cross_entropy_f16_range` (`[lossArgs, weightSum, lo, hi, acc,
  * scratch, scratchFloats, out]`, the ExactSum cleared first too) and
- * `xent_cross_entropy_f16_weight_sum`. The status is stored (atomically) at
+ * `xent_cross_entropy_f16_weight_sum`; 'resizeRange' and 'resizeWeightSum':
+ * `xent_resize_cross_entropy_range(...args)` (as 'range', then `[resizeArgs, scratch,
+ * scratchBytes]`; the ExactSum at the same place) and `xent_resize_weight_sum(...args)`
+ * (`[lossArgs, resizeArgs, out]`). The status is stored (atomically) at
  * `ctl + 4 * (1 + slot)`. With `sync`, the worker then decrements the counter at `ctl` and
  * wakes its waiter (the main thread blocked in `Atomics.wait`); otherwise it replies with a
  * {@link DoneMessage}.
@@ -30,7 +33,7 @@ export const RANGE_ACC_ARG = 4;
 export interface CallMessage {
   type: 'call';
   id: number;
-  fn: 'range' | 'weightSum' | 'range16' | 'weightSum16';
+  fn: 'range' | 'weightSum' | 'range16' | 'weightSum16' | 'resizeRange' | 'resizeWeightSum';
   args: number[];
   ctl: number;
   slot: number;

@@ -14,6 +14,8 @@ interface Kernel {
   xent_cross_entropy_weight_sum(...args: number[]): number;
   xent_cross_entropy_f16_range(...args: number[]): number;
   xent_cross_entropy_f16_weight_sum(...args: number[]): number;
+  xent_resize_cross_entropy_range(...args: number[]): number;
+  xent_resize_weight_sum(...args: number[]): number;
   xent_exact_sum_clear(p: number): void;
 }
 
@@ -39,13 +41,17 @@ function call(m: CallMessage, post: (m: FromWorker) => void): void {
   let failure: string | undefined;
   try {
     if (!kernel || !memory) throw new Error('the worker was not initialised');
-    if (m.fn === 'range' || m.fn === 'range16') kernel.xent_exact_sum_clear(m.args[RANGE_ACC_ARG]!);
+    if (m.fn === 'range' || m.fn === 'range16' || m.fn === 'resizeRange') {
+      kernel.xent_exact_sum_clear(m.args[RANGE_ACC_ARG]!);
+    }
     const k = kernel;
     const f = {
       range: () => k.xent_cross_entropy_range(...m.args),
       range16: () => k.xent_cross_entropy_f16_range(...m.args),
+      resizeRange: () => k.xent_resize_cross_entropy_range(...m.args),
       weightSum: () => k.xent_cross_entropy_weight_sum(...m.args),
       weightSum16: () => k.xent_cross_entropy_f16_weight_sum(...m.args),
+      resizeWeightSum: () => k.xent_resize_weight_sum(...m.args),
     }[m.fn];
     status = f() >>> 0;
   } catch (e) {

@@ -8,15 +8,17 @@
 //! Conventions: a pointer argument of 0 means "absent". Every export validates what it can
 //! before it writes anything, and returns a status code (see [`Status`]).
 //!
-//! One file of about 540 lines on purpose: the whole ABI in one place, read against its
+//! One file of about 700 lines on purpose: the whole ABI in one place, read against its
 //! TypeScript counterpart (`ts/abi.ts`) when either changes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use xent_kernel::half::convert::convert;
+use xent_kernel::resize::scratch_floats;
 use xent_kernel::{
-    cross_entropy, cross_entropy_f16, cross_entropy_f16_range, cross_entropy_range, nll_loss, softmax,
-    softmax_backward, weight_sum, weight_sum_f16, CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels,
-    Layout, Outputs, Pred, Reduction, Softmax, Status, Target,
+    cross_entropy, cross_entropy_f16, cross_entropy_f16_range, cross_entropy_range, nll_loss, resize_cross_entropy,
+    resize_cross_entropy_range, resize_weight_sum, softmax, softmax_backward, weight_sum, weight_sum_f16,
+    CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Labels, Layout, Mode, Outputs, Pred, Reduction, Resize,
+    Softmax, Status, Target,
 };
 
 /// Bumped whenever a signature or a status code below changes; the loader checks it.
@@ -209,7 +211,7 @@ unsafe fn loss_call(
     if out.is_null() {
         return Status::BadArgument as u32;
     }
-    match decode(args, false) {
+    match decode(args, false, None) {
         Some((args, outputs, _)) => finish(kernel(&args, outputs), out),
         None => Status::BadArgument as u32,
     }
@@ -220,11 +222,18 @@ unsafe fn loss_call(
 /// `half`, `logits` holds float16 bits: they are returned as the third value, and the
 /// arguments' own `logits` is empty.
 ///
+/// `in_s`: the logits' (and the gradient's) pixels per item when they are not `s` (a resized
+/// call: `in_h * in_w`).
+///
 /// # Safety
 /// A non-null `args` must point to a [`LossArgs`] whose non-null pointers point to buffers of
 /// the lengths it states, alive and unaliased (outputs) for `'a`.
 #[inline(never)]
-unsafe fn decode<'a>(args: *const LossArgs, half: bool) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>, &'a [u16])> {
+unsafe fn decode<'a>(
+    args: *const LossArgs,
+    half: bool,
+    in_s: Option<usize>,
+) -> Option<(CrossEntropyArgs<'a>, Outputs<'a>, &'a [u16])> {
     if args.is_null() {
         return None;
     }
@@ -232,6 +241,10 @@ unsafe fn decode<'a>(args: *const LossArgs, half: bool) -> Option<(CrossEntropyA
     let (n, c, s) = (a.n as usize, a.c as usize, a.s as usize);
     let samples = n.checked_mul(s)?;
     let len = samples.checked_mul(c)?;
+    let logits_len = match in_s {
+        Some(in_s) => n.checked_mul(c)?.checked_mul(in_s)?,
+        None => len,
+    };
     if a.logits.is_null() || a.target.is_null() {
         return None;
     }
@@ -255,8 +268,11 @@ unsafe fn decode<'a>(args: *const LossArgs, half: bool) -> Option<(CrossEntropyA
         (false, 1) => Some(Pred::U16(core::slice::from_raw_parts_mut(a.pred as *mut u16, samples))),
         _ => return None,
     };
-    let (logits, halves) =
-        if half { (&[][..], slice(a.logits as *const u16, len)) } else { (slice(a.logits, len), &[][..]) };
+    let (logits, halves) = if half {
+        (&[][..], slice(a.logits as *const u16, logits_len))
+    } else {
+        (slice(a.logits, logits_len), &[][..])
+    };
     let args = CrossEntropyArgs {
         logits,
         target,
@@ -271,7 +287,7 @@ unsafe fn decode<'a>(args: *const LossArgs, half: bool) -> Option<(CrossEntropyA
         grad_output: opt(a.grad_output, samples),
     };
     let outputs = Outputs {
-        grad: opt_mut(a.grad, len),
+        grad: opt_mut(a.grad, logits_len),
         loss_map: opt_mut(a.loss_map, samples),
         confidence: opt_mut(a.confidence, samples),
         pred,
@@ -521,7 +537,7 @@ pub unsafe extern "C" fn xent_f16_to_f32(src: *const u16, dst: *mut f32, len: u3
     Status::Ok as u32
 }
 
-/// The scratch of a float16 call, or `None` when it is null.
+/// A call's scratch (`len` floats), or `None` when it is null.
 ///
 /// # Safety
 /// A non-null `p` valid for writing `len` floats, unaliased, for `'a`.
@@ -541,8 +557,139 @@ unsafe fn half_call(
     if out.is_null() {
         return Status::BadArgument as u32;
     }
-    match decode(args, true) {
+    match decode(args, true, None) {
         Some((args, outputs, halves)) => finish(kernel(&args, halves, outputs), out),
+        None => Status::BadArgument as u32,
+    }
+}
+
+/// The resize of the resized loss exports (issue 18's fused `F.interpolate` then
+/// `F.cross_entropy`): 5 fields of 4 bytes ([`xent_resize_args_size`]). With it, the
+/// [`LossArgs`] describe the full-resolution problem (`s = out_h * out_w`: target, maps, scores,
+/// `grad_output`) except `logits` and `grad`, which are `[n, c, in_h, in_w]` in `layout`.
+#[repr(C)]
+pub struct ResizeArgs {
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    /// 0 = nearest (PyTorch's legacy 'nearest'), 1 = bilinear, 2 = bilinear with
+    /// `align_corners=True`.
+    pub mode: u32,
+}
+
+/// Bytes of a [`ResizeArgs`] (the TypeScript side checks its layout against this).
+#[no_mangle]
+pub extern "C" fn xent_resize_args_size() -> u32 {
+    core::mem::size_of::<ResizeArgs>() as u32
+}
+
+/// Bytes of scratch memory that one caller (thread) of the resized exports needs for `c`
+/// classes (a fixed budget of 128 KiB, more only for very many classes; 4-byte aligned).
+#[no_mangle]
+pub extern "C" fn xent_resize_scratch_size(c: u32) -> u32 {
+    scratch_floats(c as usize).saturating_mul(4).min(u32::MAX as usize) as u32
+}
+
+/// [`xent_cross_entropy`] of the logits resized to the target's size, fused: the loss,
+/// the gradient w.r.t. the low-resolution logits and every full-resolution output (see
+/// [`ResizeArgs`]), with `scratch_bytes` of scratch at `scratch` (see
+/// [`xent_resize_scratch_size`]). `out` and the status as in [`xent_cross_entropy`].
+///
+/// # Safety
+/// As [`xent_cross_entropy`]; `resize` must point to a [`ResizeArgs`], `scratch` to
+/// `scratch_bytes` writable bytes (4-byte aligned) that overlap nothing else.
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_cross_entropy(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    scratch: *mut f32,
+    scratch_bytes: u32,
+    out: *mut f64,
+) -> u32 {
+    let Some(sc) = scratch_slice(scratch, scratch_bytes / 4) else {
+        return Status::BadArgument as u32;
+    };
+    resize_call(args, resize, out, |a, rs, o| resize_cross_entropy(a, rs, o, sc))
+}
+
+/// The first half of a split [`xent_resize_cross_entropy`]: checks everything, every label
+/// included, and writes the denominator of 'mean' to `out[2]`. Writes nothing else.
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_weight_sum(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    out: *mut f64,
+) -> u32 {
+    resize_call(args, resize, out, |a, rs, mut o| {
+        resize_weight_sum(a, rs, &mut o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
+    })
+}
+
+/// The second half of a split [`xent_resize_cross_entropy`]: SOURCE rows `lo .. hi` of the
+/// `n * in_h` (a caller zeroes their gradient, computes every output row that touches them,
+/// adds only into them, and writes the outputs of the output rows whose first source row is
+/// its own), with `weight_sum` from [`xent_resize_weight_sum`], adding the losses into the
+/// [`ExactSum`] at `acc`. Disjoint ranges may run at the same time, each with its own scratch;
+/// merged, they give the bits of one call. The first six arguments are those of
+/// [`xent_cross_entropy_range`].
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`]; `acc` must point to an initialised [`ExactSum`].
+#[no_mangle]
+pub unsafe extern "C" fn xent_resize_cross_entropy_range(
+    args: *const LossArgs,
+    weight_sum: f64,
+    lo: u32,
+    hi: u32,
+    acc: *mut ExactSum,
+    out: *mut f64,
+    resize: *const ResizeArgs,
+    scratch: *mut f32,
+    scratch_bytes: u32,
+) -> u32 {
+    let Some(sc) = scratch_slice(scratch, scratch_bytes / 4) else {
+        return Status::BadArgument as u32;
+    };
+    if acc.is_null() {
+        return Status::BadArgument as u32;
+    }
+    resize_call(args, resize, out, |a, rs, o| {
+        resize_cross_entropy_range(a, rs, o, weight_sum, lo as usize, hi as usize, sc, &mut *acc)
+            .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
+    })
+}
+
+/// Decodes the [`LossArgs`] and [`ResizeArgs`], runs `kernel`, writes `out`.
+///
+/// # Safety
+/// As [`xent_resize_cross_entropy`]; a non-null `out` valid for writing 4 doubles.
+unsafe fn resize_call(
+    args: *const LossArgs,
+    resize: *const ResizeArgs,
+    out: *mut f64,
+    kernel: impl FnOnce(&CrossEntropyArgs, &Resize, Outputs) -> Result<CrossEntropyResult, Error>,
+) -> u32 {
+    if out.is_null() || resize.is_null() {
+        return Status::BadArgument as u32;
+    }
+    let r = &*resize;
+    let mode = match r.mode {
+        0 => Mode::Nearest,
+        1 => Mode::Bilinear,
+        2 => Mode::BilinearAlignCorners,
+        _ => return Status::BadArgument as u32,
+    };
+    let rs =
+        Resize { mode, in_h: r.in_h as usize, in_w: r.in_w as usize, out_h: r.out_h as usize, out_w: r.out_w as usize };
+    let Some(in_s) = rs.in_h.checked_mul(rs.in_w) else {
+        return Status::BadArgument as u32;
+    };
+    match decode(args, false, Some(in_s)) {
+        Some((args, outputs, _)) => finish(kernel(&args, &rs, outputs), out),
         None => Status::BadArgument as u32,
     }
 }

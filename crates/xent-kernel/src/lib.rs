@@ -15,6 +15,7 @@ pub mod labels;
 pub mod lanes;
 pub mod math;
 pub mod nll;
+pub mod resize;
 pub mod softmax;
 pub mod tile;
 pub mod tile_sum;
@@ -29,6 +30,10 @@ pub use half::{
 };
 pub use labels::Labels;
 pub use nll::nll_loss;
+pub use resize::{
+    resize_cross_entropy, resize_cross_entropy_range, resize_cross_entropy_range_with, resize_cross_entropy_with,
+    resize_weight_sum, Mode, Resize,
+};
 pub use softmax::{softmax, softmax_backward, softmax_backward_with, softmax_with, Softmax};
 pub use tile_sum::TileSum;
 
@@ -118,9 +123,13 @@ pub enum Arg {
     UnsupportedOutput,
     /// A softmax output or input (`y`, `gy`, `gx`) not as long as `x`.
     SoftmaxLen,
-    /// A sample range `lo .. hi` that is empty backwards or past `n * s`.
+    /// A sample range `lo .. hi` that is empty backwards or past `n * s` (resized calls: a
+    /// source-row range past `n * in_h`).
     Range,
-    /// A float16 call's scratch holds less than one pixel's worth ([`half`]).
+    /// A resize with a zero size, or whose output size is not the target's (`s`).
+    Resize,
+    /// Scratch memory too small for one pixel's strips (float16 calls: [`half`]; resized calls:
+    /// [`resize::scratch_floats`]).
     Scratch,
 }
 

@@ -18,12 +18,14 @@ import {
 } from '../args.js';
 import { INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
 import { XentOptionError, XentShapeError } from '../../errors.js';
+import { float16WithResize } from '../resize.js';
 import { kernelDims, lossGeometry, type LossGeometry } from '../geometry.js';
 import { checkOutcome, invoke, readOut, type KernelOutcome, type SplitCall } from '../../kernel/call.js';
 import { halfStripFloats, type HalfScratch } from '../../kernel/half.js';
 import { normalizeOptions, type CrossEntropyResult, type NormalizedOptions, type OpName } from './options.js';
 import type { Runtime } from '../../runtime.js';
 import { formatShape, sameShape } from '../../memory/shape.js';
+import { prepareResize, type ResizeCall } from '../resize.js';
 
 /** A validated loss call: its resolved arguments, before any allocation. */
 interface LossPlan {
@@ -58,7 +60,7 @@ export function lossOp(
   const plan = planLoss(rt, op, inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
-    const args = kernelArgs(plan, scratch);
+    const args = kernelArgs(rt, plan, scratch);
     const half = halfScratch(rt, plan, scratch);
     const split = plan.nll || noSamples(plan) ? undefined : rt.pool?.runSync(splitCall(plan, args, half));
     const res = lossResult(plan, split ?? runKernel(rt, plan, args, half));
@@ -82,7 +84,7 @@ export async function crossEntropyAsyncOp(
   const plan = planLoss(rt, 'crossEntropy', inputIn, targetIn, optionsIn);
   const scratch = new Scratch(rt);
   try {
-    const args = kernelArgs(plan, scratch);
+    const args = kernelArgs(rt, plan, scratch);
     const half = halfScratch(rt, plan, scratch);
     // Until the call settles, the caller's tensors keep their blocks (dispose() defers the
     // free) and cannot be written (or, the outputs, read) by another call.
@@ -125,7 +127,8 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
         [...INDEX_DTYPES, 'float32'],
         `${INDEX_DTYPES_TEXT} class indices, or float32 class probabilities`,
       );
-  const g = lossGeometry(input.shape, target, opts.layout, what);
+  const g = lossGeometry(input.shape, target, opts.layout, what, opts.resize);
+  if (input.dtype === 'float16' && g.resize) throw float16WithResize(what);
   const { c, lossShape } = g;
   const { reduction, ignoreIndex } = opts;
   const prob = g.kind === 'prob';
@@ -202,14 +205,22 @@ function planLoss(rt: Runtime, op: OpName, inputIn: unknown, targetIn: unknown, 
   return { nll, prob, halfFloats, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence };
 }
 
+/** The kernel's arguments of a loss call, and the memory of its resize (with `options.resize`). */
+interface CallArgs {
+  loss: LossArgs;
+  resize: ResizeCall | undefined;
+}
+
 /** Allocates the call's scratch memory and new outputs and returns the kernel's arguments. */
-function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
+function kernelArgs(rt: Runtime, plan: LossPlan, scratch: Scratch): CallArgs {
   const { nll, prob, opts, g, input, target, weight, gradOutput, grad, lossOut, confidence } = plan;
   const p = scratch.prepare([input, target, weight, gradOutput], [grad, lossOut, confidence]);
   const [pInput, pTarget, pWeight, pGradOutput] = p.inputs as [number, number, number, number];
   const [pGrad, pLoss, pConfidence] = p.outputs as [number, number, number];
-  const k = kernelDims(g.n, g.c, g.s, g.layout);
-  return lossArgs({
+  // A resized call keeps its dims: its logits are not [n, c, s].
+  const k = g.resize ? { n: g.n, c: g.c, s: g.s, layout: g.layout } : kernelDims(g.n, g.c, g.s, g.layout);
+  const resize = g.resize && prepareResize(rt, scratch, g.resize, g.n, g.c, 1 + (rt.pool?.size ?? 0));
+  const loss = lossArgs({
     logits: pInput,
     target: pTarget,
     targetKind: prob ? TARGET_KIND_CODE.prob : TARGET_KIND_CODE[target.dtype as TargetDType],
@@ -223,6 +234,7 @@ function kernelArgs(plan: LossPlan, scratch: Scratch): LossArgs {
     lossMap: pLoss,
     confidence: nll ? 0 : pConfidence,
   });
+  return { loss, resize };
 }
 
 /**
@@ -250,32 +262,57 @@ function noSamples(plan: LossPlan): boolean {
 const U32_MAX = 2 ** 32 - 1;
 
 /** The kernel call on this thread (the whole call). */
-function runKernel(rt: Runtime, plan: LossPlan, args: LossArgs, half: HalfScratch | undefined): KernelOutcome {
+function runKernel(
+  rt: Runtime,
+  plan: LossPlan,
+  { loss, resize: r }: CallArgs,
+  half: HalfScratch | undefined,
+): KernelOutcome {
   if (noSamples(plan)) {
     return { status: Status.Ok, out: [plan.opts.reduction === 'mean' ? NaN : 0, 0, 0, 0] };
   }
-  writeLossArgs(rt.memory.buffer, rt.argsPtr, args);
+  writeLossArgs(rt.memory.buffer, rt.argsPtr, loss);
   const x = rt.exports;
-  const status = half
-    ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
-    : plan.nll
-      ? invoke('xent_nll_loss', () => x.xent_nll_loss(rt.argsPtr, rt.outPtr))
-      : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+  const status = r
+    ? invoke('xent_resize_cross_entropy', () =>
+        x.xent_resize_cross_entropy(rt.argsPtr, r.args, r.scratch, r.scratchBytes, rt.outPtr),
+      )
+    : half
+      ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
+      : plan.nll
+        ? invoke('xent_nll_loss', () => x.xent_nll_loss(rt.argsPtr, rt.outPtr))
+        : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
   return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
 }
 
 /** What the worker pool needs to split a crossEntropy call. */
-function splitCall(plan: LossPlan, args: LossArgs, half: HalfScratch | undefined): SplitCall {
-  return { args, samples: args.n * args.s, classes: args.c, reduction: args.reduction, prob: plan.prob, half };
+function splitCall(plan: LossPlan, { loss, resize }: CallArgs, half: HalfScratch | undefined): SplitCall {
+  const split: SplitCall = {
+    args: loss,
+    samples: loss.n * loss.s,
+    classes: loss.c,
+    reduction: loss.reduction,
+    prob: plan.prob,
+    half,
+  };
+  if (resize) split.resize = resize;
+  return split;
 }
 
 /** The op's result from the kernel's status and `out`; throws for a bad target. */
 function lossResult(plan: LossPlan, outcome: KernelOutcome): CrossEntropyResult {
   const { nll, opts, g, target, lossOut, confidence } = plan;
-  const name = nll ? 'xent_nll_loss' : plan.halfFloats ? 'xent_cross_entropy_f16' : 'xent_cross_entropy';
-  const k = kernelDims(g.n, g.c, g.s, g.layout);
+  const name = nll
+    ? 'xent_nll_loss'
+    : g.resize
+      ? 'xent_resize_cross_entropy'
+      : plan.halfFloats
+        ? 'xent_cross_entropy_f16'
+        : 'xent_cross_entropy';
+  const k = g.resize ? g : kernelDims(g.n, g.c, g.s, g.layout);
   const labels = { shape: target.shape, classes: g.c, ignoreIndex: opts.ignoreIndex };
-  checkOutcome(name, outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}`);
+  const r = g.resize ? `, resize ${JSON.stringify(g.resize)}` : '';
+  checkOutcome(name, outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}, target ${g.kind}${r}`);
   const o = outcome.out;
   const res: Record<string, unknown> = {
     loss: opts.reduction === 'none' ? lossOut!.tensor : o[0],

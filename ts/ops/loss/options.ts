@@ -9,6 +9,7 @@ import { describeValue } from '../../memory/dtype.js';
 import type { Tensor } from '../../memory/tensor.js';
 import type { Float32Input, Layout, OutputRequest, RequestedOutput } from '../inputs.js';
 import { checkOptionNames, ignoreIndexOption, layoutOption, optionsObject, outputOption } from '../options/check.js';
+import { resizeOption, type NormalizedResize, type ResizeOption } from '../options/resize.js';
 
 /**
  * How per-sample losses are reduced, as in PyTorch:
@@ -96,6 +97,16 @@ export interface CrossEntropyOptions<
    * write into, or `true` for a new tensor that the caller disposes. Class-index targets only.
    */
   confidence?: K;
+  /**
+   * Resize 4-D logits `(N, C, h, w)` (NHWC: `(N, h, w, C)`) to the target's size `(H, W)` first,
+   * fused into the loss: PyTorch's `F.interpolate(logits, size=(H, W), mode, align_corners)`
+   * then `F.cross_entropy`, without building the full-resolution logits. The target is
+   * `(N, H, W)` class indices or `(N, C, H, W)` probabilities (in the logits' layout), at any
+   * size; `grad` has the logits' shape (the gradient w.r.t. the low-resolution logits);
+   * `gradOutput`, `lossMap`, `confidence` and `'none'`'s loss have the target's resolution
+   * `(N, H, W)`. See {@link ResizeOption}.
+   */
+  resize?: ResizeOption;
 }
 
 /** Options of {@link Xent.nllLoss}: those of {@link LossOptions} (no label smoothing, no confidence). */
@@ -157,6 +168,7 @@ export const OPTION_NAMES = [
   'layout',
   'lossMap',
   'confidence',
+  'resize',
 ] as const;
 
 /** @internal The option names of {@link Xent.nllLoss}. */
@@ -186,6 +198,7 @@ export interface NormalizedOptions {
   layout: Layout;
   lossMap: unknown;
   confidence: unknown;
+  resize: NormalizedResize | undefined;
 }
 
 /**
@@ -230,6 +243,7 @@ export function normalizeOptions(options: unknown, op: OpName = 'crossEntropy'):
     layout: layoutOption(o.layout, op),
     lossMap: outputOption(o.lossMap),
     confidence: outputOption(o.confidence),
+    resize: resizeOption(o.resize, op),
   };
 }
 

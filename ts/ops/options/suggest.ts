@@ -30,6 +30,11 @@ const ALIASES: Readonly<Record<string, string>> = {
   probability: 'confidence',
   probabilities: 'confidence',
   axis: 'dim',
+  interpolate: 'resize',
+  interpolation: 'resize',
+  upsample: 'resize',
+  align_corners: 'resize',
+  alignCorners: 'resize',
 };
 
 /** @internal The option a mistyped name most likely meant, if any. */

@@ -7,6 +7,7 @@
 import type { Tensor } from '../../memory/tensor.js';
 import type { Layout, OutputRequest, RequestedOutput } from '../inputs.js';
 import { checkOptionNames, ignoreIndexOption, layoutOption, optionsObject, outputOption } from '../options/check.js';
+import { resizeOption, type NormalizedResize, type ResizeOption } from '../options/resize.js';
 
 /** The dtype of a prediction map: `uint8` for up to 256 classes, else `uint16`. */
 export type PredDType = 'uint8' | 'uint16';
@@ -30,6 +31,14 @@ export interface ScoreCommonOptions {
    * `(N, d1, ..., dk)` either way; results are bit-identical to NCHW on the transposed logits.
    */
   layout?: Layout;
+  /**
+   * Score 4-D logits `(N, C, h, w)` (NHWC: `(N, h, w, C)`) against a class-index target
+   * `(N, H, W)` of any size: the logits are resized to `(H, W)` on the fly, as PyTorch's
+   * `F.interpolate(logits, size=(H, W), mode, align_corners)`, and the prediction, every map, the
+   * confusion matrix and the loss are at the target's resolution (the full-resolution logits are
+   * never built). For a scorer, the default of each {@link Scorer.update}. See {@link ResizeOption}.
+   */
+  resize?: ResizeOption;
 }
 
 /**
@@ -98,9 +107,10 @@ export const SCORE_OPTION_NAMES = [
   'confidence',
   'predConfidence',
   'pred',
+  'resize',
 ] as const;
 /** @internal The option names of {@link Xent.scorer}. */
-export const SCORER_OPTION_NAMES = ['ignoreIndex', 'weight', 'layout'] as const;
+export const SCORER_OPTION_NAMES = ['ignoreIndex', 'weight', 'layout', 'resize'] as const;
 
 /** @internal Options after the shape-independent checks. */
 export interface NormalizedScoreOptions {
@@ -111,6 +121,7 @@ export interface NormalizedScoreOptions {
   confidence: unknown;
   predConfidence: unknown;
   pred: unknown;
+  resize: NormalizedResize | undefined;
 }
 
 /** @internal Checks option names and the scalar options of `op`. */
@@ -132,5 +143,6 @@ export function normalizeScoreOptions(options: unknown, op: 'score' | 'scorer'):
     confidence: outputOption(o.confidence),
     predConfidence: outputOption(o.predConfidence),
     pred: o.pred,
+    resize: resizeOption(o.resize, op),
   };
 }

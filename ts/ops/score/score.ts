@@ -7,7 +7,7 @@
 
 import { lossArgs, REDUCTION_CODE, Status, TARGET_KIND_CODE, writeLossArgs } from '../../kernel/abi.js';
 import { checkOutcome, invoke, meanOf, readOut, type KernelOutcome } from '../../kernel/call.js';
-import { XentDtypeError, XentOptionError, XentShapeError } from '../../errors.js';
+import { XentDtypeError, XentError, XentOptionError, XentShapeError } from '../../errors.js';
 import { DTYPES, describeValue, INDEX_DTYPES, INDEX_DTYPES_TEXT, type TargetDType } from '../../memory/dtype.js';
 import { checkByteLength, formatShape, sameShape, shapeSize } from '../../memory/shape.js';
 import { isAnyXentTensor, type Tensor } from '../../memory/tensor.js';
@@ -25,6 +25,9 @@ import {
 } from '../args.js';
 import { kernelDims, lossGeometry } from '../geometry.js';
 import { halfStripFloats } from '../../kernel/half.js';
+import type { ResizeArgs } from '../../kernel/abi.js';
+import type { NormalizedResize } from '../options/resize.js';
+import { float16WithResize, prepareResize, type ResizeCall } from '../resize.js';
 import type { Layout } from '../inputs.js';
 import { normalizeScoreOptions, type PredDType, type ScoreResult } from './options.js';
 
@@ -41,6 +44,8 @@ export interface ScoreInputs {
   layout: number;
   /** Float16 logits: the f32 floats of the scratch strip the kernel converts them into; else 0. */
   halfFloats: number;
+  /** With `options.resize`: the logits' and the target's spatial sizes. */
+  resize: ResizeArgs | undefined;
 }
 
 /** @internal Resolves the logits and target of `op` and applies PyTorch's shape rules in `layout`. */
@@ -50,10 +55,11 @@ export function resolveScoreInputs(
   logitsIn: unknown,
   targetIn: unknown,
   layout: Layout,
+  resize?: NormalizedResize,
 ): ScoreInputs {
   const logits = resolve(rt, logitsIn, 'logits', ['float32', 'float16'], 'float32 or float16');
   const target = resolve(rt, targetIn, 'target', [...INDEX_DTYPES, 'float32'], `${INDEX_DTYPES_TEXT} class indices`);
-  const g = lossGeometry(logits.shape, target, layout);
+  const g = lossGeometry(logits.shape, target, layout, 'logits', resize);
   if (g.kind === 'prob') {
     throw new XentDtypeError(
       `${op}: target is float32 class probabilities, but scoring needs class indices (${INDEX_DTYPES_TEXT}, shape ` +
@@ -68,10 +74,12 @@ export function resolveScoreInputs(
         `prediction map)`,
     );
   }
+  if (logits.dtype === 'float16' && g.resize) throw float16WithResize('logits');
   const k = kernelDims(g.n, g.c, g.s, g.layout);
   const halfFloats =
     logits.dtype === 'float16' ? halfStripFloats(g.c, k.n * k.s, k.layout, false, false, logits.shape) : 0;
-  return { logits, target, n: g.n, c: g.c, s: g.s, mapShape: g.lossShape, layout: g.layout, halfFloats };
+  const { n, c, s, lossShape: mapShape } = g;
+  return { logits, target, n, c, s, mapShape, layout: g.layout, halfFloats, resize: g.resize };
 }
 
 function predOutput(rt: Runtime, value: unknown, shape: readonly number[], c: number): Arg | undefined {
@@ -117,7 +125,12 @@ export interface ScoreCall {
   confusion: number;
   /** Float16 logits: the scratch strip of `inputs.halfFloats` f32 (see kernel/half.ts); else 0. */
   half: number;
+  /** The memory of a resized call (`inputs.resize` set). */
+  resizeMem?: ResizeMemory;
 }
+
+/** @internal A resized scoring call's `ResizeArgs` and scratch (see {@link prepareResize}). */
+export type ResizeMemory = Pick<ResizeCall, 'args' | 'scratch' | 'scratchBytes'>;
 
 /**
  * @internal One scoring call; throws the typed error for a bad status. Returns
@@ -126,8 +139,10 @@ export interface ScoreCall {
  * exact sum is added to `total`, exactly.
  */
 export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; total: number }): [number, number, number] {
-  const { n, c, s, layout, target } = p.inputs;
-  const k = kernelDims(n, c, s, layout);
+  const { n, c, s, layout, target, resize } = p.inputs;
+  const r = resize && p.resizeMem;
+  if (resize && !r) throw new XentError('callScore: a resized call without its memory: this is a bug in xent-wasm');
+  const k = r ? { n, c, s, layout } : kernelDims(n, c, s, layout);
   const args = lossArgs({
     logits: p.logits,
     target: p.target,
@@ -149,15 +164,21 @@ export function callScore(rt: Runtime, p: ScoreCall, acc?: { batch: number; tota
   const x = rt.exports;
   let outcome: KernelOutcome;
   if (acc) {
-    outcome = scoreInHalves(rt, k.n * k.s, acc, half);
+    outcome = r ? resizedInHalves(rt, r, n * resize!.inH, acc) : scoreInHalves(rt, k.n * k.s, acc, half);
   } else {
-    const status = half
-      ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
-      : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
+    const status = r
+      ? invoke('xent_resize_cross_entropy', () =>
+          x.xent_resize_cross_entropy(rt.argsPtr, r.args, r.scratch, r.scratchBytes, rt.outPtr),
+        )
+      : half
+        ? invoke('xent_cross_entropy_f16', () => x.xent_cross_entropy_f16(rt.argsPtr, half.ptr, half.floats, rt.outPtr))
+        : invoke('xent_cross_entropy', () => x.xent_cross_entropy(rt.argsPtr, rt.outPtr));
     outcome = { status, out: readOut(rt.memory.buffer, rt.outPtr) };
   }
   const labels = { shape: target.shape, classes: c, ignoreIndex: p.ignoreIndex };
-  checkOutcome('xent_cross_entropy', outcome, labels, `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}`);
+  const detail = `n=${k.n}, c=${k.c}, s=${k.s}, layout=${k.layout}${resize ? `, resize ${JSON.stringify(resize)}` : ''}`;
+  const name = r ? 'xent_resize_cross_entropy' : half ? 'xent_cross_entropy_f16' : 'xent_cross_entropy';
+  checkOutcome(name, outcome, labels, detail);
   const o = outcome.out;
   return [o[0], o[1], o[2]];
 }
@@ -191,12 +212,33 @@ function scoreInHalves(
   return { status, out: [meanOf(sum, ws), sum, ws, 0] };
 }
 
+/** As {@link scoreInHalves}, for a resized call over its `rows` source rows. */
+function resizedInHalves(
+  rt: Runtime,
+  r: ResizeMemory,
+  rows: number,
+  acc: { batch: number; total: number },
+): KernelOutcome {
+  const x = rt.exports;
+  let status = invoke('xent_resize_weight_sum', () => x.xent_resize_weight_sum(rt.argsPtr, r.args, rt.outPtr));
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const ws = readOut(rt.memory.buffer, rt.outPtr)[2];
+  x.xent_exact_sum_clear(acc.batch);
+  status = invoke('xent_resize_cross_entropy_range', () =>
+    x.xent_resize_cross_entropy_range(rt.argsPtr, ws, 0, rows, acc.batch, rt.outPtr, r.args, r.scratch, r.scratchBytes),
+  );
+  if (status !== Status.Ok) return { status, out: readOut(rt.memory.buffer, rt.outPtr) };
+  const sum = x.xent_exact_sum_value(acc.batch);
+  x.xent_exact_sum_merge(acc.total, acc.batch);
+  return { status, out: [meanOf(sum, ws), sum, ws, 0] };
+}
+
 /** @internal The body of {@link Xent.score}. */
 export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, optionsIn: unknown): ScoreResult {
   rt.check('score');
   // ---- validate everything (nothing is allocated or written before the kernel call) ----
   const opts = normalizeScoreOptions(optionsIn, 'score');
-  const inputs = resolveScoreInputs(rt, 'score', logitsIn, targetIn, opts.layout);
+  const inputs = resolveScoreInputs(rt, 'score', logitsIn, targetIn, opts.layout, opts.resize);
   const { logits, target, c, mapShape } = inputs;
   const weight = resolveWeight(rt, opts.weight, c);
   const shapeOf = "the target's shape";
@@ -223,7 +265,9 @@ export function score(rt: Runtime, logitsIn: unknown, targetIn: unknown, options
     const pPred = pred ? pred.offset! : ownTensorOffset(rt, newPred!, 'pred', 'output');
     checkExtent(rt, pPred, shapeSize(mapShape) * DTYPES[predDtype].bytes, 'pred');
     checkExtent(rt, pConfusion, ccBytes, 'the confusion matrix');
+    const resizeMem = inputs.resize && prepareResize(rt, scratch, inputs.resize, inputs.n, c, 1);
     const [loss, sum, weightSum] = callScore(rt, {
+      ...(resizeMem && { resizeMem }),
       inputs,
       logits: pLogits,
       target: pTarget,

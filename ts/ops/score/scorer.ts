@@ -12,7 +12,10 @@ import { segmentationMetrics, type SegmentationMetrics } from './metrics.js';
 import type { IndexTargetInput, Layout, LogitsInput } from '../inputs.js';
 import type { Runtime } from '../../runtime.js';
 import { normalizeScoreOptions, type ScoreCommonOptions } from './options.js';
-import { callScore, resolveScoreInputs, type ScoreInputs } from './score.js';
+import { callScore, resolveScoreInputs, type ResizeMemory, type ScoreInputs } from './score.js';
+import { RESIZE_ARGS_BYTES, writeResizeArgs } from '../../kernel/abi.js';
+import { checkOptionNames, optionsObject } from '../options/check.js';
+import { resizeOption, type NormalizedResize, type ResizeOption } from '../options/resize.js';
 import { checkByteLength, formatShape } from '../../memory/shape.js';
 import { SYMBOL_DISPOSE } from '../../memory/tensor.js';
 
@@ -86,6 +89,8 @@ export class Scorer {
   readonly ignoreIndex: number;
   /** Where the class axis of the logits is. */
   readonly layout: Layout;
+  /** The default resize of {@link Scorer.update} (`options.resize`), if any. */
+  readonly resize: NormalizedResize | undefined;
   readonly #rt: Runtime;
   readonly #confusion: Float64Array;
   #scratch: Buffer;
@@ -94,6 +99,8 @@ export class Scorer {
   #weight: Buffer | undefined;
   #logits: Buffer = { offset: 0, bytes: 0 };
   #target: Buffer = { offset: 0, bytes: 0 };
+  /** A resized update's `ResizeArgs` and kernel scratch (made at the first one, then kept). */
+  #resizeMem: Buffer = { offset: 0, bytes: 0 };
   #weightSum = new ExactSum();
   #updates = 0;
   #disposed = false;
@@ -114,6 +121,7 @@ export class Scorer {
     this.classes = classes;
     this.ignoreIndex = opts.ignoreIndex;
     this.layout = opts.layout;
+    this.resize = opts.resize;
     this.#confusion = new Float64Array(cc);
     this.#scratch = { offset: rt.heap.alloc(ccBytes), bytes: ccBytes };
     const accBytes = 2 * roundUp(rt.exports.xent_exact_sum_size(), 8);
@@ -146,7 +154,14 @@ export class Scorer {
   /** Bytes of wasm memory this scorer holds (its scratch matrix, weight and staging buffers). */
   get bytesHeld(): number {
     if (this.disposed) return 0;
-    return this.#scratch.bytes + this.#acc.bytes + (this.#weight?.bytes ?? 0) + this.#logits.bytes + this.#target.bytes;
+    return (
+      this.#scratch.bytes +
+      this.#acc.bytes +
+      (this.#weight?.bytes ?? 0) +
+      this.#logits.bytes +
+      this.#target.bytes +
+      this.#resizeMem.bytes
+    );
   }
 
   /** True once {@link Scorer.dispose} was called, or its {@link Xent} was disposed. */
@@ -158,12 +173,22 @@ export class Scorer {
    * Adds a batch: `logits` `(N, C, d1..dk)` (or `(N, d1..dk, C)` with layout NHWC, or `(N, C)`
    * or `(C)`) and its class-index `target` `(N, d1..dk)`; C must be the scorer's. The same
    * checks and errors as {@link Xent.score}; a call that throws has counted nothing.
+   * @param options - `resize`: resize 4-D logits to the target's size first (see
+   *   {@link ScoreCommonOptions.resize}); default: the scorer's `options.resize`.
    * @returns the loss of this batch alone.
    */
-  update(logits: LogitsInput, target: IndexTargetInput): ScorerUpdate {
+  update(logits: LogitsInput, target: IndexTargetInput, options?: { resize?: ResizeOption }): ScorerUpdate {
     this.#check('update');
     const rt = this.#rt;
-    const inputs = resolveScoreInputs(rt, 'Scorer.update', logits, target, this.layout);
+    const o = optionsObject(options, 'Scorer.update');
+    checkOptionNames(o, 'Scorer.update', ['resize'], {
+      misplaced: (key) =>
+        ['ignoreIndex', 'weight', 'layout'].includes(key)
+          ? `option ${JSON.stringify(key)} is an option of the scorer (xent.scorer(C, options)), not of an update`
+          : undefined,
+    });
+    const resize = o.resize === undefined ? this.resize : resizeOption(o.resize, 'Scorer.update');
+    const inputs = resolveScoreInputs(rt, 'Scorer.update', logits, target, this.layout, resize);
     const c = inputs.c;
     if (c !== this.classes) {
       throw new XentShapeError(
@@ -186,6 +211,8 @@ export class Scorer {
   #update(inputs: ScoreInputs, pLogits: number, pTarget: number, pHalf: number): ScorerUpdate {
     const rt = this.#rt;
     const c = inputs.c;
+    const resizeMem = inputs.resize && this.#resizeMemory();
+    if (resizeMem) writeResizeArgs(rt.memory.buffer, resizeMem.args, inputs.resize!);
     // Every allocation is done: views made now stay valid until the call returns.
     const buffer = rt.memory.buffer;
     for (const [a, p] of [
@@ -200,6 +227,7 @@ export class Scorer {
     const [loss, sum, weightSum] = callScore(
       rt,
       {
+        ...(resizeMem && { resizeMem }),
         inputs,
         logits: pLogits,
         target: pTarget,
@@ -260,7 +288,7 @@ export class Scorer {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#rt.disposed) return; // its memory went with the instance
-    for (const b of [this.#scratch, this.#acc, this.#weight, this.#logits, this.#target])
+    for (const b of [this.#scratch, this.#acc, this.#weight, this.#logits, this.#target, this.#resizeMem])
       if (b && b.bytes > 0) this.#rt.heap.free(b.offset);
   }
 
@@ -277,6 +305,20 @@ export class Scorer {
   /** The address of the ExactSum of the totals (after the batch's). */
   #totalAcc(): number {
     return this.#acc.offset + this.#acc.bytes / 2;
+  }
+
+  /** The memory of a resized update: allocated at the first one, then kept (its size depends only on C). */
+  #resizeMemory(): ResizeMemory {
+    const rt = this.#rt;
+    const head = roundUp(RESIZE_ARGS_BYTES, 16);
+    const scratchBytes = roundUp(rt.exports.xent_resize_scratch_size(this.classes) >>> 0, 16);
+    if (this.#resizeMem.bytes === 0) {
+      const bytes = head + scratchBytes;
+      this.#resizeMem = { offset: rt.heap.alloc(bytes), bytes };
+    }
+    checkExtent(rt, this.#resizeMem.offset, head + scratchBytes, 'scratch');
+    const args = this.#resizeMem.offset;
+    return { args, scratch: args + head, scratchBytes };
   }
 
   /** The address of an input: the tensor's, or the staging buffer (grown if too small). */

@@ -1,0 +1,121 @@
+//! The backward half: the strips' gradients (w.r.t. the interpolated logits, `c x p`) scattered
+//! back onto the low-resolution grid through the adjoint of the interpolation, in its two
+//! halves: the rows of a group (same two source rows) are summed with their vertical weights
+//! (`accumulate`), then each chunk's sums are scattered horizontally (`adjoint`), with fused
+//! multiply-adds. (PyTorch's CPU backward adds `(wy wx) go` per output pixel instead: the same
+//! sum in another order.)
+//!
+//! Determinism: a caller owns the source rows `[ylo, yhi)` and adds only into them, and every
+//! caller runs the groups, chunks (of a width set by `c`) and rows in the same order. Each
+//! gradient element then receives its contributions in the same order whatever the split, so
+//! any number of threads gives the bits of one.
+
+use super::geometry::{fma, Tap};
+use super::interpolate::{Cols, Plane};
+
+/// Scatters the gradient of a chunk of a group of output rows (see [`accumulate`]: `a0`, `a1`,
+/// `c x p`, the strips' gradients summed over the group's rows with their vertical weights) into
+/// the item's low-resolution gradient `gx`, in source rows `ylo .. yhi` only: per pixel,
+/// `g[y0, x0] += wx0 a0`, `g[y0, x1] += wx1 a0`, `g[y1, x0] += wx0 a1`, `g[y1, x1] += wx1 a1`
+/// (fused), or `g[y, x] += a0` for nearest.
+///
+/// # Safety
+/// As [`super::interpolate::interpolate`], with `gx` for `x`; `a0`, `a1` at least `c * p`
+/// long.
+#[expect(clippy::too_many_arguments, reason = "one chunk of a group of rows: its geometry, sums and owned rows")]
+pub unsafe fn adjoint(
+    gx: &mut [f32],
+    g: Plane,
+    nearest: bool,
+    ty: Tap,
+    cols: &Cols,
+    a0: &[f32],
+    a1: &[f32],
+    ylo: usize,
+    yhi: usize,
+) {
+    let p = cols.p;
+    debug_assert!(a0.len() >= g.c * p && a1.len() >= g.c * p);
+    let own0 = (ylo..yhi).contains(&ty.i0);
+    let own1 = (ylo..yhi).contains(&ty.i1) && !nearest;
+    if !own0 && !own1 {
+        return;
+    }
+    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < gx.len());
+    let (base, s0, s1) = (gx.as_mut_ptr(), a0.as_ptr(), a1.as_ptr());
+    // One pixel's contributions to the class plane at `o` (offsets of its taps).
+    let scatter = |o: *mut f32, e: usize, w0: f32, w1: f32, [a, b, c, d]: [usize; 4]| {
+        let add = |i: usize, wt: f32, v: f32| *o.add(i) = fma(wt, v, *o.add(i));
+        if nearest {
+            *o.add(a) += *s0.add(e);
+            return;
+        }
+        if own0 {
+            add(a, w0, *s0.add(e));
+            add(b, w1, *s0.add(e));
+        }
+        if own1 {
+            add(c, w0, *s1.add(e));
+            add(d, w1, *s1.add(e));
+        }
+    };
+    if g.ps == 1 {
+        // NCHW: four classes at a time along the rows: the additions into one element depend
+        // on each other (a chain through memory), those of four classes do not.
+        let (r0, r1) = (ty.i0 * g.w, ty.i1 * g.w);
+        let mut c0 = 0;
+        while c0 < g.c {
+            let k = (g.c - c0).min(4);
+            for j in 0..p {
+                let (x0, x1, w0, w1) = cols.get(j);
+                let taps = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                for ci in c0..c0 + k {
+                    scatter(base.add(ci * g.cs), ci * p + j, w0, w1, taps);
+                }
+            }
+            c0 += k;
+        }
+        return;
+    }
+    for j in 0..p {
+        let (x0, x1, w0, w1) = cols.get(j);
+        let taps = [g.at(ty.i0, x0), g.at(ty.i0, x1), g.at(ty.i1, x0), g.at(ty.i1, x1)];
+        for ci in 0..g.c {
+            scatter(base.add(ci), ci * p + j, w0, w1, taps);
+        }
+    }
+}
+
+/// Adds a row's gradient strip `gs` into the group's sums with its vertical weights: `a0 +=
+/// wy0 gs`, `a1 += wy1 gs` (fused; the first row of a group sets them), or `a0 += gs` for
+/// nearest.
+pub fn accumulate(gs: &[f32], ty: Tap, nearest: bool, first: bool, a0: &mut [f32], a1: &mut [f32]) {
+    for ((&v, s0), s1) in gs.iter().zip(a0.iter_mut()).zip(a1.iter_mut()) {
+        if nearest {
+            *s0 = if first { v } else { *s0 + v };
+        } else if first {
+            *s0 = ty.w0 * v;
+            *s1 = ty.w1 * v;
+        } else {
+            *s0 = fma(ty.w0, v, *s0);
+            *s1 = fma(ty.w1, v, *s1);
+        }
+    }
+}
+
+/// Zeroes source rows `ylo .. yhi` of the item's low-resolution gradient `gx` (every class).
+///
+/// # Safety
+/// `ylo <= yhi <=` the item's rows, `gx` the whole item (`c * h * w` floats).
+pub unsafe fn zero_rows(gx: &mut [f32], g: Plane, ylo: usize, yhi: usize) {
+    debug_assert!(ylo <= yhi && g.at(yhi, 0) <= gx.len());
+    let base = gx.as_mut_ptr();
+    if g.ps == 1 {
+        debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(yhi, 0) <= gx.len());
+        for ci in 0..g.c {
+            core::ptr::write_bytes(base.add(ci * g.cs + ylo * g.w), 0, (yhi - ylo) * g.w);
+        }
+    } else {
+        core::ptr::write_bytes(base.add(g.at(ylo, 0)), 0, g.at(yhi, 0) - g.at(ylo, 0));
+    }
+}

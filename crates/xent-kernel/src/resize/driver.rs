@@ -1,0 +1,296 @@
+//! The row loop of a resized call: for each output row that a caller's source rows touch,
+//! chunk by chunk, interpolate the strip, run the loss kernel on it as a `1 x c x p` NCHW
+//! problem (full-resolution target, maps and scores are slices of the caller's), and scatter
+//! its gradient back into the owned source rows.
+//!
+//! No panicking index below (a panic's formatting would cost the module kilobytes): the
+//! lengths are checked once by [`super::check::check`], and the slices are taken unchecked.
+
+use super::adjoint::{accumulate, adjoint, zero_rows};
+use super::geometry::{Axis, Mode, Resize, Tap};
+use super::interpolate::{hrows, interpolate, vblend, Cols, Plane, COLS_PER_PIXEL};
+use crate::lanes::F32x4;
+use crate::{
+    cross_entropy_range_with, Arg, CrossEntropyArgs, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Target,
+};
+use core::slice::{from_raw_parts, from_raw_parts_mut};
+
+/// Scratch floats per call and thread (128 KiB), unless the classes need more (see
+/// [`super::scratch_floats`]).
+pub const SCRATCH_BUDGET: usize = 32768;
+/// The widest chunk of an output row.
+const MAX_CHUNK: usize = 1024;
+
+/// The `c x p` strips a call needs: the interpolated logits, their gradient and its two sums
+/// over a group of rows, the probability targets, and for bilinear the two horizontally
+/// interpolated source rows.
+pub fn strips(args: &CrossEntropyArgs, rs: &Resize, out: &Outputs) -> usize {
+    let bilinear = rs.mode != Mode::Nearest;
+    1 + 3 * out.grad.is_some() as usize + matches!(args.target, Target::Prob(_)) as usize + 2 * bilinear as usize
+}
+
+/// The chunk width of a call: a function of the classes and the strips only (not of the
+/// scratch given), so that the order of the gradient's additions, and so its bits, is the same
+/// for every caller; and the scratch floats it needs.
+pub fn chunk_of(c: usize, strips: usize) -> (usize, usize) {
+    let p = chunk(super::scratch_floats(c), c, strips);
+    (p, p.saturating_mul(strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1)))
+}
+
+/// The chunk width for `len` floats of scratch: the most pixels whose strips, taps and spare
+/// loss row fit, at most [`MAX_CHUNK`], a multiple of 16 (the loss kernel's wide tile) when
+/// 16 or more fit; 0 when not even one does.
+pub fn chunk(len: usize, c: usize, strips: usize) -> usize {
+    let per = strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1);
+    let p = (len / per).min(MAX_CHUNK);
+    if p >= 16 {
+        p & !15
+    } else {
+        p
+    }
+}
+
+/// Output rows `oy .. oy + rows` of item `b` with the same two source rows, which a caller's
+/// source rows touch.
+#[derive(Clone, Copy)]
+struct Row {
+    b: usize,
+    oy: usize,
+    rows: usize,
+    /// The taps of row `oy` (the others have the same source rows, other weights).
+    ty: Tap,
+    /// Whether the caller owns it (the owner of its first source row): it writes its loss and
+    /// full-resolution outputs.
+    owned: bool,
+    /// The caller's source rows in item `b`.
+    ylo: usize,
+    yhi: usize,
+}
+
+/// Calls `f` with each batch item that source rows `lo .. hi` (of the `n * in_h`) are in, and
+/// the range of its rows they cover.
+fn for_items(rs: &Resize, lo: usize, hi: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let h = rs.in_h.max(1);
+    let mut b = lo / h;
+    while b * h < hi {
+        f(b, lo.max(b * h) - b * h, hi.min((b + 1) * h) - b * h);
+        b += 1;
+    }
+}
+
+/// Calls `f` with each group of output rows (consecutive, with the same two source rows)
+/// touched by source rows `lo .. hi`, in order: the owned ones, and with `grad` also those
+/// whose second source row is in the range.
+fn for_rows(
+    rs: &Resize,
+    lo: usize,
+    hi: usize,
+    grad: bool,
+    mut f: impl FnMut(Row) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
+    let mut r = Ok(());
+    for_items(rs, lo, hi, |b, ylo, yhi| {
+        let mut oy = 0;
+        while oy < rs.out_h {
+            let ty = ay.tap(oy);
+            let mut rows = 1;
+            while oy + rows < rs.out_h && {
+                let t = ay.tap(oy + rows);
+                (t.i0, t.i1) == (ty.i0, ty.i1)
+            } {
+                rows += 1;
+            }
+            let owned = (ylo..yhi).contains(&ty.i0);
+            if r.is_ok() && (owned || (grad && (ylo..yhi).contains(&ty.i1))) {
+                r = f(Row { b, oy, rows, ty, owned, ylo, yhi });
+            }
+            oy += rows;
+        }
+    });
+    r
+}
+
+/// Validates the labels of every output row the range touches (before anything is written).
+pub fn check_labels(args: &CrossEntropyArgs, rs: &Resize, lo: usize, hi: usize, grad: bool) -> Result<(), Error> {
+    let Target::Index(l) = args.target else { return Ok(()) };
+    for_rows(rs, lo, hi, grad, |r| {
+        let at = r.b * args.s + r.oy * rs.out_w;
+        labels(l, at, at + r.rows * rs.out_w).ok_or(Error::BadArgument(Arg::Range))?.validate(
+            args.c,
+            args.ignore_index,
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+/// Labels `lo .. hi` of `l`, with `l`'s lifetime.
+pub fn labels(l: Labels<'_>, lo: usize, hi: usize) -> Option<Labels<'_>> {
+    Some(match l {
+        Labels::U8(v) => Labels::U8(v.get(lo..hi)?),
+        Labels::U16(v) => Labels::U16(v.get(lo..hi)?),
+        Labels::I32(v) => Labels::I32(v.get(lo..hi)?),
+    })
+}
+
+/// `len` values of `v` from `at`, unchecked.
+///
+/// # Safety
+/// `at + len <= v.len()`.
+#[inline(always)]
+unsafe fn part<T>(v: &[T], at: usize, len: usize) -> &[T] {
+    debug_assert!(at + len <= v.len());
+    from_raw_parts(v.as_ptr().add(at), len)
+}
+
+/// A mutable [`part`].
+///
+/// # Safety
+/// As [`part`].
+#[inline(always)]
+unsafe fn part_mut<T>(v: &mut [T], at: usize, len: usize) -> &mut [T] {
+    debug_assert!(at + len <= v.len());
+    from_raw_parts_mut(v.as_mut_ptr().add(at), len)
+}
+
+/// Values `at .. at + p` of a full-resolution output, if there is one and the row is `owned`.
+///
+/// # Safety
+/// As [`part`].
+unsafe fn owned_part(m: Option<&mut [f32]>, owned: bool, at: usize, p: usize) -> Option<&mut [f32]> {
+    m.filter(|_| owned).map(|m| part_mut(m, at, p))
+}
+
+/// Runs source rows `lo .. hi`: zeroes their gradient, then each output row they touch.
+///
+/// # Safety
+/// `args`, `rs` and `out` checked ([`super::check::check`]), the labels of the touched rows
+/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and `scratch` at least as long as
+/// [`chunk_of`] says, for a chunk of at least 1.
+#[expect(clippy::too_many_arguments, reason = "a split call's arguments, as cross_entropy_range_with's")]
+pub unsafe fn run_rows<L: F32x4>(
+    args: &CrossEntropyArgs,
+    rs: &Resize,
+    out: &mut Outputs,
+    weight_sum: f64,
+    lo: usize,
+    hi: usize,
+    scratch: &mut [f32],
+    acc: &mut ExactSum,
+) {
+    let (c, s) = (args.c, args.s);
+    let grad = out.grad.is_some();
+    let prob = matches!(args.target, Target::Prob(_));
+    let nearest = rs.mode == Mode::Nearest;
+    let (big_p, need) = chunk_of(c, strips(args, rs, out));
+    debug_assert!(big_p >= 1 && need <= scratch.len());
+    // Scratch: [taps | interpolated logits | their gradient | probability targets | the two
+    // horizontally interpolated source rows (bilinear) | the gradient's two sums | spare losses].
+    let strip_at = COLS_PER_PIXEL * big_p;
+    let gstrip_at = strip_at + c * big_p;
+    let qstrip_at = gstrip_at + if grad { c * big_p } else { 0 };
+    let h_at = qstrip_at + if prob { c * big_p } else { 0 };
+    let a_at = h_at + if nearest { 0 } else { 2 * c * big_p };
+    let spare_at = a_at + if grad { 2 * c * big_p } else { 0 };
+    debug_assert!(spare_at + big_p <= need);
+    let sp = scratch.as_mut_ptr();
+    let in_s = rs.in_h * rs.in_w;
+    // (class stride, pixel stride) of the logits and, at the full resolution, of the targets.
+    let ((cs, ps), (tcs, tps)) = match args.layout {
+        Layout::Nchw => ((in_s, 1), (s, 1)),
+        Layout::Nhwc => ((1, c), (1, c)),
+    };
+    let plane = Plane { c, w: rs.in_w, cs, ps };
+    let ax = Axis::new(rs.mode, rs.in_w, rs.out_w);
+    let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
+    let item = c * in_s;
+    if let Some(gx) = out.grad.as_deref_mut() {
+        for_items(rs, lo, hi, |b, ylo, yhi| zero_rows(part_mut(gx, b * item, item), plane, ylo, yhi));
+    }
+    // The losses of rows owned by another caller go nowhere.
+    let mut spare_acc = ExactSum::default();
+    // Group by group (rows with the same source rows), chunk by chunk, row by row: the
+    // horizontal half of bilinear is computed once per group and chunk.
+    let _ = for_rows(rs, lo, hi, grad, |g| {
+        let x = part(args.logits, g.b * item, item);
+        let mut x0 = 0;
+        while x0 < rs.out_w {
+            let p = big_p.min(rs.out_w - x0);
+            let mut cols = Cols { cols: from_raw_parts_mut(sp, COLS_PER_PIXEL * p), p };
+            cols.fill(x0, |v| ax.tap(v));
+            // (Nearest has no h-rows: their place is the next buffer's.)
+            let hs = |k: usize| from_raw_parts_mut(sp.add(h_at + k * c * p), c * p);
+            if !nearest {
+                hrows(x, plane, g.ty, &cols, hs(0), hs(1));
+            }
+            for k in 0..g.rows {
+                let oy = g.oy + k;
+                let ty = if k == 0 { g.ty } else { ay.tap(oy) };
+                let r = Row { oy, ty, ..g };
+                let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
+                if nearest {
+                    interpolate(x, plane, true, ty, &cols, strip);
+                } else {
+                    vblend(hs(0), hs(1), ty, strip);
+                }
+                let at = r.b * s + r.oy * rs.out_w + x0;
+                let target = match args.target {
+                    Target::Index(l) => Target::Index(labels(l, at, at + p).unwrap_or(l)),
+                    Target::Prob(q) => {
+                        let qs = from_raw_parts_mut(sp.add(qstrip_at), c * p);
+                        let q0 = r.b * c * s + (r.oy * rs.out_w + x0) * tps;
+                        for ci in 0..c {
+                            for j in 0..p {
+                                *qs.get_unchecked_mut(ci * p + j) = *q.get_unchecked(q0 + ci * tcs + j * tps);
+                            }
+                        }
+                        Target::Prob(qs)
+                    }
+                };
+                let sargs = CrossEntropyArgs {
+                    logits: strip,
+                    target,
+                    n: 1,
+                    s: p,
+                    layout: Layout::Nchw,
+                    grad_output: args.grad_output.map(|g| part(g, at, p)),
+                    ..*args
+                };
+                let owned = r.owned;
+                let map = |m| owned_part(m, owned, at, p);
+                let loss_map = match map(out.loss_map.as_deref_mut()) {
+                    None if args.reduction == Reduction::None => Some(from_raw_parts_mut(sp.add(spare_at), p)),
+                    m => m,
+                };
+                let sout = Outputs {
+                    grad: grad.then(|| from_raw_parts_mut(sp.add(gstrip_at), c * p)),
+                    loss_map,
+                    confidence: map(out.confidence.as_deref_mut()),
+                    pred: match out.pred.as_mut().filter(|_| owned) {
+                        None => None,
+                        Some(Pred::U8(v)) => Some(Pred::U8(part_mut(v, at, p))),
+                        Some(Pred::U16(v)) => Some(Pred::U16(part_mut(v, at, p))),
+                    },
+                    pred_confidence: map(out.pred_confidence.as_deref_mut()),
+                    confusion: out.confusion.as_deref_mut().filter(|_| owned),
+                };
+                let sum = if owned { &mut *acc } else { &mut spare_acc };
+                let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
+                debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
+                if grad {
+                    let gs = from_raw_parts(sp.add(gstrip_at), c * p);
+                    let (a0, a1) =
+                        (from_raw_parts_mut(sp.add(a_at), c * p), from_raw_parts_mut(sp.add(a_at + c * p), c * p));
+                    accumulate(gs, ty, nearest, k == 0, a0, a1);
+                }
+            }
+            if let Some(gx) = out.grad.as_deref_mut() {
+                let (a0, a1) = (from_raw_parts(sp.add(a_at), c * p), from_raw_parts(sp.add(a_at + c * p), c * p));
+                adjoint(part_mut(gx, g.b * item, item), plane, nearest, g.ty, &cols, a0, a1, g.ylo, g.yhi);
+            }
+            x0 += p;
+        }
+        Ok(())
+    });
+}
