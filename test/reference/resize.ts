@@ -9,8 +9,11 @@
  * interpolation and everything after it are in float64.
  * - bilinear, align_corners false: scale = in/out; src = max(0, scale (dst + 0.5) − 0.5), the
  *   product and difference in float64 (PyTorch's `dst_index + 0.5` is a double) rounded to
- *   float32. align_corners true: scale = (in − 1)/(out − 1) (0 when out = 1); src = scale · dst.
- *   Then i0 = ⌊src⌋, i1 = i0 + 1 (i0 at the last row), λ1 = clamp(src − i0, 0, 1), λ0 = 1 − λ1.
+ *   float32; i0 = ⌊src⌋, λ1 = clamp(src − i0, 0, 1). align_corners true: scale = (in − 1)/(out − 1)
+ *   (0 when out = 1), i0 = ⌊float32(scale · dst)⌋, and λ1 = clamp(float32(scale · dst − i0), 0, 1)
+ *   with the product unrounded: PyTorch's x86-64 kernels (built with FMA for AVX2) contract it
+ *   into a fused multiply-add, so at the last row 3 → 6 gives λ1 = 2.98e-8, not 0 (which decides
+ *   between −inf and NaN beside a −inf logit). Then i1 = i0 + 1 (i0 at the last row), λ0 = 1 − λ1.
  *   When in = out: i0 = i1 = dst, λ0 = 1, λ1 = 0.
  * - nearest (legacy, floor): in = out → dst; out = 2·in → dst >> 1; otherwise
  *   src = min(⌊float32(dst · float32(in/out))⌋, in − 1): in float32, so dst 41 of 82 from
@@ -61,18 +64,20 @@ export function taps(inSize: number, outSize: number, spec: ResizeSpec): Taps {
       i0 = o;
       i1 = o;
     } else {
-      let src: number;
       if (spec.alignCorners) {
         const scale = outSize > 1 ? f((inSize - 1) / (outSize - 1)) : 0;
-        src = f(scale * o);
+        i0 = Math.trunc(f(scale * o));
+        // PyTorch's x86-64 build contracts `scale * dst - i0` into one FMA: the product is not
+        // rounded to float32 before i0 is subtracted (exact here in float64: 24-bit × < 2^24).
+        l1 = Math.min(Math.max(f(scale * o - i0), 0), 1);
       } else {
         const scale = f(inSize / outSize);
-        src = f(scale * (o + 0.5) - 0.5);
+        let src = f(scale * (o + 0.5) - 0.5);
         if (src < 0) src = 0;
+        i0 = Math.trunc(src);
+        l1 = Math.min(Math.max(f(src - i0), 0), 1);
       }
-      i0 = Math.trunc(src);
       i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-      l1 = Math.min(Math.max(f(src - i0), 0), 1);
     }
     t.i0[o] = i0;
     t.i1[o] = i1;
@@ -136,7 +141,12 @@ export function interpolateAdjoint(
           out[r0 + j0] = out[r0 + j0]! + v;
           continue;
         }
-        const [a, b, c, d] = [ty.l0[y]! * tx.l0[xo]!, ty.l0[y]! * tx.l1[xo]!, ty.l1[y]! * tx.l0[xo]!, ty.l1[y]! * tx.l1[xo]!];
+        const [a, b, c, d] = [
+          ty.l0[y]! * tx.l0[xo]!,
+          ty.l0[y]! * tx.l1[xo]!,
+          ty.l1[y]! * tx.l0[xo]!,
+          ty.l1[y]! * tx.l1[xo]!,
+        ];
         out[r0 + j0] = out[r0 + j0]! + a * v;
         out[r0 + j1] = out[r0 + j1]! + b * v;
         out[r1 + j0] = out[r1 + j0]! + c * v;
