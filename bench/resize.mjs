@@ -198,18 +198,20 @@ for (const key of args.workloads.split(',')) {
       };
       tf = { dispose: () => (x.dispose(), lab.dispose()) };
       console.log(`TF.js ${lib.version}`);
-      for (const [op, run] of [
-        ['fwd', () => [fwd(), undefined]],
-        [
-          'fwdbwd',
-          () => {
+      /** @type {Array<{ op: string, run: () => [number, Float64Array | undefined] }>} */
+      const runs = [
+        { op: 'fwd', run: () => [fwd(), undefined] },
+        {
+          op: 'fwdbwd',
+          run: () => {
             const r = /** @type {{ v: number, g: Float32Array }} */ (fwdbwd(true));
             return [r.v, gradAt(r.g, sample)];
           },
-        ],
-      ]) {
+        },
+      ];
+      for (const { op, run } of runs) {
         try {
-          const [loss, g] = /** @type {[number, Float64Array | undefined]} */ (run());
+          const [loss, g] = run();
           if (check('TF.js wasm', op, loss, g))
             configs.push({ peer: 'TF.js wasm', op, f: op === 'fwd' ? fwd : () => fwdbwd() });
         } catch (e) {
