@@ -196,7 +196,12 @@ for (const key of args.workloads.split(',')) {
         grad.dispose();
         return read ? { v, g } : v;
       };
-      tf = { dispose: () => (x.dispose(), lab.dispose()) };
+      tf = {
+        dispose: () => {
+          x.dispose();
+          lab.dispose();
+        },
+      };
       console.log(`TF.js ${lib.version}`);
       /** @type {Array<{ op: string, run: () => [number, Float64Array | undefined] }>} */
       const runs = [
