@@ -454,9 +454,13 @@ export function referenceMismatch(k: Case, o: Outcome, { ref, refError }: Expect
   }
   if (o.error) return `unexpected error ${String(o.error)}`;
   const r = ref!;
-  const floors: { perSample: Float64Array; sum: number; reduced: number; grad?: number } = k.resize
-    ? resizeFloors(k, r as ResizeReferenceOutput)
-    : lossFloors(k, r.weightSum);
+  const floors: {
+    perSample: Float64Array;
+    sum: number;
+    reduced: number;
+    grad?: number;
+    confidence?: Float64Array;
+  } = k.resize ? resizeFloors(k, r as ResizeReferenceOutput) : lossFloors(k, r.weightSum);
   const loss =
     k.reduction === 'none'
       ? elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map', floors.perSample)
@@ -473,7 +477,7 @@ export function referenceMismatch(k: Case, o: Outcome, { ref, refError }: Expect
     const m = elementwiseMismatch(o.lossMap, r.losses, 2e-6, 'lossMap', floors.perSample);
     if (m) return m;
   }
-  if (o.confidence) return elementwiseMismatch(o.confidence, r.confidence!, 2e-6, 'confidence');
+  if (o.confidence) return elementwiseMismatch(o.confidence, r.confidence!, 2e-6, 'confidence', floors.confidence);
   return undefined;
 }
 
@@ -525,7 +529,7 @@ export function makeResizeCase(seed: number): Case {
   if (prob) {
     const q = new Float32Array(N * C * H * W);
     for (let i = 0; i < q.length; i++) q[i] = r.chance(0.3) ? 0 : r.next();
-    target.push(...q);
+    for (const v of q) target.push(v);
   } else {
     const pIgnore = r.pick([0, 0.1, 1]);
     const fits = base.dtype === 'int32' || (ignoreValue >= 0 && ignoreValue <= (base.dtype === 'uint8' ? 255 : 65535));
@@ -559,13 +563,13 @@ export function makeResizeCase(seed: number): Case {
  * the interpolated logits, which the kernel (like PyTorch) computes in float32: each is off by
  * at most δ = 8 float32 ulps of the image's largest |logit|, and moves a pixel's loss by at
  * most 2δ times the sum of its weights (|g|((1 − ε)|w[t]| + ε/C Σ|w|), or |g| Σ|w q'|) and its
- * gradient likewise. The gradient floor is then scaled by the largest total interpolation
+ * gradient likewise; the target's probability (the confidence map) by at most 2δ. The gradient floor is then scaled by the largest total interpolation
  * weight any low-resolution element receives (the adjoint of all ones).
  */
 export function resizeFloors(
   k: Case,
   ref: ResizeReferenceOutput,
-): { perSample: Float64Array; sum: number; reduced: number; grad: number } {
+): { perSample: Float64Array; sum: number; reduced: number; grad: number; confidence: Float64Array } {
   const [N, C, H, W] = ref.upShape as [number, number, number, number];
   const prob = k.dtype === 'float32';
   const flat: Case = {
@@ -587,6 +591,7 @@ export function resizeFloors(
   const lowNchw = nchwOf(k.logitsShape, k.layout);
   const per = lowNchw[1]! * lowNchw[2]! * lowNchw[3]!;
   const perSample = Float64Array.from(base.perSample);
+  const confidence = new Float64Array(N * S);
   let extra = 0;
   let gradTerm = 0;
   for (let b = 0; b < N; b++) {
@@ -596,6 +601,8 @@ export function resizeFloors(
       if (Number.isFinite(v)) M = Math.max(M, v);
     }
     const delta = 8 * 2 ** -24 * M;
+    // The target's probability moves by at most p (|Δz_t| + Σ p_c |Δz_c|) ≤ 2δ.
+    confidence.fill(2 * delta, b * S, (b + 1) * S);
     for (let p = 0; p < S; p++) {
       const i = b * S + p;
       let T = 0;
@@ -624,5 +631,7 @@ export function resizeFloors(
   const fan = interpolateAdjoint(new Float64Array(N * C * S).fill(1), lowNchw, [H, W], spec);
   let maxFan = 0;
   for (const v of fan) maxFan = Math.max(maxFan, v);
-  return { perSample, sum, reduced, grad: (gradFloor(flat, ref.weightSum) + gradTerm) * maxFan };
+  const withGrad = k.reduction !== 'none' || k.gradOutput !== null;
+  const grad = withGrad ? (gradFloor(flat, ref.weightSum) + gradTerm) * maxFan : 0;
+  return { perSample, sum, reduced, grad, confidence };
 }

@@ -18,11 +18,14 @@ import {
   describeCase,
   expectedOf,
   makeResizeCase,
+  nchwOf,
   referenceMismatch,
   runKernel,
   type Case,
   type Outcome,
 } from '../../reference/fuzz.js';
+import { toNCHW, toNHWC } from '../../reference/layout.js';
+import { interpolateAdjoint, taps, type ResizeSpec } from '../../reference/resize.js';
 
 const ENV_SEED = process.env.XENT_FUZZ_SEED;
 const BASE_SEED = Number(ENV_SEED ?? 0x2e5e);
@@ -139,4 +142,68 @@ describe(`fuzz crossEntropy with resize against the float64 reference (XENT_FUZZ
       expect(failures, failures.join('\n')).toEqual([]);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The criterion itself: a float32 implementation of the semantics — the interpolation in
+// float32 (PyTorch's taps, each product and sum rounded), crossEntropy at the full resolution,
+// the adjoint back — must pass it, else the tolerance floors are too tight to test a kernel.
+
+const fr = Math.fround;
+
+function interpolateF32(x: Float32Array, [N, C, h, w]: number[], [H, W]: number[], spec: ResizeSpec): Float32Array {
+  const ty = taps(h!, H!, spec);
+  const tx = taps(w!, W!, spec);
+  const out = new Float32Array(N! * C! * H! * W!);
+  for (let nc = 0; nc < N! * C!; nc++)
+    for (let y = 0; y < H!; y++)
+      for (let xo = 0; xo < W!; xo++) {
+        const at = (i: number, j: number) => x[(nc * h! + i) * w! + j]!;
+        const row = (i: number) => fr(fr(at(i, tx.i0[xo]!) * tx.l0[xo]!) + fr(at(i, tx.i1[xo]!) * tx.l1[xo]!));
+        out[(nc * H! + y) * W! + xo] =
+          spec.mode === 'nearest'
+            ? at(ty.i0[y]!, tx.i0[xo]!)
+            : fr(fr(row(ty.i0[y]!) * ty.l0[y]!) + fr(row(ty.i1[y]!) * ty.l1[y]!));
+      }
+  return out;
+}
+
+function runUnfused(x: Xent, k: Case): Outcome {
+  const spec: ResizeSpec = typeof k.resize === 'string' ? { mode: k.resize } : k.resize!;
+  const low = nchwOf(k.logitsShape, k.layout);
+  const [N, C] = low as [number, number];
+  const [, H, W] = k.lossShape as [number, number, number];
+  const nhwc = k.layout === 'NHWC';
+  const upNchw = interpolateF32(nhwc ? toNCHW(k.logits, low) : k.logits, low, [H, W], spec);
+  const upShape = [N, C, H, W];
+  const flat: Case = {
+    ...k,
+    resize: undefined,
+    logits: nhwc ? toNHWC(upNchw, upShape) : upNchw,
+    logitsShape: nhwc ? [N, H, W, C] : upShape,
+  };
+  const o = runKernel(x, flat);
+  if (o.grad) {
+    const g = interpolateAdjoint(nhwc ? toNCHW(o.grad, upShape) : o.grad, low, [H, W], spec);
+    const g32 = Float32Array.from(g);
+    o.grad = nhwc ? toNHWC(g32, low) : g32;
+  }
+  return o;
+}
+
+describe('the resize fuzz criterion admits a float32 implementation (resize in float32, then crossEntropy, then the adjoint)', () => {
+  const cases = Math.min(CASES, 1000);
+  it(`cases 0..${cases - 1}`, () => {
+    const failures: string[] = [];
+    for (let i = 0; i < cases && failures.length < 5; i++) {
+      const k = makeResizeCase(caseSeed(i));
+      const m = referenceMismatch(k, runUnfused(getBuilds().simd, k), expectedOf(k));
+      if (m)
+        failures.push(
+          `case ${i}, ${describeCase(k)}, resize ${JSON.stringify(k.resize)} → ${JSON.stringify(k.lossShape)}\n    ${m}`,
+        );
+    }
+    expect(getBuilds().simd.memoryStats().liveTensors).toBe(0);
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
 });
