@@ -4,17 +4,16 @@
  * logits, written from PyTorch 1.13's CPU definition (aten/src/ATen/native/UpSample.h,
  * UpSampleKernel.cpp), not from the kernel.
  *
- * Coordinates: PyTorch computes the source index and the weights of a float32 tensor in
- * float32, and so does this reference (Math.fround at each float32 rounding); only the
- * interpolation and everything after it are in float64.
- * - bilinear, align_corners false: scale = in/out; src = max(0, scale (dst + 0.5) − 0.5), the
- *   product and difference in float64 (PyTorch's `dst_index + 0.5` is a double) rounded to
- *   float32; i0 = ⌊src⌋, λ1 = clamp(src − i0, 0, 1). align_corners true: scale = (in − 1)/(out − 1)
- *   (0 when out = 1), i0 = ⌊float32(scale · dst)⌋, and λ1 = clamp(float32(scale · dst − i0), 0, 1)
- *   with the product unrounded: PyTorch's x86-64 kernels (built with FMA for AVX2) contract it
- *   into a fused multiply-add, so at the last row 3 → 6 gives λ1 = 2.98e-8, not 0 (which decides
- *   between −inf and NaN beside a −inf logit). Then i1 = i0 + 1 (i0 at the last row), λ0 = 1 − λ1.
- *   When in = out: i0 = i1 = dst, λ0 = 1, λ1 = 0.
+ * Coordinates as PyTorch's CPU kernels compute them for a float32 tensor: the scale in float32,
+ * the source coordinate in float64 from it (never rounded to float32), the weights rounded to
+ * float32; only the interpolation and everything after it are in float64 here.
+ * - bilinear, align_corners false: scale = float32(in/out), src = max(0, scale (dst + 0.5) − 0.5);
+ *   align_corners true: scale = float32((in − 1)/(out − 1)) (0 when out = 1), src = scale · dst.
+ *   i0 = ⌊src⌋, i1 = i0 + 1 (i0 at the last row), λ1 = float32(clamp(src − i0, 0, 1)),
+ *   λ0 = float32(1 − λ1). When in = out: i0 = i1 = dst, λ0 = 1, λ1 = 0. (So at 3 → 6 with
+ *   align_corners the last row has λ1 = 2.98e-8, not 0, and from 7 rows to 19 output row 9
+ *   reads rows 2 and 3 with λ0 = 6e-8: what decides −inf or NaN beside an infinite logit;
+ *   checked against PyTorch by test/ops/loss/cross-entropy-resize.fixtures.test.ts.)
  * - nearest (legacy, floor): in = out → dst; out = 2·in → dst >> 1; otherwise
  *   src = min(⌊float32(dst · float32(in/out))⌋, in − 1): in float32, so dst 41 of 82 from
  *   2 rows is row 0, not 1.
@@ -64,19 +63,13 @@ export function taps(inSize: number, outSize: number, spec: ResizeSpec): Taps {
       i0 = o;
       i1 = o;
     } else {
-      if (spec.alignCorners) {
-        const scale = outSize > 1 ? f((inSize - 1) / (outSize - 1)) : 0;
-        i0 = Math.trunc(f(scale * o));
-        // PyTorch's x86-64 build contracts `scale * dst - i0` into one FMA: the product is not
-        // rounded to float32 before i0 is subtracted (exact here in float64: 24-bit × < 2^24).
-        l1 = Math.min(Math.max(f(scale * o - i0), 0), 1);
-      } else {
-        const scale = f(inSize / outSize);
-        let src = f(scale * (o + 0.5) - 0.5);
-        if (src < 0) src = 0;
-        i0 = Math.trunc(src);
-        l1 = Math.min(Math.max(f(src - i0), 0), 1);
-      }
+      // The source coordinate in float64 from the float32 scale, never rounded to float32:
+      // at 3 → 6 with align_corners, the last row's is 0.4000000059604645 · 5 = 2.0000000298…,
+      // so λ1 = 2.98e-8, not 0 (which decides between −inf and NaN beside a −inf logit).
+      const scale = spec.alignCorners ? (outSize > 1 ? f((inSize - 1) / (outSize - 1)) : 0) : f(inSize / outSize);
+      const src = spec.alignCorners ? scale * o : Math.max(scale * (o + 0.5) - 0.5, 0);
+      i0 = Math.min(Math.trunc(src), inSize - 1);
+      l1 = f(Math.min(Math.max(src - i0, 0), 1));
       i1 = i0 < inSize - 1 ? i0 + 1 : i0;
     }
     t.i0[o] = i0;
