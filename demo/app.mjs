@@ -242,8 +242,10 @@ function render() {
 /** The 1/4-resolution panels: the low-resolution argmax, and the prediction and loss at the mask's size. */
 function renderQuarter(item, res, { base, colorOf, blend, alpha }) {
   const q = res.quarter;
-  /** @type {HTMLElement} */ for (const el of document.querySelectorAll('#quarter-title, #quarter-title + .panels'))
-    (el).style.display = q && item.quarter ? '' : 'none';
+  for (const el of document.querySelectorAll('#quarter-title, #quarter-title + .panels')) {
+    const e = /** @type {HTMLElement} */ (el);
+    e.style.display = q && item.quarter ? '' : 'none';
+  }
   if (!q || !item.quarter) return;
   const [, C, h, w] = item.quarter.logitsShape;
   const low = item.quarter.logits;
