@@ -91,7 +91,7 @@ export interface ResizeFixtureCase extends FixtureCase {
   lossMap?: Num[];
   /** Softmax probability of the target class at the target's resolution (index targets). */
   confidence?: Num[];
-  /** The float64 argmax of the interpolated logits (index targets). */
+  /** torch.argmax of PyTorch's float32 interpolated logits (index targets). */
   pred?: number[];
   /** Near-tie pixels (flat index) → the classes any of which is a correct prediction there. */
   predTies?: Record<string, number[]>;

@@ -7,7 +7,7 @@
  * - crossEntropy: loss |Δ| ≤ 2e-6 · max(1, |loss|), gradient w.r.t. the low-resolution logits
  *   max|Δ| ≤ 1e-5 · max|grad|, the loss and confidence maps at the target's resolution
  *   (|Δ| ≤ 2e-6 · max(1, |v|) each), NaN and ±inf in the same places;
- * - score: the prediction equals PyTorch's float64 argmax of the interpolated logits, except at
+ * - score: the prediction equals torch.argmax of PyTorch's (float32) interpolated logits, except at
  *   the near-ties the generator lists (there it is one of the tied classes); the confusion
  *   matrix counts (target, pred) pairs; scorer.update accumulates the same matrix;
  * - bit-identity: SIMD vs portable, NHWC vs NCHW on the transposed data, the shorthand
@@ -145,7 +145,7 @@ function sameRun(a: Run, b: Run, what: string): void {
   }
 }
 
-/** Undefined when `pred` is PyTorch's float64 argmax, or one of the tied classes at a near-tie. */
+/** Undefined when `pred` is PyTorch's argmax, or one of the tied classes at a near-tie. */
 function predMismatch(pred: ArrayLike<number>, c: ResizeFixtureCase): string | undefined {
   const want = c.pred!;
   if (pred.length !== want.length) return `pred: length ${pred.length}, expected ${want.length}`;
@@ -264,7 +264,7 @@ describe(`crossEntropy and score with resize vs PyTorch ${file.torch} (${cases.l
       }
     });
     if (c.targetKind !== 'index') continue;
-    it(`${c.name}: score's prediction is PyTorch's float64 argmax (near-ties excepted) and its confusion matrix counts it`, () => {
+    it(`${c.name}: score's prediction is PyTorch's argmax (near-ties excepted) and its confusion matrix counts it`, () => {
       const C = c.logitsShape[1]!;
       for (const x of [getBuilds().simd, getBuilds().portable]) {
         const preds: Uint8Array[] = [];
