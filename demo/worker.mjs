@@ -82,7 +82,7 @@ self.onmessage = async (e) => {
         const t1 = performance.now();
         const quarterOptions = {
           ignoreIndex: msg.ignoreIndex,
-          resize: 'bilinear',
+          resize: /** @type {'bilinear'} */ ('bilinear'),
           lossMap: /** @type {true} */ (true),
         };
         const q = xent.score({ data: msg.quarter.logits, shape: msg.quarter.logitsShape }, mask, quarterOptions);
