@@ -1,7 +1,8 @@
 /**
  * The crossEntropy fuzz cases (test/ops/loss/cross-entropy.fuzz.test.ts, and a subset in
- * test/relaxed.test.ts): the seeded case generator, running a case on an instance, and checking
- * one run against the float64 reference with the fuzz tolerances.
+ * test/relaxed.test.ts; with the `resize` option, test/ops/loss/cross-entropy-resize.fuzz.test.ts):
+ * the seeded case generators, running a case on an instance, and checking one run against the
+ * float64 reference with the fuzz tolerances.
  *
  * Longer than 400 lines because generating, running and checking a case change together: a
  * new case field is drawn, passed and checked in this one file.
