@@ -6,11 +6,13 @@
 /**
  * @typedef {{ name: string, color: number[] }} ClassInfo
  * @typedef {{ id: string, title: string, width: number, height: number, image: string, mask: string,
- *   logits: string, logitsShape: number[], layout: string }} SampleEntry
+ *   logits: string, logitsShape: number[], layout: string,
+ *   quarter?: { logits: string, logitsShape: number[] } }} SampleEntry
  * @typedef {{ classes: ClassInfo[], ignoreIndex: number, samples: SampleEntry[] }} SamplesIndex samples.json
  * @typedef {{ width: number, height: number, rgba: Uint8ClampedArray }} DecodedImage
  * @typedef {{ id: string, title: string, width: number, height: number, image: DecodedImage | undefined,
- *   mask: Uint8Array, logits: Float32Array, logitsShape: number[], layout: string, ignoreIndex: number }} Item
+ *   mask: Uint8Array, logits: Float32Array, logitsShape: number[], layout: string, ignoreIndex: number,
+ *   quarter?: { logits: Float32Array, logitsShape: number[] } }} Item
  */
 
 /** The page's element with this id (index.html has every id this file asks for). @param {string} id */
@@ -131,10 +133,11 @@ async function loadSample(s) {
   const cached = state.cache.get(s.id);
   if (cached) return cached;
   const base = new URL('./samples/', import.meta.url);
-  const [image, maskImg, logitsBuf] = await Promise.all([
+  const [image, maskImg, logitsBuf, quarterBuf] = await Promise.all([
     fetchBlob(new URL(s.image, base)).then(decodeImage),
     fetchBlob(new URL(s.mask, base)).then(decodeImage),
     fetchBlob(new URL(s.logits, base)).then((b) => b.arrayBuffer()),
+    s.quarter ? fetchBlob(new URL(s.quarter.logits, base)).then((b) => b.arrayBuffer()) : undefined,
   ]);
   const mask = new Uint8Array(maskImg.width * maskImg.height);
   for (let i = 0; i < mask.length; i++) mask[i] = maskImg.rgba[4 * i];
@@ -150,6 +153,7 @@ async function loadSample(s) {
     logitsShape: s.logitsShape,
     layout: s.layout,
     ignoreIndex: state.index.ignoreIndex,
+    quarter: s.quarter && quarterBuf && { logits: new Float32Array(quarterBuf), logitsShape: s.quarter.logitsShape },
   };
   state.cache.set(s.id, item);
   return item;
@@ -232,6 +236,62 @@ function render() {
   const C = res.metrics.classes;
   paint($canvas('c-conf'), W, H, (i) => ramp(VIRIDIS, (res.predConfidence[i] - 1 / C) / (1 - 1 / C)));
   $('conf-min').textContent = `1/C = ${(1 / C).toFixed(2)}`;
+  renderQuarter(item, res, { base, colorOf, blend, alpha });
+}
+
+/** The 1/4-resolution panels: the low-resolution argmax, and the prediction and loss at the mask's size. */
+function renderQuarter(item, res, { base, colorOf, blend, alpha }) {
+  const q = res.quarter;
+  for (const el of document.querySelectorAll('#quarter-title, #quarter-title + .panels')) {
+    const e = /** @type {HTMLElement} */ (el);
+    e.style.display = q && item.quarter ? '' : 'none';
+  }
+  if (!q || !item.quarter) return;
+  const [, C, h, w] = item.quarter.logitsShape;
+  const low = item.quarter.logits;
+  const argmax = (i) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (low[c * h * w + i] > low[best * h * w + i]) best = c;
+    return best;
+  };
+  // The low-resolution argmax, drawn over the image's pixel at each block's top-left corner.
+  const f = item.width / w;
+  paint($canvas('c-q-low'), w, h, (i) =>
+    blend(base(Math.floor(i / w) * f * item.width + (i % w) * f), colorOf(argmax(i)), alpha),
+  );
+  $('cap-q-low').textContent = `${w}×${h}`;
+  const gt = item.mask;
+  const ign = item.ignoreIndex;
+  const W = item.width;
+  const wrong = (i) => gt[i] !== ign && q.pred[i] !== gt[i];
+  paint(
+    $canvas('c-q-pred'),
+    W,
+    item.height,
+    (i) => blend(base(i), colorOf(q.pred[i]), alpha),
+    (i, j) => wrong(i) && !wrong(j),
+  );
+  paint($canvas('c-q-loss'), W, item.height, (i) =>
+    gt[i] === ign
+      ? ((i % W) + Math.floor(i / W)) % 2
+        ? [60, 60, 66]
+        : [84, 84, 90]
+      : ramp(INFERNO, lossScale(q.lossMap[i])),
+  );
+  $('cap-q-pred').textContent = `${fmt(q.metrics.pixelAccuracy)} % right`;
+  $('cap-q-loss').textContent = `mean ${q.loss.toFixed(3)}`;
+  const rows = [
+    ['logits', `${item.logitsShape.slice(1).join('×')}`, `${item.quarter.logitsShape.slice(1).join('×')}`],
+    ['mIoU', `${fmt(res.metrics.meanIoU)} %`, `${fmt(q.metrics.meanIoU)} %`],
+    ['pixel accuracy', `${fmt(res.metrics.pixelAccuracy)} %`, `${fmt(q.metrics.pixelAccuracy)} %`],
+    ['mean loss', res.loss.toFixed(4), q.loss.toFixed(4)],
+    ['pixels scored', fmtN(res.weightSum), fmtN(q.weightSum)],
+    ['time (xent.score)', `${res.ms.toFixed(1)} ms`, `${q.ms.toFixed(1)} ms`],
+  ];
+  $('quarter').innerHTML =
+    `<thead><tr><th></th><th>full resolution</th><th>1/4 + resize</th></tr></thead><tbody>` +
+    rows.map(([k, a, b]) => `<tr><td>${k}</td><td>${a}</td><td>${b}</td></tr>`).join('') +
+    `</tbody>`;
 }
 
 const fmt = (v, digits = 1) => (Number.isFinite(v) ? (100 * v).toFixed(digits) : '—');
@@ -328,6 +388,7 @@ async function score(item) {
     layout: item.layout,
     mask: item.mask,
     ignoreIndex: item.ignoreIndex,
+    quarter: item.quarter && { logits: item.quarter.logits.slice(), logitsShape: item.quarter.logitsShape },
   });
   state.current = { item, res };
   render();
@@ -355,6 +416,7 @@ async function score(item) {
     metrics: res.metrics,
     simd: res.simd,
     pred: res.pred,
+    quarter: res.quarter && { loss: res.quarter.loss, weightSum: res.quarter.weightSum, metrics: res.quarter.metrics },
   };
   document.body.dataset.state = 'done';
 }
@@ -432,6 +494,7 @@ function fail(e) {
 // ---- Wiring --------------------------------------------------------------------------------
 async function main() {
   drawBar('bar-loss', INFERNO);
+  drawBar('bar-q-loss', INFERNO);
   drawBar('bar-conf', VIRIDIS);
   $('loss-max').textContent = `≥ ${LOSS_MAX} (log scale)`;
   const r = await fetch(new URL('./samples/samples.json', import.meta.url));

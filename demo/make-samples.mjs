@@ -5,6 +5,9 @@
 //   <id>.png          the RGB image (8-bit PNG)
 //   <id>.mask.png     the ground truth: class ids as an 8-bit grayscale PNG (255 = void/ignored)
 //   <id>.logits.bin   a "model's" logits: float32 little-endian, NCHW [1, C, H, W]
+//   <id>.logits-quarter.bin  the same at 1/4 of the resolution, NCHW [1, C, H/4, W/4]: the mean
+//                     of each 4×4 block (SegFormer-like models output logits at 1/4 and the
+//                     page scores them against the full-resolution mask with `resize`)
 //
 // plus samples.json (classes, palette, files). The logits are mostly right, with the errors a
 // real segmentation model makes: soft boundaries, thin and far objects lost, sidewalk patches
@@ -321,6 +324,31 @@ export function makeSample(seed, width = WIDTH, height = HEIGHT) {
   return { width: W, height: H, rgb: Uint8Array.from(rgb, clamp255), mask, logits };
 }
 
+/** The scale of the low-resolution logits: 1/4, as SegFormer's decode head outputs them. */
+export const QUARTER = 4;
+
+/**
+ * Average-pools NCHW [1, C, H, W] logits by QUARTER × QUARTER blocks (H and W multiples of it):
+ * [1, C, H/4, W/4]. The 16 values are added in a fixed order and multiplied by 1/16 (exact), so
+ * the bytes are the same on every engine.
+ * @param {Float32Array} logits
+ * @param {number} W
+ * @param {number} H
+ */
+export function quarterLogits(logits, W, H) {
+  const [w, h] = [W / QUARTER, H / QUARTER];
+  const out = new Float32Array(C * w * h);
+  for (let c = 0; c < C; c++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (let dy = 0; dy < QUARTER; dy++)
+          for (let dx = 0; dx < QUARTER; dx++) s += logits[(c * H + y * QUARTER + dy) * W + x * QUARTER + dx];
+        out[(c * h + y) * w + x] = s * (1 / (QUARTER * QUARTER));
+      }
+  return out;
+}
+
 /** The files of every sample and samples.json, as `{ name: bytes }`. */
 export function sampleFiles() {
   const files = {};
@@ -335,6 +363,7 @@ export function sampleFiles() {
     files[`${s.id}.png`] = encodePng(m.width, m.height, 3, m.rgb);
     files[`${s.id}.mask.png`] = encodePng(m.width, m.height, 1, m.mask);
     files[`${s.id}.logits.bin`] = new Uint8Array(m.logits.buffer.slice(0));
+    files[`${s.id}.logits-quarter.bin`] = new Uint8Array(quarterLogits(m.logits, m.width, m.height).buffer);
     index.samples.push({
       id: s.id,
       title: s.title,
@@ -345,6 +374,10 @@ export function sampleFiles() {
       logits: `${s.id}.logits.bin`,
       logitsShape: [1, C, m.height, m.width],
       layout: 'NCHW',
+      quarter: {
+        logits: `${s.id}.logits-quarter.bin`,
+        logitsShape: [1, C, m.height / QUARTER, m.width / QUARTER],
+      },
     });
   }
   files['samples.json'] = new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`);

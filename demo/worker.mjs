@@ -5,9 +5,13 @@
 // the loss is computed a second time by crossEntropyAsync on the 2 threads, which must give the
 // same bits. Messages:
 //   -> { type: 'ready', simd, threads, isolated } once loaded
-//   { type: 'score', id, logits, logitsShape, layout, mask, ignoreIndex }
+//   { type: 'score', id, logits, logitsShape, layout, mask, ignoreIndex, quarter? }
 //     -> { type: 'scored', id, pred, lossMap, confidence, predConfidence, loss, sum, weightSum, metrics, ms,
-//          simd, threads, isolated, threadsLoss (crossEntropyAsync's loss; undefined on 1 thread) }
+//          simd, threads, isolated, threadsLoss (crossEntropyAsync's loss; undefined on 1 thread),
+//          quarter? }
+//     quarter = { logits, logitsShape }: the model's output at 1/4 of the mask's resolution (NCHW),
+//     scored against the full-resolution mask with resize: 'bilinear' (the interpolated logits
+//     are never built): -> quarter = { pred, lossMap, loss, weightSum, metrics, ms } at the mask's size
 //   { type: 'scoreAll', id, items: [{ logits, logitsShape, mask }], layout, ignoreIndex, classes }
 //     -> { type: 'scoredAll', id, result, ms }
 //   any failure -> { type: 'error', id, name, message }
@@ -70,9 +74,32 @@ self.onmessage = async (e) => {
         threads: xent.threads,
         isolated,
         threadsLoss,
+        quarter: /** @type {object | undefined} */ (undefined),
       };
       for (const t of [r.pred, r.lossMap, r.confidence, r.predConfidence]) t.dispose();
-      scope.postMessage(out, [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer]);
+      const transfer = [out.pred.buffer, out.lossMap.buffer, out.confidence.buffer, out.predConfidence.buffer];
+      if (msg.quarter) {
+        const t1 = performance.now();
+        const quarterOptions = {
+          ignoreIndex: msg.ignoreIndex,
+          resize: /** @type {'bilinear'} */ ('bilinear'),
+          lossMap: /** @type {true} */ (true),
+        };
+        const q = xent.score({ data: msg.quarter.logits, shape: msg.quarter.logitsShape }, mask, quarterOptions);
+        const quarter = {
+          pred: q.pred.toArray(),
+          lossMap: q.lossMap.toArray(),
+          loss: q.loss,
+          weightSum: q.weightSum,
+          metrics: segmentationMetrics(q.confusion, C),
+          ms: performance.now() - t1,
+        };
+        q.pred.dispose();
+        q.lossMap.dispose();
+        out.quarter = quarter;
+        transfer.push(quarter.pred.buffer, quarter.lossMap.buffer);
+      }
+      scope.postMessage(out, transfer);
     } else if (msg.type === 'scoreAll') {
       const t0 = performance.now();
       const scorer = xent.scorer(msg.classes, { ignoreIndex: msg.ignoreIndex, layout: msg.layout });

@@ -45,6 +45,8 @@ export async function load() {
           ops,
           policy,
           sample: Array.from(sample),
+          // bench/resize.mjs: { size: [H, W], mode, alignCorners }, the labels at that size
+          ...(data.resize ? { resize: data.resize } : {}),
         };
         const r = spawnSync(PYTHON, [SCRIPT], {
           input: JSON.stringify(job),

@@ -48,15 +48,26 @@ def main():
     torch.set_num_threads(1)
     n, c, h, w = job["shape"]
     logits = torch.from_numpy(np.fromfile(job["logits"], dtype=np.float32).reshape(n, c, h, w))
-    target = torch.from_numpy(np.fromfile(job["target"], dtype=np.uint8).reshape(n, h, w)).long()
+    # With "resize" ({"size": [H, W], "mode", "alignCorners"}), the labels are (n, H, W) and the
+    # loss is F.cross_entropy(F.interpolate(logits, size=(H, W), ...)): the gradient is then
+    # w.r.t. the low-resolution logits.
+    resize = job.get("resize")
+    th, tw = resize["size"] if resize else (h, w)
+    target = torch.from_numpy(np.fromfile(job["target"], dtype=np.uint8).reshape(n, th, tw)).long()
     ignore = job["ignoreIndex"]
     policy = job["policy"]
     out = {"version": torch.__version__, "threads": torch.get_num_threads(), "results": {}}
 
+    def up(x):
+        if not resize:
+            return x
+        ac = resize.get("alignCorners") if resize["mode"] == "bilinear" else None
+        return F.interpolate(x, size=(th, tw), mode=resize["mode"], align_corners=ac)
+
     if "fwd" in job["ops"]:
         def fwd():
             with torch.no_grad():
-                return F.cross_entropy(logits, target, ignore_index=ignore, reduction="mean").item()
+                return F.cross_entropy(up(logits), target, ignore_index=ignore, reduction="mean").item()
 
         loss = fwd()
         out["results"]["fwd"] = {"loss": loss, "times": measure(fwd, policy)}
@@ -66,7 +77,7 @@ def main():
 
         def fwdbwd():
             x.grad = None
-            loss = F.cross_entropy(x, target, ignore_index=ignore, reduction="mean")
+            loss = F.cross_entropy(up(x), target, ignore_index=ignore, reduction="mean")
             loss.backward()
             return loss.item()
 

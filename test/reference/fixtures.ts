@@ -83,3 +83,26 @@ export function loadDecomposition(file = 'decomposition.json'): DecompositionFil
   const raw = JSON.parse(readFileSync(url, 'utf8')) as DecompositionFile;
   return { ...raw, cases: raw.cases.map((c) => decode(c) as DecompositionCase) };
 }
+
+/** A case of test/fixtures/cross_entropy_resize.json (F.interpolate, then F.cross_entropy). */
+export interface ResizeFixtureCase extends FixtureCase {
+  resize: { mode: 'bilinear' | 'nearest'; alignCorners: boolean | null };
+  /** Per-pixel losses at the target's resolution (PyTorch float32). */
+  lossMap?: Num[];
+  /** Softmax probability of the target class at the target's resolution (index targets). */
+  confidence?: Num[];
+  /** torch.argmax of PyTorch's float32 interpolated logits (index targets). */
+  pred?: number[];
+  /** Near-tie pixels (flat index) → the classes any of which is a correct prediction there. */
+  predTies?: Record<string, number[]>;
+}
+
+export interface ResizeFixtureFile {
+  torch: string;
+  generator: string;
+  cases: ResizeFixtureCase[];
+}
+
+export function loadResizeFixtures(file = 'cross_entropy_resize.json'): ResizeFixtureFile {
+  return loadFixtures(file) as ResizeFixtureFile;
+}

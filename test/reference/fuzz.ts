@@ -1,7 +1,8 @@
 /**
  * The crossEntropy fuzz cases (test/ops/loss/cross-entropy.fuzz.test.ts, and a subset in
- * test/relaxed.test.ts): the seeded case generator, running a case on an instance, and checking
- * one run against the float64 reference with the fuzz tolerances.
+ * test/relaxed.test.ts; with the `resize` option, test/ops/loss/cross-entropy-resize.fuzz.test.ts):
+ * the seeded case generators, running a case on an instance, and checking one run against the
+ * float64 reference with the fuzz tolerances.
  *
  * Longer than 400 lines because generating, running and checking a case change together: a
  * new case field is drawn, passed and checked in this one file.
@@ -16,6 +17,7 @@ import {
 } from './cross-entropy.js';
 import { lib, type Xent } from './dist.js';
 import { toNCHW } from './layout.js';
+import { interpolateAdjoint, referenceResizedCrossEntropy, type ResizeReferenceOutput } from './resize.js';
 import { Rng } from './rng.js';
 
 export type TargetDtype = 'uint8' | 'uint16' | 'int32' | 'float32';
@@ -46,6 +48,12 @@ export interface Case {
   lossMap: MapRequest;
   confidence: MapRequest;
   dist: string;
+  /**
+   * The `resize` option (see makeResizeCase): logits (N, C, h, w) are interpolated to the
+   * target's (H, W). Then `targetShape` is (N, H, W), or (N, C, H, W) probabilities in the
+   * logits' layout, and `lossShape` (N, H, W).
+   */
+  resize?: 'bilinear' | 'nearest' | { mode: 'bilinear' | 'nearest'; alignCorners?: boolean };
 }
 
 export function spatialDims(r: Rng, form: string): number[] {
@@ -233,8 +241,15 @@ export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
   };
   const shape = tr ? nchwShape : k.logitsShape;
   const layout = tr ? 'NCHW' : k.layout;
-  const tdata = k.dtype === 'float32' ? toNchw(Float32Array.from(k.target)) : ARRAYS[k.dtype].from(k.target);
-  const tshape = k.dtype === 'float32' ? shape : k.targetShape;
+  // Probabilities are in the logits' layout (at the target's resolution with resize).
+  const probNchwShape = k.resize ? nchwOf(k.targetShape, k.layout) : nchwShape;
+  const tdata =
+    k.dtype === 'float32'
+      ? tr
+        ? toNCHW(Float32Array.from(k.target), probNchwShape)
+        : Float32Array.from(k.target)
+      : ARRAYS[k.dtype].from(k.target);
+  const tshape = k.dtype === 'float32' ? (tr ? probNchwShape : k.targetShape) : k.targetShape;
   const logitsData = toNchw(k.logits);
   try {
     const logits = k.plain ? { data: logitsData, shape } : keep(x.tensorFrom(logitsData, shape));
@@ -251,19 +266,24 @@ export function runKernel(x: Xent, k: Case, transposed = false): Outcome {
       m === 'no' ? undefined : m === 'new' ? true : keep(x.tensor('float32', k.lossShape));
     const lossMap = map(k.lossMap);
     const confidence = map(k.confidence);
-    const r = x.crossEntropy(logits, target as lib.TargetInput, {
-      weight,
-      ignoreIndex: k.ignoreIndex,
-      reduction: k.reduction,
-      labelSmoothing: k.labelSmoothing,
-      grad,
-      gradOutput,
-      // A given lossMap tensor is the destination of 'none' (then out must be the same or absent).
-      out: out && lossMap instanceof lib.Tensor ? lossMap : out,
-      layout,
-      lossMap,
-      confidence,
-    });
+    const r = x.crossEntropy(
+      logits,
+      target as lib.TargetInput,
+      {
+        weight,
+        ignoreIndex: k.ignoreIndex,
+        reduction: k.reduction,
+        labelSmoothing: k.labelSmoothing,
+        grad,
+        gradOutput,
+        // A given lossMap tensor is the destination of 'none' (then out must be the same or absent).
+        out: out && lossMap instanceof lib.Tensor ? lossMap : out,
+        layout,
+        lossMap,
+        confidence,
+        ...(k.resize === undefined ? {} : { resize: k.resize }),
+      } as Parameters<Xent['crossEntropy']>[2],
+    );
     const o: Outcome = { sum: r.sum, weightSum: r.weightSum, grad: grad && fromNchw(grad.toArray()) };
     if (typeof r.loss === 'number') o.loss = r.loss;
     else {
@@ -381,6 +401,24 @@ export interface Expected {
 
 export function expectedOf(k: Case): Expected {
   try {
+    if (k.resize !== undefined) {
+      return {
+        ref: referenceResizedCrossEntropy({
+          logits: k.logits,
+          logitsShape: k.logitsShape,
+          target: k.target,
+          targetShape: k.targetShape,
+          targetKind: k.dtype === 'float32' ? 'prob' : 'index',
+          weight: k.weight,
+          ignoreIndex: k.ignoreIndex,
+          reduction: k.reduction,
+          labelSmoothing: k.labelSmoothing,
+          gradOutput: k.gradOutput,
+          layout: k.layout,
+          resize: typeof k.resize === 'string' ? { mode: k.resize } : k.resize,
+        }),
+      };
+    }
     return {
       ref: referenceCrossEntropy({
         logits: k.logits,
@@ -417,7 +455,13 @@ export function referenceMismatch(k: Case, o: Outcome, { ref, refError }: Expect
   }
   if (o.error) return `unexpected error ${String(o.error)}`;
   const r = ref!;
-  const floors = lossFloors(k, r.weightSum);
+  const floors: {
+    perSample: Float64Array;
+    sum: number;
+    reduced: number;
+    grad?: number;
+    confidence?: Float64Array;
+  } = k.resize ? resizeFloors(k, r as ResizeReferenceOutput) : lossFloors(k, r.weightSum);
   const loss =
     k.reduction === 'none'
       ? elementwiseMismatch(o.losses!, r.losses, 2e-6, 'loss map', floors.perSample)
@@ -426,13 +470,169 @@ export function referenceMismatch(k: Case, o: Outcome, { ref, refError }: Expect
   const ms = lossMismatch(o.sum!, r.sum, 2e-6, floors.sum) ?? lossMismatch(o.weightSum!, r.weightSum, 1e-6);
   if (ms) return `sum/weightSum: ${ms}`;
   if (o.grad && r.grad) {
-    const m = arrayMismatch(o.grad, r.grad, 1e-5, 'grad', gradFloor(k, r.weightSum));
+    const floor = floors.grad ?? gradFloor(k, r.weightSum);
+    const m = arrayMismatch(o.grad, r.grad, 1e-5, 'grad', floor);
     if (m) return m;
   }
   if (o.lossMap) {
     const m = elementwiseMismatch(o.lossMap, r.losses, 2e-6, 'lossMap', floors.perSample);
     if (m) return m;
   }
-  if (o.confidence) return elementwiseMismatch(o.confidence, r.confidence!, 2e-6, 'confidence');
+  if (o.confidence) return elementwiseMismatch(o.confidence, r.confidence!, 2e-6, 'confidence', floors.confidence);
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `resize` option.
+
+/** The NCHW shape of a rank-4 tensor of `shape` in `layout`. */
+export function nchwOf(shape: readonly number[], layout: Layout): number[] {
+  return layout === 'NHWC' && shape.length === 4 ? [shape[0]!, shape[3]!, shape[1]!, shape[2]!] : [...shape];
+}
+
+/**
+ * A case with the `resize` option: logits (N, C, h, w) (or NHWC) with h, w in 1..9 and a target
+ * of any (H, W) in 1..24, larger, smaller or equal, per axis; bilinear (alignCorners false, true
+ * or left out, or the shorthand 'bilinear') or nearest (the object or the shorthand); class
+ * indices in every dtype or probabilities; every option, map request and value distribution
+ * of makeCase (the option draws are makeCase's, from a stream of their own).
+ */
+export function makeResizeCase(seed: number): Case {
+  const r = new Rng(seed ^ 0x2e512e);
+  const base = makeCase(seed);
+  const C = r.chance(0.05) ? 150 : r.int(1, 12);
+  const N = r.int(1, 2);
+  const h = r.int(1, 9);
+  const w = r.int(1, 9);
+  const axis = (n: number) =>
+    r.pick(['same', 'up', 'up', 'down', 'any'] as const) === 'same'
+      ? n
+      : r.chance(0.5)
+        ? Math.min(24, n * r.int(1, 4))
+        : r.int(1, 24);
+  const H = axis(h);
+  const W = axis(w);
+  const mode = r.pick(['bilinear', 'bilinear', 'nearest'] as const);
+  const resize: Case['resize'] =
+    mode === 'nearest'
+      ? r.pick(['nearest', { mode }] as const)
+      : r.pick(['bilinear', { mode }, { mode, alignCorners: false }, { mode, alignCorners: true }] as const);
+  const layout: Layout = r.chance(0.4) ? 'NHWC' : 'NCHW';
+  const nhwc = layout === 'NHWC';
+  const logitsShape = nhwc ? [N, h, w, C] : [N, C, h, w];
+  const lossShape = [N, H, W];
+  const dist = r.pick(['normal', 'normal', 'normal', 'wide', 'huge', 'nonfinite', 'ties'] as const);
+  const logits = logitValues(r, N * C * h * w, dist);
+  const prob = base.dtype === 'float32';
+  const samples = N * H * W;
+  const target: number[] = [];
+  const ignoreValue = base.ignoreIndex ?? -100;
+  if (prob) {
+    const q = new Float32Array(N * C * H * W);
+    for (let i = 0; i < q.length; i++) q[i] = r.chance(0.3) ? 0 : r.next();
+    for (const v of q) target.push(v);
+  } else {
+    const pIgnore = r.pick([0, 0.1, 1]);
+    const fits = base.dtype === 'int32' || (ignoreValue >= 0 && ignoreValue <= (base.dtype === 'uint8' ? 255 : 65535));
+    for (let i = 0; i < samples; i++) target.push(fits && r.chance(pIgnore) ? ignoreValue : r.int(0, C - 1));
+    // Now and then a target out of range (C fits every dtype here), which must be reported at
+    // its index in the full-resolution target.
+    if (r.chance(0.03) && C !== ignoreValue) target[r.int(0, samples - 1)] = C;
+  }
+  let weight: Float32Array | null = null;
+  if (base.weight) weight = Float32Array.from({ length: C }, () => (r.chance(0.1) ? 0 : r.next() * 3));
+  const gradOutput =
+    base.reduction === 'none' && base.wantGrad ? Float32Array.from({ length: samples }, () => r.normal()) : null;
+  return {
+    ...base,
+    layout,
+    logitsShape,
+    targetShape: prob ? (nhwc ? [N, H, W, C] : [N, C, H, W]) : lossShape,
+    lossShape,
+    logits,
+    target,
+    weight,
+    gradOutput,
+    dist,
+    resize,
+  };
+}
+
+/**
+ * The tolerance floors of a resize case: those of the same problem at the target's
+ * resolution (lossFloors, gradFloor of the interpolated logits), plus the float32 rounding of
+ * the interpolated logits, which the kernel (like PyTorch) computes in float32: each is off by
+ * at most δ = 8 float32 ulps of the image's largest |logit|, and moves a pixel's loss by at
+ * most 2δ times the sum of its weights (|g|((1 − ε)|w[t]| + ε/C Σ|w|), or |g| Σ|w q'|) and its
+ * gradient likewise; the target's probability (the confidence map) by at most 2δ. The gradient floor is then scaled by the largest total interpolation
+ * weight any low-resolution element receives (the adjoint of all ones).
+ */
+export function resizeFloors(
+  k: Case,
+  ref: ResizeReferenceOutput,
+): { perSample: Float64Array; sum: number; reduced: number; grad: number; confidence: Float64Array } {
+  const [N, C, H, W] = ref.upShape as [number, number, number, number];
+  const prob = k.dtype === 'float32';
+  const flat: Case = {
+    ...k,
+    resize: undefined,
+    layout: 'NCHW',
+    logitsShape: ref.upShape,
+    logits: Float32Array.from(ref.up),
+    target: prob && k.layout === 'NHWC' ? Array.from(toNCHW(Float64Array.from(k.target), ref.upShape)) : k.target,
+    targetShape: prob ? ref.upShape : k.lossShape,
+  };
+  const base = lossFloors(flat, ref.weightSum);
+  const S = H * W;
+  const { at } = classAxis(ref.upShape, 'NCHW');
+  const w = (c: number) => (k.weight ? Math.abs(k.weight[c]!) : 1);
+  const eps = k.labelSmoothing;
+  let wAll = 0;
+  for (let c = 0; c < C; c++) wAll += w(c);
+  const lowNchw = nchwOf(k.logitsShape, k.layout);
+  const per = lowNchw[1]! * lowNchw[2]! * lowNchw[3]!;
+  const perSample = Float64Array.from(base.perSample);
+  const confidence = new Float64Array(N * S);
+  let extra = 0;
+  let gradTerm = 0;
+  for (let b = 0; b < N; b++) {
+    let M = 0;
+    for (let i = b * per; i < (b + 1) * per; i++) {
+      const v = Math.abs(k.logits[i]!);
+      if (Number.isFinite(v)) M = Math.max(M, v);
+    }
+    const delta = 8 * 2 ** -24 * M;
+    // The target's probability moves by at most p (|Δz_t| + Σ p_c |Δz_c|) ≤ 2δ.
+    confidence.fill(2 * delta, b * S, (b + 1) * S);
+    for (let p = 0; p < S; p++) {
+      const i = b * S + p;
+      let T = 0;
+      if (prob) {
+        for (let c = 0; c < C; c++) {
+          const q = flat.target[at(b, c, p)]!;
+          T += w(c) * Math.abs(eps > 0 ? q * (1 - eps) + eps / C : q);
+        }
+      } else {
+        const t = k.target[i]!;
+        if (t === (k.ignoreIndex ?? -100)) continue;
+        T = (1 - eps) * w(t) + (eps / C) * wAll;
+      }
+      const g =
+        k.reduction === 'mean' ? 1 / ref.weightSum : k.reduction === 'sum' ? 1 : Math.abs(k.gradOutput?.[i] ?? 0);
+      const f = 2 * delta * T;
+      if (!Number.isFinite(f)) continue;
+      perSample[i] = perSample[i]! + f;
+      extra += f;
+      if (Number.isFinite(g)) gradTerm = Math.max(gradTerm, g * f);
+    }
+  }
+  const sum = base.sum + extra;
+  const reduced = k.reduction === 'mean' ? (ref.weightSum > 0 ? sum / ref.weightSum : 0) : sum;
+  const spec = typeof k.resize === 'string' ? { mode: k.resize } : k.resize!;
+  const fan = interpolateAdjoint(new Float64Array(N * C * S).fill(1), lowNchw, [H, W], spec);
+  let maxFan = 0;
+  for (const v of fan) maxFan = Math.max(maxFan, v);
+  const withGrad = k.reduction !== 'none' || k.gradOutput !== null;
+  const grad = withGrad ? (gradFloor(flat, ref.weightSum) + gradTerm) * maxFan : 0;
+  return { perSample, sum, reduced, grad, confidence };
 }
