@@ -108,7 +108,7 @@ pub fn cross_entropy_f16_range_with<L: F32x4>(
     }
     let per_pixel = scratch_floats_per_pixel(args, out.grad.is_some());
     ensure(scratch.len() >= per_pixel, Arg::Scratch)?;
-    let width = strip_width(scratch.len() / per_pixel);
+    let width = strip_width(scratch.len() / per_pixel.max(1));
     let mut strips = Strips { args, logits, scratch, width };
     let mut pix = lo;
     while pix < hi {

@@ -4,7 +4,7 @@
 use super::convert::convert;
 use crate::cross_entropy::{cross_entropy_range_with, CrossEntropyArgs, Outputs, Pred, Target};
 use crate::lanes::F32x4;
-use crate::{Error, ExactSum, Layout};
+use crate::{Arg, Error, ExactSum, Layout};
 
 /// The strips of one range call.
 pub(super) struct Strips<'s, 'a> {
@@ -32,79 +32,104 @@ impl Strips<'_, '_> {
         let c = a.c;
         let nhwc = a.layout == Layout::Nhwc;
         // NCHW: batch item `b`, its pixel `p0`; a class row `ci` of the strip starts at `row(ci)`.
-        let (b, p0) = if nhwc { (0, pix) } else { (pix / a.s, pix % a.s) };
+        let s = a.s.max(1);
+        let (b, p0) = if nhwc { (0, pix) } else { (pix / s, pix % s) };
         let w = self.width.min(hi - pix).min(if nhwc { hi - pix } else { a.s - p0 });
         let row = |ci: usize| (b * c + ci) * a.s + p0;
-        let (x, rest) = self.scratch.split_at_mut(c * w);
+        // Non-panicking slicing (a panic's formatting would cost the module kilobytes): every
+        // range below is inside its buffer by the caller's checks, and an error otherwise.
+        let (x, rest) = self.scratch.split_at_mut_checked(c * w).ok_or(RANGE)?;
         if nhwc {
-            convert(&self.logits[pix * c..(pix + w) * c], x);
+            convert(part(self.logits, pix * c, w * c)?, x);
         } else {
             for ci in 0..c {
-                convert(&self.logits[row(ci)..][..w], &mut x[ci * w..][..w]);
+                convert(part(self.logits, row(ci), w)?, part_mut(x, ci * w, w)?);
             }
         }
         let grad_here = !nhwc && out.grad.is_some();
-        let (g, rest) = rest.split_at_mut(if grad_here { c * w } else { 0 });
+        let (g, rest) = rest.split_at_mut_checked(if grad_here { c * w } else { 0 }).ok_or(RANGE)?;
         let target = match &a.target {
-            Target::Index(l) => Target::Index(l.range(pix, pix + w).ok_or(Error::BadArgument(crate::Arg::Range))?),
-            &Target::Prob(q) if nhwc => Target::Prob(&q[pix * c..(pix + w) * c]),
+            Target::Index(l) => Target::Index(l.range(pix, pix + w).ok_or(RANGE)?),
+            &Target::Prob(q) if nhwc => Target::Prob(part(q, pix * c, w * c)?),
             &Target::Prob(q) => {
-                let qs = &mut rest[..c * w];
+                let qs = part_mut(rest, 0, c * w)?;
                 for ci in 0..c {
-                    qs[ci * w..][..w].copy_from_slice(&q[row(ci)..][..w]);
+                    copy(part(q, row(ci), w)?, part_mut(qs, ci * w, w)?);
                 }
                 Target::Prob(qs)
             }
         };
-        let strip = CrossEntropyArgs {
-            logits: x,
-            target,
-            n: 1,
-            s: w,
-            grad_output: a.grad_output.map(|go| &go[pix..pix + w]),
-            ..*a
+        let grad_output = match a.grad_output {
+            Some(go) => Some(part(go, pix, w)?),
+            None => None,
         };
-        let grad = if nhwc { Grad::InPlace(pix * c, (pix + w) * c) } else { Grad::Scratch(grad_here.then_some(g)) };
-        cross_entropy_range_with::<L>(&strip, outputs(out, pix, w, grad), weight_sum, 0, w, acc)?;
+        let strip = CrossEntropyArgs { logits: x, target, n: 1, s: w, grad_output, ..*a };
+        let grad = if nhwc { Grad::InPlace(pix * c, w * c) } else { Grad::Scratch(grad_here.then_some(g)) };
+        cross_entropy_range_with::<L>(&strip, outputs(out, pix, w, grad)?, weight_sum, 0, w, acc)?;
         if grad_here {
             let full = out.grad.as_deref_mut().unwrap_or_default();
+            let sg = part(self.scratch, c * w, c * w)?;
             for ci in 0..c {
-                full[row(ci)..][..w].copy_from_slice(&strip_grad(self.scratch, c, w)[ci * w..][..w]);
+                copy(part(sg, ci * w, w)?, part_mut(full, row(ci), w)?);
             }
         }
         Ok(w)
     }
 }
 
-/// The strip's gradient in the scratch (after its logits).
-fn strip_grad(scratch: &[f32], c: usize, w: usize) -> &[f32] {
-    &scratch[c * w..2 * c * w]
+/// The error of a range outside its buffer (which the caller's checks rule out).
+const RANGE: Error = Error::BadArgument(Arg::Range);
+
+/// `len` values of `v` from `at`, or [`RANGE`].
+fn part<T>(v: &[T], at: usize, len: usize) -> Result<&[T], Error> {
+    v.get(at..at.checked_add(len).ok_or(RANGE)?).ok_or(RANGE)
 }
 
-/// Where a strip's gradient goes: a range of the real one (NHWC), or the scratch (NCHW).
+/// A mutable [`part`].
+fn part_mut<T>(v: &mut [T], at: usize, len: usize) -> Result<&mut [T], Error> {
+    v.get_mut(at..at.checked_add(len).ok_or(RANGE)?).ok_or(RANGE)
+}
+
+/// Copies `src` into `dst` (the same lengths), without `copy_from_slice`'s panic.
+fn copy(src: &[f32], dst: &mut [f32]) {
+    for (d, v) in dst.iter_mut().zip(src) {
+        *d = *v;
+    }
+}
+
+/// Where a strip's gradient goes: `len` values of the real one from `at` (NHWC), or the scratch (NCHW).
 enum Grad<'g> {
     InPlace(usize, usize),
     Scratch(Option<&'g mut [f32]>),
 }
 
 /// The outputs of samples `pix .. pix + w` of `out` (the confusion matrix whole).
-fn outputs<'o>(out: &'o mut Outputs, pix: usize, w: usize, grad: Grad<'o>) -> Outputs<'o> {
+fn outputs<'o>(out: &'o mut Outputs, pix: usize, w: usize, grad: Grad<'o>) -> Result<Outputs<'o>, Error> {
     let Outputs { grad: full, loss_map, confidence, pred, pred_confidence, confusion } = out;
-    let r = pix..pix + w;
-    Outputs {
+    let map = |m: &'o mut Option<&mut [f32]>| -> Result<Option<&'o mut [f32]>, Error> {
+        match m.as_deref_mut() {
+            Some(m) => Ok(Some(part_mut(m, pix, w)?)),
+            None => Ok(None),
+        }
+    };
+    Ok(Outputs {
         grad: match grad {
-            Grad::InPlace(lo, hi) => full.as_deref_mut().map(|g| &mut g[lo..hi]),
+            Grad::InPlace(at, len) => match full.as_deref_mut() {
+                Some(g) => Some(part_mut(g, at, len)?),
+                None => None,
+            },
             Grad::Scratch(g) => g,
         },
-        loss_map: loss_map.as_deref_mut().map(|m| &mut m[r.clone()]),
-        confidence: confidence.as_deref_mut().map(|m| &mut m[r.clone()]),
-        pred: pred.as_mut().map(|p| match p {
-            Pred::U8(p) => Pred::U8(&mut p[r.clone()]),
-            Pred::U16(p) => Pred::U16(&mut p[r.clone()]),
-        }),
-        pred_confidence: pred_confidence.as_deref_mut().map(|m| &mut m[r.clone()]),
+        loss_map: map(loss_map)?,
+        confidence: map(confidence)?,
+        pred: match pred {
+            Some(Pred::U8(p)) => Some(Pred::U8(part_mut(p, pix, w)?)),
+            Some(Pred::U16(p)) => Some(Pred::U16(part_mut(p, pix, w)?)),
+            None => None,
+        },
+        pred_confidence: map(pred_confidence)?,
         confusion: confusion.as_deref_mut(),
-    }
+    })
 }
 
 /// The length of a prediction map.

@@ -1,26 +1,29 @@
 //! The backward half: the strips' gradients (w.r.t. the interpolated logits, `c x p`) scattered
 //! back onto the low-resolution grid through the adjoint of the interpolation, in its two
 //! halves: the rows of a group (same two source rows) are summed with their vertical weights
-//! (`accumulate`), then each chunk's sums are scattered horizontally (`adjoint`), with fused
-//! multiply-adds. (PyTorch's CPU backward adds `(wy wx) go` per output pixel instead: the same
-//! sum in another order.)
+//! (`accumulate`, four lanes at a time), then each chunk's sums are scattered horizontally
+//! (`adjoint`, scalar), in float32 (a product then a sum: the same bits on every build).
+//! (PyTorch's CPU backward adds `(wy wx) go` per output pixel instead: the same sum in another
+//! order.)
 //!
 //! Determinism: a caller owns the source rows `[ylo, yhi)` and adds only into them, and every
 //! caller runs the groups, chunks (of a width set by `c`) and rows in the same order. Each
 //! gradient element then receives its contributions in the same order whatever the split, so
 //! any number of threads gives the bits of one.
 
-use super::geometry::{fma, Tap};
+use super::geometry::Tap;
+use super::interpolate::{load, store};
 use super::interpolate::{Cols, Plane};
+use crate::lanes::F32x4;
 
 /// Scatters the gradient of a chunk of a group of output rows (see [`accumulate`]: `a0`, `a1`,
 /// `c x p`, the strips' gradients summed over the group's rows with their vertical weights) into
 /// the item's low-resolution gradient `gx`, in source rows `ylo .. yhi` only: per pixel,
 /// `g[y0, x0] += wx0 a0`, `g[y0, x1] += wx1 a0`, `g[y1, x0] += wx0 a1`, `g[y1, x1] += wx1 a1`
-/// (fused), or `g[y, x] += a0` for nearest.
+/// (`+= w a`: a product then a sum), or `g[y, x] += a0` for nearest.
 ///
 /// # Safety
-/// As [`super::interpolate::interpolate`], with `gx` for `x`; `a0`, `a1` at least `c * p`
+/// As [`super::interpolate::nearest`], with `gx` for `x`; `a0`, `a1` at least `c * p`
 /// long.
 #[expect(clippy::too_many_arguments, reason = "one chunk of a group of rows: its geometry, sums and owned rows")]
 pub unsafe fn adjoint(
@@ -45,7 +48,7 @@ pub unsafe fn adjoint(
     let (base, s0, s1) = (gx.as_mut_ptr(), a0.as_ptr(), a1.as_ptr());
     // One pixel's contributions to the class plane at `o` (offsets of its taps).
     let scatter = |o: *mut f32, e: usize, w0: f32, w1: f32, [a, b, c, d]: [usize; 4]| {
-        let add = |i: usize, wt: f32, v: f32| *o.add(i) = fma(wt, v, *o.add(i));
+        let add = |i: usize, wt: f32, v: f32| *o.add(i) += wt * v;
         if nearest {
             *o.add(a) += *s0.add(e);
             return;
@@ -86,20 +89,36 @@ pub unsafe fn adjoint(
     }
 }
 
-/// Adds a row's gradient strip `gs` into the group's sums with its vertical weights: `a0 +=
-/// wy0 gs`, `a1 += wy1 gs` (fused; the first row of a group sets them), or `a0 += gs` for
-/// nearest.
-pub fn accumulate(gs: &[f32], ty: Tap, nearest: bool, first: bool, a0: &mut [f32], a1: &mut [f32]) {
-    for ((&v, s0), s1) in gs.iter().zip(a0.iter_mut()).zip(a1.iter_mut()) {
+/// Adds a row's gradient strip `gs` (`n` floats) into the group's sums with its vertical
+/// weights, four lanes at a time: `a0 += wy0 gs`, `a1 += wy1 gs` (the first row of a group
+/// sets them to the products), or `a0 += gs` for nearest (`a1` untouched).
+///
+/// # Safety
+/// `gs`, `a0` and `a1` valid for `n` floats.
+pub unsafe fn accumulate<L: F32x4>(
+    gs: *const f32,
+    ty: Tap,
+    nearest: bool,
+    first: bool,
+    a0: *mut f32,
+    a1: *mut f32,
+    n: usize,
+) {
+    let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(4);
+        let v = load::<L>(gs.add(i), k);
         if nearest {
-            *s0 = if first { v } else { *s0 + v };
+            store(if first { v } else { load::<L>(a0.add(i), k).add(v) }, a0.add(i), k);
         } else if first {
-            *s0 = ty.w0 * v;
-            *s1 = ty.w1 * v;
+            store(v.mul(w0), a0.add(i), k);
+            store(v.mul(w1), a1.add(i), k);
         } else {
-            *s0 = fma(ty.w0, v, *s0);
-            *s1 = fma(ty.w1, v, *s1);
+            store(load::<L>(a0.add(i), k).add(v.mul(w0)), a0.add(i), k);
+            store(load::<L>(a1.add(i), k).add(v.mul(w1)), a1.add(i), k);
         }
+        i += 4;
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::adjoint::{accumulate, adjoint, zero_rows};
 use super::geometry::{Axis, Mode, Resize, Tap};
-use super::interpolate::{hrows, interpolate, vblend, Cols, Plane, COLS_PER_PIXEL};
+use super::interpolate::{hrows, nearest as gather, vblend, Cols, Plane, COLS_PER_PIXEL};
 use crate::lanes::F32x4;
 use crate::{
     cross_entropy_range_with, Arg, CrossEntropyArgs, Error, ExactSum, Labels, Layout, Outputs, Pred, Reduction, Target,
@@ -230,9 +230,9 @@ pub unsafe fn run_rows<L: F32x4>(
                 let r = Row { oy, ty, ..g };
                 let strip = from_raw_parts_mut(sp.add(strip_at), c * p);
                 if nearest {
-                    interpolate(x, plane, true, ty, &cols, strip);
+                    gather(x, plane, ty, &cols, strip);
                 } else {
-                    vblend(hs(0), hs(1), ty, strip);
+                    vblend::<L>(sp.add(h_at), sp.add(h_at + c * p), ty, strip.as_mut_ptr(), c * p);
                 }
                 let at = r.b * s + r.oy * rs.out_w + x0;
                 let target = match args.target {
@@ -279,10 +279,7 @@ pub unsafe fn run_rows<L: F32x4>(
                 let ok = cross_entropy_range_with::<L>(&sargs, sout, weight_sum, 0, p, sum);
                 debug_assert!(ok.is_ok(), "a strip failed its checks: {ok:?}");
                 if grad {
-                    let gs = from_raw_parts(sp.add(gstrip_at), c * p);
-                    let (a0, a1) =
-                        (from_raw_parts_mut(sp.add(a_at), c * p), from_raw_parts_mut(sp.add(a_at + c * p), c * p));
-                    accumulate(gs, ty, nearest, k == 0, a0, a1);
+                    accumulate::<L>(sp.add(gstrip_at), ty, nearest, k == 0, sp.add(a_at), sp.add(a_at + c * p), c * p);
                 }
             }
             if let Some(gx) = out.grad.as_deref_mut() {

@@ -1,6 +1,6 @@
 //! Where an output pixel's value comes from, per axis: PyTorch's source indices and weights for
 //! `F.interpolate(mode='nearest')` and `mode='bilinear'` (both `align_corners` settings), with
-//! its float32/float64 arithmetic, so that the interpolated values have PyTorch's bits.
+//! its float32/float64 arithmetic, so that the indices and weights have PyTorch's bits.
 
 /// How the logits are resized to the target's size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,13 +120,4 @@ fn floor_f32(v: f32) -> f32 {
 fn floor_f64(v: f64) -> f64 {
     debug_assert!((0.0..4_294_967_296.0).contains(&v));
     (v as u64) as f64
-}
-
-/// PyTorch's fused multiply-add `a * b + c` in float32 (its CPU kernels are compiled with FMA
-/// contraction), emulated exactly in float64: the product of two f32 is exact in f64, and the sum
-/// is rounded twice (to f64, then to f32), which differs from one rounding only when the f64 sum
-/// lands exactly on an f32 rounding midpoint. The same bits on every build (scalar f64 is IEEE).
-#[inline(always)]
-pub fn fma(a: f32, b: f32, c: f32) -> f32 {
-    (a as f64 * b as f64 + c as f64) as f32
 }

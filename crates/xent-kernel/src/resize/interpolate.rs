@@ -1,9 +1,11 @@
 //! The forward half: a chunk of `p` pixels of one output row, interpolated from the two source
 //! rows it needs into a `c x p` strip (class stride `p`), the layout of a `1 x c x p` NCHW
-//! problem for the loss kernel. Scalar code, one copy for both layouts (strides) and every build:
-//! the bits are PyTorch's (see [`super::geometry`]) and the same with or without SIMD.
+//! problem for the loss kernel: the horizontal half and nearest's gather scalar (one copy for
+//! both layouts, by strides), the vertical half in lanes; plain float32 arithmetic, the same
+//! bits on every build.
 
-use super::geometry::{fma, Tap};
+use super::geometry::Tap;
+use crate::lanes::F32x4;
 
 /// The low-resolution logits (or gradient) of one batch item: element `(ci, y, x)` is at
 /// `ci * cs + (y * w + x) * ps` (NCHW: `cs = h * w`, `ps = 1`; NHWC: `cs = 1`, `ps = c`).
@@ -64,98 +66,89 @@ impl Cols<'_> {
     }
 }
 
-/// Interpolates the chunk described by `cols` of the output row whose vertical taps are `ty`,
-/// from the item's logits `x` (a [`Plane`]), into `strip` (`c x p`, class stride `p`).
-///
-/// Bilinear as PyTorch's CPU kernel with its FMA contraction: the two source rows horizontally
-/// (`t = x0 w0 + x1 w1`, fused), then vertically (`t0 wy0 + t1 wy1`, fused). All four taps are
-/// read even at weight 0 (as PyTorch, so that an infinite or NaN neighbour gives NaN).
+/// Nearest: gathers the chunk described by `cols` of the output row whose source row is `ty.i0`
+/// from the item's logits `x` (a [`Plane`]) into `strip` (`c x p`, class stride `p`).
 ///
 /// # Safety
 /// Every `(ci, y, x)` with `ci < c`, `y` in `ty` and `x` in `cols` must be inside `x`'s buffer
 /// (the caller checked the logits' length), and `strip` at least `c * p` long.
-pub unsafe fn interpolate(x: &[f32], g: Plane, nearest: bool, ty: Tap, cols: &Cols, strip: &mut [f32]) {
+pub unsafe fn nearest(x: &[f32], g: Plane, ty: Tap, cols: &Cols, strip: &mut [f32]) {
     let p = cols.p;
     debug_assert!(strip.len() >= g.c * p);
-    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < x.len());
-    let (xp, out) = (x.as_ptr(), strip.as_mut_ptr());
-    if g.ps == 1 {
-        // NCHW: class by class, along the class's two source rows (they stay in cache).
-        for ci in 0..g.c {
-            let r0 = xp.add(ci * g.cs + ty.i0 * g.w);
-            let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
-            let o = out.add(ci * p);
-            for j in 0..p {
-                let (x0, x1, w0, w1) = cols.get(j);
-                *o.add(j) = if nearest {
-                    *r0.add(x0)
-                } else {
-                    value(*r0.add(x0), *r0.add(x1), *r1.add(x0), *r1.add(x1), w0, w1, ty)
-                };
-            }
-        }
-        return;
-    }
-    // NHWC: pixel by pixel, along the classes of its source pixels (contiguous).
-    for j in 0..p {
-        let (x0, x1, w0, w1) = cols.get(j);
-        let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
-        let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
-        let o = out.add(j);
-        for ci in 0..g.c {
-            *o.add(ci * p) =
-                if nearest { *a.add(ci) } else { value(*a.add(ci), *b.add(ci), *cc.add(ci), *d.add(ci), w0, w1, ty) };
+    debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0, g.w - 1) < x.len());
+    let (xp, out) = (x.as_ptr().add(g.at(ty.i0, 0)), strip.as_mut_ptr());
+    for ci in 0..g.c {
+        for j in 0..p {
+            *out.add(ci * p + j) = *xp.add(ci * g.cs + cols.get(j).0 * g.ps);
         }
     }
-}
-
-/// One interpolated value from its four source values, as PyTorch computes it.
-#[inline(always)]
-fn value(a: f32, b: f32, c: f32, d: f32, w0: f32, w1: f32, ty: Tap) -> f32 {
-    let t0 = fma(a, w0, b * w1);
-    let t1 = fma(c, w0, d * w1);
-    fma(t0, ty.w0, t1 * ty.w1)
 }
 
 /// The horizontal half of bilinear interpolation, shared by the output rows with the same two
-/// source rows (`ty.i0`, `ty.i1`): `h0[ci, j] = x0 w0 + x1 w1` (fused) along source row
-/// `ty.i0`, `h1` along `ty.i1`, each `c x p` (class stride `p`).
+/// source rows (`ty.i0`, `ty.i1`): `h0[ci, j] = x0 w0 + x1 w1` along source row `ty.i0`, `h1`
+/// along `ty.i1`, each `c x p` (class stride `p`), in float32 (two products, one sum: not
+/// PyTorch's fused multiply-add). Both taps are read even at weight 0 (as PyTorch, so that an
+/// infinite or NaN neighbour gives NaN).
 ///
 /// # Safety
-/// As [`interpolate`], with `h0` and `h1` for `strip`.
+/// As [`nearest`], with `h0` and `h1` for `strip`.
 pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h1: &mut [f32]) {
     let p = cols.p;
     debug_assert!(h0.len() >= g.c * p && h1.len() >= g.c * p);
     debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < x.len());
     let (xp, o0, o1) = (x.as_ptr(), h0.as_mut_ptr(), h1.as_mut_ptr());
-    let one = |a: *const f32, b: *const f32, w0: f32, w1: f32| fma(*a, w0, *b * w1);
-    if g.ps == 1 {
-        for ci in 0..g.c {
-            let r0 = xp.add(ci * g.cs + ty.i0 * g.w);
-            let r1 = xp.add(ci * g.cs + ty.i1 * g.w);
-            for j in 0..p {
-                let (x0, x1, w0, w1) = cols.get(j);
-                *o0.add(ci * p + j) = one(r0.add(x0), r0.add(x1), w0, w1);
-                *o1.add(ci * p + j) = one(r1.add(x0), r1.add(x1), w0, w1);
-            }
-        }
-        return;
-    }
-    for j in 0..p {
-        let (x0, x1, w0, w1) = cols.get(j);
-        let (a, b) = (xp.add(g.at(ty.i0, x0)), xp.add(g.at(ty.i0, x1)));
-        let (cc, d) = (xp.add(g.at(ty.i1, x0)), xp.add(g.at(ty.i1, x1)));
-        for ci in 0..g.c {
-            *o0.add(ci * p + j) = one(a.add(ci), b.add(ci), w0, w1);
-            *o1.add(ci * p + j) = one(cc.add(ci), d.add(ci), w0, w1);
+    let (y0, y1) = (g.at(ty.i0, 0), g.at(ty.i1, 0));
+    // NCHW: class by class along the two source rows (they stay in cache); NHWC: the same
+    // loops, the classes of a pixel contiguous.
+    for ci in 0..g.c {
+        let (r0, r1) = (xp.add(ci * g.cs + y0), xp.add(ci * g.cs + y1));
+        for j in 0..p {
+            let (x0, x1, w0, w1) = cols.get(j);
+            let (x0, x1) = (x0 * g.ps, x1 * g.ps);
+            *o0.add(ci * p + j) = *r0.add(x0) * w0 + *r0.add(x1) * w1;
+            *o1.add(ci * p + j) = *r1.add(x0) * w0 + *r1.add(x1) * w1;
         }
     }
 }
 
-/// The vertical half: `strip = h0 wy0 + h1 wy1` (fused) for the output row with vertical taps
-/// `ty`, over `n` values: the bits of [`interpolate`].
-pub fn vblend(h0: &[f32], h1: &[f32], ty: Tap, strip: &mut [f32]) {
-    for ((o, &a), &b) in strip.iter_mut().zip(h0).zip(h1) {
-        *o = fma(a, ty.w0, b * ty.w1);
+/// The vertical half: `strip = h0 wy0 + h1 wy1` (float32, two products and a sum, four lanes
+/// at a time: the same bits on every build) for the output row with vertical taps `ty`, over
+/// `n` values.
+///
+/// # Safety
+/// `h0`, `h1` and `strip` valid for `n` floats.
+pub unsafe fn vblend<L: F32x4>(h0: *const f32, h1: *const f32, ty: Tap, strip: *mut f32, n: usize) {
+    let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(4);
+        store(load::<L>(h0.add(i), k).mul(w0).add(load::<L>(h1.add(i), k).mul(w1)), strip.add(i), k);
+        i += 4;
+    }
+}
+
+/// `k` (1..=4) floats at `p` in lanes (the others 0).
+///
+/// # Safety
+/// `p` valid for reading `k` floats.
+#[inline(always)]
+pub unsafe fn load<L: F32x4>(p: *const f32, k: usize) -> L {
+    if k == 4 {
+        L::load(p)
+    } else {
+        L::load_n(p, k)
+    }
+}
+
+/// Stores the first `k` (1..=4) lanes of `v` at `p`.
+///
+/// # Safety
+/// `p` valid for writing `k` floats.
+#[inline(always)]
+pub unsafe fn store<L: F32x4>(v: L, p: *mut f32, k: usize) {
+    if k == 4 {
+        v.store(p)
+    } else {
+        v.store_n(p, k)
     }
 }
