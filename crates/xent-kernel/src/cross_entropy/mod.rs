@@ -134,6 +134,28 @@ pub fn cross_entropy_range_with<L: F32x4>(
     Ok(())
 }
 
+/// [`cross_entropy_range_with`] without its checks, for a caller whose sub-problems are valid by
+/// construction (the fused resize's strips): their checks would be a copy of the checking code
+/// at each such call.
+///
+/// # Safety
+/// As [`run_range`].
+pub(crate) unsafe fn cross_entropy_range_unchecked<L: F32x4>(
+    args: &CrossEntropyArgs,
+    out: Outputs,
+    weight_sum: f64,
+    lo: usize,
+    hi: usize,
+    acc: &mut ExactSum,
+) {
+    debug_assert!(check(args, &out).is_ok() && lo <= hi && hi <= args.n * args.s);
+    debug_assert!(match args.target {
+        Target::Index(l) => l.range(lo, hi).is_some_and(|l| l.validate(args.c, args.ignore_index, None).is_ok()),
+        Target::Prob(_) => true,
+    });
+    run_range::<L>(args, out, weight_sum, lo, hi, acc)
+}
+
 /// Runs the tiles of samples `lo .. hi`.
 ///
 /// # Safety

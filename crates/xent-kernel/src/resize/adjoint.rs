@@ -39,52 +39,33 @@ pub unsafe fn adjoint(
 ) {
     let p = cols.p;
     debug_assert!(a0.len() >= g.c * p && a1.len() >= g.c * p);
-    let own0 = (ylo..yhi).contains(&ty.i0);
-    let own1 = (ylo..yhi).contains(&ty.i1) && !nearest;
-    if !own0 && !own1 {
-        return;
-    }
     debug_assert!(g.c == 0 || (g.c - 1) * g.cs + g.at(ty.i0.max(ty.i1), g.w - 1) < gx.len());
-    let (base, s0, s1) = (gx.as_mut_ptr(), a0.as_ptr(), a1.as_ptr());
-    // One pixel's contributions to the class plane at `o` (offsets of its taps).
-    let scatter = |o: *mut f32, e: usize, w0: f32, w1: f32, [a, b, c, d]: [usize; 4]| {
-        let add = |i: usize, wt: f32, v: f32| *o.add(i) += wt * v;
-        if nearest {
-            *o.add(a) += *s0.add(e);
-            return;
+    // Source row `i0` receives `a0`, `i1` (bilinear) `a1`; one copy of the loop for both
+    // layouts (strides) and both rows.
+    for (y, a) in [(ty.i0, a0.as_ptr()), (ty.i1, a1.as_ptr())].into_iter().take(2 - nearest as usize) {
+        if !(ylo..yhi).contains(&y) {
+            continue;
         }
-        if own0 {
-            add(a, w0, *s0.add(e));
-            add(b, w1, *s0.add(e));
-        }
-        if own1 {
-            add(c, w0, *s1.add(e));
-            add(d, w1, *s1.add(e));
-        }
-    };
-    if g.ps == 1 {
-        // NCHW: four classes at a time along the rows: the additions into one element depend
-        // on each other (a chain through memory), those of four classes do not.
-        let (r0, r1) = (ty.i0 * g.w, ty.i1 * g.w);
+        let row = gx.as_mut_ptr().add(g.at(y, 0));
+        // Four classes at a time along the row: the additions into one element depend on each
+        // other (a chain through memory), those of four classes do not.
         let mut c0 = 0;
         while c0 < g.c {
             let k = (g.c - c0).min(4);
             for j in 0..p {
                 let (x0, x1, w0, w1) = cols.get(j);
-                let taps = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                let (x0, x1) = (x0 * g.ps, x1 * g.ps);
                 for ci in c0..c0 + k {
-                    scatter(base.add(ci * g.cs), ci * p + j, w0, w1, taps);
+                    let (o, v) = (row.add(ci * g.cs), *a.add(ci * p + j));
+                    if nearest {
+                        *o.add(x0) += v;
+                    } else {
+                        *o.add(x0) += w0 * v;
+                        *o.add(x1) += w1 * v;
+                    }
                 }
             }
             c0 += k;
-        }
-        return;
-    }
-    for j in 0..p {
-        let (x0, x1, w0, w1) = cols.get(j);
-        let taps = [g.at(ty.i0, x0), g.at(ty.i0, x1), g.at(ty.i1, x0), g.at(ty.i1, x1)];
-        for ci in 0..g.c {
-            scatter(base.add(ci), ci * p + j, w0, w1, taps);
         }
     }
 }
