@@ -610,7 +610,7 @@ pub unsafe extern "C" fn xent_resize_cross_entropy(
     let Some(sc) = scratch_slice(scratch, scratch_bytes / 4) else {
         return Status::BadArgument as u32;
     };
-    resize_call(args, resize, out, |a, rs, o| resize_cross_entropy(a, rs, o, sc))
+    resize_call(args, resize, out, &mut |a, rs, o| resize_cross_entropy(a, rs, o, sc))
 }
 
 /// The first half of a split [`xent_resize_cross_entropy`]: checks everything, every label
@@ -624,7 +624,7 @@ pub unsafe extern "C" fn xent_resize_weight_sum(
     resize: *const ResizeArgs,
     out: *mut f64,
 ) -> u32 {
-    resize_call(args, resize, out, |a, rs, mut o| {
+    resize_call(args, resize, out, &mut |a, rs, mut o| {
         resize_weight_sum(a, rs, &mut o).map(|w| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum: w })
     })
 }
@@ -657,7 +657,7 @@ pub unsafe extern "C" fn xent_resize_cross_entropy_range(
     if acc.is_null() {
         return Status::BadArgument as u32;
     }
-    resize_call(args, resize, out, |a, rs, o| {
+    resize_call(args, resize, out, &mut |a, rs, o| {
         resize_cross_entropy_range(a, rs, o, weight_sum, lo as usize, hi as usize, sc, &mut *acc)
             .map(|()| CrossEntropyResult { loss: 0.0, sum: 0.0, weight_sum })
     })
@@ -671,7 +671,8 @@ unsafe fn resize_call(
     args: *const LossArgs,
     resize: *const ResizeArgs,
     out: *mut f64,
-    kernel: impl FnOnce(&CrossEntropyArgs, &Resize, Outputs) -> Result<CrossEntropyResult, Error>,
+    // `dyn`: one copy of the decoding for the three exports, for the module's size.
+    kernel: &mut dyn FnMut(&CrossEntropyArgs, &Resize, Outputs) -> Result<CrossEntropyResult, Error>,
 ) -> u32 {
     if out.is_null() || resize.is_null() {
         return Status::BadArgument as u32;

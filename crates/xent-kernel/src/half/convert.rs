@@ -35,8 +35,9 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits | sign)
 }
 
-/// Converts the halves `src` into `dst` (as long).
-#[inline]
+/// Converts the halves `src` into `dst` (as long). (Not inlined: one copy serves the export and
+/// the strips, for the module's size; a call converts a whole row of a strip.)
+#[inline(never)]
 pub fn convert(src: &[u16], dst: &mut [f32]) {
     debug_assert_eq!(src.len(), dst.len());
     let len = src.len().min(dst.len());

@@ -85,7 +85,8 @@ fn for_rows(
     lo: usize,
     hi: usize,
     grad: bool,
-    mut f: impl FnMut(Row) -> Result<(), Error>,
+    // `dyn`: one copy of the loop for the checks and the run, for the module's size.
+    f: &mut dyn FnMut(Row) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let ay = Axis::new(rs.mode, rs.in_h, rs.out_h);
     let mut r = Ok(());
@@ -113,7 +114,7 @@ fn for_rows(
 /// Validates the labels of every output row the range touches (before anything is written).
 pub fn check_labels(args: &CrossEntropyArgs, rs: &Resize, lo: usize, hi: usize, grad: bool) -> Result<(), Error> {
     let Target::Index(l) = args.target else { return Ok(()) };
-    for_rows(rs, lo, hi, grad, |r| {
+    for_rows(rs, lo, hi, grad, &mut |r| {
         let at = r.b * args.s + r.oy * rs.out_w;
         labels(l, at, at + r.rows * rs.out_w).ok_or(Error::BadArgument(Arg::Range))?.validate(
             args.c,
@@ -211,7 +212,7 @@ pub unsafe fn run_rows<L: F32x4>(
     let mut spare_acc = ExactSum::default();
     // Group by group (rows with the same source rows), chunk by chunk, row by row: the
     // horizontal half of bilinear is computed once per group and chunk.
-    let _ = for_rows(rs, lo, hi, grad, |g| {
+    let _ = for_rows(rs, lo, hi, grad, &mut |g| {
         let x = part(args.logits, g.b * item, item);
         let mut x0 = 0;
         while x0 < rs.out_w {
