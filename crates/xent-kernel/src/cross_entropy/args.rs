@@ -147,3 +147,38 @@ pub fn reduce(args: &CrossEntropyArgs, sum: f64, weight_sum: f64) -> CrossEntrop
     };
     CrossEntropyResult { loss, sum, weight_sum }
 }
+
+/// Checks the options of `args` and `out` and their combinations (weight length, smoothing,
+/// reduction and upstream gradient, scores with a gradient, confusion matrix, prediction dtype)
+/// with [`super::weight_sum`]'s rules, on a problem of no samples with the same options and
+/// outputs present: what it checks there does not depend on the lengths. For the calls that
+/// check their own lengths (float16, resize); one copy for both, for the module's size.
+#[inline(never)]
+pub(crate) fn check_options(args: &CrossEntropyArgs, out: &mut Outputs) -> Result<(), Error> {
+    let (a, o) = empty(args, out);
+    super::weight_sum(&a, &o).map(|_| ())
+}
+
+/// A problem of no samples with the options, outputs present and confusion matrix of `args` and
+/// `out`: what [`super::weight_sum`] checks on it does not depend on the lengths.
+fn empty<'o>(args: &'o CrossEntropyArgs<'_>, out: &'o mut Outputs) -> (CrossEntropyArgs<'o>, Outputs<'o>) {
+    let target = match &args.target {
+        Target::Index(l) => Target::Index(l.range(0, 0).unwrap_or(*l)),
+        Target::Prob(_) => Target::Prob(&[]),
+    };
+    let none = |m: &Option<&mut [f32]>| m.as_ref().map(|_| <&mut [f32]>::default());
+    let a =
+        CrossEntropyArgs { logits: &[], target, n: 1, s: 0, grad_output: args.grad_output.map(|_| &[][..]), ..*args };
+    let o = Outputs {
+        grad: none(&out.grad),
+        loss_map: none(&out.loss_map),
+        confidence: none(&out.confidence),
+        pred: out.pred.as_ref().map(|p| match p {
+            Pred::U8(_) => Pred::U8(&mut []),
+            Pred::U16(_) => Pred::U16(&mut []),
+        }),
+        pred_confidence: none(&out.pred_confidence),
+        confusion: out.confusion.as_deref_mut(),
+    };
+    (a, o)
+}

@@ -64,6 +64,7 @@ mod strip;
 mod two_class;
 
 use args::check;
+pub(crate) use args::check_options;
 pub use args::{reduce, CrossEntropyArgs, CrossEntropyResult, Outputs, Pred, Target};
 use ctx::Ctx;
 use pending::Pending;

@@ -23,7 +23,7 @@
 pub mod convert;
 mod strip;
 
-use crate::cross_entropy::{reduce, weight_sum, CrossEntropyArgs, CrossEntropyResult, Outputs, Target};
+use crate::cross_entropy::{check_options, reduce, CrossEntropyArgs, CrossEntropyResult, Outputs, Target};
 use crate::lanes::{F32x4, Native};
 use crate::{ensure, Arg, Error, ExactSum, Layout};
 use strip::Strips;
@@ -62,7 +62,7 @@ pub fn cross_entropy_f16_with<L: F32x4>(
     Ok(reduce(args, acc.value(), ws))
 }
 
-/// The first half of a split float16 call: [`weight_sum`] for float16 `logits`. Writes nothing
+/// The first half of a split float16 call: [`crate::weight_sum`] for float16 `logits`. Writes nothing
 /// (`out` is `&mut` only to check the confusion matrix's length through a reborrow).
 pub fn weight_sum_f16(args: &CrossEntropyArgs, logits: &[u16], out: &mut Outputs) -> Result<f64, Error> {
     check_f16(args, logits, out)?;
@@ -128,7 +128,7 @@ fn strip_width(fit: usize) -> usize {
 }
 
 /// Checks every length of `args`, `logits` and `out` against the whole call, then every option
-/// and combination (as [`weight_sum`] does) on an empty strip: those do not depend on the
+/// and combination (as [`crate::weight_sum`] does) on an empty strip: those do not depend on the
 /// lengths, and the strips' own checks then hold by construction.
 fn check_f16(args: &CrossEntropyArgs, logits: &[u16], out: &mut Outputs) -> Result<(), Error> {
     let CrossEntropyArgs { n, c, s, .. } = *args;
@@ -147,6 +147,5 @@ fn check_f16(args: &CrossEntropyArgs, logits: &[u16], out: &mut Outputs) -> Resu
     ensure(map(&out.confidence), Arg::ConfidenceLen)?;
     ensure(map(&out.pred_confidence), Arg::PredConfidenceLen)?;
     ensure(out.pred.as_ref().is_none_or(|p| strip::pred_len(p) == samples), Arg::PredLen)?;
-    let (a, o) = strip::empty(args, out);
-    weight_sum(&a, &o).map(|_| ())
+    check_options(args, out)
 }

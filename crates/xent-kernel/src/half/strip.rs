@@ -139,27 +139,3 @@ pub(super) fn pred_len(p: &Pred) -> usize {
         Pred::U16(p) => p.len(),
     }
 }
-
-/// A problem of no samples with the options, outputs present and confusion matrix of `args` and
-/// `out`: what [`crate::weight_sum`] checks on it does not depend on the lengths.
-pub(super) fn empty<'o>(args: &'o CrossEntropyArgs<'_>, out: &'o mut Outputs) -> (CrossEntropyArgs<'o>, Outputs<'o>) {
-    let target = match &args.target {
-        Target::Index(l) => Target::Index(l.range(0, 0).unwrap_or(*l)),
-        Target::Prob(_) => Target::Prob(&[]),
-    };
-    let none = |m: &Option<&mut [f32]>| m.as_ref().map(|_| <&mut [f32]>::default());
-    let a =
-        CrossEntropyArgs { logits: &[], target, n: 1, s: 0, grad_output: args.grad_output.map(|_| &[][..]), ..*args };
-    let o = Outputs {
-        grad: none(&out.grad),
-        loss_map: none(&out.loss_map),
-        confidence: none(&out.confidence),
-        pred: out.pred.as_ref().map(|p| match p {
-            Pred::U8(_) => Pred::U8(&mut []),
-            Pred::U16(_) => Pred::U16(&mut []),
-        }),
-        pred_confidence: none(&out.pred_confidence),
-        confusion: out.confusion.as_deref_mut(),
-    };
-    (a, o)
-}

@@ -3,6 +3,7 @@
 //! written.
 
 use super::geometry::Resize;
+use crate::cross_entropy::check_options;
 use crate::{ensure, Arg, CrossEntropyArgs, Error, Outputs, Pred, Target};
 
 /// Checks every length and option of a resized call (not the labels): `args.logits` and
@@ -19,7 +20,7 @@ pub fn check(args: &CrossEntropyArgs, rs: &Resize, out: &mut Outputs) -> Result<
     let full = size(samples, args.c)?;
     // The option rules of the loss kernel, on an empty problem of the same kinds (it writes
     // nothing and reads no labels).
-    probe(args, out)?;
+    check_options(args, out)?;
     let prob = matches!(args.target, Target::Prob(_));
     let map = |m: &Option<&mut [f32]>| m.as_ref().is_none_or(|m| m.len() == samples);
     ensure(args.logits.len() == in_len, Arg::LogitsLen)?;
@@ -39,35 +40,4 @@ pub fn check(args: &CrossEntropyArgs, rs: &Resize, out: &mut Outputs) -> Result<
         Some(Pred::U16(p)) => p.len(),
     };
     ensure(pred_len == samples, Arg::PredLen)
-}
-
-/// [`crate::weight_sum`] on `args` and `out` with no samples: checks the options and their
-/// combinations (weight length, smoothing, reduction and upstream gradient, scores with a
-/// gradient, confusion matrix, prediction dtype) with the loss kernel's own rules.
-fn probe(args: &CrossEntropyArgs, out: &mut Outputs) -> Result<(), Error> {
-    let target = match args.target {
-        Target::Index(l) => Target::Index(super::driver::labels(l, 0, 0).ok_or(Error::BadArgument(Arg::TargetLen))?),
-        Target::Prob(_) => Target::Prob(&[]),
-    };
-    let none = |o: &Option<&mut [f32]>| o.as_ref().map(|_| -> &mut [f32] { &mut [] });
-    let probe_args = CrossEntropyArgs {
-        logits: &[],
-        target,
-        n: 0,
-        grad_output: args.grad_output.map(|_| -> &[f32] { &[] }),
-        ..*args
-    };
-    let probe_out = Outputs {
-        grad: none(&out.grad),
-        loss_map: none(&out.loss_map),
-        confidence: none(&out.confidence),
-        pred: match &out.pred {
-            None => None,
-            Some(Pred::U8(_)) => Some(Pred::U8(&mut [])),
-            Some(Pred::U16(_)) => Some(Pred::U16(&mut [])),
-        },
-        pred_confidence: none(&out.pred_confidence),
-        confusion: out.confusion.as_deref_mut(),
-    };
-    crate::weight_sum(&probe_args, &probe_out).map(|_| ())
 }
