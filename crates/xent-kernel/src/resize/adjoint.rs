@@ -12,7 +12,6 @@
 //! any number of threads gives the bits of one.
 
 use super::geometry::Tap;
-use super::interpolate::{load, store};
 use super::interpolate::{Cols, Plane};
 use crate::lanes::F32x4;
 
@@ -70,34 +69,26 @@ pub unsafe fn adjoint(
     }
 }
 
-/// Adds a row's gradient strip `gs` (`n` floats) into the group's sums with its vertical
+/// Adds a row's gradient strip `gs` (`n` floats, a multiple of 4) into the group's sums with its vertical
 /// weights, four lanes at a time: `a0 += wy0 gs`, `a1 += wy1 gs` (the first row of a group
-/// sets them to the products), or `a0 += gs` for nearest (`a1` untouched).
+/// sets them to the products). Nearest's taps (`wy0 = 1`, `wy1 = 0`) make `a0` the plain sum
+/// (`1 gs` is `gs`); its `a1` is not read.
 ///
 /// # Safety
 /// `gs`, `a0` and `a1` valid for `n` floats.
-pub unsafe fn accumulate<L: F32x4>(
-    gs: *const f32,
-    ty: Tap,
-    nearest: bool,
-    first: bool,
-    a0: *mut f32,
-    a1: *mut f32,
-    n: usize,
-) {
+pub unsafe fn accumulate<L: F32x4>(gs: *const f32, ty: Tap, first: bool, a0: *mut f32, a1: *mut f32, n: usize) {
+    debug_assert!(n % 4 == 0);
     let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
     let mut i = 0;
     while i < n {
-        let k = (n - i).min(4);
-        let v = load::<L>(gs.add(i), k);
-        if nearest {
-            store(if first { v } else { load::<L>(a0.add(i), k).add(v) }, a0.add(i), k);
-        } else if first {
-            store(v.mul(w0), a0.add(i), k);
-            store(v.mul(w1), a1.add(i), k);
+        let v = L::load(gs.add(i));
+        let (s0, s1) = (v.mul(w0), v.mul(w1));
+        if first {
+            s0.store(a0.add(i));
+            s1.store(a1.add(i));
         } else {
-            store(load::<L>(a0.add(i), k).add(v.mul(w0)), a0.add(i), k);
-            store(load::<L>(a1.add(i), k).add(v.mul(w1)), a1.add(i), k);
+            L::load(a0.add(i)).add(s0).store(a0.add(i));
+            L::load(a1.add(i)).add(s1).store(a1.add(i));
         }
         i += 4;
     }

@@ -33,20 +33,26 @@ pub fn strips(args: &CrossEntropyArgs, rs: &Resize, out: &Outputs) -> usize {
 /// for every caller; and the scratch floats it needs.
 pub fn chunk_of(c: usize, strips: usize) -> (usize, usize) {
     let p = chunk(super::scratch_floats(c), c, strips);
-    (p, p.saturating_mul(strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1)))
+    (p, p.saturating_mul(COLS_PER_PIXEL + 1).saturating_add(strips.saturating_mul(round4(c.saturating_mul(p)))))
 }
 
-/// The chunk width for `len` floats of scratch: the most pixels whose strips, taps and spare
-/// loss row fit, at most [`MAX_CHUNK`], a multiple of 16 (the loss kernel's wide tile) when
-/// 16 or more fit; 0 when not even one does.
+/// The chunk width for `len` floats of scratch: the most pixels whose strips (each rounded up
+/// to whole lanes), taps and spare loss row fit, at most [`MAX_CHUNK`], a multiple of 16 (the
+/// loss kernel's wide tile) when 16 or more fit; 0 when not even one does.
 pub fn chunk(len: usize, c: usize, strips: usize) -> usize {
     let per = strips.saturating_mul(c).saturating_add(COLS_PER_PIXEL + 1);
-    let p = (len / per).min(MAX_CHUNK);
+    let p = (len.saturating_sub(3 * strips) / per).min(MAX_CHUNK);
     if p >= 16 {
         p & !15
     } else {
         p
     }
+}
+
+/// `n` rounded up to whole lanes (a multiple of 4): the strips' length in the scratch, so that
+/// the lane loops over them need no partial loads.
+pub fn round4(n: usize) -> usize {
+    n.saturating_add(3) & !3
 }
 
 /// Output rows `oy .. oy + rows` of item `b` with the same two source rows, which a caller's
@@ -187,12 +193,15 @@ pub unsafe fn run_rows<L: F32x4>(
     debug_assert!(big_p >= 1 && need <= scratch.len());
     // Scratch: [taps | interpolated logits | their gradient | probability targets | the two
     // horizontally interpolated source rows (bilinear) | the gradient's two sums | spare losses].
+    // Each strip `cb` floats, whole lanes (`round4`): the lane loops run over `round4(c * p)`
+    // values, the last few past the chunk's (stale scratch in, ignored out).
+    let cb = round4(c * big_p);
     let strip_at = COLS_PER_PIXEL * big_p;
-    let gstrip_at = strip_at + c * big_p;
-    let qstrip_at = gstrip_at + if grad { c * big_p } else { 0 };
-    let h_at = qstrip_at + if prob { c * big_p } else { 0 };
-    let a_at = h_at + if nearest { 0 } else { 2 * c * big_p };
-    let spare_at = a_at + if grad { 2 * c * big_p } else { 0 };
+    let gstrip_at = strip_at + cb;
+    let qstrip_at = gstrip_at + if grad { cb } else { 0 };
+    let h_at = qstrip_at + if prob { cb } else { 0 };
+    let a_at = h_at + if nearest { 0 } else { 2 * cb };
+    let spare_at = a_at + if grad { 2 * cb } else { 0 };
     debug_assert!(spare_at + big_p <= need);
     let sp = scratch.as_mut_ptr();
     let in_s = rs.in_h * rs.in_w;
@@ -220,7 +229,7 @@ pub unsafe fn run_rows<L: F32x4>(
             let mut cols = Cols { cols: from_raw_parts_mut(sp, COLS_PER_PIXEL * p), p };
             cols.fill(x0, |v| ax.tap(v));
             // (Nearest has no h-rows: their place is the next buffer's.)
-            let hs = |k: usize| from_raw_parts_mut(sp.add(h_at + k * c * p), c * p);
+            let hs = |k: usize| from_raw_parts_mut(sp.add(h_at + k * cb), c * p);
             if !nearest {
                 hrows(x, plane, g.ty, &cols, hs(0), hs(1));
             }
@@ -232,7 +241,7 @@ pub unsafe fn run_rows<L: F32x4>(
                 if nearest {
                     gather(x, plane, ty, &cols, strip);
                 } else {
-                    vblend::<L>(sp.add(h_at), sp.add(h_at + c * p), ty, strip.as_mut_ptr(), c * p);
+                    vblend::<L>(sp.add(h_at), sp.add(h_at + cb), ty, strip.as_mut_ptr(), round4(c * p));
                 }
                 let at = r.b * s + r.oy * rs.out_w + x0;
                 let target = match args.target {
@@ -280,11 +289,11 @@ pub unsafe fn run_rows<L: F32x4>(
                 // labels checked (`check_labels`).
                 cross_entropy_range_unchecked::<L>(&sargs, sout, weight_sum, 0, p, sum);
                 if grad {
-                    accumulate::<L>(sp.add(gstrip_at), ty, nearest, k == 0, sp.add(a_at), sp.add(a_at + c * p), c * p);
+                    accumulate::<L>(sp.add(gstrip_at), ty, k == 0, sp.add(a_at), sp.add(a_at + cb), round4(c * p));
                 }
             }
             if let Some(gx) = out.grad.as_deref_mut() {
-                let (a0, a1) = (from_raw_parts(sp.add(a_at), c * p), from_raw_parts(sp.add(a_at + c * p), c * p));
+                let (a0, a1) = (from_raw_parts(sp.add(a_at), c * p), from_raw_parts(sp.add(a_at + cb), c * p));
                 adjoint(part_mut(gx, g.b * item, item), plane, nearest, g.ty, &cols, a0, a1, g.ylo, g.yhi);
             }
             x0 += p;

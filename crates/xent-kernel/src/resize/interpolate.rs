@@ -113,42 +113,16 @@ pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h
 
 /// The vertical half: `strip = h0 wy0 + h1 wy1` (float32, two products and a sum, four lanes
 /// at a time: the same bits on every build) for the output row with vertical taps `ty`, over
-/// `n` values.
+/// `n` values (a multiple of 4: the strips are whole lanes long).
 ///
 /// # Safety
 /// `h0`, `h1` and `strip` valid for `n` floats.
 pub unsafe fn vblend<L: F32x4>(h0: *const f32, h1: *const f32, ty: Tap, strip: *mut f32, n: usize) {
+    debug_assert!(n % 4 == 0);
     let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
     let mut i = 0;
     while i < n {
-        let k = (n - i).min(4);
-        store(load::<L>(h0.add(i), k).mul(w0).add(load::<L>(h1.add(i), k).mul(w1)), strip.add(i), k);
+        L::load(h0.add(i)).mul(w0).add(L::load(h1.add(i)).mul(w1)).store(strip.add(i));
         i += 4;
-    }
-}
-
-/// `k` (1..=4) floats at `p` in lanes (the others 0).
-///
-/// # Safety
-/// `p` valid for reading `k` floats.
-#[inline(always)]
-pub unsafe fn load<L: F32x4>(p: *const f32, k: usize) -> L {
-    if k == 4 {
-        L::load(p)
-    } else {
-        L::load_n(p, k)
-    }
-}
-
-/// Stores the first `k` (1..=4) lanes of `v` at `p`.
-///
-/// # Safety
-/// `p` valid for writing `k` floats.
-#[inline(always)]
-pub unsafe fn store<L: F32x4>(v: L, p: *mut f32, k: usize) {
-    if k == 4 {
-        v.store(p)
-    } else {
-        v.store_n(p, k)
     }
 }
