@@ -2,9 +2,10 @@
 //! its arguments and outputs as a problem of its own, and the run.
 
 use super::convert::convert;
-use crate::cross_entropy::{cross_entropy_range_with, CrossEntropyArgs, Outputs, Pred, Target};
+use crate::cross_entropy::{cross_entropy_range_unchecked, CrossEntropyArgs, Outputs, Pred, Target};
 use crate::lanes::F32x4;
 use crate::{Arg, Error, ExactSum, Layout};
+use core::slice::{from_raw_parts, from_raw_parts_mut};
 
 /// The strips of one range call.
 pub(super) struct Strips<'s, 'a> {
@@ -20,7 +21,11 @@ impl Strips<'_, '_> {
     /// one batch item) and returns its width. The caller checked every length against the call
     /// (`check_f16`) and the labels of its range: the slicing below cannot fail, and neither
     /// can the strip's own checks.
-    pub fn run<L: F32x4>(
+    ///
+    /// # Safety
+    /// `check_f16` passed for the call, the labels of `pix .. hi` are valid, `pix < hi <= n * s`
+    /// and the scratch holds `width` pixels.
+    pub unsafe fn run<L: F32x4>(
         &mut self,
         out: &mut Outputs,
         weight_sum: f64,
@@ -36,9 +41,9 @@ impl Strips<'_, '_> {
         let (b, p0) = if nhwc { (0, pix) } else { (pix / s, pix % s) };
         let w = self.width.min(hi - pix).min(if nhwc { hi - pix } else { a.s - p0 });
         let row = |ci: usize| (b * c + ci) * a.s + p0;
-        // Non-panicking slicing (a panic's formatting would cost the module kilobytes): every
-        // range below is inside its buffer by the caller's checks, and an error otherwise.
-        let (x, rest) = self.scratch.split_at_mut_checked(c * w).ok_or(RANGE)?;
+        // Unchecked slicing (a panic's formatting would cost the module kilobytes): every range
+        // below is inside its buffer by the caller's checks.
+        let (x, rest) = self.scratch.split_at_mut_unchecked(c * w);
         if nhwc {
             convert(part(self.logits, pix * c, w * c)?, x);
         } else {
@@ -47,7 +52,7 @@ impl Strips<'_, '_> {
             }
         }
         let grad_here = !nhwc && out.grad.is_some();
-        let (g, rest) = rest.split_at_mut_checked(if grad_here { c * w } else { 0 }).ok_or(RANGE)?;
+        let (g, rest) = rest.split_at_mut_unchecked(if grad_here { c * w } else { 0 });
         let target = match &a.target {
             Target::Index(l) => Target::Index(l.range(pix, pix + w).ok_or(RANGE)?),
             &Target::Prob(q) if nhwc => Target::Prob(part(q, pix * c, w * c)?),
@@ -65,7 +70,7 @@ impl Strips<'_, '_> {
         };
         let strip = CrossEntropyArgs { logits: x, target, n: 1, s: w, grad_output, ..*a };
         let grad = if nhwc { Grad::InPlace(pix * c, w * c) } else { Grad::Scratch(grad_here.then_some(g)) };
-        cross_entropy_range_with::<L>(&strip, outputs(out, pix, w, grad)?, weight_sum, 0, w, acc)?;
+        cross_entropy_range_unchecked::<L>(&strip, outputs(out, pix, w, grad)?, weight_sum, 0, w, acc);
         if grad_here {
             let full = out.grad.as_deref_mut().unwrap_or_default();
             let sg = part(self.scratch, c * w, c * w)?;
@@ -80,14 +85,22 @@ impl Strips<'_, '_> {
 /// The error of a range outside its buffer (which the caller's checks rule out).
 const RANGE: Error = Error::BadArgument(Arg::Range);
 
-/// `len` values of `v` from `at`, or [`RANGE`].
-fn part<T>(v: &[T], at: usize, len: usize) -> Result<&[T], Error> {
-    v.get(at..at.checked_add(len).ok_or(RANGE)?).ok_or(RANGE)
+/// `len` values of `v` from `at`, unchecked (always `Ok`).
+///
+/// # Safety
+/// `at + len <= v.len()`.
+unsafe fn part<T>(v: &[T], at: usize, len: usize) -> Result<&[T], Error> {
+    debug_assert!(at + len <= v.len());
+    Ok(from_raw_parts(v.as_ptr().add(at), len))
 }
 
 /// A mutable [`part`].
-fn part_mut<T>(v: &mut [T], at: usize, len: usize) -> Result<&mut [T], Error> {
-    v.get_mut(at..at.checked_add(len).ok_or(RANGE)?).ok_or(RANGE)
+///
+/// # Safety
+/// As [`part`].
+unsafe fn part_mut<T>(v: &mut [T], at: usize, len: usize) -> Result<&mut [T], Error> {
+    debug_assert!(at + len <= v.len());
+    Ok(from_raw_parts_mut(v.as_mut_ptr().add(at), len))
 }
 
 /// Copies `src` into `dst` (the same lengths), without `copy_from_slice`'s panic.
@@ -104,7 +117,10 @@ enum Grad<'g> {
 }
 
 /// The outputs of samples `pix .. pix + w` of `out` (the confusion matrix whole).
-fn outputs<'o>(out: &'o mut Outputs, pix: usize, w: usize, grad: Grad<'o>) -> Result<Outputs<'o>, Error> {
+///
+/// # Safety
+/// As [`part`], for every output present and `grad`'s range.
+unsafe fn outputs<'o>(out: &'o mut Outputs, pix: usize, w: usize, grad: Grad<'o>) -> Result<Outputs<'o>, Error> {
     let Outputs { grad: full, loss_map, confidence, pred, pred_confidence, confusion } = out;
     let map = |m: &'o mut Option<&mut [f32]>| -> Result<Option<&'o mut [f32]>, Error> {
         match m.as_deref_mut() {
