@@ -24,7 +24,8 @@
 //! go through [`ExactSum`]: any split gives the bits of one call, on every build.
 //!
 //! Files: `geometry` (PyTorch's source indices and weights), `interpolate` (the forward strip),
-//! `adjoint` (its transpose), `check` (validation), `driver` (the row loop).
+//! `adjoint` (its transpose), `check` (validation), `rows` (the chunks and the groups of rows a
+//! caller runs), `driver` (the row loop).
 
 use crate::lanes::{F32x4, Native};
 use crate::{ensure, reduce, Arg, CrossEntropyArgs, CrossEntropyResult, Error, ExactSum, Outputs, Target};
@@ -34,13 +35,15 @@ mod check;
 mod driver;
 mod geometry;
 mod interpolate;
+mod rows;
 
 pub use geometry::{Axis, Mode, Resize, Tap};
 
 /// Floats of scratch one caller (thread) of a resized call needs for `c` classes: a fixed
-/// budget of 128 KiB, or 16 pixels' strips (up to 7 of `c` floats) when the classes need more.
+/// budget of 128 KiB, or 16 pixels' strips (up to 7 of `c` floats, each rounded up to whole
+/// lanes) when the classes need more.
 pub fn scratch_floats(c: usize) -> usize {
-    driver::SCRATCH_BUDGET.max(c.saturating_mul(7).saturating_add(5).saturating_mul(16))
+    rows::SCRATCH_BUDGET.max(c.saturating_mul(7).saturating_add(5).saturating_mul(16).saturating_add(21))
 }
 
 /// The first half of a split resized call: checks every length and option, and every label,
@@ -112,9 +115,9 @@ pub fn resize_cross_entropy_range_with<L: F32x4>(
 ) -> Result<(), Error> {
     check::check(args, rs, &mut out)?;
     ensure(lo <= hi && hi <= args.n * rs.in_h, Arg::Range)?;
-    let (p, need) = driver::chunk_of(args.c, driver::strips(args, rs, &out));
+    let (p, need) = rows::chunk_of(args.c, rows::strips(args, rs, &out));
     ensure(p >= 1 && scratch.len() >= need, Arg::Scratch)?;
-    driver::check_labels(args, rs, lo, hi, out.grad.is_some())?;
+    rows::check_labels(args, rs, lo, hi, out.grad.is_some())?;
     // SAFETY: lengths and options checked, the labels of every row the range reads checked,
     // the range and the scratch checked.
     unsafe { driver::run_rows::<L>(args, rs, &mut out, weight_sum, lo, hi, scratch, acc) };
