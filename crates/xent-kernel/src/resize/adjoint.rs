@@ -2,7 +2,8 @@
 //! back onto the low-resolution grid through the adjoint of the interpolation, in its two
 //! halves: the rows of a group (same two source rows) are summed with their vertical weights
 //! (`accumulate`, four lanes at a time), then each chunk's sums are scattered horizontally
-//! (`adjoint`, scalar), in float32 (a product then a sum: the same bits on every build).
+//! (`adjoint`, scalar: the pixels of a chunk with the same source columns summed first, then
+//! added into them), in float32 (products and sums each rounded: the same bits on every build).
 //! (PyTorch's CPU backward adds `(wy wx) go` per output pixel instead: the same sum in another
 //! order.)
 //!
@@ -18,8 +19,8 @@ use crate::lanes::F32x4;
 /// Scatters the gradient of a chunk of a group of output rows (see [`accumulate`]: `a0`, `a1`,
 /// `c x p`, the strips' gradients summed over the group's rows with their vertical weights) into
 /// the item's low-resolution gradient `gx`, in source rows `ylo .. yhi` only: per pixel,
-/// `g[y0, x0] += wx0 a0`, `g[y0, x1] += wx1 a0`, `g[y1, x0] += wx0 a1`, `g[y1, x1] += wx1 a1`
-/// (`+= w a`: a product then a sum), or `g[y, x] += a0` for nearest.
+/// `g[y0, x0] += wx0 a0`, `g[y0, x1] += wx1 a0`, `g[y1, x0] += wx0 a1`, `g[y1, x1] += wx1 a1`,
+/// or `g[y, x] += a0` for nearest (see [`scatter`] for the order of the additions).
 ///
 /// # Safety
 /// As [`super::interpolate::nearest`], with `gx` for `x`; `a0`, `a1` at least `c * p`
@@ -46,27 +47,58 @@ pub unsafe fn adjoint(
             continue;
         }
         let row = gx.as_mut_ptr().add(g.at(y, 0));
-        // Four classes at a time along the row: the additions into one element depend on each
-        // other (a chain through memory), those of four classes do not.
+        // Four classes at a time (independent sums), one at a time for the rest.
         let mut c0 = 0;
+        while c0 + 4 <= g.c {
+            scatter::<4>(row, g, nearest, cols, a, c0);
+            c0 += 4;
+        }
         while c0 < g.c {
-            let k = (g.c - c0).min(4);
-            for j in 0..p {
-                let (x0, x1, w0, w1) = cols.get(j);
-                let (x0, x1) = (x0 * g.ps, x1 * g.ps);
-                for ci in c0..c0 + k {
-                    let (o, v) = (row.add(ci * g.cs), *a.add(ci * p + j));
-                    if nearest {
-                        *o.add(x0) += v;
-                    } else {
-                        *o.add(x0) += w0 * v;
-                        *o.add(x1) += w1 * v;
-                    }
-                }
-            }
-            c0 += k;
+            scatter::<1>(row, g, nearest, cols, a, c0);
+            c0 += 1;
         }
     }
+}
+
+/// Scatters classes `c0 .. c0 + K` of one source row's sums `a` (`c x p`, class stride `p`)
+/// along the row at `row`: the pixels with the same source columns (consecutive: the columns
+/// never decrease along the chunk) are summed in registers, in order, and each sum is added
+/// into its column when the columns change and at the end (`x0`'s sum, then `x1`'s).
+///
+/// # Safety
+/// As [`adjoint`], `c0 + K <= c`.
+#[inline(always)]
+unsafe fn scatter<const K: usize>(row: *mut f32, g: Plane, nearest: bool, cols: &Cols, a: *const f32, c0: usize) {
+    let p = cols.p;
+    if p == 0 {
+        return;
+    }
+    let (mut x0, mut x1, _, _) = cols.get(0);
+    let (mut s0, mut s1) = ([0.0f32; K], [0.0f32; K]);
+    let flush = |x0: usize, x1: usize, s0: &mut [f32; K], s1: &mut [f32; K]| {
+        for i in 0..K {
+            let o = row.add((c0 + i) * g.cs);
+            *o.add(x0 * g.ps) += s0[i];
+            if !nearest {
+                *o.add(x1 * g.ps) += s1[i];
+            }
+            (s0[i], s1[i]) = (0.0, 0.0);
+        }
+    };
+    for j in 0..p {
+        let (y0, y1, w0, w1) = cols.get(j);
+        if y0 != x0 {
+            flush(x0, x1, &mut s0, &mut s1);
+            (x0, x1) = (y0, y1);
+        }
+        for i in 0..K {
+            // (Nearest's taps are `w0 = 1`, `w1 = 0`: `s0` the plain sum; `s1` is not added.)
+            let v = *a.add((c0 + i) * p + j);
+            s0[i] += w0 * v;
+            s1[i] += w1 * v;
+        }
+    }
+    flush(x0, x1, &mut s0, &mut s1);
 }
 
 /// Adds a row's gradient strip `gs` (`n` floats, a multiple of 4) into the group's sums with its vertical
