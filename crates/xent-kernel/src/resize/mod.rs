@@ -11,9 +11,10 @@
 //! How: the output rows that share their two source rows form a group, cut into chunks of `p`
 //! pixels (`p` a function of `c`); for each chunk the two source rows are interpolated
 //! horizontally once (bilinear), then each row of the group is blended vertically into a
-//! `c x p` strip of scratch memory (`interpolate`; the bits of PyTorch's), the loss kernel
-//! runs on the strip as a `1 x c x p` problem with the full call's 'mean' denominator
-//! (`cross_entropy_range_with`, adding into the caller's [`ExactSum`]), and the strip's gradient
+//! `c x p` strip of scratch memory (`interpolate`; in float32, each product and sum rounded:
+//! not PyTorch's fused multiply-adds), the loss kernel runs on the strip as a `1 x c x p`
+//! problem with the full call's 'mean' denominator (`cross_entropy_range_unchecked`, adding
+//! into the caller's [`ExactSum`]), and the strip's gradient
 //! is scattered back onto the low-resolution grid (`adjoint`). Scratch: a few `c x p` strips,
 //! [`scratch_floats`] per thread, never `O(c x H x W)`.
 //!
