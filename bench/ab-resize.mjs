@@ -92,12 +92,16 @@ for (const key of args.workloads.split(',')) {
     gmax = Math.max(gmax, Math.abs(A.grad.data[i]));
     dmax = Math.max(dmax, Math.abs(A.grad.data[i] - B.grad.data[i]));
   }
-  notes.push(`${key}: loss A ${la}, B ${lb} (rel. ${(Math.abs(la - lb) / Math.abs(la)).toExponential(2)}); grad max|A-B|/max|A| ${(dmax / gmax).toExponential(2)}`);
+  notes.push(
+    `${key}: loss A ${la}, B ${lb} (rel. ${(Math.abs(la - lb) / Math.abs(la)).toExponential(2)}); grad max|A-B|/max|A| ${(dmax / gmax).toExponential(2)}`,
+  );
   for (const op of args.ops.split(',')) {
     gc();
     const [ra, rb] = await timeInterleaved([{ f: A[op] }, { f: B[op] }], Number(args.reps));
     const f = (r) => `${r.median.toFixed(1)} (${r.min.toFixed(1)})`;
-    console.log(`| ${key} | ${op} | ${f(ra)} | ${f(rb)} | ${(rb.median / ra.median).toFixed(3)} | ${(rb.min / ra.min).toFixed(3)} |`);
+    console.log(
+      `| ${key} | ${op} | ${f(ra)} | ${f(rb)} | ${(rb.median / ra.median).toFixed(3)} | ${(rb.min / ra.min).toFixed(3)} |`,
+    );
   }
   A.dispose();
   B.dispose();
