@@ -109,7 +109,7 @@ unsafe fn scatter<const K: usize>(row: *mut f32, g: Plane, nearest: bool, cols: 
 /// # Safety
 /// `gs`, `a0` and `a1` valid for `n` floats.
 pub unsafe fn accumulate<L: F32x4>(gs: *const f32, ty: Tap, first: bool, a0: *mut f32, a1: *mut f32, n: usize) {
-    debug_assert!(n % 4 == 0);
+    debug_assert!(n.is_multiple_of(4));
     let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
     let mut i = 0;
     while i < n {

@@ -47,7 +47,7 @@ unsafe fn owned_part(m: Option<&mut [f32]>, owned: bool, at: usize, p: usize) ->
 ///
 /// # Safety
 /// `args`, `rs` and `out` checked ([`super::check::check`]), the labels of the touched rows
-/// valid ([`check_labels`]), `lo <= hi <= n * in_h`, and `scratch` at least as long as
+/// valid ([`super::rows::check_labels`]), `lo <= hi <= n * in_h`, and `scratch` at least as long as
 /// [`chunk_of`] says, for a chunk of at least 1.
 #[expect(clippy::too_many_arguments, reason = "a split call's arguments, as cross_entropy_range_with's")]
 pub unsafe fn run_rows<L: F32x4>(

@@ -118,7 +118,7 @@ pub unsafe fn hrows(x: &[f32], g: Plane, ty: Tap, cols: &Cols, h0: &mut [f32], h
 /// # Safety
 /// `h0`, `h1` and `strip` valid for `n` floats.
 pub unsafe fn vblend<L: F32x4>(h0: *const f32, h1: *const f32, ty: Tap, strip: *mut f32, n: usize) {
-    debug_assert!(n % 4 == 0);
+    debug_assert!(n.is_multiple_of(4));
     let (w0, w1) = (L::splat(ty.w0), L::splat(ty.w1));
     let mut i = 0;
     while i < n {
