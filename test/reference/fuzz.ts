@@ -402,6 +402,27 @@ export function caseSeed(base: number, i: number, replay: boolean): number {
   return (Math.imul(base ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
 }
 
+/**
+ * A fuzz run's settings: XENT_FUZZ_SEED (default `seed`), XENT_FUZZ_CASES (default `cases`), and
+ * the seed of each case (case 0 of a run with XENT_FUZZ_SEED set is that seed itself).
+ */
+export function fuzzSettings(
+  seed: number,
+  cases: number,
+): {
+  baseSeed: number;
+  cases: number;
+  seedOf: (i: number) => number;
+} {
+  const env = process.env.XENT_FUZZ_SEED;
+  const baseSeed = Number(env ?? seed);
+  return {
+    baseSeed,
+    cases: Number(process.env.XENT_FUZZ_CASES ?? cases),
+    seedOf: (i) => caseSeed(baseSeed, i, env !== undefined),
+  };
+}
+
 /** Undefined when two outcomes have the same bits (NaNs all equal), else what differs. */
 export function outcomeDifference(a: Outcome, b: Outcome, what: string): string | undefined {
   if (!sameBits(a.loss ?? 0, b.loss ?? 0) || !sameBits(a.sum!, b.sum!) || !sameBits(a.weightSum!, b.weightSum!))

@@ -14,10 +14,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lib, useBothBuilds, type Xent } from '../../reference/dist.js';
 import {
-  caseSeed,
   checkBuilds,
   describeCase,
   expectedOf,
+  fuzzSettings,
   makeResizeCase,
   nchwOf,
   outcomeDifference,
@@ -29,9 +29,7 @@ import {
 import { toNCHW, toNHWC } from '../../reference/layout.js';
 import { interpolateAdjoint, taps, type ResizeSpec } from '../../reference/resize.js';
 
-const ENV_SEED = process.env.XENT_FUZZ_SEED;
-const BASE_SEED = Number(ENV_SEED ?? 0x2e5e);
-const CASES = Number(process.env.XENT_FUZZ_CASES ?? 3000);
+const { baseSeed: BASE_SEED, cases: CASES, seedOf } = fuzzSettings(0x2e5e, 3000);
 const BATCH = 250;
 
 const getBuilds = useBothBuilds();
@@ -42,8 +40,6 @@ beforeAll(async () => {
   if (threaded.threads !== 2) throw new Error(`expected 2 threads, got ${threaded.threads}`);
 });
 afterAll(() => threaded?.dispose());
-
-const seedOf = (i: number) => caseSeed(BASE_SEED, i, ENV_SEED !== undefined);
 
 const ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array, float32: Float32Array } as const;
 

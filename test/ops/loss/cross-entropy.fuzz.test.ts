@@ -24,17 +24,13 @@ import {
 import { classAxis, type Layout, type Reduction } from '../../reference/cross-entropy.js';
 import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from '../../reference/decomposition.js';
 import { useBothBuilds, type Xent } from '../../reference/dist.js';
-import { caseSeed, checkBuilds, describeCase, logitValues, makeCase, spatialDims } from '../../reference/fuzz.js';
+import { checkBuilds, describeCase, fuzzSettings, logitValues, makeCase, spatialDims } from '../../reference/fuzz.js';
 import { Rng } from '../../reference/rng.js';
 
-const ENV_SEED = process.env.XENT_FUZZ_SEED;
-const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
-const CASES = Number(process.env.XENT_FUZZ_CASES ?? 20000);
+const { baseSeed: BASE_SEED, cases: CASES, seedOf } = fuzzSettings(0x5eed, 20000);
 const BATCH = 250;
 
 const getBuilds = useBothBuilds();
-
-const seedOf = (i: number) => caseSeed(BASE_SEED, i, ENV_SEED !== undefined);
 
 describe(`fuzz crossEntropy against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CASES} cases)`, () => {
   for (let start = 0; start < CASES; start += BATCH) {
