@@ -20,7 +20,8 @@ import { arrayMismatch, elementwiseMismatch, gradMismatch, lossMismatch } from '
 import { referenceCrossEntropy } from './reference/cross-entropy.js';
 import { DIST, lib } from './reference/dist.js';
 import { loadFixtures, type FixtureCase } from './reference/fixtures.js';
-import { describeCase, expectedOf, makeCase, referenceMismatch, runKernel } from './reference/fuzz.js';
+import { runFixture } from './reference/fixture-run.js';
+import { caseSeed, describeCase, expectedOf, makeCase, referenceMismatch, runKernel } from './reference/fuzz.js';
 
 const INDEX = pathToFileURL(`${DIST}index.mjs`).href;
 
@@ -149,53 +150,6 @@ console.log(relaxedSimdSupported(), x.relaxed, x.simd, y.relaxed, x.crossEntropy
 // ---------------------------------------------------------------------------------------------
 // The PyTorch fixtures.
 
-const INDEX_ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array } as const;
-
-function indexArray(c: FixtureCase) {
-  if (c.target.every((v) => v >= 0 && v <= 255)) return INDEX_ARRAYS.uint8;
-  if (c.target.every((v) => v >= 0 && v <= 65535)) return INDEX_ARRAYS.uint16;
-  return INDEX_ARRAYS.int32;
-}
-
-/** Runs a fixture case with every output (gradient where it applies, loss and confidence maps). */
-function runFixture(x: lib.Xent, c: FixtureCase) {
-  const isProb = c.targetKind === 'prob';
-  using logits = x.tensorFrom(Float32Array.from(c.logits), c.logitsShape);
-  using target = x.tensorFrom(
-    isProb ? Float32Array.from(c.target) : (indexArray(c).from(c.target) as Uint8Array),
-    c.targetShape,
-  );
-  using grad = x.tensor('float32', c.logitsShape);
-  const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
-  const wantGrad = c.reduction !== 'none' || gradOutput !== undefined;
-  const r = x.crossEntropy(logits, target, {
-    weight: c.weight ?? undefined,
-    ignoreIndex: c.ignoreIndex,
-    reduction: c.reduction,
-    labelSmoothing: c.labelSmoothing,
-    grad: wantGrad ? grad : undefined,
-    gradOutput: wantGrad ? gradOutput : undefined,
-    lossMap: true,
-    confidence: !isProb,
-  });
-  const take = (t: lib.Tensor<'float32'> | undefined) => {
-    const a = t?.toArray();
-    t?.dispose();
-    return a;
-  };
-  const loss = r.loss instanceof lib.Tensor ? r.loss.toArray() : r.loss;
-  const lossMap = r.lossMap === r.loss ? undefined : take(r.lossMap);
-  if (r.loss instanceof lib.Tensor) r.loss.dispose();
-  return {
-    loss,
-    sum: r.sum,
-    weightSum: r.weightSum,
-    grad: wantGrad ? grad.toArray() : undefined,
-    lossMap,
-    confidence: take(r.confidence),
-  };
-}
-
 for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cross_entropy_prob.json')]) {
   const kind = file.cases[0]!.targetKind;
   describe(`PyTorch ${file.torch} fixtures, relaxed build: ${kind} targets (${file.cases.length} cases)`, () => {
@@ -258,8 +212,7 @@ for (const file of [loadFixtures('cross_entropy_index.json'), loadFixtures('cros
 
 /** The seeds of the first cases of test/ops/loss/cross-entropy.fuzz.test.ts (its default XENT_FUZZ_SEED). */
 const FUZZ_BASE_SEED = 0x5eed;
-const fuzzSeed = (i: number) =>
-  (Math.imul(FUZZ_BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+const fuzzSeed = (i: number) => caseSeed(FUZZ_BASE_SEED, i, false);
 const FUZZ_CASES = 8000;
 const FUZZ_BATCH = 1000;
 

@@ -12,54 +12,34 @@
  * the binary (default /usr/bin/chromium).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { decode as decodePng } from 'fast-png';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASSES, IGNORE, SAMPLES, makeSample } from '../../demo/make-samples.mjs';
 import { startServer } from '../../demo/serve.mjs';
 import { lib } from '../reference/dist.js';
 import { compute, type ComputeResult } from './compute.mjs';
-import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
+import { CHROMIUM, launchChromium, recordProblems } from './chromium.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 
 let server: Awaited<ReturnType<typeof startServer>>;
-let context: BrowserContext;
-let userDataDir: string;
+let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}, and the browser tests need it (they fail rather than skip). ` +
-        `Install Debian's: \`apt-get install -y chromium\` (as root), or point XENT_CHROMIUM at a Chromium/Chrome binary.`,
-    );
-  }
-  let pw: typeof import('playwright-core');
-  try {
-    pw = await import('playwright-core');
-  } catch (e) {
-    throw new Error(`playwright-core is not installed: \`npm install -D playwright-core\` (${(e as Error).message})`);
-  }
+  chromium = await launchChromium({ viewport: { width: 1440, height: 1000 } });
   server = await startServer();
-  userDataDir = mkdtempSync(join(tmpdir(), 'xent-chromium-'));
-  context = await pw.chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 1000 },
-  });
 });
 
 afterAll(async () => {
-  await context?.close();
+  await chromium?.close();
   await server?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** A new page that records failed requests, uncaught errors and console errors into `problems`. */
@@ -67,16 +47,12 @@ async function openPage(
   path: string,
   base = server.url,
 ): Promise<{ page: Page; wasm: { url: string; status: number; type: string }[] }> {
-  const page = await context.newPage();
+  const page = await chromium!.context.newPage();
   const wasm: { url: string; status: number; type: string }[] = [];
-  page.on('pageerror', (e) => problems.push(`${path}: page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${path}: console error: ${m.text()}`);
-  });
+  recordProblems(page, problems, `${path}: `);
   page.on('response', (r) => {
     if (r.url().endsWith('.wasm'))
       wasm.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? '' });
-    if (r.status() >= 400) problems.push(`${path}: HTTP ${r.status()} for ${r.url()}`);
   });
   await page.goto(new URL(path, base).href);
   return { page, wasm };

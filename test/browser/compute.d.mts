@@ -22,3 +22,7 @@ export function makeData(
   w?: number,
 ): { logits: Float32Array; target: Uint8Array; weight: Float32Array; shape: number[]; targetShape: number[] };
 export function compute(lib: unknown, options: { seed: number; simd: boolean }): Promise<ComputeResult>;
+export function crossEntropySummary(
+  ce: { loss: number; sum: number; weightSum: number; lossMap: { data: Float32Array } },
+  grad: { data: Float32Array },
+): { loss: string; sum: string; weightSum: string; grad: string; lossMap: string };

@@ -30,6 +30,17 @@ export function hash(a) {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+/** crossEntropy's result `ce`: the loss, sum and weightSum as bits, the gradient `grad` and the loss map as hashes. */
+export function crossEntropySummary(ce, grad) {
+  return {
+    loss: bits(ce.loss),
+    sum: bits(ce.sum),
+    weightSum: bits(ce.weightSum),
+    grad: hash(grad.data),
+    lossMap: hash(ce.lossMap.data),
+  };
+}
+
 /** Data for `seed`: a batch of logits (N, C, H, W), uint8 masks with ignored pixels, a class weight. */
 export function makeData(seed, n = 2, c = 6, h = 9, w = 13) {
   const u = prng(seed);
@@ -76,13 +87,7 @@ export async function compute(lib, { seed, simd }) {
     const r = scorer.result();
     const out = {
       simd: xent.simd,
-      crossEntropy: {
-        loss: bits(ce.loss),
-        sum: bits(ce.sum),
-        weightSum: bits(ce.weightSum),
-        grad: hash(grad.data),
-        lossMap: hash(ce.lossMap.data),
-      },
+      crossEntropy: crossEntropySummary(ce, grad),
       score: {
         loss: bits(sc.loss),
         pred: hash(sc.pred.data),

@@ -3,7 +3,7 @@
 // (the engine rounds), the float32 logits hold the Float16Array's own values; every call's
 // results are summarised as strings of bits and hashes, so that the test can compare them for
 // equality, across forms, builds and engines.
-import { bits, hash, makeData } from './compute.mjs';
+import { bits, crossEntropySummary, hash, makeData } from './compute.mjs';
 
 /**
  * The cases: [N, C, H, W] for makeData, the layout (NHWC reads the same data as [N, H, W, C]),
@@ -47,11 +47,7 @@ export function summarize(xent, i, logits) {
   const ce = xent.crossEntropy(logits, k.target, opts);
   const out = {
     crossEntropy: {
-      loss: bits(ce.loss),
-      sum: bits(ce.sum),
-      weightSum: bits(ce.weightSum),
-      grad: hash(grad.data),
-      lossMap: hash(ce.lossMap.data),
+      ...crossEntropySummary(ce, grad),
       confidence: ce.confidence ? hash(ce.confidence.data) : 'none',
     },
   };

@@ -15,45 +15,23 @@
  *
  * Chromium is required: without it this test FAILS (as test/browser/browser.test.ts).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../demo/serve.mjs';
 import { lib } from '../reference/dist.js';
-import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
+import { launchChromium, recordProblems } from './chromium.js';
 import { CASES, caseData, type PageResult, summarize } from './float16.mjs';
 
 let server: Awaited<ReturnType<typeof startServer>>;
-let context: BrowserContext;
-let userDataDir: string;
+let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}, and the browser tests need it (they fail rather than skip). ` +
-        `Install Debian's: \`apt-get install -y chromium\` (as root), or point XENT_CHROMIUM at a Chromium/Chrome binary.`,
-    );
-  }
-  const pw = await import('playwright-core');
+  chromium = await launchChromium();
   server = await startServer();
-  userDataDir = mkdtempSync(join(tmpdir(), 'xent-chromium-'));
-  context = await pw.chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-  });
+  page = await chromium.context.newPage();
+  recordProblems(page, problems);
   await page.goto(new URL('test/browser/float16.html', server.url).href);
   await page.waitForFunction(() => (window as unknown as { pageReady?: boolean }).pageReady === true, null, {
     timeout: 20_000,
@@ -61,9 +39,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await context?.close();
+  await chromium?.close();
   await server?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** The NaN halves, from the format: exponent 31 and a mantissa not 0 (with either sign). */

@@ -9,8 +9,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstBitDifference, sameBits } from '../reference/compare.js';
+import { firstBitDifference } from '../reference/compare.js';
 import { DIST, lib, useBothBuilds, type Xent } from '../reference/dist.js';
+import { crossEntropyOutcome, difference, type Outcome } from '../reference/outcome.js';
 import { Rng } from '../reference/rng.js';
 
 const getBuilds = useBothBuilds();
@@ -109,60 +110,18 @@ function problem(seed: number, dims: number[], layout: 'NCHW' | 'NHWC', prob: bo
   return { shape, tshape, halves: halves(rng, size), target, options };
 }
 
-interface Outcome {
-  loss: number[];
-  sum: number;
-  weightSum: number;
-  grad: Float32Array;
-  lossMap: Float32Array;
-  confidence?: Float32Array;
-}
-
 /** crossEntropy with grad, lossMap (and confidence) on `logits`, everything copied out. */
 async function run(x: Xent, logits: unknown, p: Problem, mode: 'sync' | 'async' = 'sync'): Promise<Outcome> {
   using grad = x.tensor('float32', p.shape);
   const target: lib.TargetInput =
     p.target instanceof Float32Array ? { data: p.target, shape: p.shape } : { data: p.target, shape: p.tshape };
-  const opts: Record<string, unknown> = { ...p.options, grad, lossMap: true };
+  const opts: Record<string, unknown> & { grad: typeof grad; lossMap: true } = { ...p.options, grad, lossMap: true };
   if (!(p.target instanceof Float32Array)) opts.confidence = true;
-  const call = (l: unknown) =>
-    mode === 'sync'
-      ? x.crossEntropy(l as lib.LogitsInput, target, opts)
-      : x.crossEntropyAsync(l as lib.LogitsInput, target, opts);
-  const r = (await call(logits)) as unknown as {
-    loss: number | lib.Tensor<'float32'>;
-    sum: number;
-    weightSum: number;
-    lossMap: lib.Tensor<'float32'>;
-    confidence?: lib.Tensor<'float32'>;
-  };
-  const out: Outcome = {
-    loss: typeof r.loss === 'number' ? [r.loss] : [...r.loss.toArray()],
-    sum: r.sum,
-    weightSum: r.weightSum,
-    grad: grad.toArray(),
-    lossMap: r.lossMap.toArray(),
-  };
-  if (r.confidence) out.confidence = r.confidence.toArray();
-  if (typeof r.loss !== 'number' && r.loss !== r.lossMap) r.loss.dispose();
-  r.lossMap.dispose();
-  r.confidence?.dispose();
-  return out;
+  return await crossEntropyOutcome(x, logits, target, opts, mode);
 }
 
 function expectSameBits(got: Outcome, want: Outcome, what: string): void {
-  for (const k of ['grad', 'lossMap', 'confidence'] as const) {
-    const a = got[k];
-    const b = want[k];
-    expect(a === undefined, `${what}: ${k}`).toBe(b === undefined);
-    if (a && b) expect(firstBitDifference(a, b), `${what}: ${k}`).toBe(-1);
-  }
-  expect(got.loss.length, `${what}: loss`).toBe(want.loss.length);
-  for (const [i, v] of got.loss.entries()) {
-    expect(sameBits(v, want.loss[i]!), `${what}: loss[${i}] ${v} vs ${want.loss[i]}`).toBe(true);
-  }
-  expect(sameBits(got.sum, want.sum), `${what}: sum`).toBe(true);
-  expect(got.weightSum, `${what}: weightSum`).toBe(want.weightSum);
+  expect(difference(got, want), what).toBeUndefined();
 }
 
 /** Shapes: small; C = 5 over 2 x 90 x 90 (two 256 KiB strips per item); C = 300 (many strips of ~70 pixels). */

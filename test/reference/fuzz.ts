@@ -7,7 +7,7 @@
  * Longer than 400 lines because generating, running and checking a case change together: a
  * new case field is drawn, passed and checked in this one file.
  */
-import { arrayMismatch, elementwiseMismatch, lossMismatch } from './compare.js';
+import { arrayMismatch, elementwiseMismatch, firstBitDifference, lossMismatch, sameBits } from './compare.js';
 import {
   ReferenceTargetError,
   classAxis,
@@ -393,6 +393,75 @@ export function lossFloors(k: Case, W: number): { perSample: Float64Array; sum: 
   return { perSample, sum: total, reduced: k.reduction === 'mean' ? (W > 0 ? total / W : 0) : total };
 }
 
+/**
+ * The seed of case `i` of a fuzz run from `base`; with `replay` (XENT_FUZZ_SEED set), case 0's
+ * is `base` itself, so that the seed a failure prints reruns that case.
+ */
+export function caseSeed(base: number, i: number, replay: boolean): number {
+  if (replay && i === 0) return base >>> 0;
+  return (Math.imul(base ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
+}
+
+/**
+ * A fuzz run's settings: XENT_FUZZ_SEED (default `seed`), XENT_FUZZ_CASES (default `cases`), and
+ * the seed of each case (case 0 of a run with XENT_FUZZ_SEED set is that seed itself).
+ */
+export function fuzzSettings(
+  seed: number,
+  cases: number,
+): {
+  baseSeed: number;
+  cases: number;
+  seedOf: (i: number) => number;
+} {
+  const env = process.env.XENT_FUZZ_SEED;
+  const baseSeed = Number(env ?? seed);
+  return {
+    baseSeed,
+    cases: Number(process.env.XENT_FUZZ_CASES ?? cases),
+    seedOf: (i) => caseSeed(baseSeed, i, env !== undefined),
+  };
+}
+
+/** Undefined when two outcomes have the same bits (NaNs all equal), else what differs. */
+export function outcomeDifference(a: Outcome, b: Outcome, what: string): string | undefined {
+  if (!sameBits(a.loss ?? 0, b.loss ?? 0) || !sameBits(a.sum!, b.sum!) || !sameBits(a.weightSum!, b.weightSum!))
+    return `${what} differ: loss ${a.loss} vs ${b.loss}, sum ${a.sum} vs ${b.sum}`;
+  for (const f of ['losses', 'grad', 'lossMap', 'confidence'] as const) {
+    const [p, q] = [a[f], b[f]];
+    if ((p === undefined) !== (q === undefined)) return `${what}: ${f} in one run only`;
+    if (p && firstBitDifference(p, q!) !== -1) return `${what}: ${f} differ at ${firstBitDifference(p, q!)}`;
+  }
+  return undefined;
+}
+
+/**
+ * A case in both builds: each against the float64 reference, then bit for bit against each
+ * other, and (NHWC cases) NHWC against NCHW on the transposed data. `failure` is the first
+ * mismatch; `simd` the SIMD build's outcome, for further comparisons when there is none.
+ */
+export function checkBuilds(
+  k: Case,
+  builds: { simd: Xent; portable: Xent },
+): { failure?: string; simd: Outcome; expected: Expected } {
+  const expected = expectedOf(k);
+  const outs = { simd: runKernel(builds.simd, k), portable: runKernel(builds.portable, k) };
+  const result = (failure?: string) => ({ failure, simd: outs.simd, expected });
+  for (const [build, o] of Object.entries(outs)) {
+    const m = referenceMismatch(k, o, expected);
+    if (m) return result(`${build}: ${m}`);
+  }
+  if (expected.refError) return result();
+  const m = outcomeDifference(outs.simd, outs.portable, 'SIMD and portable builds');
+  if (m) return result(m);
+  if (k.layout === 'NHWC' && k.logitsShape.length >= 3) {
+    const t = runKernel(builds.simd, k, true);
+    if (t.error) return result(`NCHW on the transposed data: unexpected error ${String(t.error)}`);
+    return result(outcomeDifference(t, outs.simd, 'NCHW on the transposed data and NHWC'));
+  }
+  return result();
+}
+
 /** The float64 reference of a case, or the out-of-bounds target it must report. */
 export interface Expected {
   ref?: ReturnType<typeof referenceCrossEntropy>;
@@ -400,39 +469,22 @@ export interface Expected {
 }
 
 export function expectedOf(k: Case): Expected {
+  const input = {
+    logits: k.logits,
+    logitsShape: k.logitsShape,
+    target: k.target,
+    targetKind: k.dtype === 'float32' ? ('prob' as const) : ('index' as const),
+    weight: k.weight,
+    ignoreIndex: k.ignoreIndex,
+    reduction: k.reduction,
+    labelSmoothing: k.labelSmoothing,
+    gradOutput: k.gradOutput,
+    layout: k.layout,
+  };
   try {
-    if (k.resize !== undefined) {
-      return {
-        ref: referenceResizedCrossEntropy({
-          logits: k.logits,
-          logitsShape: k.logitsShape,
-          target: k.target,
-          targetShape: k.targetShape,
-          targetKind: k.dtype === 'float32' ? 'prob' : 'index',
-          weight: k.weight,
-          ignoreIndex: k.ignoreIndex,
-          reduction: k.reduction,
-          labelSmoothing: k.labelSmoothing,
-          gradOutput: k.gradOutput,
-          layout: k.layout,
-          resize: typeof k.resize === 'string' ? { mode: k.resize } : k.resize,
-        }),
-      };
-    }
-    return {
-      ref: referenceCrossEntropy({
-        logits: k.logits,
-        logitsShape: k.logitsShape,
-        target: k.target,
-        targetKind: k.dtype === 'float32' ? 'prob' : 'index',
-        weight: k.weight,
-        ignoreIndex: k.ignoreIndex,
-        reduction: k.reduction,
-        labelSmoothing: k.labelSmoothing,
-        gradOutput: k.gradOutput,
-        layout: k.layout,
-      }),
-    };
+    if (k.resize === undefined) return { ref: referenceCrossEntropy(input) };
+    const resize = typeof k.resize === 'string' ? { mode: k.resize } : k.resize;
+    return { ref: referenceResizedCrossEntropy({ ...input, targetShape: k.targetShape, resize }) };
   } catch (e) {
     if (!(e instanceof ReferenceTargetError)) throw e;
     return { refError: e };

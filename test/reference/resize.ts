@@ -80,73 +80,90 @@ export function taps(inSize: number, outSize: number, spec: ResizeSpec): Taps {
   return t;
 }
 
-/** Interpolates NCHW `x` of shape (N, C, h, w) to (N, C, H, W) in float64. */
-export function interpolate(
-  x: ArrayLike<number>,
+/**
+ * One output pixel of a resize from (N, C, h, w) to (N, C, H, W), NCHW: `o` its flat index,
+ * `r0 + j0`, `r0 + j1`, `r1 + j0`, `r1 + j1` the flat indices of its four sources (the same one
+ * four times for 'nearest', whose weights are then 1 and 0), and their weights along each axis.
+ */
+interface Pixel {
+  o: number;
+  r0: number;
+  r1: number;
+  j0: number;
+  j1: number;
+  y0: number;
+  y1: number;
+  x0: number;
+  x1: number;
+}
+
+/** Calls `visit` for every output pixel, in order (so that the adjoint's sums keep their order). */
+function forEachPixel(
   [N, C, h, w]: readonly number[],
   [H, W]: readonly number[],
   spec: ResizeSpec,
-): Float64Array {
+  visit: (p: Pixel) => void,
+): void {
   const ty = taps(h!, H!, spec);
   const tx = taps(w!, W!, spec);
-  const out = new Float64Array(N! * C! * H! * W!);
-  const near = spec.mode === 'nearest';
+  const p: Pixel = { o: 0, r0: 0, r1: 0, j0: 0, j1: 0, y0: 0, y1: 0, x0: 0, x1: 0 };
   for (let nc = 0; nc < N! * C!; nc++) {
     const src = nc * h! * w!;
     for (let y = 0; y < H!; y++) {
-      const r0 = src + ty.i0[y]! * w!;
-      const r1 = src + ty.i1[y]! * w!;
+      p.r0 = src + ty.i0[y]! * w!;
+      p.r1 = src + ty.i1[y]! * w!;
+      p.y0 = ty.l0[y]!;
+      p.y1 = ty.l1[y]!;
       for (let xo = 0; xo < W!; xo++) {
-        const [j0, j1] = [tx.i0[xo]!, tx.i1[xo]!];
-        const o = (nc * H! + y) * W! + xo;
-        if (near) {
-          out[o] = x[r0 + j0]!;
-          continue;
-        }
-        const [a, b] = [tx.l0[xo]!, tx.l1[xo]!];
-        out[o] = (x[r0 + j0]! * a + x[r0 + j1]! * b) * ty.l0[y]! + (x[r1 + j0]! * a + x[r1 + j1]! * b) * ty.l1[y]!;
+        p.o = (nc * H! + y) * W! + xo;
+        p.j0 = tx.i0[xo]!;
+        p.j1 = tx.i1[xo]!;
+        p.x0 = tx.l0[xo]!;
+        p.x1 = tx.l1[xo]!;
+        visit(p);
       }
     }
   }
+}
+
+/** Interpolates NCHW `x` of shape (N, C, h, w) to (N, C, H, W) in float64. */
+export function interpolate(
+  x: ArrayLike<number>,
+  lowShape: readonly number[],
+  size: readonly number[],
+  spec: ResizeSpec,
+): Float64Array {
+  const [N, C] = lowShape as [number, number];
+  const out = new Float64Array(N * C * size[0]! * size[1]!);
+  const near = spec.mode === 'nearest';
+  forEachPixel(lowShape, size, spec, ({ o, r0, r1, j0, j1, y0, y1, x0: a, x1: b }) => {
+    out[o] = near ? x[r0 + j0]! : (x[r0 + j0]! * a + x[r0 + j1]! * b) * y0 + (x[r1 + j0]! * a + x[r1 + j1]! * b) * y1;
+  });
   return out;
 }
 
 /** The adjoint of `interpolate`: NCHW gradient (N, C, H, W) → (N, C, h, w). */
 export function interpolateAdjoint(
   g: ArrayLike<number>,
-  [N, C, h, w]: readonly number[],
-  [H, W]: readonly number[],
+  lowShape: readonly number[],
+  size: readonly number[],
   spec: ResizeSpec,
 ): Float64Array {
-  const ty = taps(h!, H!, spec);
-  const tx = taps(w!, W!, spec);
-  const out = new Float64Array(N! * C! * h! * w!);
+  const [N, C, h, w] = lowShape as [number, number, number, number];
+  const out = new Float64Array(N * C * h * w);
   const near = spec.mode === 'nearest';
-  for (let nc = 0; nc < N! * C!; nc++) {
-    const dst = nc * h! * w!;
-    for (let y = 0; y < H!; y++) {
-      const r0 = dst + ty.i0[y]! * w!;
-      const r1 = dst + ty.i1[y]! * w!;
-      for (let xo = 0; xo < W!; xo++) {
-        const v = g[(nc * H! + y) * W! + xo]!;
-        const [j0, j1] = [tx.i0[xo]!, tx.i1[xo]!];
-        if (near) {
-          out[r0 + j0] = out[r0 + j0]! + v;
-          continue;
-        }
-        const [a, b, c, d] = [
-          ty.l0[y]! * tx.l0[xo]!,
-          ty.l0[y]! * tx.l1[xo]!,
-          ty.l1[y]! * tx.l0[xo]!,
-          ty.l1[y]! * tx.l1[xo]!,
-        ];
-        out[r0 + j0] = out[r0 + j0]! + a * v;
-        out[r0 + j1] = out[r0 + j1]! + b * v;
-        out[r1 + j0] = out[r1 + j0]! + c * v;
-        out[r1 + j1] = out[r1 + j1]! + d * v;
-      }
+  forEachPixel(lowShape, size, spec, ({ o, r0, r1, j0, j1, y0, y1, x0, x1 }) => {
+    const v = g[o]!;
+    if (near) {
+      out[r0 + j0] = out[r0 + j0]! + v;
+      return;
     }
-  }
+    const [a, b, c, d] = [y0 * x0, y0 * x1, y1 * x0, y1 * x1];
+    out[r0 + j0] = out[r0 + j0]! + a * v;
+    out[r0 + j1] = out[r0 + j1]! + b * v;
+    out[r1 + j0] = out[r1 + j0]! + c * v;
+    out[r1 + j1] = out[r1 + j1]! + d * v;
+  });
   return out;
 }
 

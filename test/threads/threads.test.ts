@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exactWeightSums, splitRanges, usefulThreads } from '../../ts/threads/split.js';
 import { firstBitDifference } from '../reference/compare.js';
 import { lib, type Xent } from '../reference/dist.js';
+import { crossEntropyOutcome, difference, type Outcome } from '../reference/outcome.js';
 import { Rng } from '../reference/rng.js';
 
 type Target = 'uint8' | 'uint16' | 'int32' | 'prob';
@@ -61,68 +62,21 @@ function problem(
   return p;
 }
 
-interface Outcome {
-  loss: number | Float32Array;
-  sum: number;
-  weightSum: number;
-  grad: Float32Array;
-  lossMap: Float32Array;
-  confidence?: Float32Array;
-}
-
 /** Runs crossEntropy (sync or async) with grad, lossMap and confidence; copies everything out. */
 async function run(x: Xent, p: Problem, mode: 'sync' | 'async'): Promise<Outcome> {
   const grad = x.tensor('float32', p.shape);
   const logits = x.tensorFrom(p.logits, p.shape);
   const target = x.tensorFrom(p.target, p.target instanceof Float32Array ? p.shape : p.tshape);
-  const opts: Record<string, unknown> = { ...p.options, grad, lossMap: true };
+  const opts: Record<string, unknown> & { grad: typeof grad; lossMap: true } = { ...p.options, grad, lossMap: true };
   if (!(p.target instanceof Float32Array)) opts.confidence = true;
   if (p.gradOutput) opts.gradOutput = { data: p.gradOutput, shape: p.tshape };
   try {
-    const r = (mode === 'sync'
-      ? x.crossEntropy(logits, target, opts)
-      : await x.crossEntropyAsync(logits, target, opts)) as unknown as {
-      loss: number | lib.Tensor<'float32'>;
-      sum: number;
-      weightSum: number;
-      lossMap: lib.Tensor<'float32'>;
-      confidence?: lib.Tensor<'float32'>;
-    };
-    const out: Outcome = {
-      loss: typeof r.loss === 'number' ? r.loss : r.loss.toArray(),
-      sum: r.sum,
-      weightSum: r.weightSum,
-      grad: grad.toArray(),
-      lossMap: r.lossMap.toArray(),
-      confidence: r.confidence?.toArray(),
-    };
-    r.lossMap.dispose();
-    r.confidence?.dispose();
-    return out;
+    return await crossEntropyOutcome(x, logits, target, opts, mode);
   } finally {
     grad.dispose();
     logits.dispose();
     target.dispose();
   }
-}
-
-/** Undefined when both outcomes have the same bits everywhere, else what differs. */
-function difference(a: Outcome, b: Outcome): string | undefined {
-  for (const k of ['sum', 'weightSum'] as const) if (!Object.is(a[k], b[k])) return `${k}: ${a[k]} vs ${b[k]}`;
-  if (typeof a.loss === 'number' || typeof b.loss === 'number') {
-    if (!Object.is(a.loss, b.loss)) return `loss: ${String(a.loss)} vs ${String(b.loss)}`;
-  } else if (firstBitDifference(a.loss, b.loss) !== -1)
-    return `loss tensor differs at ${firstBitDifference(a.loss, b.loss)}`;
-  for (const k of ['grad', 'lossMap', 'confidence'] as const) {
-    const x = a[k];
-    const y = b[k];
-    if ((x === undefined) !== (y === undefined)) return `${k}: present in one only`;
-    if (x && y) {
-      const i = firstBitDifference(x, y);
-      if (i !== -1) return `${k} differs at ${i}: ${x[i]} vs ${y[i]}`;
-    }
-  }
-  return undefined;
 }
 
 let single: Xent;

@@ -16,15 +16,17 @@
  *   memory left as it was.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  arrayMismatch,
-  elementwiseMismatch,
-  firstBitDifference,
-  gradMismatch,
-  lossMismatch,
-  sameBits,
-} from '../../reference/compare.js';
+import { arrayMismatch, elementwiseMismatch, gradMismatch, lossMismatch } from '../../reference/compare.js';
 import { lib, useBothBuilds, type Xent } from '../../reference/dist.js';
+import {
+  expectRunsMatch,
+  fixtureInputs,
+  type LossRun,
+  type RunVariant,
+  runFixture,
+  sameRun,
+  sameWithoutOutputs,
+} from '../../reference/fixture-run.js';
 import { loadResizeFixtures, type ResizeFixtureCase } from '../../reference/fixtures.js';
 import { nhwcShape, toNCHW, toNHWC } from '../../reference/layout.js';
 import { referenceResizedCrossEntropy, type ResizeReferenceOutput } from '../../reference/resize.js';
@@ -45,104 +47,25 @@ function reference(c: ResizeFixtureCase): ResizeReferenceOutput {
   return referenceResizedCrossEntropy(c);
 }
 
-interface Variant {
-  layout?: 'NCHW' | 'NHWC';
-  /** Ask for the gradient and the loss and confidence maps (default true). */
-  outputs?: boolean;
-  shorthand?: boolean;
-}
-
-interface Run {
-  loss: number | Float32Array;
-  sum: number;
-  weightSum: number;
-  /** The low-resolution gradient in NCHW order, whatever the layout of the call. */
-  grad?: Float32Array;
-  lossMap?: Float32Array;
-  confidence?: Float32Array;
-}
-
-/** The logits and the target of a case as tensors of `x`, in `layout`. */
+/** The logits and the (int32 index or probability) target of a case as tensors of `x`, in `layout`. */
 function inputs(x: Xent, c: ResizeFixtureCase, layout: 'NCHW' | 'NHWC' = 'NCHW') {
-  const nhwc = layout === 'NHWC';
-  const prob = c.targetKind === 'prob';
-  const logitsData = Float32Array.from(c.logits);
-  const logits = x.tensorFrom(
-    nhwc ? toNHWC(logitsData, c.logitsShape) : logitsData,
-    nhwc ? nhwcShape(c.logitsShape) : c.logitsShape,
-  );
-  const targetData = prob ? Float32Array.from(c.target) : Int32Array.from(c.target);
-  const target = prob
-    ? x.tensorFrom(
-        nhwc ? toNHWC(targetData as Float32Array, c.targetShape) : targetData,
-        nhwc ? nhwcShape(c.targetShape) : c.targetShape,
-      )
-    : x.tensorFrom(targetData, c.targetShape);
-  return { logits, target };
+  return fixtureInputs(x, c, layout, 'int32');
 }
 
-function run(x: Xent, c: ResizeFixtureCase, v: Variant = {}): Run {
-  const isProb = c.targetKind === 'prob';
-  const outputs = v.outputs ?? true;
-  const { logits, target } = inputs(x, c, v.layout);
-  using _l = logits;
-  using _t = target;
-  using grad = x.tensor('float32', logits.shape);
-  const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
-  const wantGrad = outputs && (c.reduction !== 'none' || gradOutput !== undefined);
-  const r = x.crossEntropy(logits, target, {
-    resize: resizeOption(c, v.shorthand),
-    weight: c.weight ?? undefined,
-    ignoreIndex: c.ignoreIndex,
-    reduction: c.reduction,
-    labelSmoothing: c.labelSmoothing,
-    grad: wantGrad ? grad : undefined,
-    gradOutput: wantGrad ? gradOutput : undefined,
-    layout: v.layout,
-    lossMap: outputs,
-    confidence: outputs && !isProb,
-  } as Parameters<Xent['crossEntropy']>[2]);
-  const out: Run = { loss: 0, sum: r.sum, weightSum: r.weightSum };
-  if (r.loss instanceof lib.Tensor) {
-    expect(r.loss.shape).toEqual(c.lossShape);
-    out.loss = r.loss.toArray() as Float32Array;
-    if (outputs) expect(r.lossMap).toBe(r.loss);
-    r.loss.dispose();
-  } else {
-    out.loss = r.loss;
-    if (outputs) {
-      expect(r.lossMap!.shape, 'lossMap at the target resolution').toEqual(
-        c.lossShape.length ? c.lossShape : pixelShape(c),
-      );
-      out.lossMap = r.lossMap!.toArray();
-      r.lossMap!.dispose();
-    } else expect(r.lossMap).toBeUndefined();
-  }
-  if (outputs && !isProb) {
-    expect(r.confidence!.shape, 'confidence at the target resolution').toEqual(pixelShape(c));
-    out.confidence = r.confidence!.toArray();
-    r.confidence!.dispose();
-  } else expect(r.confidence).toBeUndefined();
-  if (wantGrad) out.grad = v.layout === 'NHWC' ? toNCHW(grad.toArray(), c.logitsShape) : grad.toArray();
-  return out;
+/** crossEntropy with the case's resize option (the loss and confidence maps at the target's resolution). */
+function run(x: Xent, c: ResizeFixtureCase, v: Omit<RunVariant, 'dtype'> & { shorthand?: boolean } = {}): LossRun {
+  const { shorthand, ...variant } = v;
+  return runFixture(
+    x,
+    c,
+    { ...variant, dtype: 'int32' },
+    { options: { resize: resizeOption(c, shorthand) }, mapShape: pixelShape(c) },
+  );
 }
 
 /** (N, H, W): the target's pixels. */
 function pixelShape(c: ResizeFixtureCase): number[] {
   return c.targetKind === 'prob' ? [c.targetShape[0]!, ...c.targetShape.slice(2)] : [...c.targetShape];
-}
-
-function sameRun(a: Run, b: Run, what: string): void {
-  if (typeof a.loss === 'number')
-    expect(sameBits(a.loss, b.loss as number), `${what}: loss ${a.loss} vs ${b.loss}`).toBe(true);
-  else expect(firstBitDifference(a.loss, b.loss as Float32Array), `${what}: loss (first differing element)`).toBe(-1);
-  expect(sameBits(a.sum, b.sum), `${what}: sum ${a.sum} vs ${b.sum}`).toBe(true);
-  expect(sameBits(a.weightSum, b.weightSum), `${what}: weightSum`).toBe(true);
-  for (const k of ['grad', 'lossMap', 'confidence'] as const) {
-    const [p, q] = [a[k], b[k]];
-    if (p && q) expect(firstBitDifference(p, q), `${what}: ${k} (first differing element)`).toBe(-1);
-    else expect(p === undefined && q === undefined, `${what}: ${k} in one run only`).toBe(true);
-  }
 }
 
 /** Undefined when `pred` is PyTorch's argmax, or one of the tied classes at a near-tie. */
@@ -229,38 +152,14 @@ describe(`crossEntropy and score with resize vs PyTorch ${file.torch} (${cases.l
     it(title, () => {
       const ref = reference(c);
       const runs = { simd: run(getBuilds().simd, c), portable: run(getBuilds().portable, c) };
-      for (const [build, r] of Object.entries(runs)) {
-        if (c.reduction === 'none') {
-          const err = arrayMismatch(r.loss as Float32Array, c.loss as number[], 2e-6, `loss (${build})`);
-          expect(err, err).toBeUndefined();
-        } else {
-          const err = lossMismatch(r.loss as number, c.loss as number);
-          expect(err, `${build}: ${err}`).toBeUndefined();
-          const m = elementwiseMismatch(r.lossMap!, c.lossMap!, 2e-6, `lossMap (${build})`);
-          expect(m, m).toBeUndefined();
-        }
-        expect(lossMismatch(r.sum, ref.sum), `${build}: sum`).toBeUndefined();
-        expect(r.weightSum, `${build}: weightSum`).toBeCloseTo(ref.weightSum, 5);
-        if (r.grad) {
-          expect(r.grad.length, 'the gradient has the low-resolution logits shape').toBe(c.logits.length);
-          const err = gradMismatch(r.grad, c.grad, ref.gradTerms, `grad (${build})`);
-          expect(err, err).toBeUndefined();
-        }
-        if (r.confidence) {
-          const m = elementwiseMismatch(r.confidence, c.confidence!, 2e-6, `confidence (${build})`);
-          expect(m, m).toBeUndefined();
-        }
-      }
+      expectRunsMatch(runs, c, ref, { lossMap: c.lossMap!, confidence: c.confidence });
       sameRun(runs.simd, runs.portable, 'SIMD vs portable');
       for (const [build, x] of Object.entries(getBuilds())) {
         const base = build === 'simd' ? runs.simd : runs.portable;
         sameRun(run(x, c, { layout: 'NHWC' }), base, `${build}: NHWC vs NCHW`);
         if (!c.resize.alignCorners)
           sameRun(run(x, c, { shorthand: true }), base, `${build}: shorthand '${c.resize.mode}'`);
-        const bare = run(x, c, { outputs: false });
-        expect(sameBits(bare.sum, base.sum), `${build}: sum without outputs`).toBe(true);
-        if (typeof bare.loss === 'number') expect(sameBits(bare.loss, base.loss as number)).toBe(true);
-        else expect(firstBitDifference(bare.loss, base.loss as Float32Array)).toBe(-1);
+        sameWithoutOutputs(run(x, c, { outputs: false }), base, build);
       }
     });
     if (c.targetKind !== 'index') continue;

@@ -12,13 +12,15 @@
  * (XENT_FUZZ_CASES: the number of cases, default 3000.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstBitDifference, sameBits } from '../../reference/compare.js';
 import { lib, useBothBuilds, type Xent } from '../../reference/dist.js';
 import {
+  checkBuilds,
   describeCase,
   expectedOf,
+  fuzzSettings,
   makeResizeCase,
   nchwOf,
+  outcomeDifference,
   referenceMismatch,
   runKernel,
   type Case,
@@ -27,9 +29,7 @@ import {
 import { toNCHW, toNHWC } from '../../reference/layout.js';
 import { interpolateAdjoint, taps, type ResizeSpec } from '../../reference/resize.js';
 
-const ENV_SEED = process.env.XENT_FUZZ_SEED;
-const BASE_SEED = Number(ENV_SEED ?? 0x2e5e);
-const CASES = Number(process.env.XENT_FUZZ_CASES ?? 3000);
+const { baseSeed: BASE_SEED, cases: CASES, seedOf } = fuzzSettings(0x2e5e, 3000);
 const BATCH = 250;
 
 const getBuilds = useBothBuilds();
@@ -40,22 +40,6 @@ beforeAll(async () => {
   if (threaded.threads !== 2) throw new Error(`expected 2 threads, got ${threaded.threads}`);
 });
 afterAll(() => threaded?.dispose());
-
-function caseSeed(i: number): number {
-  if (ENV_SEED !== undefined && i === 0) return BASE_SEED >>> 0;
-  return (Math.imul(BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
-}
-
-function diff(a: Outcome, b: Outcome, what: string): string | undefined {
-  if (!sameBits(a.loss ?? 0, b.loss ?? 0) || !sameBits(a.sum!, b.sum!) || !sameBits(a.weightSum!, b.weightSum!))
-    return `${what} differ: loss ${a.loss} vs ${b.loss}, sum ${a.sum} vs ${b.sum}`;
-  for (const f of ['losses', 'grad', 'lossMap', 'confidence'] as const) {
-    const [p, q] = [a[f], b[f]];
-    if ((p === undefined) !== (q === undefined)) return `${what}: ${f} in one run only`;
-    if (p && firstBitDifference(p, q!) !== -1) return `${what}: ${f} differ at ${firstBitDifference(p, q!)}`;
-  }
-  return undefined;
-}
 
 const ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array, float32: Float32Array } as const;
 
@@ -93,23 +77,15 @@ function common(a: Outcome, b: Outcome): Outcome {
   return { ...a, lossMap: b.lossMap && a.lossMap, confidence: undefined };
 }
 
+/** Both builds (checkBuilds), then 2 threads, sync and async, bit for bit against one thread. */
 async function check(k: Case): Promise<string | undefined> {
-  const expected = expectedOf(k);
-  const outs = { simd: runKernel(getBuilds().simd, k), portable: runKernel(getBuilds().portable, k) };
-  for (const [build, o] of Object.entries(outs)) {
-    const m = referenceMismatch(k, o, expected);
-    if (m) return `${build}: ${m}`;
-  }
-  if (expected.refError) return undefined;
+  const { failure, simd, expected } = checkBuilds(k, getBuilds());
+  if (failure || expected.refError) return failure;
   return (
-    diff(outs.simd, outs.portable, 'SIMD and portable builds') ??
-    (k.layout === 'NHWC'
-      ? diff(runKernel(getBuilds().simd, k, true), outs.simd, 'NCHW on the transposed data and NHWC')
-      : undefined) ??
-    diff(runKernel(threaded, k), outs.simd, '2 threads (sync) and 1 thread') ??
-    diff(
-      common(await runAsync(threaded, k), outs.simd),
-      { ...outs.simd, confidence: undefined },
+    outcomeDifference(runKernel(threaded, k), simd, '2 threads (sync) and 1 thread') ??
+    outcomeDifference(
+      common(await runAsync(threaded, k), simd),
+      { ...simd, confidence: undefined },
       '2 threads (async) and 1 thread',
     )
   );
@@ -117,7 +93,7 @@ async function check(k: Case): Promise<string | undefined> {
 
 describe(`fuzz crossEntropy with resize against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CASES} cases)`, () => {
   it('draws every mode, form and direction', () => {
-    const ks = Array.from({ length: 400 }, (_, i) => makeResizeCase(caseSeed(i)));
+    const ks = Array.from({ length: 400 }, (_, i) => makeResizeCase(seedOf(i)));
     const forms = new Set(ks.map((k) => JSON.stringify(k.resize)));
     for (const f of ['"bilinear"', '"nearest"', '{"mode":"bilinear","alignCorners":true}', '{"mode":"nearest"}'])
       expect(forms.has(f), f).toBe(true);
@@ -131,7 +107,7 @@ describe(`fuzz crossEntropy with resize against the float64 reference (XENT_FUZZ
     it(`cases ${start}..${end - 1}`, async () => {
       const failures: string[] = [];
       for (let i = start; i < end && failures.length < 5; i++) {
-        const k = makeResizeCase(caseSeed(i));
+        const k = makeResizeCase(seedOf(i));
         const m = await check(k);
         if (m)
           failures.push(
@@ -196,7 +172,7 @@ describe('the resize fuzz criterion admits a float32 implementation (resize in f
   it(`cases 0..${cases - 1}`, () => {
     const failures: string[] = [];
     for (let i = 0; i < cases && failures.length < 5; i++) {
-      const k = makeResizeCase(caseSeed(i));
+      const k = makeResizeCase(seedOf(i));
       const m = referenceMismatch(k, runUnfused(getBuilds().simd, k), expectedOf(k));
       if (m)
         failures.push(

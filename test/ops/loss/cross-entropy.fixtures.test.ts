@@ -11,124 +11,22 @@
  * - PyTorch's errors as typed errors, with memory left as it was.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  arrayMismatch,
-  elementwiseMismatch,
-  firstBitDifference,
-  gradMismatch,
-  lossMismatch,
-  sameBits,
-} from '../../reference/compare.js';
+import { firstBitDifference, gradMismatch, lossMismatch, sameBits } from '../../reference/compare.js';
 import { referenceCrossEntropy } from '../../reference/cross-entropy.js';
-import { useBothBuilds, lib, type Xent } from '../../reference/dist.js';
+import { useBothBuilds, lib } from '../../reference/dist.js';
+import {
+  expectRunsMatch,
+  fittingDtypes,
+  runFixture as run,
+  sameRun,
+  sameWithoutOutputs,
+} from '../../reference/fixture-run.js';
 import { loadFixtures, type FixtureCase } from '../../reference/fixtures.js';
-import { nhwcShape, toNCHW, toNHWC } from '../../reference/layout.js';
 
 const index = loadFixtures('cross_entropy_index.json');
 const prob = loadFixtures('cross_entropy_prob.json');
 
 const getBuilds = useBothBuilds();
-
-type IndexDtype = 'uint8' | 'uint16' | 'int32';
-const INDEX_ARRAYS = { uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array } as const;
-const RANGE: Record<IndexDtype, [number, number]> = {
-  uint8: [0, 255],
-  uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-};
-
-/** The index dtypes that hold every target value (the ignore index need not fit: then it never matches). */
-function fittingDtypes(c: FixtureCase): IndexDtype[] {
-  return (['uint8', 'uint16', 'int32'] as const).filter((d) =>
-    c.target.every((v) => v >= RANGE[d][0] && v <= RANGE[d][1]),
-  );
-}
-
-/** Shape of the per-sample outputs: the logits' shape without the class dim. */
-function sampleShape(c: { logitsShape: readonly number[] }): number[] {
-  return c.logitsShape.filter((_, i) => i !== (c.logitsShape.length === 1 ? 0 : 1));
-}
-
-interface Variant {
-  dtype?: IndexDtype;
-  layout?: 'NCHW' | 'NHWC';
-  /** Ask for the gradient and the loss and confidence maps (default true). */
-  outputs?: boolean;
-}
-
-interface Run {
-  loss: number | Float32Array;
-  sum: number;
-  weightSum: number;
-  /** In NCHW order, whatever the layout of the call. */
-  grad?: Float32Array;
-  lossMap?: Float32Array;
-  confidence?: Float32Array;
-}
-
-function run(x: Xent, c: FixtureCase, v: Variant = {}): Run {
-  const isProb = c.targetKind === 'prob';
-  const nhwc = v.layout === 'NHWC';
-  const outputs = v.outputs ?? true;
-  const shape = nhwc ? nhwcShape(c.logitsShape) : c.logitsShape;
-  const logitsData = Float32Array.from(c.logits);
-  using logits = x.tensorFrom(nhwc ? toNHWC(logitsData, c.logitsShape) : logitsData, shape);
-  const targetData = isProb
-    ? nhwc
-      ? toNHWC(Float32Array.from(c.target), c.logitsShape)
-      : Float32Array.from(c.target)
-    : INDEX_ARRAYS[v.dtype ?? fittingDtypes(c)[0]!].from(c.target);
-  using target = x.tensorFrom(targetData, nhwc && isProb ? shape : c.targetShape);
-  using grad = x.tensor('float32', shape);
-  const gradOutput = c.gradOutput ? { data: Float32Array.from(c.gradOutput), shape: c.lossShape } : undefined;
-  const wantGrad = outputs && (c.reduction !== 'none' || gradOutput !== undefined);
-  const r = x.crossEntropy(logits, target, {
-    weight: c.weight ?? undefined,
-    ignoreIndex: c.ignoreIndex,
-    reduction: c.reduction,
-    labelSmoothing: c.labelSmoothing,
-    grad: wantGrad ? grad : undefined,
-    gradOutput: wantGrad ? gradOutput : undefined,
-    layout: v.layout,
-    lossMap: outputs,
-    confidence: outputs && !isProb,
-  });
-  const out: Run = { loss: 0, sum: r.sum, weightSum: r.weightSum };
-  if (r.loss instanceof lib.Tensor) {
-    expect(r.loss.shape).toEqual(c.lossShape);
-    out.loss = r.loss.toArray() as Float32Array;
-    if (outputs) expect(r.lossMap).toBe(r.loss);
-    r.loss.dispose();
-  } else {
-    out.loss = r.loss;
-    if (outputs) {
-      expect(r.lossMap!.shape).toEqual(sampleShape(c));
-      out.lossMap = r.lossMap!.toArray();
-      r.lossMap!.dispose();
-    } else expect(r.lossMap).toBeUndefined();
-  }
-  if (outputs && !isProb) {
-    expect(r.confidence!.shape).toEqual(sampleShape(c));
-    out.confidence = r.confidence!.toArray();
-    r.confidence!.dispose();
-  } else expect(r.confidence).toBeUndefined();
-  if (wantGrad) out.grad = nhwc ? toNCHW(grad.toArray(), c.logitsShape) : grad.toArray();
-  return out;
-}
-
-/** Bit-identity of two runs (NaNs of any sign and payload are equal). */
-function sameRun(a: Run, b: Run, what: string): void {
-  if (typeof a.loss === 'number')
-    expect(sameBits(a.loss, b.loss as number), `${what}: loss ${a.loss} vs ${b.loss}`).toBe(true);
-  else expect(firstBitDifference(a.loss, b.loss as Float32Array), `${what}: loss (first differing element)`).toBe(-1);
-  expect(sameBits(a.sum, b.sum), `${what}: sum ${a.sum} vs ${b.sum}`).toBe(true);
-  expect(sameBits(a.weightSum, b.weightSum), `${what}: weightSum`).toBe(true);
-  for (const k of ['grad', 'lossMap', 'confidence'] as const) {
-    const [p, q] = [a[k], b[k]];
-    if (p && q) expect(firstBitDifference(p, q), `${what}: ${k} (first differing element)`).toBe(-1);
-    else expect(p === undefined && q === undefined, `${what}: ${k} in one run only`).toBe(true);
-  }
-}
 
 /** Which typed error a PyTorch error message corresponds to. */
 function errorClassFor(c: FixtureCase): new (...a: never[]) => Error {
@@ -205,27 +103,7 @@ function fixtureSuite(file: typeof index): void {
       it(title, () => {
         const ref = referenceCrossEntropy(c);
         const runs = { simd: run(getBuilds().simd, c), portable: run(getBuilds().portable, c) };
-        for (const [build, r] of Object.entries(runs)) {
-          if (c.reduction === 'none') {
-            const err = arrayMismatch(r.loss as Float32Array, c.loss as number[], 2e-6, `loss (${build})`);
-            expect(err, err).toBeUndefined();
-          } else {
-            const err = lossMismatch(r.loss as number, c.loss as number);
-            expect(err, `${build}: ${err}`).toBeUndefined();
-            const m = elementwiseMismatch(r.lossMap!, ref.losses, 2e-6, `lossMap (${build})`);
-            expect(m, m).toBeUndefined();
-          }
-          expect(lossMismatch(r.sum, ref.sum), `${build}: sum`).toBeUndefined();
-          expect(r.weightSum, `${build}: weightSum`).toBeCloseTo(ref.weightSum, 5);
-          if (c.reduction !== 'none' || c.gradOutput) {
-            const err = gradMismatch(r.grad!, c.grad, ref.gradTerms, `grad (${build})`);
-            expect(err, err).toBeUndefined();
-          }
-          if (r.confidence) {
-            const m = elementwiseMismatch(r.confidence, ref.confidence!, 2e-6, `confidence (${build})`);
-            expect(m, m).toBeUndefined();
-          }
-        }
+        expectRunsMatch(runs, c, ref, { lossMap: ref.losses, confidence: ref.confidence });
         // The kernel is designed to give the same bits in both builds (up to the sign of NaNs) ...
         sameRun(runs.simd, runs.portable, 'SIMD vs portable');
         for (const [build, x] of Object.entries(getBuilds())) {
@@ -237,14 +115,7 @@ function fixtureSuite(file: typeof index): void {
             for (const dtype of fittingDtypes(c).slice(1))
               sameRun(run(x, c, { dtype }), base, `${build}: ${dtype} targets`);
           // ... and whether or not the gradient and the maps are computed.
-          const bare = run(x, c, { outputs: false });
-          expect(
-            sameBits(bare.sum, base.sum) && sameBits(bare.weightSum, base.weightSum),
-            `${build}: sum without outputs`,
-          ).toBe(true);
-          if (typeof bare.loss === 'number')
-            expect(sameBits(bare.loss, base.loss as number), `${build}: loss without outputs`).toBe(true);
-          else expect(firstBitDifference(bare.loss, base.loss as Float32Array)).toBe(-1);
+          sameWithoutOutputs(run(x, c, { outputs: false }), base, build);
         }
       });
     }

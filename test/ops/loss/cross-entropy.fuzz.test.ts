@@ -24,64 +24,13 @@ import {
 import { classAxis, type Layout, type Reduction } from '../../reference/cross-entropy.js';
 import { referenceNllLoss, referenceSoftmax, referenceSoftmaxBackward } from '../../reference/decomposition.js';
 import { useBothBuilds, type Xent } from '../../reference/dist.js';
-import {
-  describeCase,
-  expectedOf,
-  logitValues,
-  makeCase,
-  referenceMismatch,
-  runKernel,
-  spatialDims,
-  type Case,
-  type Outcome,
-} from '../../reference/fuzz.js';
+import { checkBuilds, describeCase, fuzzSettings, logitValues, makeCase, spatialDims } from '../../reference/fuzz.js';
 import { Rng } from '../../reference/rng.js';
 
-const ENV_SEED = process.env.XENT_FUZZ_SEED;
-const BASE_SEED = Number(ENV_SEED ?? 0x5eed);
-const CASES = Number(process.env.XENT_FUZZ_CASES ?? 20000);
+const { baseSeed: BASE_SEED, cases: CASES, seedOf } = fuzzSettings(0x5eed, 20000);
 const BATCH = 250;
 
 const getBuilds = useBothBuilds();
-
-/** The seed of case `i` (case 0 of a run with XENT_FUZZ_SEED set is that seed itself). */
-function caseSeed(i: number): number {
-  if (ENV_SEED !== undefined && i === 0) return BASE_SEED >>> 0;
-  return (Math.imul(BASE_SEED ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
-}
-
-/** Both builds against the float64 reference, and bit for bit against each other (and NHWC against NCHW). */
-function check(k: Case): string | undefined {
-  const expected = expectedOf(k);
-  const outs = { simd: runKernel(getBuilds().simd, k), portable: runKernel(getBuilds().portable, k) };
-  for (const [build, o] of Object.entries(outs)) {
-    const m = referenceMismatch(k, o, expected);
-    if (m) return `${build}: ${m}`;
-  }
-  if (!expected.refError) {
-    const s = outs.simd;
-    const diff = (a: Outcome, b: Outcome, what: string): string | undefined => {
-      if (!sameBits(a.loss ?? 0, b.loss ?? 0) || !sameBits(a.sum!, b.sum!) || !sameBits(a.weightSum!, b.weightSum!)) {
-        return `${what} differ: loss ${a.loss} vs ${b.loss}, sum ${a.sum} vs ${b.sum}`;
-      }
-      for (const f of ['losses', 'grad', 'lossMap', 'confidence'] as const) {
-        const [p, q] = [a[f], b[f]];
-        if ((p === undefined) !== (q === undefined)) return `${what}: ${f} in one run only`;
-        if (p && firstBitDifference(p, q!) !== -1) return `${what}: ${f} differ at ${firstBitDifference(p, q!)}`;
-      }
-      return undefined;
-    };
-    const m = diff(s, outs.portable, 'SIMD and portable builds');
-    if (m) return m;
-    if (k.layout === 'NHWC' && k.logitsShape.length >= 3) {
-      const t = runKernel(getBuilds().simd, k, true);
-      if (t.error) return `NCHW on the transposed data: unexpected error ${String(t.error)}`;
-      const m2 = diff(t, s, 'NCHW on the transposed data and NHWC');
-      if (m2) return m2;
-    }
-  }
-  return undefined;
-}
 
 describe(`fuzz crossEntropy against the float64 reference (XENT_FUZZ_SEED=${BASE_SEED}, ${CASES} cases)`, () => {
   for (let start = 0; start < CASES; start += BATCH) {
@@ -89,8 +38,8 @@ describe(`fuzz crossEntropy against the float64 reference (XENT_FUZZ_SEED=${BASE
     it(`cases ${start}..${end - 1}`, () => {
       const failures: string[] = [];
       for (let i = start; i < end && failures.length < 5; i++) {
-        const k = makeCase(caseSeed(i));
-        const m = check(k);
+        const k = makeCase(seedOf(i));
+        const m = checkBuilds(k, getBuilds()).failure;
         if (m) failures.push(`case ${i}, ${describeCase(k)}\n    ${m}`);
       }
       for (const t of [getBuilds().simd, getBuilds().portable]) expect(t.memoryStats().liveTensors).toBe(0);
@@ -305,7 +254,7 @@ describe(`fuzz softmax, logSoftmax, their backward and nllLoss against the float
     it(`cases ${start}..${end - 1}`, () => {
       const failures: string[] = [];
       for (let i = start; i < end && failures.length < 5; i++) {
-        const k = makeOpCase(caseSeed(i));
+        const k = makeOpCase(seedOf(i));
         const m = checkOp(k);
         if (m) failures.push(`case ${i}, ${describeOpCase(k)}\n    ${m}`);
       }
@@ -321,6 +270,6 @@ describe('regressions', () => {
   // 2e-6 · |loss| tolerance (4.8173666 vs float64 4.8173543). The kernel now sums Q and
   // Σ w q' d with Kahan's compensation.
   it('seed 115966824: logits [1, 150], softmax-normalised probabilities, ε = 0.33, sum', () => {
-    expect(check(makeCase(115966824))).toBeUndefined();
+    expect(checkBuilds(makeCase(115966824), getBuilds()).failure).toBeUndefined();
   });
 });
