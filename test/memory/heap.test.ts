@@ -113,6 +113,18 @@ describe('Heap', () => {
     checkInvariants(heap, memory);
   });
 
+  it('grows by at least minGrowBytes, or by just the pages needed with exactGrowth (a call scratch)', () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 100 });
+    const heap = new Heap(memory, 65536, { minGrowBytes: 16 * PAGE_BYTES });
+    heap.alloc(60_000);
+    const scratch = heap.alloc(3 * PAGE_BYTES, false, true); // 2 pages + 3 pages > 2 pages
+    expect(memory.buffer.byteLength).toBe(5 * PAGE_BYTES);
+    heap.free(scratch);
+    heap.alloc(4 * PAGE_BYTES); // does not fit in the 3 free pages: the usual step
+    expect(memory.buffer.byteLength).toBe(5 * PAGE_BYTES + 16 * PAGE_BYTES);
+    checkInvariants(heap, memory);
+  });
+
   it('throws XentOutOfMemoryError, with the sizes, and stays consistent', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 3 });
     const heap = new Heap(memory, 65536);

@@ -116,10 +116,13 @@ export class Heap {
   /**
    * Allocates `bytes` bytes and returns the block's address (a non-zero multiple of the
    * alignment). With `zero`, the block's first `bytes` bytes are zero on return (only memory
-   * that may have been written before is cleared).
+   * that may have been written before is cleared). With `exactGrowth`, a memory too small grows
+   * by just the pages the block needs, not the usual step of at least `minGrowBytes`: for a
+   * call's transient scratch, which is freed when the call returns and then reused, so that
+   * the call's peak memory is its tensors plus its scratch.
    * @throws {@link XentOutOfMemoryError} when the memory cannot grow enough.
    */
-  alloc(bytes: number, zero = false): number {
+  alloc(bytes: number, zero = false, exactGrowth = false): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
       throw new RangeError(`allocation size must be a non-negative integer, got ${bytes}`);
     }
@@ -130,7 +133,7 @@ export class Heap {
     this.#sync();
     let i = this.#bestFit(size);
     if (i < 0) {
-      this.#grow(size, bytes);
+      this.#grow(size, bytes, exactGrowth);
       i = this.#bestFit(size);
       if (i < 0) throw new XentOutOfMemoryError(bytes, this.#inUse, this.bytesReserved);
     }
@@ -224,7 +227,7 @@ export class Heap {
     }
   }
 
-  #grow(size: number, requested: number): void {
+  #grow(size: number, requested: number, exact: boolean): void {
     const memBytes = this.#memory.buffer.byteLength;
     const last = this.#free[this.#free.length - 1];
     const start = last && last.offset + last.size === this.#end ? last.offset : this.#end;
@@ -234,7 +237,8 @@ export class Heap {
     }
     const needPages = Math.ceil(Math.max(0, needEnd - memBytes) / PAGE_BYTES);
     const maxPages = Math.floor((this.#maxBytes - memBytes) / PAGE_BYTES);
-    const generous = Math.min(maxPages, Math.max(needPages, Math.ceil(this.#minGrowBytes / PAGE_BYTES)));
+    const step = exact ? 0 : Math.ceil(this.#minGrowBytes / PAGE_BYTES);
+    const generous = Math.min(maxPages, Math.max(needPages, step));
     if (!this.#tryGrow(generous) && !(generous !== needPages && this.#tryGrow(needPages))) {
       throw new XentOutOfMemoryError(requested, this.#inUse, memBytes, `memory.grow(${needPages} pages) failed`);
     }

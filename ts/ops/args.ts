@@ -526,7 +526,7 @@ export class Scratch {
    * still needs.
    */
   block(bytes: number): number {
-    const off = this.#rt.heap.alloc(bytes);
+    const off = this.#rt.heap.alloc(bytes, false, true);
     this.#blocks.push(off);
     checkExtent(this.#rt, off, bytes, 'scratch');
     return off;
