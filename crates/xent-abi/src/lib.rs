@@ -563,8 +563,8 @@ unsafe fn half_call(
     }
 }
 
-/// The resize of the resized loss exports (issue 18's fused `F.interpolate` then
-/// `F.cross_entropy`): 5 fields of 4 bytes ([`xent_resize_args_size`]). With it, the
+/// The resize of the resized loss exports (`F.interpolate` then `F.cross_entropy`, fused):
+/// 5 fields of 4 bytes ([`xent_resize_args_size`]). With it, the
 /// [`LossArgs`] describe the full-resolution problem (`s = out_h * out_w`: target, maps, scores,
 /// `grad_output`) except `logits` and `grad`, which are `[n, c, in_h, in_w]` in `layout`.
 #[repr(C)]
