@@ -47,8 +47,8 @@ pub unsafe fn adjoint(
             continue;
         }
         let row = gx.as_mut_ptr().add(g.at(y, 0));
-        // Two classes at a time (independent sums; four run out of registers in V8), one at a
-        // time for the rest.
+        // Two classes at a time (independent sums; four were slower under V8, likely register
+        // pressure), one at a time for the rest.
         let mut c0 = 0;
         while c0 + 2 <= g.c {
             scatter::<2>(row, g, nearest, cols, a, c0);
