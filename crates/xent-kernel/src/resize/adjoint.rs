@@ -47,11 +47,12 @@ pub unsafe fn adjoint(
             continue;
         }
         let row = gx.as_mut_ptr().add(g.at(y, 0));
-        // Four classes at a time (independent sums), one at a time for the rest.
+        // Two classes at a time (independent sums; four were slower under V8, likely register
+        // pressure), one at a time for the rest.
         let mut c0 = 0;
-        while c0 + 4 <= g.c {
-            scatter::<4>(row, g, nearest, cols, a, c0);
-            c0 += 4;
+        while c0 + 2 <= g.c {
+            scatter::<2>(row, g, nearest, cols, a, c0);
+            c0 += 2;
         }
         while c0 < g.c {
             scatter::<1>(row, g, nearest, cols, a, c0);

@@ -46,8 +46,8 @@ impl Cols<'_> {
         let c = self.cols.as_mut_ptr();
         for j in 0..p {
             let t = tap(x0 + j);
-            *c.add(j) = f32::from_bits(t.i0 as u32);
-            *c.add(p + j) = f32::from_bits(t.i1 as u32);
+            *c.add(j).cast::<u32>() = t.i0 as u32;
+            *c.add(p + j).cast::<u32>() = t.i1 as u32;
             *c.add(2 * p + j) = t.w0;
             *c.add(3 * p + j) = t.w1;
         }
@@ -61,8 +61,10 @@ impl Cols<'_> {
     pub unsafe fn get(&self, j: usize) -> (usize, usize, f32, f32) {
         debug_assert!(j < self.p);
         let p = self.p;
-        let c = |k: usize| *self.cols.get_unchecked(k * p + j);
-        (c(0).to_bits() as usize, c(1).to_bits() as usize, c(2), c(3))
+        let c = self.cols.as_ptr().add(j);
+        // (The columns as integers: no float-to-integer move.)
+        let i = |k: usize| *c.add(k * p).cast::<u32>() as usize;
+        (i(0), i(1), *c.add(2 * p), *c.add(3 * p))
     }
 }
 
