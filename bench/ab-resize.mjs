@@ -9,18 +9,11 @@
 //
 // Prints per workload and op: median (min) ms of each build, and B/A of the medians and mins.
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { commandLine } from './cli.mjs';
-import { IGNORE_INDEX, rng, seedOf } from './data.mjs';
+import { commandLine, loadBuilds } from './cli.mjs';
+import { IGNORE_INDEX, RESIZE_WORKLOADS as WORKLOADS, makeResizeData } from './data.mjs';
 import { timeInterleaved } from './interleaved.mjs';
 import { machineInfo, machineLine } from './report.mjs';
 
-const WORKLOADS = {
-  city: { name: 'city-resize', shape: [2, 19, 128, 256], size: [512, 1024] },
-  ade: { name: 'ade-resize', shape: [2, 150, 128, 128], size: [512, 512] },
-};
 const USAGE = `usage: node --expose-gc bench/ab-resize.mjs --a=DIR [--b=dist] [--workloads=city,ade] [--reps=9] [--ops=fwd,fwdbwd]
 DIR: a built package (a dist/ directory).`;
 const args = commandLine(
@@ -33,33 +26,9 @@ const args = commandLine(
   },
   USAGE,
 );
-if (!args.a) {
-  console.error(USAGE);
-  process.exit(2);
-}
-const dirs = { A: resolve(args.a), B: resolve(args.b) };
-for (const d of Object.values(dirs)) {
-  if (!existsSync(`${d}/index.mjs`)) throw new Error(`${d}/index.mjs not found (a built dist/?)`);
-}
-const libs = {
-  A: await import(pathToFileURL(`${dirs.A}/index.mjs`).href),
-  B: await import(pathToFileURL(`${dirs.B}/index.mjs`).href),
-};
+const { dirs, libs } = await loadBuilds(args.a, args.b, USAGE);
 const gc = globalThis.gc ?? (() => {});
 const RESIZE = { mode: 'bilinear', alignCorners: false };
-
-/** bench/resize.mjs's data: logits uniform in [-4, 4), labels at the full size, 5 % ignored. */
-function makeData(w) {
-  const [N, C, h, wd] = w.shape;
-  const [H, W] = w.size;
-  const next = rng(seedOf(w.name));
-  const logits = new Float32Array(N * C * h * wd);
-  for (let i = 0; i < logits.length; i++) logits[i] = (next() >>> 8) * 2 ** -21 - 4;
-  const target = new Uint8Array(N * H * W);
-  for (let i = 0; i < target.length; i++)
-    target[i] = next() < 0.05 * 2 ** 32 ? IGNORE_INDEX : Math.floor(((next() >>> 8) * C) / 2 ** 24);
-  return { logits, target, shape: w.shape, labelShape: [N, H, W] };
-}
 
 async function prepare(lib, d) {
   const xent = await lib.Xent.create({ simd: true });
@@ -82,7 +51,7 @@ const notes = [];
 for (const key of args.workloads.split(',')) {
   const w = WORKLOADS[key];
   if (!w) throw new Error(`unknown workload ${key} (city, ade)`);
-  const d = makeData(w);
+  const d = makeResizeData(w);
   const A = await prepare(libs.A, d);
   const B = await prepare(libs.B, d);
   const [la, lb] = [A.fwdbwd(), B.fwdbwd()];

@@ -12,10 +12,7 @@
 // stride that is not a power of two), nc2d ([65536, 21] 2-D logits: one sample a row) and
 // strip256 ([1, 21, 16, 16]: a small call, as the fused resize makes them). No thresholds.
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { commandLine } from './cli.mjs';
+import { commandLine, loadBuilds } from './cli.mjs';
 import { IGNORE_INDEX, WORKLOADS, makeData } from './data.mjs';
 import { timeInterleaved } from './interleaved.mjs';
 import { machineInfo, machineLine } from './report.mjs';
@@ -40,20 +37,9 @@ const args = commandLine(
   },
   USAGE,
 );
-if (!args.a) {
-  console.error(USAGE);
-  process.exit(2);
-}
 const reps = Number(args.reps);
 const ops = args.ops.split(',');
-const dirs = { A: resolve(args.a), B: resolve(args.b) };
-for (const d of Object.values(dirs)) {
-  if (!existsSync(`${d}/index.mjs`)) throw new Error(`${d}/index.mjs not found (a built dist/?)`);
-}
-const libs = {
-  A: await import(pathToFileURL(`${dirs.A}/index.mjs`).href),
-  B: await import(pathToFileURL(`${dirs.B}/index.mjs`).href),
-};
+const { dirs, libs } = await loadBuilds(args.a, args.b, USAGE);
 const gc = globalThis.gc ?? (() => {});
 
 console.log(`${machineLine(machineInfo())}\nA = ${dirs.A}\nB = ${dirs.B}\n${reps} interleaved rounds`);

@@ -1,7 +1,9 @@
 // The bench scripts' command lines, parsed by node:util's parseArgs in strict mode, so that a
 // mistyped option fails instead of being ignored.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /**
@@ -47,4 +49,28 @@ export function rerunWithRelaxedSimd(scriptUrl) {
     env: { ...process.env, XENT_BENCH_RELAXED_FLAG: '1' },
   });
   process.exit(r.status ?? 1);
+}
+
+/**
+ * The two built packages of an A/B run (bench/ab.mjs, bench/ab-resize.mjs): `a` and `b` are
+ * dist/ directories. Without `a`, prints `usage` and exits with status 2.
+ * @param {string | undefined} a
+ * @param {string} b
+ * @param {string} usage
+ * @returns {Promise<{ dirs: { A: string, B: string }, libs: { A: any, B: any } }>}
+ */
+export async function loadBuilds(a, b, usage) {
+  if (!a) {
+    console.error(usage);
+    process.exit(2);
+  }
+  const dirs = { A: resolve(a), B: resolve(b) };
+  for (const d of Object.values(dirs)) {
+    if (!existsSync(`${d}/index.mjs`)) throw new Error(`${d}/index.mjs not found (a built dist/?)`);
+  }
+  const libs = {
+    A: await import(pathToFileURL(`${dirs.A}/index.mjs`).href),
+    B: await import(pathToFileURL(`${dirs.B}/index.mjs`).href),
+  };
+  return { dirs, libs };
 }

@@ -104,3 +104,31 @@ export function logitsBytes(workload) {
   const [N, C, H, W] = (typeof workload === 'string' ? WORKLOADS[workload] : workload).shape;
   return N * C * H * W * 4;
 }
+
+/** @typedef {{ name: string, shape: [number, number, number, number], size: [number, number] }} ResizeWorkload */
+
+/**
+ * The resize workloads: low-resolution logits `shape` [N, C, h, w], labels of size [H, W].
+ * @type {Readonly<Record<string, ResizeWorkload>>}
+ */
+export const RESIZE_WORKLOADS = Object.freeze({
+  city: { name: 'city-resize', shape: [2, 19, 128, 256], size: [512, 1024] },
+  ade: { name: 'ade-resize', shape: [2, 150, 128, 128], size: [512, 512] },
+});
+
+/**
+ * A resize workload's data: logits uniform in [-4, 4) (exact in float32, as makeData) and
+ * labels at the full size, 5 % ignored.
+ * @param {ResizeWorkload} w one of RESIZE_WORKLOADS
+ */
+export function makeResizeData(w) {
+  const [N, C, h, wd] = w.shape;
+  const [H, W] = w.size;
+  const next = rng(seedOf(w.name));
+  const logits = new Float32Array(N * C * h * wd);
+  for (let i = 0; i < logits.length; i++) logits[i] = (next() >>> 8) * 2 ** -21 - 4;
+  const target = new Uint8Array(N * H * W);
+  for (let i = 0; i < target.length; i++)
+    target[i] = next() < IGNORE_FRACTION * 2 ** 32 ? IGNORE_INDEX : Math.floor(((next() >>> 8) * C) / 2 ** 24);
+  return { ...w, N, C, h, w: wd, H, W, logits, target, labelShape: [N, H, W] };
+}

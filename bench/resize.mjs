@@ -30,7 +30,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { commandLine } from './cli.mjs';
-import { IGNORE_INDEX, rng, seedOf } from './data.mjs';
+import { IGNORE_INDEX, RESIZE_WORKLOADS as WORKLOADS, makeResizeData } from './data.mjs';
 import { timeInterleaved } from './interleaved.mjs';
 import * as tfjsPeer from './peers/tfjs-wasm.mjs';
 import * as torchPeer from './peers/torch.mjs';
@@ -49,25 +49,8 @@ const args = commandLine(
 const REPS = Number(args.reps);
 const PEERS = new Set(args.peers.split(','));
 
-const WORKLOADS = {
-  city: { name: 'city-resize', shape: [2, 19, 128, 256], size: [512, 1024] },
-  ade: { name: 'ade-resize', shape: [2, 150, 128, 128], size: [512, 512] },
-};
 const RESIZE = { mode: 'bilinear', alignCorners: false };
 const MiB = 2 ** 20;
-
-/** Logits uniform in [-4, 4) (exact in float32, as data.mjs) and labels at the full size, 5 % ignored. */
-function makeResizeData(w) {
-  const [N, C, h, wd] = w.shape;
-  const [H, W] = w.size;
-  const next = rng(seedOf(w.name));
-  const logits = new Float32Array(N * C * h * wd);
-  for (let i = 0; i < logits.length; i++) logits[i] = (next() >>> 8) * 2 ** -21 - 4;
-  const target = new Uint8Array(N * H * W);
-  for (let i = 0; i < target.length; i++)
-    target[i] = next() < 0.05 * 2 ** 32 ? IGNORE_INDEX : Math.floor(((next() >>> 8) * C) / 2 ** 24);
-  return { ...w, N, C, h, w: wd, H, W, logits, target };
-}
 
 /** Every 97th gradient index and a few per class: the gradient check's sample. */
 function sampleOf(d) {
