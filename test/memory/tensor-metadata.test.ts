@@ -153,93 +153,31 @@ const WRITERS: Writer[] = ((): Writer[] => {
   const { logits, target } = plainProblem(100, 3);
   const ones = { data: new Float32Array(100).fill(1), shape: [100] };
   const v = (t: lib.Tensor) => t as lib.Tensor<'float32'>;
-  const grid = [2, 3];
-  const map = [2];
-  const big = [100, 3];
-  const bigMap = [100];
+  // A victim of a loss-shaped ([2], inputs for [100]) or a logits-shaped ([2, 3], for [100, 3]) output.
+  const onMap = (name: string, run: Writer['run']): Writer => ({ name, shape: [2], bigShape: [100], run });
+  const onGrid = (name: string, run: Writer['run']): Writer => ({ name, shape: [2, 3], bigShape: [100, 3], run });
   return [
-    {
-      name: 'crossEntropy grad',
-      shape: grid,
-      bigShape: big,
-      run: (x, t) => x.crossEntropy(logits, target, { grad: v(t) }),
-    },
-    {
-      name: 'crossEntropy lossMap',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.crossEntropy(logits, target, { lossMap: v(t) }),
-    },
-    {
-      name: 'crossEntropy confidence',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.crossEntropy(logits, target, { confidence: v(t) }),
-    },
-    {
-      name: "crossEntropy out (reduction 'none')",
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.crossEntropy(logits, target, { reduction: 'none', out: v(t) }),
-    },
-    {
-      name: "crossEntropy grad (reduction 'none')",
-      shape: grid,
-      bigShape: big,
-      run: (x, t) => x.crossEntropy(logits, target, { reduction: 'none', grad: v(t), gradOutput: ones }),
-    },
-    {
-      name: 'crossEntropyAsync grad',
-      shape: grid,
-      bigShape: big,
-      run: (x, t) => x.crossEntropyAsync(logits, target, { grad: v(t) }),
-    },
-    {
-      name: 'crossEntropyAsync lossMap',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.crossEntropyAsync(logits, target, { lossMap: v(t) }),
-    },
-    { name: 'nllLoss grad', shape: grid, bigShape: big, run: (x, t) => x.nllLoss(logits, target, { grad: v(t) }) },
-    {
-      name: 'nllLoss lossMap',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.nllLoss(logits, target, { lossMap: v(t) }),
-    },
-    {
-      name: "nllLoss out (reduction 'none')",
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.nllLoss(logits, target, { reduction: 'none', out: v(t) }),
-    },
-    { name: 'softmax out', shape: grid, bigShape: big, run: (x, t) => x.softmax(logits, { out: v(t) }) },
-    { name: 'logSoftmax out', shape: grid, bigShape: big, run: (x, t) => x.logSoftmax(logits, { out: v(t) }) },
-    {
-      name: 'softmaxBackward out',
-      shape: grid,
-      bigShape: big,
-      run: (x, t) => x.softmaxBackward(logits, logits, { out: v(t) }),
-    },
-    {
-      name: 'logSoftmaxBackward out',
-      shape: grid,
-      bigShape: big,
-      run: (x, t) => x.logSoftmaxBackward(logits, logits, { out: v(t) }),
-    },
-    { name: 'score lossMap', shape: map, bigShape: bigMap, run: (x, t) => x.score(logits, target, { lossMap: v(t) }) },
-    {
-      name: 'score confidence',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.score(logits, target, { confidence: v(t) }),
-    },
-    {
-      name: 'score predConfidence',
-      shape: map,
-      bigShape: bigMap,
-      run: (x, t) => x.score(logits, target, { predConfidence: v(t) }),
-    },
+    onGrid('crossEntropy grad', (x, t) => x.crossEntropy(logits, target, { grad: v(t) })),
+    onMap('crossEntropy lossMap', (x, t) => x.crossEntropy(logits, target, { lossMap: v(t) })),
+    onMap('crossEntropy confidence', (x, t) => x.crossEntropy(logits, target, { confidence: v(t) })),
+    onMap("crossEntropy out (reduction 'none')", (x, t) =>
+      x.crossEntropy(logits, target, { reduction: 'none', out: v(t) }),
+    ),
+    onGrid("crossEntropy grad (reduction 'none')", (x, t) =>
+      x.crossEntropy(logits, target, { reduction: 'none', grad: v(t), gradOutput: ones }),
+    ),
+    onGrid('crossEntropyAsync grad', (x, t) => x.crossEntropyAsync(logits, target, { grad: v(t) })),
+    onMap('crossEntropyAsync lossMap', (x, t) => x.crossEntropyAsync(logits, target, { lossMap: v(t) })),
+    onGrid('nllLoss grad', (x, t) => x.nllLoss(logits, target, { grad: v(t) })),
+    onMap('nllLoss lossMap', (x, t) => x.nllLoss(logits, target, { lossMap: v(t) })),
+    onMap("nllLoss out (reduction 'none')", (x, t) => x.nllLoss(logits, target, { reduction: 'none', out: v(t) })),
+    onGrid('softmax out', (x, t) => x.softmax(logits, { out: v(t) })),
+    onGrid('logSoftmax out', (x, t) => x.logSoftmax(logits, { out: v(t) })),
+    onGrid('softmaxBackward out', (x, t) => x.softmaxBackward(logits, logits, { out: v(t) })),
+    onGrid('logSoftmaxBackward out', (x, t) => x.logSoftmaxBackward(logits, logits, { out: v(t) })),
+    onMap('score lossMap', (x, t) => x.score(logits, target, { lossMap: v(t) })),
+    onMap('score confidence', (x, t) => x.score(logits, target, { confidence: v(t) })),
+    onMap('score predConfidence', (x, t) => x.score(logits, target, { predConfidence: v(t) })),
     {
       name: 'score pred',
       dtype: 'uint8',
